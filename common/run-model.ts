@@ -1,0 +1,100 @@
+/**
+ * The run model shared by workflows, activities, the worker, the client SDK and the CLI.
+ *
+ * Terminology (used everywhere: code, CLI, API, docs):
+ * - **connector**: a named, authenticated link to one external system (a local folder, a Postgres
+ *   database, later an S3 bucket). Defined in config; its credentials never leave the worker.
+ * - **flow**: a mapping template (source connector + format, target connector + table, fields,
+ *   rules, reject policy), written as YAML.
+ * - **flow version**: an immutable, content-hashed snapshot of a flow, named `flow:vN`.
+ * - **run**: one execution of a flow version against one `source_path`; one Temporal workflow.
+ * - **source_path**: a file path or URI for file connectors; a batch identifier bound as a query
+ *   parameter for database connectors (never interpolated).
+ * - **staging**: where a run keeps its intermediate Parquet files; only references to them travel
+ *   through Temporal.
+ * - **reject**: a source row that failed a cast or a rule, kept with its original values, its row
+ *   number and one error per failed rule.
+ *
+ * This module is imported by workflow code, so it may import only `@temporalio/workflow`,
+ * `@temporalio/common` and types.
+ */
+import { defineQuery } from '@temporalio/workflow';
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+
+/** The task queue every Sluice worker polls unless configured otherwise. */
+export const DEFAULT_TASK_QUEUE = 'sluice';
+
+/** Run states, exactly; see DESIGN.md "The model". */
+export const RUN_STATUSES = [
+  'CREATED',
+  'SYNCING_SOURCE',
+  'TRANSFORMING',
+  'SYNCING_TARGET',
+  'SUCCEEDED',
+  'PARTIAL_FAILED',
+  'FAILED',
+  'CRASHED',
+] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];
+
+/** Terminal states: a run in one of these never changes again. */
+export const TERMINAL_STATUSES: readonly RunStatus[] = ['SUCCEEDED', 'PARTIAL_FAILED', 'FAILED', 'CRASHED'];
+
+/** Search attributes Sluice registers on the Temporal namespace, so runs can be filtered in the UI. */
+export const SEARCH_ATTRIBUTES = {
+  flow: defineSearchAttributeKey('SluiceFlow', SearchAttributeType.KEYWORD),
+  flowVersion: defineSearchAttributeKey('SluiceFlowVersion', SearchAttributeType.KEYWORD),
+  status: defineSearchAttributeKey('SluiceStatus', SearchAttributeType.KEYWORD),
+} as const;
+
+/** Step names as they appear in `metadata.steps` and `metadata.error.step`. */
+export type StepName = 'sync_source' | 'transform' | 'sync_target';
+
+/** Timing and counters of one step; times are ISO-8601 strings, durations milliseconds. */
+export interface StepMetadata {
+  started_at: string;
+  ended_at?: string;
+  duration_ms?: number;
+  [detail: string]: unknown;
+}
+
+/** What went wrong when a run is FAILED or CRASHED. `code` is stable; `message` says how to fix it. */
+export interface RunError {
+  code: string;
+  message: string;
+  step: StepName | 'start';
+}
+
+/** The document returned by the `metadata` query and kept as the workflow's final state. */
+export interface RunMetadata {
+  run: {
+    id: string;
+    execution_id: string;
+    flow_version: string;
+    source_path: string;
+    run_metadata: Record<string, unknown>;
+  };
+  status: RunStatus;
+  rows: { read: number; mapped: number; rejected: number; written: number };
+  rejects: { location: string | null; by_rule: Record<string, number> };
+  steps: Partial<Record<StepName, StepMetadata>>;
+  error?: RunError;
+}
+
+/** Input of the `runFlow` workflow. Holds names and references only, never data or credentials. */
+export interface RunFlowInput {
+  /** `flow:vN`, e.g. `movies:v1`. */
+  flowVersion: string;
+  sourcePath: string;
+  runMetadata?: Record<string, unknown>;
+}
+
+/** Failure types a finished-but-unsuccessful run raises, so Temporal marks the execution failed. */
+export const RUN_FAILED_TYPE = 'SluiceRunFailed';
+export const RUN_CRASHED_TYPE = 'SluiceRunCrashed';
+
+export const statusQuery = defineQuery<RunStatus>('status');
+export const metadataQuery = defineQuery<RunMetadata>('metadata');
+
+/** The Temporal workflow type name of a run. */
+export const RUN_WORKFLOW_TYPE = 'runFlow';

@@ -1,0 +1,176 @@
+/**
+ * Sluice's configuration: connectors by name, the metadata database, Temporal, staging.
+ *
+ * Read from `sluice.config.yaml` in the project dir (or `--config` / `SLUICE_CONFIG`), validated with
+ * zod (every problem at once, with its path). Strings may reference environment variables as
+ * `${env:NAME}`. With no config file Sluice provides two connectors: `files` (local, rooted at the
+ * project dir) and `warehouse` (the metadata Postgres).
+ *
+ * @example sluice.config.yaml
+ * ```yaml
+ * connectors:
+ *   files:     { kind: local, root: ./data }
+ *   warehouse: { kind: postgres, url: "${env:WAREHOUSE_URL}" }
+ *   erp:       { kind: postgres, url: "${env:ERP_URL}", query: "SELECT * FROM invoices WHERE batch_id = :source_path" }
+ * ```
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseDocument } from 'yaml';
+import { z } from 'zod';
+import { ConfigError } from '../common/errors';
+import { DEFAULT_TASK_QUEUE } from '../common/run-model';
+
+const localConnectorSchema = z.strictObject({
+  kind: z.literal('local'),
+  /** Folder every source_path is resolved under; relative to the project dir. */
+  root: z.string().min(1).default('.'),
+});
+
+const postgresConnectorSchema = z.strictObject({
+  kind: z.literal('postgres'),
+  /** Connection URL; when absent, the metadata database. */
+  url: z.string().min(1).optional(),
+  /** Source query; `:source_path` is bound as a parameter, never interpolated. */
+  query: z.string().min(1).optional(),
+  /** Rows per staged chunk when reading. @default 100000 */
+  fetch_rows: z.number().int().positive().optional(),
+});
+
+const connectorSchema = z.discriminatedUnion('kind', [localConnectorSchema, postgresConnectorSchema]);
+export type LocalConnectorConfig = z.infer<typeof localConnectorSchema>;
+export type PostgresConnectorConfig = z.infer<typeof postgresConnectorSchema>;
+export type ConnectorConfig = z.infer<typeof connectorSchema>;
+
+const configFileSchema = z.strictObject({
+  database_url: z.string().min(1).optional(),
+  temporal: z
+    .strictObject({
+      address: z.string().min(1).optional(),
+      namespace: z.string().min(1).optional(),
+      task_queue: z.string().min(1).optional(),
+      ui_url: z.string().url().optional(),
+    })
+    .optional(),
+  staging: z.strictObject({ dir: z.string().min(1).optional(), chunk_rows: z.number().int().positive().optional() }).optional(),
+  connectors: z.record(z.string().regex(/^[a-z][a-z0-9_-]*$/, 'connector names are lower-case letters, digits, "-" or "_"'), connectorSchema).optional(),
+});
+
+export interface SluiceConfig {
+  projectDir: string;
+  /** Git-ignored folder for the Temporal dev server's database, embedded Postgres and staging. */
+  stateDir: string;
+  /** URL of the metadata database (flow versions), when known. */
+  databaseUrl: string | undefined;
+  temporal: { address: string; namespace: string; taskQueue: string; uiUrl: string };
+  staging: { dir: string; chunkRows: number };
+  connectors: Record<string, ConnectorConfig>;
+  /** Path of the config file read, or null when the defaults were used. */
+  configFile: string | null;
+}
+
+export interface LoadConfigOptions {
+  /** @default process.cwd() */
+  projectDir?: string;
+  /** Explicit config file; @default `$SLUICE_CONFIG` or `<projectDir>/sluice.config.yaml` when it exists. */
+  configFile?: string;
+  /** @default process.env */
+  env?: NodeJS.ProcessEnv;
+}
+
+/** Replaces `${env:NAME}` in every string of a parsed YAML value. */
+function substituteEnv(value: unknown, env: NodeJS.ProcessEnv, where: string, missing: string[]): unknown {
+  if (typeof value === 'string') {
+    return value.replace(/\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, name: string) => {
+      const found = env[name];
+      if (found === undefined) missing.push(`${where}: environment variable ${name} is not set`);
+      return found ?? '';
+    });
+  }
+  if (Array.isArray(value)) return value.map((item, i) => substituteEnv(item, env, `${where}[${i}]`, missing));
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, substituteEnv(v, env, where ? `${where}.${k}` : k, missing)]));
+  }
+  return value;
+}
+
+/** Reads `<stateDir>/stack.json`, written by `sluice dev` so other commands find the embedded stack. */
+export function readStackFile(stateDir: string): { databaseUrl?: string; temporalAddress?: string; uiUrl?: string } {
+  const file = path.join(stateDir, 'stack.json');
+  if (!existsSync(file)) return {};
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as { databaseUrl?: string; temporalAddress?: string; uiUrl?: string };
+  } catch {
+    return {};
+  }
+}
+
+/**
+ * Loads and validates the configuration.
+ * @throws ConfigError listing every problem with its path, or naming an unreadable file.
+ */
+export function loadConfig(options: LoadConfigOptions = {}): SluiceConfig {
+  const env = options.env ?? process.env;
+  const projectDir = path.resolve(options.projectDir ?? process.cwd());
+  const explicit = options.configFile ?? env.SLUICE_CONFIG;
+  const candidate = explicit ? path.resolve(projectDir, explicit) : path.join(projectDir, 'sluice.config.yaml');
+  let file: z.infer<typeof configFileSchema> = {};
+  let configFile: string | null = null;
+  if (existsSync(candidate)) {
+    configFile = candidate;
+    const doc = parseDocument(readFileSync(candidate, 'utf8'), { uniqueKeys: true });
+    if (doc.errors.length > 0) {
+      throw new ConfigError('INVALID_CONFIG', `${candidate} is not valid YAML: ${doc.errors[0]!.message.split('\n')[0]}`);
+    }
+    const missing: string[] = [];
+    const raw = substituteEnv(doc.toJS() ?? {}, env, '', missing);
+    const parsed = configFileSchema.safeParse(raw);
+    const issues = [
+      ...missing,
+      ...(parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.map(String).join('.') || '(root)'}: ${i.message}`)),
+    ];
+    if (issues.length > 0 || !parsed.success) {
+      throw new ConfigError('INVALID_CONFIG', [`${candidate} is invalid:`, ...issues.map((i) => `  - ${i}`)].join('\n'), { details: { issues } });
+    }
+    file = parsed.data;
+  } else if (explicit) {
+    throw new ConfigError('CONFIG_NOT_FOUND', `config file ${candidate} does not exist`);
+  }
+  const stateDir = path.resolve(projectDir, env.SLUICE_STATE_DIR ?? '.sluice');
+  const stack = readStackFile(stateDir);
+  const connectors: Record<string, ConnectorConfig> = file.connectors ?? {
+    files: { kind: 'local', root: '.' },
+    warehouse: { kind: 'postgres' },
+  };
+  return {
+    projectDir,
+    stateDir,
+    databaseUrl: env.DATABASE_URL ?? file.database_url ?? stack.databaseUrl,
+    temporal: {
+      address: env.TEMPORAL_ADDRESS ?? file.temporal?.address ?? stack.temporalAddress ?? '127.0.0.1:7233',
+      namespace: env.TEMPORAL_NAMESPACE ?? file.temporal?.namespace ?? 'default',
+      taskQueue: env.SLUICE_TASK_QUEUE ?? file.temporal?.task_queue ?? DEFAULT_TASK_QUEUE,
+      uiUrl: env.TEMPORAL_UI_URL ?? file.temporal?.ui_url ?? stack.uiUrl ?? 'http://127.0.0.1:8233',
+    },
+    staging: {
+      dir: path.resolve(projectDir, env.SLUICE_STAGING_DIR ?? file.staging?.dir ?? path.join(stateDir, 'staging')),
+      chunkRows: Number(env.SLUICE_CHUNK_ROWS ?? file.staging?.chunk_rows ?? 250_000),
+    },
+    connectors,
+    configFile,
+  };
+}
+
+/**
+ * The metadata database URL, or a ConfigError saying how to provide one.
+ * @throws ConfigError `NO_DATABASE`.
+ */
+export function requireDatabaseUrl(config: SluiceConfig): string {
+  if (!config.databaseUrl) {
+    throw new ConfigError(
+      'NO_DATABASE',
+      'no metadata database: set DATABASE_URL (e.g. postgres://user@127.0.0.1:5432/db), set database_url in sluice.config.yaml, or start the local stack with `sluice dev`',
+    );
+  }
+  return config.databaseUrl;
+}

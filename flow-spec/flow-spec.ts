@@ -1,0 +1,201 @@
+/**
+ * The flow spec: the YAML a user writes to describe one flow, its zod schema, and its normalised
+ * form (fields as an ordered list) that flow versions store and hash.
+ *
+ * @example
+ * ```ts
+ * const spec = parseFlowSpec(fs.readFileSync('flows/movies.yaml', 'utf8'), 'flows/movies.yaml');
+ * spec.fields[0].name; // 'title'
+ * ```
+ */
+import { parseDocument } from 'yaml';
+import { z } from 'zod';
+import { FlowSpecError } from '../common/errors';
+
+/** Target column types. Each maps to one Polars dtype and one Postgres type (see transform/field-types.ts). */
+export const FIELD_TYPES = ['string', 'int32', 'int64', 'float64', 'bool', 'date', 'datetime', 'json'] as const;
+export type FieldType = (typeof FIELD_TYPES)[number];
+
+export const SOURCE_FORMATS = ['csv', 'json', 'ndjson', 'parquet'] as const;
+export type SourceFormat = (typeof SOURCE_FORMATS)[number];
+
+/** A plain SQL identifier: target column names are used unquoted in `check` SQL, so they must be one. */
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** `table` or `schema.table`, each part a plain identifier. */
+const TABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$/;
+/** Flow names appear in `name:vN`, workflow ids and search attributes. */
+const FLOW_NAME = /^[a-z][a-z0-9_-]{0,62}$/;
+
+const identifier = z.string().regex(IDENTIFIER, 'must be a plain SQL identifier (letters, digits, _; not starting with a digit)');
+const tableName = z.string().regex(TABLE_NAME, 'must be "table" or "schema.table" made of plain SQL identifiers');
+
+const fieldSchema = z
+  .strictObject({
+    from: z.string().min(1).optional(),
+    expr: z.string().min(1).optional(),
+    type: z.enum(FIELD_TYPES),
+    required: z.boolean().optional(),
+    format: z.string().min(1).optional(),
+    in: z.array(z.union([z.string(), z.number(), z.boolean()])).min(1).optional(),
+    check: z.string().min(1).optional(),
+  })
+  .superRefine((field, ctx) => {
+    if (field.from !== undefined && field.expr !== undefined) {
+      ctx.addIssue({ code: 'custom', message: 'give either "from" or "expr", not both' });
+    }
+    if (field.format !== undefined && field.type !== 'date' && field.type !== 'datetime') {
+      ctx.addIssue({ code: 'custom', path: ['format'], message: `"format" applies only to date and datetime fields, not ${field.type}` });
+    }
+  });
+
+const flowSpecSchema = z
+  .strictObject({
+    name: z.string().regex(FLOW_NAME, 'must be lower-case letters, digits, "-" or "_", starting with a letter (max 63)'),
+    description: z.string().optional(),
+    source: z.strictObject({
+      connector: z.string().min(1),
+      format: z.enum(SOURCE_FORMATS).optional(),
+      query: z.string().min(1).optional(),
+      csv: z
+        .strictObject({
+          delimiter: z.string().length(1).optional(),
+          quote: z.string().length(1).optional(),
+          has_header: z.boolean().optional(),
+          encoding: z.enum(['utf8', 'utf8-lossy']).optional(),
+        })
+        .optional(),
+    }),
+    target: z
+      .strictObject({
+        connector: z.string().min(1),
+        table: tableName,
+        write: z.enum(['append', 'upsert', 'replace']).default('append'),
+        key: z.array(identifier).min(1).optional(),
+        rejects: z.strictObject({ table: tableName }).optional(),
+      })
+      .superRefine((target, ctx) => {
+        if (target.write === 'upsert' && !target.key) {
+          ctx.addIssue({ code: 'custom', path: ['key'], message: 'write: upsert needs a key (the columns that identify a row)' });
+        }
+      }),
+    fields: z.record(identifier, fieldSchema).refine((fields) => Object.keys(fields).length > 0, 'at least one field is needed'),
+    checks: z.array(z.strictObject({ name: identifier, sql: z.string().min(1) })).optional(),
+    dedupe: z.array(identifier).min(1).optional(),
+    max_reject_ratio: z.number().min(0).max(1).optional(),
+  })
+  .superRefine((spec, ctx) => {
+    const names = new Set(Object.keys(spec.fields));
+    for (const [i, column] of (spec.target.key ?? []).entries()) {
+      if (!names.has(column)) ctx.addIssue({ code: 'custom', path: ['target', 'key', i], message: `"${column}" is not a field of this flow` });
+    }
+    for (const [i, column] of (spec.dedupe ?? []).entries()) {
+      if (!names.has(column)) ctx.addIssue({ code: 'custom', path: ['dedupe', i], message: `"${column}" is not a field of this flow` });
+    }
+    for (const [name, field] of Object.entries(spec.fields)) {
+      if (field.from === undefined && field.expr === undefined) {
+        ctx.addIssue({ code: 'custom', path: ['fields', name], message: 'needs "from" (a source column) or "expr" (a Polars SQL expression)' });
+      }
+    }
+    const checkNames = new Set<string>();
+    for (const [i, check] of (spec.checks ?? []).entries()) {
+      if (checkNames.has(check.name)) ctx.addIssue({ code: 'custom', path: ['checks', i, 'name'], message: `duplicate check name "${check.name}"` });
+      checkNames.add(check.name);
+    }
+  });
+
+/** The flow spec as written in YAML, after validation and defaults. */
+export type FlowSpecInput = z.infer<typeof flowSpecSchema>;
+
+/** One target column, in target order. */
+export interface FieldSpec {
+  name: string;
+  type: FieldType;
+  from?: string;
+  expr?: string;
+  required: boolean;
+  format?: string;
+  in?: (string | number | boolean)[];
+  check?: string;
+}
+
+/** The normalised flow spec: what a flow version stores, hashes and runs. */
+export interface FlowSpec {
+  name: string;
+  description?: string;
+  source: FlowSpecInput['source'];
+  target: {
+    connector: string;
+    table: string;
+    write: 'append' | 'upsert' | 'replace';
+    key?: string[];
+    rejects: { table: string };
+  };
+  fields: FieldSpec[];
+  checks: { name: string; sql: string }[];
+  dedupe?: string[];
+  /** Share of read rows (0..1) above which the run is FAILED instead of PARTIAL_FAILED. Default 1. */
+  max_reject_ratio: number;
+}
+
+function formatPath(path: readonly PropertyKey[]): string {
+  return path
+    .map((part, i) => (typeof part === 'number' ? `[${part}]` : i === 0 ? String(part) : `.${String(part)}`))
+    .join('');
+}
+
+/**
+ * Validates a flow spec object and returns its normalised form.
+ * @throws FlowSpecError listing every problem at once, each as `path: message`.
+ */
+export function validateFlowSpec(raw: unknown, origin = 'flow spec'): FlowSpec {
+  const result = flowSpecSchema.safeParse(raw);
+  if (!result.success) {
+    const issues = result.error.issues.map((issue) => `${formatPath(issue.path) || '(root)'}: ${issue.message}`);
+    throw new FlowSpecError(`${origin} is invalid (${issues.length} problem${issues.length === 1 ? '' : 's'}):`, issues);
+  }
+  const spec = result.data;
+  return {
+    name: spec.name,
+    ...(spec.description !== undefined ? { description: spec.description } : {}),
+    source: spec.source,
+    target: {
+      connector: spec.target.connector,
+      table: spec.target.table,
+      write: spec.target.write,
+      ...(spec.target.key ? { key: spec.target.key } : {}),
+      rejects: spec.target.rejects ?? { table: `${spec.target.table}_rejects` },
+    },
+    fields: Object.entries(spec.fields).map(([name, field]) => ({
+      name,
+      type: field.type,
+      ...(field.from !== undefined ? { from: field.from } : {}),
+      ...(field.expr !== undefined ? { expr: field.expr } : {}),
+      required: field.required ?? false,
+      ...(field.format !== undefined ? { format: field.format } : {}),
+      ...(field.in !== undefined ? { in: field.in } : {}),
+      ...(field.check !== undefined ? { check: field.check } : {}),
+    })),
+    checks: spec.checks ?? [],
+    ...(spec.dedupe ? { dedupe: spec.dedupe } : {}),
+    max_reject_ratio: spec.max_reject_ratio ?? 1,
+  };
+}
+
+/**
+ * Parses flow YAML text and validates it.
+ * @param origin where the text came from (a file path), used in error messages.
+ * @throws FlowSpecError on YAML syntax errors (with line and column) or spec problems (with paths).
+ */
+export function parseFlowSpec(yamlText: string, origin = 'flow spec'): FlowSpec {
+  const doc = parseDocument(yamlText, { prettyErrors: true, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    throw new FlowSpecError(
+      `${origin} is not valid YAML:`,
+      doc.errors.map((e) => {
+        const pos = e.linePos?.[0];
+        return `${pos ? `line ${pos.line}, column ${pos.col}: ` : ''}${e.message.split('\n')[0]}`;
+      }),
+    );
+  }
+  return validateFlowSpec(doc.toJS(), origin);
+}

@@ -1,0 +1,132 @@
+/**
+ * Flow versions: immutable, content-hashed snapshots of a flow, named `flow:vN`, stored in
+ * `sluice.flow_versions`. Publishing identical content returns the existing version; changed
+ * content makes the next one. Nothing updates or deletes a version (a trigger refuses it).
+ *
+ * @example
+ * ```ts
+ * const store = new FlowVersionStore(pool);
+ * const { version, created } = await store.publish(parseFlowSpec(text, file), { sourceText: text, sourceFile: file });
+ * version.id; // 'movies:v1'
+ * ```
+ */
+import { createHash } from 'node:crypto';
+import type { Pool } from 'pg';
+import stringify from 'safe-stable-stringify';
+import { InvalidRequestError } from '../common/errors';
+import { validateFlowSpec, type FlowSpec } from './flow-spec';
+
+export interface FlowVersion {
+  /** `flow:vN`. */
+  id: string;
+  flow: string;
+  version: number;
+  /** sha256 (hex) of the normalised spec with sorted keys; field order counts. */
+  contentHash: string;
+  spec: FlowSpec;
+  sourceText: string;
+  sourceFile: string | null;
+  createdAt: string;
+}
+
+const VERSION_ID = /^([a-z][a-z0-9_-]{0,62}):v([1-9][0-9]*)$/;
+
+/**
+ * Splits `flow:vN`.
+ * @throws InvalidRequestError when the text is not of that form.
+ */
+export function parseFlowVersionId(id: string): { flow: string; version: number } {
+  const match = VERSION_ID.exec(id);
+  if (!match) {
+    throw new InvalidRequestError('INVALID_FLOW_VERSION', `"${id}" is not a flow version; expected "flow:vN", e.g. "movies:v1"`);
+  }
+  return { flow: match[1]!, version: Number(match[2]) };
+}
+
+/** sha256 hex of the normalised spec (object keys sorted, arrays in order). */
+export function contentHash(spec: FlowSpec): string {
+  return createHash('sha256').update(stringify(spec) ?? '').digest('hex');
+}
+
+interface Row {
+  flow: string;
+  version: number;
+  content_hash: string;
+  spec: unknown;
+  source_text: string;
+  source_file: string | null;
+  created_at: Date;
+}
+
+function toFlowVersion(row: Row): FlowVersion {
+  return {
+    id: `${row.flow}:v${row.version}`,
+    flow: row.flow,
+    version: row.version,
+    contentHash: row.content_hash,
+    spec: validateFlowSpec(row.spec, `${row.flow}:v${row.version}`),
+    sourceText: row.source_text,
+    sourceFile: row.source_file,
+    createdAt: row.created_at.toISOString(),
+  };
+}
+
+export class FlowVersionStore {
+  constructor(private readonly pool: Pool) {}
+
+  /**
+   * Stores `spec` as the next version of its flow, or returns the existing version with the same
+   * content hash. Concurrent publishes of one flow are serialised with a transaction-level advisory lock.
+   */
+  async publish(spec: FlowSpec, source: { sourceText: string; sourceFile?: string }): Promise<{ version: FlowVersion; created: boolean }> {
+    const hash = contentHash(spec);
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query(`SELECT pg_advisory_xact_lock(hashtext('sluice.flow:' || $1))`, [spec.name]);
+      const existing = await client.query<Row>('SELECT * FROM sluice.flow_versions WHERE flow = $1 AND content_hash = $2', [spec.name, hash]);
+      if (existing.rows[0]) {
+        await client.query('COMMIT');
+        return { version: toFlowVersion(existing.rows[0]), created: false };
+      }
+      const inserted = await client.query<Row>(
+        `INSERT INTO sluice.flow_versions (flow, version, content_hash, spec, source_text, source_file)
+         SELECT $1, COALESCE(MAX(version), 0) + 1, $2, $3, $4, $5 FROM sluice.flow_versions WHERE flow = $1
+         RETURNING *`,
+        [spec.name, hash, JSON.stringify(spec), source.sourceText, source.sourceFile ?? null],
+      );
+      await client.query('COMMIT');
+      return { version: toFlowVersion(inserted.rows[0]!), created: true };
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+
+  /**
+   * Loads one version.
+   * @throws InvalidRequestError `UNKNOWN_FLOW_VERSION` when it does not exist (the message lists the flow's versions).
+   */
+  async get(id: string): Promise<FlowVersion> {
+    const { flow, version } = parseFlowVersionId(id);
+    const result = await this.pool.query<Row>('SELECT * FROM sluice.flow_versions WHERE flow = $1 AND version = $2', [flow, version]);
+    if (!result.rows[0]) {
+      const known = await this.pool.query<{ version: number }>('SELECT version FROM sluice.flow_versions WHERE flow = $1 ORDER BY version', [flow]);
+      const hint = known.rows.length
+        ? `known versions of "${flow}": ${known.rows.map((r) => `${flow}:v${r.version}`).join(', ')}`
+        : `no flow "${flow}" has been published; publish it with: sluice flows publish flows/${flow}.yaml`;
+      throw new InvalidRequestError('UNKNOWN_FLOW_VERSION', `unknown flow version "${id}"; ${hint}`);
+    }
+    return toFlowVersion(result.rows[0]);
+  }
+
+  /** Every version, newest first within each flow; optionally of one flow. */
+  async list(flow?: string): Promise<FlowVersion[]> {
+    const result = flow
+      ? await this.pool.query<Row>('SELECT * FROM sluice.flow_versions WHERE flow = $1 ORDER BY version DESC', [flow])
+      : await this.pool.query<Row>('SELECT * FROM sluice.flow_versions ORDER BY flow, version DESC');
+    return result.rows.map(toFlowVersion);
+  }
+}

@@ -1,0 +1,134 @@
+/**
+ * Field types: how a staged source value becomes a typed target value, and which Postgres type
+ * holds it. A cast never turns a value into null silently: it yields the typed value plus a
+ * `failed` flag that is true when the input held a value the type cannot represent.
+ *
+ * Rules (docs/flow-spec.md "Types"):
+ * - For every type but `string`, a text input is trimmed and an empty or blank text counts as
+ *   missing (null), not as an error.
+ * - int32/int64 accept integer text and integral numbers; `1.5` or `"12abc"` fail; out-of-range fails.
+ * - float64 accepts numeric text and numbers.
+ * - bool accepts true/false, t/f, yes/no, y/n, 1/0 (any case) and booleans.
+ * - date parses with `format` (strftime, default `%Y-%m-%d`); datetime with `format` or, by
+ *   default, ISO 8601 without a zone offset (`2024-05-01T10:00:00`, `… 10:00:00.123`, a trailing `Z`).
+ * - json accepts text that parses as JSON (checked in `validateJsonColumn`).
+ */
+import pl, { type DataType } from 'nodejs-polars';
+import type { FieldSpec, FieldType } from '../flow-spec/flow-spec';
+
+/** Postgres column type for each field type. */
+export const POSTGRES_TYPES: Record<FieldType, string> = {
+  string: 'text',
+  int32: 'integer',
+  int64: 'bigint',
+  float64: 'double precision',
+  bool: 'boolean',
+  date: 'date',
+  datetime: 'timestamp',
+  json: 'jsonb',
+};
+
+const TRUE_WORDS = ['true', 't', 'yes', 'y', '1'];
+const FALSE_WORDS = ['false', 'f', 'no', 'n', '0'];
+const DEFAULT_DATETIME_FORMATS = ['%Y-%m-%dT%H:%M:%S%.f', '%Y-%m-%d %H:%M:%S%.f', '%Y-%m-%dT%H:%M:%S%.fZ', '%Y-%m-%dT%H:%M:%SZ', '%Y-%m-%d'];
+
+type DtypeKind = 'string' | 'integer' | 'float' | 'bool' | 'date' | 'datetime' | 'other';
+
+function kindOf(dtype: DataType): DtypeKind {
+  const name = String(dtype.variant ?? dtype);
+  if (name === 'String' || name === 'Utf8') return 'string';
+  if (/^U?Int(8|16|32|64)$/.test(name)) return 'integer';
+  if (/^Float(32|64)$/.test(name)) return 'float';
+  if (name === 'Bool') return 'bool';
+  if (name === 'Date') return 'date';
+  if (name === 'Datetime') return 'datetime';
+  return 'other';
+}
+
+const NULL = () => pl.lit(null);
+
+/**
+ * Builds the cast of one input column to a field's type.
+ * @param input the input column (a source column or an `expr` result), any dtype.
+ * @returns `value`: the typed value (null when missing or failed); `failed`: non-null boolean,
+ *   true where the input held a value that could not be converted.
+ */
+export function castField(input: pl.Expr, inputDtype: DataType, field: FieldSpec): { value: pl.Expr; failed: pl.Expr } {
+  const kind = kindOf(inputDtype);
+  if (field.type === 'string' || field.type === 'json') {
+    const value = kind === 'string' ? input : input.cast(pl.Utf8, false);
+    return { value, failed: input.isNotNull().and(value.isNull()) };
+  }
+  // Text is trimmed; a blank text is missing, not an error.
+  const text = kind === 'string' ? input.str.strip() : input;
+  const present = kind === 'string' ? text.isNotNull().and(text.neq(pl.lit(''))) : input.isNotNull();
+  const source = kind === 'string' ? pl.when(present).then(text).otherwise(NULL()) : input;
+  let value: pl.Expr;
+  switch (field.type) {
+    case 'int32':
+    case 'int64': {
+      const target = field.type === 'int32' ? pl.Int32 : pl.Int64;
+      if (kind === 'float') {
+        value = pl.when(source.eq(source.floor())).then(source.cast(target, false)).otherwise(NULL());
+      } else {
+        value = source.cast(target, false);
+      }
+      break;
+    }
+    case 'float64':
+      value = source.cast(pl.Float64, false);
+      break;
+    case 'bool':
+      if (kind === 'bool') value = source;
+      else if (kind === 'string') {
+        const lower = source.str.toLowerCase();
+        value = pl.when(lower.isIn(TRUE_WORDS)).then(pl.lit(true)).when(lower.isIn(FALSE_WORDS)).then(pl.lit(false)).otherwise(NULL()).cast(pl.Bool);
+      } else if (kind === 'integer') {
+        value = pl.when(source.eq(1)).then(pl.lit(true)).when(source.eq(0)).then(pl.lit(false)).otherwise(NULL()).cast(pl.Bool);
+      } else value = NULL().cast(pl.Bool);
+      break;
+    case 'date':
+      if (kind === 'string') value = source.str.strptime(pl.Date, field.format ?? '%Y-%m-%d');
+      else if (kind === 'date' || kind === 'datetime') value = source.cast(pl.Date);
+      else value = NULL().cast(pl.Date);
+      break;
+    case 'datetime':
+      if (kind === 'string') {
+        const formats = field.format ? [field.format] : DEFAULT_DATETIME_FORMATS;
+        const [first, ...rest] = formats.map((format) => source.str.strptime(pl.Datetime, format));
+        value = rest.reduce((acc, next) => pl.when(acc.isNotNull()).then(acc).otherwise(next), first!);
+      } else if (kind === 'date' || kind === 'datetime') value = source.cast(pl.Datetime('us'));
+      else value = NULL().cast(pl.Datetime('us'));
+      break;
+  }
+  return { value, failed: present.and(value.isNull()).fillNull(false) };
+}
+
+/**
+ * Flags the values of a json field that do not parse as JSON (checked in JS: Polars has no JSON validator).
+ * @returns a Boolean series, true where a non-null value is not valid JSON.
+ */
+export function validateJsonColumn(values: pl.Series): pl.Series {
+  const flags = values.toArray().map((value: unknown) => {
+    if (value === null || value === undefined) return false;
+    try {
+      JSON.parse(String(value));
+      return false;
+    } catch {
+      return true;
+    }
+  });
+  return pl.Series(values.name, flags, pl.Bool);
+}
+
+/** Describes the expected text for a cast error message. */
+export function describeType(field: FieldSpec): string {
+  if (field.type === 'date') return `a date in format "${field.format ?? '%Y-%m-%d'}"`;
+  if (field.type === 'datetime') return field.format ? `a datetime in format "${field.format}"` : 'an ISO 8601 datetime (e.g. 2024-05-01T10:00:00)';
+  if (field.type === 'bool') return 'a boolean (true/false, yes/no, 1/0)';
+  if (field.type === 'json') return 'valid JSON';
+  if (field.type === 'int32') return 'an int32 (whole number from -2147483648 to 2147483647)';
+  if (field.type === 'int64') return 'an int64 (whole number)';
+  if (field.type === 'float64') return 'a float64 (number)';
+  return field.type;
+}
