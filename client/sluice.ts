@@ -1,0 +1,312 @@
+/**
+ * The Sluice client SDK: start runs of flow versions, follow them, list them.
+ *
+ * @example
+ * ```ts
+ * import { Sluice, RunFailedError } from 'sluice/client';
+ * const sluice = new Sluice({ address: '127.0.0.1:7233', databaseUrl: process.env.DATABASE_URL });
+ * const run = await sluice.run({ flowVersion: 'movies:v1', sourcePath: 'data/movies.json', runMetadata: { ticket: 'OPS-12' } });
+ * const metadata = await run.wait({ timeoutMs: 600_000 });  // throws RunFailedError on FAILED / CRASHED
+ * console.log(run.status, metadata.rows);                    // 'PARTIAL_FAILED' { read: 3201, … }
+ * await sluice.close();
+ * ```
+ *
+ * A (flow version, source_path) that already SUCCEEDED or PARTIAL_FAILED is refused
+ * ({@link InvalidRequestError} `REPEATED_SOURCE_PATH`) unless `forceRerun`; after FAILED or
+ * CRASHED it may run again. This is Temporal's workflow-id reuse policy: the run id is derived
+ * from the flow version and the source_path.
+ */
+import { createHash } from 'node:crypto';
+import { Client, Connection, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import { ApplicationFailure, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/common';
+import { Pool } from 'pg';
+import { InvalidRequestError } from '../common/errors';
+import {
+  DEFAULT_TASK_QUEUE,
+  metadataQuery,
+  RUN_STATUSES,
+  RUN_WORKFLOW_TYPE,
+  SEARCH_ATTRIBUTES,
+  statusQuery,
+  TERMINAL_STATUSES,
+  type RunError,
+  type RunFlowInput,
+  type RunMetadata,
+  type RunStatus,
+} from '../common/run-model';
+import { FlowVersionStore, parseFlowVersionId } from '../flow-spec/flow-versions';
+
+export { InvalidRequestError } from '../common/errors';
+export type { RunMetadata, RunStatus } from '../common/run-model';
+
+/** Thrown by {@link SluiceRun.wait} when the run ends FAILED or CRASHED; carries `metadata.error`. */
+export class RunFailedError extends Error {
+  override readonly name = 'RunFailedError';
+  constructor(
+    readonly status: 'FAILED' | 'CRASHED',
+    readonly error: RunError,
+    readonly metadata: RunMetadata | undefined,
+  ) {
+    super(`run ${status}: ${error.code}: ${error.message}`);
+  }
+}
+
+/** Thrown by {@link SluiceRun.wait} when the run is still going after `timeoutMs`. */
+export class RunTimeoutError extends Error {
+  override readonly name = 'RunTimeoutError';
+  constructor(
+    readonly runId: string,
+    readonly timeoutMs: number,
+    readonly lastStatus: RunStatus,
+  ) {
+    super(`run ${runId} still ${lastStatus} after ${timeoutMs} ms`);
+  }
+}
+
+export interface SluiceOptions {
+  /** Temporal frontend address. @default `TEMPORAL_ADDRESS` or '127.0.0.1:7233' */
+  address?: string;
+  /** @default 'default' */
+  namespace?: string;
+  /** @default 'sluice' */
+  taskQueue?: string;
+  /** Metadata database (flow versions). @default `DATABASE_URL` */
+  databaseUrl?: string;
+  /** Use an existing Temporal connection instead of `address`. */
+  connection?: Connection;
+}
+
+export interface RunRequest {
+  /** `flow:vN`, e.g. 'movies:v1'. */
+  flowVersion: string;
+  /** A file path or URI, or a batch id for database sources; at most 2,048 characters. */
+  sourcePath: string;
+  /** Free-form JSON kept with the run (ticket, requester, …); at most 16 KiB serialised. */
+  runMetadata?: Record<string, unknown>;
+  /** Run again even if this (flow version, source_path) already SUCCEEDED or PARTIAL_FAILED. */
+  forceRerun?: boolean;
+}
+
+export interface RunSummary {
+  id: string;
+  executionId: string;
+  flowVersion: string | undefined;
+  status: RunStatus | undefined;
+  startedAt: Date;
+  closedAt: Date | undefined;
+}
+
+/**
+ * The run id of a (flow version, source_path): `<flow>-v<N>-<first 16 hex of sha256(source_path)>`.
+ * Deterministic, so Temporal's workflow-id reuse policy enforces "one successful run per source_path".
+ */
+export function runIdFor(flowVersion: string, sourcePath: string): string {
+  const { flow, version } = parseFlowVersionId(flowVersion);
+  return `${flow}-v${version}-${createHash('sha256').update(sourcePath).digest('hex').slice(0, 16)}`;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A handle on one run; `status` and `metadata` are as of the last `refresh()`. */
+export class SluiceRun {
+  status: RunStatus = 'CREATED';
+  metadata: RunMetadata | undefined;
+
+  constructor(
+    readonly id: string,
+    private readonly handle: WorkflowHandle,
+  ) {}
+
+  /**
+   * Reloads status and metadata: from the workflow's queries when a worker answers, else from the
+   * `SluiceStatus` search attribute (or the failure details of a finished run).
+   */
+  async refresh(): Promise<this> {
+    try {
+      this.status = await this.handle.query(statusQuery);
+      this.metadata = await this.handle.query(metadataQuery);
+      return this;
+    } catch (error) {
+      if (error instanceof WorkflowNotFoundError) throw new InvalidRequestError('RUN_NOT_FOUND', `no run with id "${this.id}"`);
+    }
+    const description = await this.handle.describe();
+    const status = description.typedSearchAttributes.get(SEARCH_ATTRIBUTES.status);
+    if (status && (RUN_STATUSES as readonly string[]).includes(status)) this.status = status as RunStatus;
+    return this;
+  }
+
+  /**
+   * Waits until the run reaches a terminal status.
+   * @param options.timeoutMs give up after this long. @default no limit
+   * @param options.pollIntervalMs how often to refresh status while waiting. @default 1000
+   * @param options.onProgress called after each refresh (for live progress lines).
+   * @returns the final metadata for SUCCEEDED and PARTIAL_FAILED.
+   * @throws RunFailedError on FAILED or CRASHED; RunTimeoutError after `timeoutMs`.
+   */
+  async wait(options: { timeoutMs?: number; pollIntervalMs?: number; onProgress?: (run: SluiceRun) => void } = {}): Promise<RunMetadata> {
+    const deadline = options.timeoutMs === undefined ? Infinity : Date.now() + options.timeoutMs;
+    const interval = options.pollIntervalMs ?? 1000;
+    for (;;) {
+      const description = await this.handle.describe();
+      if (description.status.name !== 'RUNNING') break;
+      await this.refresh().catch(() => undefined);
+      options.onProgress?.(this);
+      if (Date.now() >= deadline) throw new RunTimeoutError(this.id, options.timeoutMs!, this.status);
+      await sleep(Math.min(interval, Math.max(0, deadline - Date.now())));
+    }
+    try {
+      const metadata = (await this.handle.result()) as RunMetadata;
+      this.metadata = metadata;
+      this.status = metadata.status;
+      options.onProgress?.(this);
+      return metadata;
+    } catch (error) {
+      const failure = error instanceof WorkflowFailedError ? error.cause : undefined;
+      const details = failure instanceof ApplicationFailure ? (failure.details?.[0] as RunMetadata | undefined) : undefined;
+      if (details?.error && (details.status === 'FAILED' || details.status === 'CRASHED')) {
+        this.metadata = details;
+        this.status = details.status;
+        options.onProgress?.(this);
+        throw new RunFailedError(details.status, details.error, details);
+      }
+      this.status = 'CRASHED';
+      const message = failure?.message ?? (error as Error).message;
+      throw new RunFailedError('CRASHED', { code: 'WORKFLOW_FAILED', message, step: 'start' }, this.metadata);
+    }
+  }
+
+  /** True when the status is terminal. */
+  get done(): boolean {
+    return TERMINAL_STATUSES.includes(this.status);
+  }
+}
+
+export class Sluice {
+  readonly client: Client;
+  private readonly taskQueue: string;
+  private readonly databaseUrl: string | undefined;
+  private pool: Pool | undefined;
+  private readonly connection: Connection;
+  private readonly ownConnection: boolean;
+
+  constructor(options: SluiceOptions = {}) {
+    this.ownConnection = !options.connection;
+    this.connection = options.connection ?? Connection.lazy({ address: options.address ?? process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233' });
+    this.client = new Client({ connection: this.connection, namespace: options.namespace ?? 'default' });
+    this.taskQueue = options.taskQueue ?? DEFAULT_TASK_QUEUE;
+    this.databaseUrl = options.databaseUrl ?? process.env.DATABASE_URL;
+  }
+
+  /** The flow version store of the metadata database. */
+  flowVersions(): FlowVersionStore {
+    if (!this.databaseUrl) {
+      throw new InvalidRequestError('NO_DATABASE', 'the Sluice client needs databaseUrl (or DATABASE_URL) to look up flow versions');
+    }
+    this.pool ??= new Pool({ connectionString: this.databaseUrl, max: 2, application_name: 'sluice:client' });
+    return new FlowVersionStore(this.pool);
+  }
+
+  /**
+   * Starts a run.
+   * @throws InvalidRequestError `INVALID_FLOW_VERSION` / `UNKNOWN_FLOW_VERSION` (no such version),
+   *   `INVALID_SOURCE_PATH`, `INVALID_RUN_METADATA`, `REPEATED_SOURCE_PATH` (already SUCCEEDED or
+   *   PARTIAL_FAILED; pass forceRerun), `RUN_IN_PROGRESS` (a run of the same pair is still going).
+   */
+  async run(request: RunRequest): Promise<SluiceRun> {
+    const version = await this.flowVersions().get(request.flowVersion);
+    const sourcePath = request.sourcePath;
+    if (typeof sourcePath !== 'string' || sourcePath.trim() === '' || sourcePath.length > 2048 || /[\u0000-\u001f]/.test(sourcePath)) {
+      throw new InvalidRequestError('INVALID_SOURCE_PATH', 'source_path must be a non-empty string of at most 2,048 characters without control characters');
+    }
+    const runMetadata = request.runMetadata ?? {};
+    if (typeof runMetadata !== 'object' || Array.isArray(runMetadata) || JSON.stringify(runMetadata).length > 16_384) {
+      throw new InvalidRequestError('INVALID_RUN_METADATA', 'run_metadata must be a JSON object of at most 16 KiB');
+    }
+    const id = runIdFor(version.id, sourcePath);
+    const input: RunFlowInput = { flowVersion: version.id, sourcePath, runMetadata };
+    try {
+      const handle = await this.client.workflow.start(RUN_WORKFLOW_TYPE, {
+        workflowId: id,
+        taskQueue: this.taskQueue,
+        args: [input],
+        workflowIdReusePolicy: request.forceRerun ? 'ALLOW_DUPLICATE' : 'ALLOW_DUPLICATE_FAILED_ONLY',
+        workflowIdConflictPolicy: 'FAIL',
+        typedSearchAttributes: [
+          { key: SEARCH_ATTRIBUTES.flow, value: version.flow },
+          { key: SEARCH_ATTRIBUTES.flowVersion, value: version.id },
+          { key: SEARCH_ATTRIBUTES.status, value: 'CREATED' },
+        ],
+      });
+      return new SluiceRun(id, this.client.workflow.getHandle(id, handle.firstExecutionRunId));
+    } catch (error) {
+      if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
+      const existing = await this.getRun(id);
+      const description = await this.client.workflow.getHandle(id).describe();
+      if (description.status.name === 'RUNNING') {
+        throw new InvalidRequestError('RUN_IN_PROGRESS', `a run of ${version.id} on "${sourcePath}" is already in progress (run ${id}, ${existing.status})`, {
+          details: { run_id: id, status: existing.status },
+        });
+      }
+      throw new InvalidRequestError(
+        'REPEATED_SOURCE_PATH',
+        `${version.id} already ran on "${sourcePath}" (run ${id}, ${existing.status}); loading it again could duplicate rows. ` +
+          `Pass forceRerun (CLI: --force-rerun) to run it again anyway.`,
+        { details: { run_id: id, status: existing.status } },
+      );
+    }
+  }
+
+  /**
+   * A handle on the latest execution of a run, refreshed.
+   * @throws InvalidRequestError `RUN_NOT_FOUND`.
+   */
+  async getRun(id: string): Promise<SluiceRun> {
+    const handle = this.client.workflow.getHandle(id);
+    try {
+      await handle.describe();
+    } catch (error) {
+      if (error instanceof WorkflowNotFoundError) throw new InvalidRequestError('RUN_NOT_FOUND', `no run with id "${id}"`);
+      throw error;
+    }
+    const run = new SluiceRun(id, handle);
+    return run.refresh();
+  }
+
+  /**
+   * Lists runs from Temporal visibility, newest first.
+   * @param filter.flow flow name; `filter.flowVersion` `flow:vN`; `filter.status` a run status.
+   * @param filter.limit at most this many. @default 50
+   */
+  async listRuns(filter: { flow?: string; flowVersion?: string; status?: RunStatus; limit?: number } = {}): Promise<RunSummary[]> {
+    const clauses = [`WorkflowType = '${RUN_WORKFLOW_TYPE}'`];
+    const literal = (value: string) => `'${value.replace(/'/g, "''")}'`;
+    if (filter.flow) clauses.push(`${SEARCH_ATTRIBUTES.flow.name} = ${literal(filter.flow)}`);
+    if (filter.flowVersion) clauses.push(`${SEARCH_ATTRIBUTES.flowVersion.name} = ${literal(filter.flowVersion)}`);
+    if (filter.status) {
+      if (!(RUN_STATUSES as readonly string[]).includes(filter.status)) {
+        throw new InvalidRequestError('INVALID_STATUS', `unknown status "${filter.status}"; one of ${RUN_STATUSES.join(', ')}`);
+      }
+      clauses.push(`${SEARCH_ATTRIBUTES.status.name} = ${literal(filter.status)}`);
+    }
+    const limit = filter.limit ?? 50;
+    const runs: RunSummary[] = [];
+    for await (const execution of this.client.workflow.list({ query: clauses.join(' AND '), pageSize: Math.min(limit, 100) })) {
+      runs.push({
+        id: execution.workflowId,
+        executionId: execution.runId,
+        flowVersion: execution.typedSearchAttributes.get(SEARCH_ATTRIBUTES.flowVersion),
+        status: execution.typedSearchAttributes.get(SEARCH_ATTRIBUTES.status) as RunStatus | undefined,
+        startedAt: execution.startTime,
+        closedAt: execution.closeTime,
+      });
+      if (runs.length >= limit) break;
+    }
+    return runs;
+  }
+
+  /** Closes the connection (when this client opened it) and the metadata pool. */
+  async close(): Promise<void> {
+    await this.pool?.end().catch(() => undefined);
+    if (this.ownConnection) await this.connection.close().catch(() => undefined);
+  }
+}

@@ -1,0 +1,88 @@
+/**
+ * The connector interface. A connector is a named, authenticated link to one external system;
+ * its credentials are resolved inside the worker and never leave it.
+ *
+ * - A **source** stages one `source_path` as Parquet files in the run's staging folder, streaming
+ *   (a large source never sits whole in memory), and returns references to them.
+ * - A **target** loads a run's mapped and rejected Parquet chunks inside a transaction it owns,
+ *   effectively once: a retried load neither duplicates nor loses a row.
+ *
+ * New connector kinds (S3, …) implement these two interfaces in their own folder and register in
+ * `connectors/registry.ts`.
+ */
+import type { FlowSpec, SourceFormat } from '../flow-spec/flow-spec';
+
+/** Progress callback: called at least once per chunk, so activities can heartbeat. */
+export type ProgressFn = (progress: { rows: number; chunk: number }) => void;
+
+export interface StageSourceRequest {
+  sourcePath: string;
+  spec: FlowSpec;
+  /** Absolute folder to write staged Parquet files into; it exists and is empty. */
+  stagingDir: string;
+  /** Target rows per staged file for chunked sources. */
+  chunkRows: number;
+  onProgress: ProgressFn;
+  /** Aborted when the activity is cancelled. */
+  signal: AbortSignal;
+}
+
+export interface StagedSource {
+  /** Staged Parquet files, in source order, with their row counts. Paths are absolute. */
+  files: { path: string; rows: number }[];
+  rows: number;
+  columns: string[];
+  /** The format actually read (from the spec, or the file extension). */
+  format: SourceFormat | 'query';
+}
+
+export interface SourceConnector {
+  readonly kind: string;
+  /** Connection test: resolves when reachable and readable; throws saying why not. */
+  check(): Promise<void>;
+  /**
+   * Streams the source into Parquet files under `request.stagingDir`.
+   * @throws SourceError for user-fixable problems (missing file, unreadable format, path outside the root).
+   */
+  stage(request: StageSourceRequest): Promise<StagedSource>;
+}
+
+export interface LoadRequest {
+  /** The run (workflow) id, stored with every reject. */
+  runId: string;
+  /** Identifies this execution of the run: the load-ledger key. */
+  executionId: string;
+  flowVersion: string;
+  sourcePath: string;
+  spec: FlowSpec;
+  /** Mapped chunk files (target fields + row number column), in source order. */
+  mappedFiles: string[];
+  /** Rejected chunk files (row number, record JSON, errors JSON). */
+  rejectedFiles: string[];
+  onProgress: ProgressFn;
+  signal: AbortSignal;
+}
+
+export interface LoadResult {
+  rowsWritten: number;
+  rowsRejected: number;
+  /** True when the ledger showed this execution already loaded, so nothing was written now. */
+  alreadyLoaded: boolean;
+  /** Where the mapped rows went, e.g. `warehouse:public.movies`. */
+  location: string;
+  /** Where the rejected rows went, e.g. `warehouse:public.movies_rejects`. */
+  rejectsLocation: string;
+}
+
+export interface TargetConnector {
+  readonly kind: string;
+  check(): Promise<void>;
+  /**
+   * Loads mapped and rejected rows and a ledger row keyed by `executionId` in one transaction;
+   * returns the ledger's counts without writing when that execution was already loaded.
+   * @throws TargetError for user-fixable problems (incompatible existing table, missing key constraint).
+   */
+  load(request: LoadRequest): Promise<LoadResult>;
+  /** Releases pools and handles. */
+  close(): Promise<void>;
+}

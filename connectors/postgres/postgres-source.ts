@@ -1,0 +1,87 @@
+/**
+ * The `postgres` connector as a source: runs the connector's (or the flow's) query with
+ * `:source_path` bound as query parameter `$1` — never interpolated — and streams the result with
+ * a server-side cursor into Parquet chunk files of `fetch_rows` rows.
+ *
+ * Every value is staged as Postgres' own text form (all type parsers are identity), so the flow's
+ * field types do the casting, row by row, exactly as for CSV.
+ */
+import path from 'node:path';
+import pl from 'nodejs-polars';
+import type { Pool } from 'pg';
+import Cursor from 'pg-cursor';
+import { SourceError } from '../../common/errors';
+import type { SourceConnector, StagedSource, StageSourceRequest } from '../connector';
+
+/** Keeps every value as the text Postgres sent. */
+const TEXT_TYPES = { getTypeParser: () => (value: string) => value };
+
+/**
+ * Replaces each `:source_path` placeholder with `$1`. `::source_path` (a cast) is left alone.
+ * @throws SourceError `INVALID_QUERY` when the query has no placeholder (it would read the same rows for every run).
+ */
+export function bindSourcePath(query: string): string {
+  const bound = query.replace(/(?<!:):source_path\b/g, '$1');
+  if (bound === query) {
+    throw new SourceError('INVALID_QUERY', 'the source query must use :source_path (e.g. "SELECT * FROM invoices WHERE batch_id = :source_path")');
+  }
+  return bound;
+}
+
+export class PostgresSource implements SourceConnector {
+  readonly kind = 'postgres';
+  constructor(
+    private readonly pool: Pool,
+    private readonly connectorQuery: string | undefined,
+    private readonly fetchRows: number,
+  ) {}
+
+  async check(): Promise<void> {
+    await this.pool.query('SELECT 1');
+  }
+
+  async stage(request: StageSourceRequest): Promise<StagedSource> {
+    const query = request.spec.source.query ?? this.connectorQuery;
+    if (!query) {
+      throw new SourceError('INVALID_QUERY', 'a postgres source needs a query: set source.query in the flow or query in the connector config');
+    }
+    const text = bindSourcePath(query);
+    const client = await this.pool.connect();
+    const files: StagedSource['files'] = [];
+    let columns: string[] = [];
+    let rows = 0;
+    try {
+      const cursor = client.query(new Cursor(text, [request.sourcePath], { rowMode: 'array', types: TEXT_TYPES }));
+      for (let chunk = 0; ; chunk++) {
+        if (request.signal.aborted) throw new Error('cancelled');
+        const { batch, fields } = await new Promise<{ batch: unknown[][]; fields: string[] }>((resolve, reject) => {
+          cursor.read(Math.min(this.fetchRows, request.chunkRows), (error, result, meta) => {
+            if (error) reject(error);
+            else resolve({ batch: result as unknown[][], fields: (meta?.fields ?? []).map((f) => f.name) });
+          });
+        });
+        if (fields.length > 0) columns = fields;
+        if (batch.length === 0 && chunk > 0) break;
+        const frame = pl.DataFrame(
+          Object.fromEntries(columns.map((name, i) => [name, pl.Series(name, batch.map((row) => row[i] as string | null), pl.Utf8)])),
+        );
+        const file = path.join(request.stagingDir, `source-${String(chunk).padStart(5, '0')}.parquet`);
+        frame.writeParquet(file);
+        files.push({ path: file, rows: batch.length });
+        rows += batch.length;
+        request.onProgress({ rows, chunk });
+        if (batch.length === 0) break;
+      }
+      await new Promise<void>((resolve) => cursor.close(() => resolve()));
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      if (code && /^(42|22)/.test(code)) {
+        throw new SourceError('INVALID_QUERY', `the source query failed: ${(error as Error).message}`, { cause: error });
+      }
+      throw error;
+    } finally {
+      client.release();
+    }
+    return { files, rows, columns, format: 'query' };
+  }
+}

@@ -1,0 +1,231 @@
+/**
+ * The `postgres` connector as a target: loads mapped rows, rejected rows and a load-ledger row in
+ * ONE transaction, with COPY (pg-copy-streams), never row-by-row INSERTs.
+ *
+ * Effectively once: the ledger (`sluice.load_ledger`, in the target database) is keyed by the
+ * run's execution id. A retried load takes the same advisory lock, sees the ledger row and writes
+ * nothing; a load interrupted before COMMIT leaves nothing behind (Postgres rolls it back), so the
+ * retry writes everything. The ledger's primary key is the last line of defence: two attempts can
+ * never both commit.
+ *
+ * Tables are created when missing, from the field types (docs/flow-spec.md "Target tables"):
+ * `write: append` COPYs into the table; `replace` TRUNCATEs it first in the same transaction;
+ * `upsert` COPYs into a temporary table and merges with `INSERT … ON CONFLICT (key) DO UPDATE`.
+ */
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import pl from 'nodejs-polars';
+import type { Pool, PoolClient } from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import { TargetError } from '../../common/errors';
+import type { FlowSpec } from '../../flow-spec/flow-spec';
+import { POSTGRES_TYPES } from '../../transform/field-types';
+import { ROW_COLUMN } from '../../transform/map-chunk';
+import { quoteIdent } from '../../transform/polars-sql';
+import type { LoadRequest, LoadResult, TargetConnector } from '../connector';
+
+const LEDGER_DDL = `
+  CREATE SCHEMA IF NOT EXISTS sluice;
+  CREATE TABLE IF NOT EXISTS sluice.load_ledger (
+    execution_id  text PRIMARY KEY,
+    run_id        text NOT NULL,
+    flow_version  text NOT NULL,
+    source_path   text NOT NULL,
+    target_table  text NOT NULL,
+    rejects_table text NOT NULL,
+    rows_written  bigint NOT NULL,
+    rows_rejected bigint NOT NULL,
+    loaded_at     timestamptz NOT NULL DEFAULT now()
+  );`;
+
+/** `schema.table` → quoted `"schema"."table"` (schema defaults to public). */
+export function qualifiedName(table: string): { schema: string; name: string; sql: string } {
+  const [schema, name] = table.includes('.') ? (table.split('.') as [string, string]) : ['public', table];
+  return { schema, name, sql: `${quoteIdent(schema)}.${quoteIdent(name)}` };
+}
+
+/** The CREATE TABLE statement for a flow's target table. */
+export function targetTableDdl(spec: FlowSpec): string {
+  const table = qualifiedName(spec.target.table);
+  const columns = spec.fields.map((f) => `${quoteIdent(f.name)} ${POSTGRES_TYPES[f.type]}${f.required ? ' NOT NULL' : ''}`);
+  if (spec.target.write === 'upsert' && spec.target.key) columns.push(`UNIQUE (${spec.target.key.map(quoteIdent).join(', ')})`);
+  return `CREATE TABLE IF NOT EXISTS ${table.sql} (\n  ${columns.join(',\n  ')}\n)`;
+}
+
+/** The CREATE TABLE statement for a flow's rejects table. */
+export function rejectsTableDdl(spec: FlowSpec): string {
+  return `CREATE TABLE IF NOT EXISTS ${qualifiedName(spec.target.rejects.table).sql} (
+  run_id       text NOT NULL,
+  flow_version text NOT NULL,
+  source_path  text NOT NULL,
+  row_number   bigint NOT NULL,
+  record       jsonb NOT NULL,
+  errors       jsonb NOT NULL,
+  rejected_at  timestamptz NOT NULL DEFAULT now()
+)`;
+}
+
+const REJECT_COLUMNS = ['run_id', 'flow_version', 'source_path', 'row_number', 'record', 'errors'];
+
+/** SQLSTATE classes a user can fix: cardinality (21), data exceptions (22), integrity (23), syntax/undefined objects (42). */
+function isUserFixable(error: unknown): boolean {
+  const code = (error as { code?: string }).code;
+  const constraint = (error as { constraint?: string }).constraint;
+  if (code === '23505' && constraint === 'load_ledger_pkey') return false;
+  return typeof code === 'string' && /^(21|22|23|42)/.test(code);
+}
+
+export class PostgresTarget implements TargetConnector {
+  readonly kind = 'postgres';
+  constructor(
+    private readonly pool: Pool,
+    private readonly connectorName: string,
+  ) {}
+
+  async check(): Promise<void> {
+    await this.pool.query('SELECT 1');
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+
+  /** Creates the ledger, the target and rejects tables when missing, then checks the target's columns. */
+  private async ensureTables(spec: FlowSpec): Promise<void> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      // Serialise DDL across concurrent loads: CREATE … IF NOT EXISTS races otherwise.
+      await client.query(`SELECT pg_advisory_xact_lock(hashtext('sluice.ddl'))`);
+      await client.query(LEDGER_DDL);
+      for (const table of [spec.target.table, spec.target.rejects.table]) {
+        await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(qualifiedName(table).schema)}`);
+      }
+      await client.query(targetTableDdl(spec));
+      await client.query(rejectsTableDdl(spec));
+      await client.query('COMMIT');
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      if (isUserFixable(error)) {
+        throw new TargetError('TARGET_DDL_FAILED', `cannot create ${spec.target.table}: ${(error as Error).message}`, { cause: error });
+      }
+      throw error;
+    } finally {
+      client.release();
+    }
+    const table = qualifiedName(spec.target.table);
+    const existing = await this.pool.query<{ column_name: string }>(
+      'SELECT column_name FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2',
+      [table.schema, table.name],
+    );
+    const have = new Set(existing.rows.map((r) => r.column_name));
+    const missing = spec.fields.filter((f) => !have.has(f.name));
+    if (missing.length > 0) {
+      throw new TargetError(
+        'TARGET_SCHEMA_MISMATCH',
+        `table ${spec.target.table} exists but lacks column${missing.length > 1 ? 's' : ''} ${missing.map((f) => `"${f.name}"`).join(', ')}; ` +
+          `add ${missing.length > 1 ? 'them' : 'it'} (${missing.map((f) => `ALTER TABLE ${table.sql} ADD COLUMN ${quoteIdent(f.name)} ${POSTGRES_TYPES[f.type]}`).join('; ')}) or point the flow at another table`,
+        { details: { missing: missing.map((f) => f.name) } },
+      );
+    }
+  }
+
+  /** Streams Parquet chunk files into one COPY, as CSV produced by Polars. */
+  private async copyFiles(client: PoolClient, sql: string, files: string[], toFrame: (file: string) => pl.DataFrame, request: LoadRequest, done: { rows: number }): Promise<void> {
+    const stream = client.query(copyFrom(sql));
+    async function* chunks(): AsyncGenerator<Buffer> {
+      for (const [chunk, file] of files.entries()) {
+        if (request.signal.aborted) throw new Error('load cancelled');
+        const frame = toFrame(file);
+        if (frame.height === 0) continue;
+        yield frame.writeCSV({ includeHeader: false }) as unknown as Buffer;
+        done.rows += frame.height;
+        request.onProgress({ rows: done.rows, chunk });
+      }
+    }
+    await pipeline(Readable.from(chunks()), stream);
+  }
+
+  async load(request: LoadRequest): Promise<LoadResult> {
+    const { spec } = request;
+    const location = `${this.connectorName}:${spec.target.table}`;
+    const rejectsLocation = `${this.connectorName}:${spec.target.rejects.table}`;
+    await this.ensureTables(spec);
+    const table = qualifiedName(spec.target.table);
+    const columns = spec.fields.map((f) => quoteIdent(f.name)).join(', ');
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query(`SELECT pg_advisory_xact_lock(hashtext('sluice.load:' || $1))`, [request.executionId]);
+      const ledger = await client.query<{ rows_written: string; rows_rejected: string }>(
+        'SELECT rows_written, rows_rejected FROM sluice.load_ledger WHERE execution_id = $1',
+        [request.executionId],
+      );
+      if (ledger.rows[0]) {
+        await client.query('COMMIT');
+        return {
+          rowsWritten: Number(ledger.rows[0].rows_written),
+          rowsRejected: Number(ledger.rows[0].rows_rejected),
+          alreadyLoaded: true,
+          location,
+          rejectsLocation,
+        };
+      }
+      const mapped = (file: string) => pl.readParquet(file).drop(ROW_COLUMN);
+      const written = { rows: 0 };
+      let rowsWritten: number;
+      if (spec.target.write === 'upsert') {
+        await client.query(`CREATE TEMPORARY TABLE sluice_upsert (LIKE ${table.sql} INCLUDING DEFAULTS) ON COMMIT DROP`);
+        await this.copyFiles(client, `COPY sluice_upsert (${columns}) FROM STDIN (FORMAT csv)`, request.mappedFiles, mapped, request, written);
+        const key = spec.target.key!.map(quoteIdent);
+        const updates = spec.fields.filter((f) => !spec.target.key!.includes(f.name)).map((f) => `${quoteIdent(f.name)} = EXCLUDED.${quoteIdent(f.name)}`);
+        const merged = await client.query(
+          `INSERT INTO ${table.sql} (${columns}) SELECT ${columns} FROM sluice_upsert
+           ON CONFLICT (${key.join(', ')}) DO ${updates.length ? `UPDATE SET ${updates.join(', ')}` : 'NOTHING'}`,
+        );
+        rowsWritten = merged.rowCount ?? written.rows;
+      } else {
+        if (spec.target.write === 'replace') await client.query(`TRUNCATE ${table.sql}`);
+        await this.copyFiles(client, `COPY ${table.sql} (${columns}) FROM STDIN (FORMAT csv)`, request.mappedFiles, mapped, request, written);
+        rowsWritten = written.rows;
+      }
+      const rejected = { rows: 0 };
+      await this.copyFiles(
+        client,
+        `COPY ${qualifiedName(spec.target.rejects.table).sql} (${REJECT_COLUMNS.join(', ')}) FROM STDIN (FORMAT csv)`,
+        request.rejectedFiles,
+        (file) =>
+          pl
+            .readParquet(file)
+            .select(
+              pl.lit(request.runId).alias('run_id'),
+              pl.lit(request.flowVersion).alias('flow_version'),
+              pl.lit(request.sourcePath).alias('source_path'),
+              pl.col(ROW_COLUMN).alias('row_number'),
+              pl.col('record'),
+              pl.col('errors'),
+            ),
+        request,
+        rejected,
+      );
+      await client.query(
+        `INSERT INTO sluice.load_ledger (execution_id, run_id, flow_version, source_path, target_table, rejects_table, rows_written, rows_rejected)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+        [request.executionId, request.runId, request.flowVersion, request.sourcePath, spec.target.table, spec.target.rejects.table, rowsWritten, rejected.rows],
+      );
+      await client.query('COMMIT');
+      return { rowsWritten, rowsRejected: rejected.rows, alreadyLoaded: false, location, rejectsLocation };
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      if (isUserFixable(error)) {
+        const hint = (error as { code?: string }).code === '21000' || /affect row a second time/.test((error as Error).message)
+          ? '; the batch holds the same key twice: add `dedupe` on the key to the flow'
+          : '';
+        throw new TargetError('TARGET_REJECTED_LOAD', `${location} refused the load: ${(error as Error).message}${hint}`, { cause: error });
+      }
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+}

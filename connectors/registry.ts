@@ -1,0 +1,77 @@
+/**
+ * Resolves connectors by name, inside the worker. Credentials come from the worker's own config
+ * and never appear in workflow inputs, Temporal history, logs or the UI.
+ */
+import path from 'node:path';
+import { Pool } from 'pg';
+import { ConfigError } from '../common/errors';
+import type { ConnectorConfig, SluiceConfig } from '../config/sluice-config';
+import type { SourceConnector, TargetConnector } from './connector';
+import { LocalSource } from './local/local-source';
+import { PostgresSource } from './postgres/postgres-source';
+import { PostgresTarget } from './postgres/postgres-target';
+
+export class ConnectorRegistry {
+  private readonly pools = new Map<string, Pool>();
+  constructor(private readonly config: SluiceConfig) {}
+
+  /** Names of the configured connectors, sorted. */
+  names(): string[] {
+    return Object.keys(this.config.connectors).sort();
+  }
+
+  private connectorConfig(name: string): ConnectorConfig {
+    const found = this.config.connectors[name];
+    if (!found) {
+      throw new ConfigError('UNKNOWN_CONNECTOR', `no connector named "${name}"; configured connectors: ${this.names().join(', ') || '(none)'}`);
+    }
+    return found;
+  }
+
+  private pool(name: string, url: string | undefined): Pool {
+    let pool = this.pools.get(name);
+    if (!pool) {
+      const connectionString = url ?? this.config.databaseUrl;
+      if (!connectionString) {
+        throw new ConfigError('NO_DATABASE', `connector "${name}" has no url and no metadata database is configured (set DATABASE_URL)`);
+      }
+      pool = new Pool({ connectionString, max: 4, application_name: `sluice:${name}` });
+      // An idle client's error (server restart) must not crash the worker; the next query reconnects.
+      pool.on('error', () => undefined);
+      this.pools.set(name, pool);
+    }
+    return pool;
+  }
+
+  /**
+   * @throws ConfigError `UNKNOWN_CONNECTOR`, or `CONNECTOR_NOT_A_SOURCE` for kinds that cannot read.
+   */
+  source(name: string): SourceConnector {
+    const config = this.connectorConfig(name);
+    switch (config.kind) {
+      case 'local':
+        return new LocalSource(path.resolve(this.config.projectDir, config.root));
+      case 'postgres':
+        return new PostgresSource(this.pool(name, config.url), config.query, config.fetch_rows ?? 100_000);
+    }
+  }
+
+  /**
+   * @throws ConfigError `UNKNOWN_CONNECTOR`, or `CONNECTOR_NOT_A_TARGET` for kinds that cannot be loaded into.
+   */
+  target(name: string): TargetConnector {
+    const config = this.connectorConfig(name);
+    switch (config.kind) {
+      case 'postgres':
+        return new PostgresTarget(this.pool(name, config.url), name);
+      case 'local':
+        throw new ConfigError('CONNECTOR_NOT_A_TARGET', `connector "${name}" (kind local) cannot be a target yet; use a postgres connector`);
+    }
+  }
+
+  /** Ends every pool this registry opened. */
+  async close(): Promise<void> {
+    await Promise.all([...this.pools.values()].map((pool) => pool.end().catch(() => undefined)));
+    this.pools.clear();
+  }
+}

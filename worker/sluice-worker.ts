@@ -1,0 +1,99 @@
+/**
+ * A Sluice worker: polls the run task queue, executes `runFlow` workflows and their activities.
+ * Several workers on one task queue share the work. Connector credentials are resolved here,
+ * from this process's config, and never leave it.
+ *
+ * @example
+ * ```ts
+ * const worker = await createSluiceWorker({ config: loadConfig(), logger });
+ * await worker.run(); // until worker.shutdown()
+ * ```
+ */
+import { bundleWorkflowCode, NativeConnection, Runtime, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { Pool } from 'pg';
+import type { Logger } from 'pino';
+import { createRunActivities } from '../activities/run-activities';
+import { requireDatabaseUrl, type SluiceConfig } from '../config/sluice-config';
+import { ConnectorRegistry } from '../connectors/registry';
+import { migrate } from '../db/migrations';
+import { FlowVersionStore } from '../flow-spec/flow-versions';
+import { LocalStaging } from '../staging/local-staging';
+
+let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
+let runtimeInstalled = false;
+
+/** Bundles the workflow code once per process (webpack; a few seconds). */
+export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
+  bundle ??= bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} } });
+  return bundle;
+}
+
+export interface SluiceWorker {
+  worker: Worker;
+  /** Runs until shutdown; resolves when the worker has drained. */
+  run(): Promise<void>;
+  /** Stops polling, lets in-flight activities finish (up to the grace time), releases resources. */
+  shutdown(): Promise<void>;
+}
+
+export interface CreateWorkerOptions {
+  config: SluiceConfig;
+  logger: Logger;
+  /** An existing connection (tests); otherwise one to `config.temporal.address`. */
+  connection?: NativeConnection;
+  /** Time in-flight activities get to finish on shutdown. @default '30s' */
+  shutdownGraceTime?: string;
+}
+
+export async function createSluiceWorker(options: CreateWorkerOptions): Promise<SluiceWorker> {
+  const { config, logger } = options;
+  if (!runtimeInstalled) {
+    // Route Temporal core's own logs through the level we run at, without double logging.
+    runtimeInstalled = true;
+    try {
+      Runtime.install({ logger: { log() {}, trace() {}, debug() {}, info() {}, warn: (m) => logger.warn(m), error: (m) => logger.error(m) } });
+    } catch {
+      // Already installed by the embedding process (e.g. the test environment): keep its runtime.
+    }
+  }
+  const pool = new Pool({ connectionString: requireDatabaseUrl(config), max: 4, application_name: 'sluice:worker' });
+  pool.on('error', () => undefined);
+  await migrate(pool);
+  const connectors = new ConnectorRegistry(config);
+  const ownConnection = !options.connection;
+  const connection = options.connection ?? (await NativeConnection.connect({ address: config.temporal.address }));
+  const worker = await Worker.create({
+    connection,
+    namespace: config.temporal.namespace,
+    taskQueue: config.temporal.taskQueue,
+    workflowBundle: await workflowBundle(),
+    activities: createRunActivities({
+      config,
+      connectors,
+      flowVersions: new FlowVersionStore(pool),
+      staging: new LocalStaging(config.staging.dir),
+      logger,
+    }),
+    // Temporal's default is 0: in-flight activities would be cancelled at once on SIGTERM.
+    shutdownGraceTime: options.shutdownGraceTime ?? '30s',
+    maxConcurrentActivityTaskExecutions: 4,
+  });
+  let running: Promise<void> | undefined;
+  const release = async () => {
+    await connectors.close();
+    await pool.end().catch(() => undefined);
+    if (ownConnection) await connection.close().catch(() => undefined);
+  };
+  return {
+    worker,
+    run() {
+      running ??= worker.run().finally(release);
+      return running;
+    },
+    async shutdown() {
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      if (running) await running;
+      else await release();
+    },
+  };
+}

@@ -1,0 +1,2 @@
+/** Workflow entry point bundled by the worker (webpack). Workflow files import only `@temporalio/workflow` and types. */
+export { runFlow } from './run-flow';

@@ -1,0 +1,156 @@
+/**
+ * The `runFlow` workflow: one run of a flow version against one source_path.
+ *
+ * CREATED → SYNCING_SOURCE → TRANSFORMING → SYNCING_TARGET → SUCCEEDED | PARTIAL_FAILED,
+ * or FAILED (a user-fixable error, non-retryable) / CRASHED (retries exhausted or an unexpected
+ * error). FAILED and CRASHED also fail the Temporal execution, so the workflow-id reuse policy
+ * lets the same (flow version, source_path) run again, and the Temporal UI shows it failed.
+ *
+ * Deterministic: imports only `@temporalio/workflow`, the shared run model and activity *types*.
+ */
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  CancelledFailure,
+  isCancellation,
+  proxyActivities,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { RunActivities } from '../activities/run-activities';
+import {
+  metadataQuery,
+  RUN_CRASHED_TYPE,
+  RUN_FAILED_TYPE,
+  SEARCH_ATTRIBUTES,
+  statusQuery,
+  type RunError,
+  type RunFlowInput,
+  type RunMetadata,
+  type RunStatus,
+  type StepName,
+} from '../common/run-model';
+
+const retry = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '60s', maximumAttempts: 10 };
+
+const { syncSource, transform, syncTarget } = proxyActivities<RunActivities>({
+  startToCloseTimeout: '6h',
+  heartbeatTimeout: '30s',
+  retry,
+});
+const { purgeStaging } = proxyActivities<RunActivities>({ startToCloseTimeout: '10m', retry: { ...retry, maximumAttempts: 3 } });
+
+/** Runs one flow version against one source_path; returns the final metadata. */
+export async function runFlow(input: RunFlowInput): Promise<RunMetadata> {
+  const info = workflowInfo();
+  let status: RunStatus = 'CREATED';
+  const metadata: RunMetadata = {
+    run: {
+      id: info.workflowId,
+      execution_id: info.runId,
+      flow_version: input.flowVersion,
+      source_path: input.sourcePath,
+      run_metadata: input.runMetadata ?? {},
+    },
+    status,
+    rows: { read: 0, mapped: 0, rejected: 0, written: 0 },
+    rejects: { location: null, by_rule: {} },
+    steps: {},
+  };
+  setHandler(statusQuery, () => status);
+  setHandler(metadataQuery, () => metadata);
+
+  const transition = (next: RunStatus) => {
+    status = next;
+    metadata.status = next;
+    upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.status, value: next }]);
+  };
+  let step: StepName = 'sync_source';
+  const begin = (name: StepName, next: RunStatus) => {
+    step = name;
+    transition(next);
+    metadata.steps[name] = { started_at: new Date().toISOString() };
+  };
+  const end = (details: Record<string, unknown>) => {
+    const current = metadata.steps[step]!;
+    const endedAt = new Date();
+    Object.assign(current, details, { ended_at: endedAt.toISOString(), duration_ms: endedAt.getTime() - Date.parse(current.started_at) });
+  };
+  const ref = { runId: info.workflowId, executionId: info.runId, flowVersion: input.flowVersion, sourcePath: input.sourcePath };
+
+  try {
+    begin('sync_source', 'SYNCING_SOURCE');
+    const staged = await syncSource(ref);
+    metadata.rows.read = staged.rows;
+    end({ rows: staged.rows, files: staged.files.length, format: staged.format });
+
+    begin('transform', 'TRANSFORMING');
+    const transformed = await transform({ ...ref, staged });
+    metadata.rows.mapped = transformed.rowsMapped;
+    metadata.rows.rejected = transformed.rowsRejected;
+    metadata.rejects = { location: transformed.rejectsStagingLocation, by_rule: transformed.byRule };
+    end({ chunks: transformed.chunks, mapped: transformed.rowsMapped, rejected: transformed.rowsRejected });
+    const ratio = staged.rows === 0 ? 0 : transformed.rowsRejected / staged.rows;
+    if (ratio > transformed.maxRejectRatio) {
+      throw ApplicationFailure.create({
+        type: 'REJECT_RATIO_EXCEEDED',
+        nonRetryable: true,
+        message:
+          `${transformed.rowsRejected} of ${staged.rows} rows rejected (${(ratio * 100).toFixed(1)}%), above max_reject_ratio ` +
+          `${transformed.maxRejectRatio}; nothing was written to the target. The rejected rows are in ${transformed.rejectsStagingLocation}; ` +
+          `fix the source or the flow's rules, or raise max_reject_ratio`,
+      });
+    }
+
+    begin('sync_target', 'SYNCING_TARGET');
+    const loaded = await syncTarget({ ...ref, mappedFiles: transformed.mappedFiles, rejectedFiles: transformed.rejectedFiles });
+    metadata.rows.written = loaded.rowsWritten;
+    metadata.rejects.location = transformed.rowsRejected > 0 ? loaded.rejectsLocation : null;
+    end({ location: loaded.location, written: loaded.rowsWritten, rejected: loaded.rowsRejected, already_loaded: loaded.alreadyLoaded });
+
+    transition(transformed.rowsRejected > 0 ? 'PARTIAL_FAILED' : 'SUCCEEDED');
+    try {
+      await purgeStaging({ runId: ref.runId, executionId: ref.executionId });
+    } catch {
+      // Staging left behind is removed by retention; the run itself succeeded.
+    }
+    return metadata;
+  } catch (caught) {
+    const { error, final } = classify(caught, step);
+    metadata.error = error;
+    const started = metadata.steps[step];
+    if (started && !started.ended_at) end({});
+    transition(final);
+    if (isCancellation(caught)) throw caught;
+    throw ApplicationFailure.create({
+      type: final === 'FAILED' ? RUN_FAILED_TYPE : RUN_CRASHED_TYPE,
+      message: `run ${final}: ${error.code}: ${error.message}`,
+      nonRetryable: true,
+      details: [metadata],
+    });
+  }
+}
+
+/** FAILED for non-retryable (user-fixable) failures and cancellation; CRASHED for everything else. */
+function classify(caught: unknown, step: StepName): { error: RunError; final: 'FAILED' | 'CRASHED' } {
+  if (caught instanceof CancelledFailure || isCancellation(caught)) {
+    return { error: { code: 'CANCELLED', message: 'the run was cancelled', step }, final: 'FAILED' };
+  }
+  if (caught instanceof ApplicationFailure && caught.nonRetryable) {
+    return { error: { code: caught.type ?? 'FAILED', message: caught.message, step }, final: 'FAILED' };
+  }
+  if (caught instanceof ActivityFailure) {
+    const cause = caught.cause;
+    if (cause instanceof ApplicationFailure && cause.nonRetryable) {
+      return { error: { code: cause.type ?? 'FAILED', message: cause.message, step }, final: 'FAILED' };
+    }
+    const reason = cause ? `${cause.message}` : caught.message;
+    return {
+      error: { code: 'RETRIES_EXHAUSTED', message: `${step} kept failing after its retries: ${reason}`, step },
+      final: 'CRASHED',
+    };
+  }
+  const message = caught instanceof Error ? caught.message : String(caught);
+  return { error: { code: 'INTERNAL_ERROR', message, step }, final: 'CRASHED' };
+}
