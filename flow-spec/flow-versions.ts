@@ -14,7 +14,7 @@ import { createHash } from 'node:crypto';
 import type { Pool } from 'pg';
 import stringify from 'safe-stable-stringify';
 import { InvalidRequestError } from '../common/errors';
-import { validateFlowSpec, type FlowSpec } from './flow-spec';
+import type { FlowSpec } from './flow-spec';
 
 export interface FlowVersion {
   /** `flow:vN`. */
@@ -64,7 +64,8 @@ function toFlowVersion(row: Row): FlowVersion {
     flow: row.flow,
     version: row.version,
     contentHash: row.content_hash,
-    spec: validateFlowSpec(row.spec, `${row.flow}:v${row.version}`),
+    // Stored in normalised form, validated when it was published.
+    spec: row.spec as FlowSpec,
     sourceText: row.source_text,
     sourceFile: row.source_file,
     createdAt: row.created_at.toISOString(),

@@ -46,7 +46,7 @@ export function resolveUnderRoot(root: string, sourcePath: string): string {
     throw new SourceError('PATH_OUTSIDE_ROOT', `source_path "${sourcePath}" is outside the connector's root ${realRoot}; use a path under it`);
   }
   if (!existsSync(candidate)) {
-    throw new SourceError('SOURCE_NOT_FOUND', `source file ${path.relative(process.cwd(), candidate) || candidate} does not exist (source_path "${sourcePath}", root ${realRoot})`);
+    throw new SourceError('SOURCE_NOT_FOUND', `source file "${sourcePath}" does not exist under the connector's root ${realRoot}`);
   }
   const real = realpathSync(candidate);
   if (!inside(real)) {
