@@ -1,0 +1,72 @@
+/**
+ * The local stack behind `sluice dev` and `npm start`: the Temporal dev server (with its UI),
+ * PostgreSQL (`DATABASE_URL`, else embedded), migrations, and one in-process worker.
+ * Writes `<stateDir>/stack.json` so other `sluice` commands find it; removes it on stop.
+ */
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { Pool } from 'pg';
+import type { Logger } from 'pino';
+import type { SluiceConfig } from '../config/sluice-config';
+import { startEmbeddedPostgres } from '../db/embedded-postgres';
+import { migrate } from '../db/migrations';
+import { startDevServer } from '../temporal-server/dev-server';
+import { findTemporalCli } from '../temporal-server/temporal-cli';
+import { createSluiceWorker, type SluiceWorker } from '../worker/sluice-worker';
+
+export interface LocalStack {
+  config: SluiceConfig;
+  uiUrl: string;
+  worker: SluiceWorker;
+  /** Stops the worker (draining in-flight activities), then the servers. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the whole local stack.
+ * @param options.temporalPort @default 7233 (UI on 8233)
+ * @throws ConfigError when the Temporal CLI cannot be found or built; Error when a server cannot start.
+ */
+export async function startLocalStack(config: SluiceConfig, logger: Logger, options: { temporalPort?: number; uiPort?: number } = {}): Promise<LocalStack> {
+  mkdirSync(config.stateDir, { recursive: true });
+  const stops: (() => Promise<void>)[] = [];
+  const stopAll = async () => {
+    for (const stop of stops.reverse()) await stop().catch((error: unknown) => logger.warn({ err: error }, 'stop failed'));
+  };
+  try {
+    const external = process.env.TEMPORAL_ADDRESS;
+    let address = config.temporal.address;
+    let uiUrl = config.temporal.uiUrl;
+    if (!external) {
+      const cli = await findTemporalCli({ projectDir: config.projectDir, logger });
+      const server = await startDevServer({ cli, stateDir: config.stateDir, logger, port: options.temporalPort, uiPort: options.uiPort });
+      stops.push(server.stop);
+      address = server.address;
+      uiUrl = server.uiUrl;
+    }
+    let databaseUrl = process.env.DATABASE_URL;
+    if (!databaseUrl) {
+      logger.info('DATABASE_URL is not set: starting the embedded PostgreSQL');
+      const postgres = await startEmbeddedPostgres(config.stateDir, logger);
+      stops.push(postgres.stop);
+      databaseUrl = postgres.databaseUrl;
+    }
+    const pool = new Pool({ connectionString: databaseUrl, max: 1 });
+    await migrate(pool);
+    await pool.end();
+    const stackConfig: SluiceConfig = { ...config, databaseUrl, temporal: { ...config.temporal, address, uiUrl } };
+    const stackFile = path.join(config.stateDir, 'stack.json');
+    writeFileSync(stackFile, JSON.stringify({ databaseUrl, temporalAddress: address, uiUrl, pid: process.pid }, null, 2));
+    stops.push(async () => rmSync(stackFile, { force: true }));
+    const worker = await createSluiceWorker({ config: stackConfig, logger });
+    const running = worker.run();
+    stops.push(async () => {
+      await worker.shutdown();
+      await running;
+    });
+    return { config: stackConfig, uiUrl, worker, stop: stopAll };
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}

@@ -1,0 +1,392 @@
+#!/usr/bin/env node
+/**
+ * The `sluice` command line.
+ *
+ * ```sh
+ * sluice dev --example                                  # local stack + the movies example
+ * sluice flows publish flows/movies.yaml                # → movies:v1
+ * sluice run movies:v1 --source data/movies.json --wait # live status, then the summary
+ * sluice run flows/movies.yaml --source data/movies.json --wait --json
+ * sluice status movies-v1-3f9a… --json
+ * ```
+ *
+ * Exit codes: 0 SUCCEEDED or PARTIAL_FAILED (or a command that worked), 1 FAILED or CRASHED (or an
+ * unexpected error), 2 a refused request (bad flow spec, unknown version, repeated source_path,
+ * bad config).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { Command, Option } from 'commander';
+import { RunFailedError, RunTimeoutError, Sluice, type SluiceRun } from '../client/sluice';
+import { UserError } from '../common/errors';
+import { createLogger } from '../common/logger';
+import { RUN_STATUSES, type RunMetadata, type RunStatus } from '../common/run-model';
+import { loadConfig, requireDatabaseUrl, type SluiceConfig } from '../config/sluice-config';
+import { parseFlowSpec } from '../flow-spec/flow-spec';
+import { FlowVersionStore } from '../flow-spec/flow-versions';
+import { Pool } from 'pg';
+import { startLocalStack } from './local-stack';
+import { createSluiceWorker } from '../worker/sluice-worker';
+
+/** A failure already reported to the user; carries the exit code. */
+class ExitError extends Error {
+  constructor(readonly exitCode: number) {
+    super(`exit ${exitCode}`);
+  }
+}
+
+interface GlobalOptions {
+  config?: string;
+  env?: string;
+}
+
+function configFrom(command: Command): SluiceConfig {
+  const options = command.optsWithGlobals<GlobalOptions>();
+  if (options.env) process.env.SLUICE_ENV = options.env;
+  return loadConfig({ configFile: options.config });
+}
+
+function clientFor(config: SluiceConfig): Sluice {
+  return new Sluice({
+    address: config.temporal.address,
+    namespace: config.temporal.namespace,
+    taskQueue: config.temporal.taskQueue,
+    databaseUrl: config.databaseUrl,
+  });
+}
+
+async function withStore<T>(config: SluiceConfig, body: (store: FlowVersionStore) => Promise<T>): Promise<T> {
+  const pool = new Pool({ connectionString: requireDatabaseUrl(config), max: 1 });
+  try {
+    return await body(new FlowVersionStore(pool));
+  } finally {
+    await pool.end();
+  }
+}
+
+const isFlowFile = (ref: string) => /\.ya?ml$/i.test(ref) || (existsSync(ref) && !/^[a-z][a-z0-9_-]*:v\d+$/.test(ref));
+
+/** Publishes a flow file (or finds its identical version); returns `flow:vN`. */
+async function publishFile(store: FlowVersionStore, file: string): Promise<{ id: string; created: boolean }> {
+  if (!existsSync(file)) throw new UserError('FLOW_FILE_NOT_FOUND', `flow file ${file} does not exist`);
+  const text = readFileSync(file, 'utf8');
+  const { version, created } = await store.publish(parseFlowSpec(text, file), { sourceText: text, sourceFile: path.relative(process.cwd(), path.resolve(file)) });
+  return { id: version.id, created };
+}
+
+function uiLink(config: SluiceConfig, runId: string): string {
+  return `${config.temporal.uiUrl}/namespaces/${config.temporal.namespace}/workflows/${encodeURIComponent(runId)}`;
+}
+
+function progressLine(run: SluiceRun): string {
+  const rows = run.metadata?.rows;
+  return `${run.id}  ${run.status.padEnd(14)}${rows ? `  read ${rows.read}  mapped ${rows.mapped}  rejected ${rows.rejected}  written ${rows.written}` : ''}`;
+}
+
+function printSummary(config: SluiceConfig, id: string, status: RunStatus, metadata: RunMetadata | undefined): void {
+  const out = process.stdout;
+  out.write(`run ${id}: ${status}\n`);
+  if (metadata) {
+    const { rows } = metadata;
+    out.write(`  flow version: ${metadata.run.flow_version}   source_path: ${metadata.run.source_path}\n`);
+    out.write(`  rows: read ${rows.read}, mapped ${rows.mapped}, rejected ${rows.rejected}, written ${rows.written}\n`);
+    if (rows.rejected > 0) {
+      const rules = Object.entries(metadata.rejects.by_rule)
+        .sort((a, b) => b[1] - a[1])
+        .map(([rule, n]) => `${rule} ${n}`)
+        .join(', ');
+      out.write(`  rejects: ${metadata.rejects.location ?? '(not written)'}  (${rules})\n`);
+    }
+    if (metadata.error) out.write(`  error: ${metadata.error.code} in ${metadata.error.step}: ${metadata.error.message}\n`);
+  }
+  out.write(`  Temporal UI: ${uiLink(config, id)}\n`);
+}
+
+function runJson(run: SluiceRun, metadata: RunMetadata | undefined) {
+  return {
+    id: run.id,
+    status: run.status,
+    flow_version: metadata?.run.flow_version ?? null,
+    source_path: metadata?.run.source_path ?? null,
+    metadata: metadata ?? null,
+  };
+}
+
+/** Waits for a run, with a live line on a terminal; returns the exit code. */
+async function waitAndReport(config: SluiceConfig, run: SluiceRun, options: { json?: boolean; timeoutMs?: number }): Promise<number> {
+  const live = !options.json && process.stderr.isTTY;
+  let metadata: RunMetadata | undefined;
+  let code = 0;
+  try {
+    metadata = await run.wait({
+      timeoutMs: options.timeoutMs,
+      pollIntervalMs: 500,
+      onProgress: (r) => {
+        if (live) process.stderr.write(`\r\x1b[2K${progressLine(r)}`);
+      },
+    });
+  } catch (error) {
+    if (error instanceof RunFailedError) {
+      metadata = error.metadata;
+      code = 1;
+    } else if (error instanceof RunTimeoutError) {
+      metadata = run.metadata;
+      code = 1;
+      if (!options.json) process.stderr.write(`\n${error.message}\n`);
+    } else throw error;
+  }
+  if (live) process.stderr.write('\n');
+  if (options.json) process.stdout.write(`${JSON.stringify(runJson(run, metadata))}\n`);
+  else printSummary(config, run.id, run.status, metadata);
+  return code;
+}
+
+function parseMetadata(text: string | undefined): Record<string, unknown> | undefined {
+  if (text === undefined) return undefined;
+  try {
+    const value: unknown = JSON.parse(text);
+    if (value && typeof value === 'object' && !Array.isArray(value)) return value as Record<string, unknown>;
+  } catch {
+    // reported below
+  }
+  throw new UserError('INVALID_RUN_METADATA', `--metadata must be a JSON object, e.g. '{"ticket":"OPS-12"}'`);
+}
+
+export function buildProgram(): Command {
+  const program = new Command('sluice')
+    .description('Sluice: sync-transform-sync data pipelines on Temporal')
+    .option('-c, --config <file>', 'config file (default: ./sluice.config.yaml when present)')
+    .option('-e, --env <name>', 'environment name (also SLUICE_ENV)', process.env.SLUICE_ENV)
+    .showHelpAfterError();
+
+  program
+    .command('run')
+    .description('start a run of a flow version (or a flow file, published first) against a source_path')
+    .argument('<flow>', 'flow version "flow:vN", or a flow YAML file')
+    .requiredOption('-s, --source <source_path>', 'file path or URI, or batch id for database sources')
+    .option('-w, --wait', 'wait for the run to finish, showing live status')
+    .option('--json', 'print exactly one JSON object on stdout')
+    .option('--force-rerun', 'run even if this flow version already ran on this source_path')
+    .option('-m, --metadata <json>', 'run metadata as a JSON object')
+    .option('--timeout <seconds>', 'with --wait, give up after this many seconds', (v) => Number(v))
+    .action(async (flow: string, options: { source: string; wait?: boolean; json?: boolean; forceRerun?: boolean; metadata?: string; timeout?: number }, command: Command) => {
+      const config = configFrom(command);
+      const runMetadata = parseMetadata(options.metadata);
+      const flowVersion = isFlowFile(flow) ? (await withStore(config, (store) => publishFile(store, flow))).id : flow;
+      const sluice = clientFor(config);
+      try {
+        const run = await sluice.run({ flowVersion, sourcePath: options.source, runMetadata, forceRerun: options.forceRerun });
+        if (!options.wait) {
+          await run.refresh().catch(() => undefined);
+          if (options.json) process.stdout.write(`${JSON.stringify(runJson(run, run.metadata))}\n`);
+          else process.stdout.write(`started run ${run.id} (${flowVersion} on ${options.source})\n  Temporal UI: ${uiLink(config, run.id)}\n`);
+          return;
+        }
+        const code = await waitAndReport(config, run, { json: options.json, timeoutMs: options.timeout ? options.timeout * 1000 : undefined });
+        if (code !== 0) throw new ExitError(code);
+      } finally {
+        await sluice.close();
+      }
+    });
+
+  program
+    .command('status')
+    .description('show the status and metadata of a run')
+    .argument('<run-id>')
+    .option('--json', 'print exactly one JSON object on stdout')
+    .action(async (id: string, options: { json?: boolean }, command: Command) => {
+      const config = configFrom(command);
+      const sluice = clientFor(config);
+      try {
+        const run = await sluice.getRun(id);
+        if (options.json) process.stdout.write(`${JSON.stringify(runJson(run, run.metadata))}\n`);
+        else printSummary(config, run.id, run.status, run.metadata);
+      } finally {
+        await sluice.close();
+      }
+    });
+
+  const runs = program.command('runs').description('list runs');
+  runs
+    .command('list')
+    .description('list runs, newest first (Temporal visibility)')
+    .option('--flow <name>', 'only runs of this flow')
+    .option('--flow-version <flow:vN>', 'only runs of this flow version')
+    .addOption(new Option('--status <status>', 'only runs in this status').choices([...RUN_STATUSES]))
+    .option('--limit <n>', 'at most this many', (v) => Number(v), 20)
+    .option('--json', 'print a JSON array')
+    .action(async (options: { flow?: string; flowVersion?: string; status?: RunStatus; limit: number; json?: boolean }, command: Command) => {
+      const config = configFrom(command);
+      const sluice = clientFor(config);
+      try {
+        const list = await sluice.listRuns(options);
+        if (options.json) {
+          process.stdout.write(`${JSON.stringify(list)}\n`);
+          return;
+        }
+        if (list.length === 0) process.stdout.write('no runs\n');
+        for (const r of list) {
+          process.stdout.write(`${r.id.padEnd(40)} ${(r.status ?? '?').padEnd(15)} ${(r.flowVersion ?? '').padEnd(16)} ${r.startedAt.toISOString()}\n`);
+        }
+      } finally {
+        await sluice.close();
+      }
+    });
+
+  const flows = program.command('flows').description('publish and inspect flow versions');
+  flows
+    .command('publish')
+    .description('publish a flow file as an immutable version (identical content returns the existing version)')
+    .argument('<file>', 'flow YAML file')
+    .option('--json', 'print a JSON object')
+    .action(async (file: string, options: { json?: boolean }, command: Command) => {
+      const config = configFrom(command);
+      const { id, created } = await withStore(config, (store) => publishFile(store, file));
+      if (options.json) process.stdout.write(`${JSON.stringify({ flow_version: id, created })}\n`);
+      else process.stdout.write(created ? `published ${id}\n` : `unchanged: ${id} has identical content\n`);
+    });
+  flows
+    .command('list')
+    .description('list flow versions')
+    .argument('[flow]', 'only this flow')
+    .option('--json', 'print a JSON array')
+    .action(async (flow: string | undefined, options: { json?: boolean }, command: Command) => {
+      const config = configFrom(command);
+      const versions = await withStore(config, (store) => store.list(flow));
+      if (options.json) {
+        process.stdout.write(`${JSON.stringify(versions.map((v) => ({ flow_version: v.id, content_hash: v.contentHash, created_at: v.createdAt, source_file: v.sourceFile })))}\n`);
+        return;
+      }
+      if (versions.length === 0) process.stdout.write('no flow versions; publish one with: sluice flows publish flows/<name>.yaml\n');
+      for (const v of versions) process.stdout.write(`${v.id.padEnd(24)} ${v.contentHash.slice(0, 12)}  ${v.createdAt}  ${v.sourceFile ?? ''}\n`);
+    });
+  flows
+    .command('show')
+    .description('show one flow version: its YAML as published, and its content hash')
+    .argument('<flow-version>', 'flow:vN')
+    .option('--json', 'print a JSON object with the normalised spec')
+    .action(async (id: string, options: { json?: boolean }, command: Command) => {
+      const config = configFrom(command);
+      const version = await withStore(config, (store) => store.get(id));
+      if (options.json) {
+        process.stdout.write(`${JSON.stringify({ flow_version: version.id, content_hash: version.contentHash, created_at: version.createdAt, spec: version.spec })}\n`);
+        return;
+      }
+      process.stdout.write(`# ${version.id}  sha256:${version.contentHash}  published ${version.createdAt}\n${version.sourceText.trimEnd()}\n`);
+    });
+
+  program
+    .command('worker')
+    .description('run a worker: executes runs from the task queue until SIGINT/SIGTERM (drains in-flight work first)')
+    .action(async (_options: unknown, command: Command) => {
+      const config = configFrom(command);
+      const logger = createLogger('sluice-worker');
+      const worker = await createSluiceWorker({ config, logger });
+      const stop = () => void worker.shutdown();
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+      logger.info({ taskQueue: config.temporal.taskQueue, address: config.temporal.address }, 'worker started');
+      await worker.run();
+    });
+
+  program
+    .command('dev')
+    .description('start the local stack (Temporal dev server + UI, Postgres, a worker); Ctrl-C stops it')
+    .option('--example', 'publish flows/movies.yaml and run it on vega-datasets movies.json')
+    .option('--exit', 'with --example, stop the stack when the example run ends (for scripts)')
+    .action(async (options: { example?: boolean; exit?: boolean }, command: Command) => {
+      const config = configFrom(command);
+      const logger = createLogger('sluice', process.env.SLUICE_LOG_LEVEL ?? 'warn');
+      process.stdout.write('starting the local stack (Temporal dev server, PostgreSQL, worker)…\n');
+      const stack = await startLocalStack(config, logger);
+      let stopping = false;
+      const stop = async () => {
+        if (stopping) process.exit(130);
+        stopping = true;
+        process.stdout.write('\nstopping the local stack…\n');
+        await stack.stop();
+        process.exit(0);
+      };
+      process.on('SIGINT', () => void stop());
+      process.on('SIGTERM', () => void stop());
+      process.stdout.write(`Temporal UI: ${stack.uiUrl}\nDATABASE_URL=${redactUrl(stack.config.databaseUrl!)}\n`);
+      let code = 0;
+      if (options.example) code = await runExample(stack.config);
+      if (options.exit) {
+        await stack.stop();
+        throw new ExitError(code);
+      }
+      process.stdout.write('the stack is up; press Ctrl-C to stop it\n');
+      await new Promise(() => undefined);
+    });
+
+  return program;
+}
+
+function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return '(set)';
+  }
+}
+
+/** The `npm start` example: movies.json from vega-datasets through flows/movies.yaml. */
+async function runExample(config: SluiceConfig): Promise<number> {
+  const flowFile = path.join(config.projectDir, 'flows', 'movies.yaml');
+  const sourcePath = 'node_modules/vega-datasets/data/movies.json';
+  if (!existsSync(path.join(config.projectDir, sourcePath))) {
+    throw new UserError('EXAMPLE_DATA_MISSING', `${sourcePath} is missing; run npm install first`);
+  }
+  const { id: flowVersion, created } = await withStore(config, (store) => publishFile(store, flowFile));
+  process.stdout.write(`${created ? 'published' : 'using'} ${flowVersion} (flows/movies.yaml)\n`);
+  const sluice = clientFor(config);
+  try {
+    let run: SluiceRun;
+    try {
+      run = await sluice.run({ flowVersion, sourcePath, runMetadata: { example: true } });
+      process.stdout.write(`started run ${run.id} on ${sourcePath}\n`);
+    } catch (error) {
+      if (!(error instanceof UserError && error.code === 'REPEATED_SOURCE_PATH')) throw error;
+      process.stdout.write(`${error.message}\nshowing that run:\n`);
+      run = await sluice.getRun(String(error.details?.run_id));
+    }
+    return await waitAndReport(config, run, {});
+  } finally {
+    await sluice.close();
+  }
+}
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync(argv);
+    return 0;
+  } catch (error) {
+    if (error instanceof ExitError) return error.exitCode;
+    const json = argv.includes('--json');
+    if (error instanceof UserError) {
+      if (json) process.stdout.write(`${JSON.stringify({ error: { code: error.code, message: error.message } })}\n`);
+      else process.stderr.write(`error: ${error.message}\n`);
+      return 2;
+    }
+    const message = (error as Error).message ?? String(error);
+    const unreachable = /connect|ECONNREFUSED|UNAVAILABLE|deadline/i.test(message);
+    const text = unreachable
+      ? `cannot reach a service (${message}); is the local stack running? Start it with \`sluice dev\`, or set TEMPORAL_ADDRESS and DATABASE_URL`
+      : `unexpected error: ${message}`;
+    if (json) process.stdout.write(`${JSON.stringify({ error: { code: unreachable ? 'UNREACHABLE' : 'INTERNAL_ERROR', message: text } })}\n`);
+    else process.stderr.write(`error: ${text}\n`);
+    if (process.env.SLUICE_DEBUG && error instanceof Error) process.stderr.write(`${error.stack}\n`);
+    return 1;
+  }
+}
+
+if (require.main === module) {
+  void main(process.argv).then((code) => {
+    process.exitCode = code;
+    // Temporal's native runtime may keep the event loop alive; commands are done here.
+    setTimeout(() => process.exit(code), 100).unref();
+  });
+}
