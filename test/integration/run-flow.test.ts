@@ -60,7 +60,18 @@ describe('runFlow on real Temporal and Postgres', () => {
     dir = tempProject();
     writeFileSync(path.join(dir, 'orders.csv'), ORDERS_CSV);
     writeFileSync(path.join(dir, 'clean.csv'), 'id,name,amount,day,active\n1,a,1,2024-02-01,true\n2,b,2,2024-02-02,false\n3,c,3,,\n');
-    config = testConfig({ dir, databaseUrl: db.url, address: env.address });
+    await db.pool.query(`CREATE TABLE public.invoices (batch_id text, id integer, amount numeric)`);
+    await db.pool.query(`INSERT INTO public.invoices VALUES ('b1', 1, 10.5), ('b1', 2, 20), ('b1', 3, 30), ('b2', 4, 40), ('b2', 5, 50)`);
+    config = testConfig({
+      dir,
+      databaseUrl: db.url,
+      address: env.address,
+      connectors: {
+        files: { kind: 'local', root: '.' },
+        warehouse: { kind: 'postgres' },
+        erp: { kind: 'postgres', url: db.url, query: 'SELECT id, amount FROM public.invoices WHERE batch_id = :source_path ORDER BY id' },
+      },
+    });
     worker = await createSluiceWorker({ config, logger, connection: env.nativeConnection });
     running = worker.run();
     sluice = new Sluice({ connection: env.connection, taskQueue: config.temporal.taskQueue, databaseUrl: db.url });
@@ -192,5 +203,32 @@ describe('runFlow on real Temporal and Postgres', () => {
     await assert.rejects(sluice.run({ flowVersion: 'orders:v99', sourcePath: 'x.csv' }), (error: unknown) => {
       return error instanceof InvalidRequestError && error.code === 'UNKNOWN_FLOW_VERSION' && /unknown flow version "orders:v99"; known versions of "orders": orders:v1/.test(error.message);
     });
+  });
+
+  it('binds a database source_path as a parameter: SQL in it selects nothing', async () => {
+    const yaml = `
+name: invoices
+source: { connector: erp }
+target: { connector: warehouse, table: public.invoices_copy }
+fields:
+  id:     { from: id, type: int64, required: true }
+  amount: { from: amount, type: float64 }
+`;
+    const version = await publish(yaml);
+    const batch = await sluice.run({ flowVersion: version, sourcePath: 'b1' });
+    const loaded = await batch.wait({ timeoutMs: 120_000, pollIntervalMs: 200 });
+    assert.deepEqual(loaded.rows, { read: 3, mapped: 3, rejected: 0, written: 3 });
+    const injection = await sluice.run({ flowVersion: version, sourcePath: "x' OR '1'='1" });
+    const none = await injection.wait({ timeoutMs: 120_000, pollIntervalMs: 200 });
+    assert.equal(none.status, 'SUCCEEDED');
+    assert.deepEqual(none.rows, { read: 0, mapped: 0, rejected: 0, written: 0 });
+    const copied = await db.pool.query('SELECT id, amount FROM public.invoices_copy ORDER BY id');
+    assert.deepEqual(copied.rows, [
+      { id: '1', amount: 10.5 },
+      { id: '2', amount: 20 },
+      { id: '3', amount: 30 },
+    ]);
+    const invoices = await db.pool.query('SELECT count(*)::int AS n FROM public.invoices');
+    assert.equal(invoices.rows[0].n, 5, 'the source table is untouched');
   });
 });
