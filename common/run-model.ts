@@ -15,11 +15,10 @@
  * - **reject**: a source row that failed a cast or a rule, kept with its original values, its row
  *   number and one error per failed rule.
  *
- * This module is imported by workflow code, so it may import only `@temporalio/workflow`,
- * `@temporalio/common` and types.
+ * This module is imported by workflow code, so it imports only `@temporalio/workflow` and types.
  */
+import type { SearchAttributeKey } from '@temporalio/common/lib/search-attributes';
 import { defineQuery } from '@temporalio/workflow';
-import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 
 /** The task queue every Sluice worker polls unless configured otherwise. */
 export const DEFAULT_TASK_QUEUE = 'sluice';
@@ -41,11 +40,11 @@ export type RunStatus = (typeof RUN_STATUSES)[number];
 export const TERMINAL_STATUSES: readonly RunStatus[] = ['SUCCEEDED', 'PARTIAL_FAILED', 'FAILED', 'CRASHED'];
 
 /** Search attributes Sluice registers on the Temporal namespace, so runs can be filtered in the UI. */
-export const SEARCH_ATTRIBUTES = {
-  flow: defineSearchAttributeKey('SluiceFlow', SearchAttributeType.KEYWORD),
-  flowVersion: defineSearchAttributeKey('SluiceFlowVersion', SearchAttributeType.KEYWORD),
-  status: defineSearchAttributeKey('SluiceStatus', SearchAttributeType.KEYWORD),
-} as const;
+export const SEARCH_ATTRIBUTES: Record<'flow' | 'flowVersion' | 'status', SearchAttributeKey<'KEYWORD'>> = {
+  flow: { name: 'SluiceFlow', type: 'KEYWORD' },
+  flowVersion: { name: 'SluiceFlowVersion', type: 'KEYWORD' },
+  status: { name: 'SluiceStatus', type: 'KEYWORD' },
+};
 
 /** Step names as they appear in `metadata.steps` and `metadata.error.step`. */
 export type StepName = 'sync_source' | 'transform' | 'sync_target';
