@@ -1,0 +1,169 @@
+/**
+ * Unit tests of `loadConfig` with temporary project folders and explicit env objects.
+ */
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, describe, it } from 'node:test';
+import { ConfigError } from '../common/errors';
+import { loadConfig, requireDatabaseUrl } from './sluice-config';
+
+const temps: string[] = [];
+function project(configText?: string, fileName = 'sluice.config.yaml'): string {
+  const dir = realpathSync(mkdtempSync(path.join(os.tmpdir(), 'sluice-config-')));
+  temps.push(dir);
+  if (configText !== undefined) writeFileSync(path.join(dir, fileName), configText);
+  return dir;
+}
+
+after(() => {
+  for (const dir of temps) rmSync(dir, { recursive: true, force: true });
+});
+
+function configError(fn: () => unknown, code: string): ConfigError {
+  try {
+    fn();
+  } catch (error) {
+    assert.ok(error instanceof ConfigError, `expected ConfigError, got ${String(error)}`);
+    assert.equal(error.name, 'ConfigError');
+    assert.equal(error.code, code);
+    return error;
+  }
+  assert.fail('expected a ConfigError, nothing was thrown');
+}
+
+describe('loadConfig', () => {
+  it('with no config file: the files and warehouse connectors and local defaults', () => {
+    const dir = project();
+    assert.deepEqual(loadConfig({ projectDir: dir, env: {} }), {
+      projectDir: dir,
+      stateDir: path.join(dir, '.sluice'),
+      databaseUrl: undefined,
+      temporal: { address: '127.0.0.1:7233', namespace: 'default', taskQueue: 'sluice', uiUrl: 'http://127.0.0.1:8233' },
+      staging: { dir: path.join(dir, '.sluice', 'staging'), chunkRows: 250_000 },
+      connectors: { files: { kind: 'local', root: '.' }, warehouse: { kind: 'postgres' } },
+      configFile: null,
+    });
+  });
+
+  it('reads the stack file written by `sluice dev` when nothing else says', () => {
+    const dir = project();
+    const stateDir = path.join(dir, 'state');
+    mkdirSync(stateDir);
+    writeFileSync(path.join(stateDir, 'stack.json'), JSON.stringify({ databaseUrl: 'postgres://dev/db', temporalAddress: '127.0.0.1:7999', uiUrl: 'http://127.0.0.1:8999' }));
+    const config = loadConfig({ projectDir: dir, env: { SLUICE_STATE_DIR: 'state' } });
+    assert.equal(config.stateDir, stateDir);
+    assert.equal(config.databaseUrl, 'postgres://dev/db');
+    assert.equal(config.temporal.address, '127.0.0.1:7999');
+    assert.equal(config.temporal.uiUrl, 'http://127.0.0.1:8999');
+  });
+
+  it('reads sluice.config.yaml, substituting ${env:NAME} in every string', () => {
+    const dir = project(`
+database_url: "postgres://\${env:PGUSER}@db:5432/\${env:PGDB}"
+temporal: { address: "temporal:7233", namespace: prod, task_queue: etl }
+staging: { dir: ./stage, chunk_rows: 1000 }
+connectors:
+  files: { kind: local, root: ./data }
+  erp:   { kind: postgres, url: "\${env:ERP_URL}", query: "SELECT * FROM invoices WHERE batch_id = :source_path", fetch_rows: 50 }
+`);
+    assert.deepEqual(loadConfig({ projectDir: dir, env: { PGUSER: 'sluice', PGDB: 'meta', ERP_URL: 'postgres://erp/db' } }), {
+      projectDir: dir,
+      stateDir: path.join(dir, '.sluice'),
+      databaseUrl: 'postgres://sluice@db:5432/meta',
+      temporal: { address: 'temporal:7233', namespace: 'prod', taskQueue: 'etl', uiUrl: 'http://127.0.0.1:8233' },
+      staging: { dir: path.join(dir, 'stage'), chunkRows: 1000 },
+      connectors: {
+        files: { kind: 'local', root: './data' },
+        erp: { kind: 'postgres', url: 'postgres://erp/db', query: 'SELECT * FROM invoices WHERE batch_id = :source_path', fetch_rows: 50 },
+      },
+      configFile: path.join(dir, 'sluice.config.yaml'),
+    });
+  });
+
+  it('lets environment variables override the file', () => {
+    const dir = project('database_url: postgres://file/db\ntemporal: { address: "file:7233" }\nstaging: { chunk_rows: 10 }\n');
+    const config = loadConfig({
+      projectDir: dir,
+      env: { DATABASE_URL: 'postgres://env/db', TEMPORAL_ADDRESS: 'env:7233', SLUICE_TASK_QUEUE: 'q', SLUICE_CHUNK_ROWS: '20', SLUICE_STAGING_DIR: '/tmp/elsewhere' },
+    });
+    assert.equal(config.databaseUrl, 'postgres://env/db');
+    assert.equal(config.temporal.address, 'env:7233');
+    assert.equal(config.temporal.taskQueue, 'q');
+    assert.deepEqual(config.staging, { dir: '/tmp/elsewhere', chunkRows: 20 });
+  });
+
+  it('defaults a local connector\'s root to "." and keeps only the configured connectors', () => {
+    const dir = project('connectors:\n  inbox: { kind: local }\n');
+    assert.deepEqual(loadConfig({ projectDir: dir, env: {} }).connectors, { inbox: { kind: 'local', root: '.' } });
+  });
+
+  it('reads an explicit config file, relative to the project dir, also via SLUICE_CONFIG', () => {
+    const dir = project('connectors:\n  alt: { kind: local, root: alt }\n', 'other.yaml');
+    assert.equal(loadConfig({ projectDir: dir, configFile: 'other.yaml', env: {} }).configFile, path.join(dir, 'other.yaml'));
+    const viaEnv = loadConfig({ projectDir: dir, env: { SLUICE_CONFIG: 'other.yaml' } });
+    assert.deepEqual(viaEnv.connectors, { alt: { kind: 'local', root: 'alt' } });
+  });
+
+  it('refuses a missing explicit config file with CONFIG_NOT_FOUND', () => {
+    const dir = project();
+    const error = configError(() => loadConfig({ projectDir: dir, configFile: 'missing.yaml', env: {} }), 'CONFIG_NOT_FOUND');
+    assert.equal(error.message, `config file ${path.join(dir, 'missing.yaml')} does not exist`);
+  });
+
+  it('lists every problem with its path, unset environment variables first', () => {
+    const dir = project(`
+database_url: "\${env:NOPE_DB}"
+temporal: { address: "", ui_url: not-a-url, colour: red }
+staging: { chunk_rows: 0 }
+connectors:
+  Files: { kind: local }
+  erp:   { kind: mysql }
+  wh:    { kind: postgres, url: "\${env:WH_URL}", fetch_rows: 1.5 }
+`);
+    const error = configError(() => loadConfig({ projectDir: dir, env: {} }), 'INVALID_CONFIG');
+    const issues = [
+      'database_url: environment variable NOPE_DB is not set',
+      'connectors.wh.url: environment variable WH_URL is not set',
+      'database_url: Too small: expected string to have >=1 characters',
+      'temporal.address: Too small: expected string to have >=1 characters',
+      'temporal.ui_url: Invalid URL',
+      'temporal: Unrecognized key: "colour"',
+      'staging.chunk_rows: Too small: expected number to be >0',
+      'connectors.Files: Invalid key in record',
+      "connectors.erp.kind: Invalid discriminator value. Expected 'local' | 'postgres'",
+      'connectors.wh.url: Too small: expected string to have >=1 characters',
+      'connectors.wh.fetch_rows: Invalid input: expected int, received number',
+    ];
+    assert.deepEqual(error.details, { issues });
+    assert.equal(error.message, [`${path.join(dir, 'sluice.config.yaml')} is invalid:`, ...issues.map((i) => `  - ${i}`)].join('\n'));
+  });
+
+  it('refuses a file whose only problem is an unset environment variable', () => {
+    const dir = project('connectors:\n  wh: { kind: postgres, url: "postgres://${env:DB_USER}@h/db" }\n');
+    const error = configError(() => loadConfig({ projectDir: dir, env: {} }), 'INVALID_CONFIG');
+    assert.deepEqual(error.details, { issues: ['connectors.wh.url: environment variable DB_USER is not set'] });
+  });
+
+  it('refuses invalid YAML with INVALID_CONFIG naming the file and position', () => {
+    const dir = project('connectors: [\n');
+    const error = configError(() => loadConfig({ projectDir: dir, env: {} }), 'INVALID_CONFIG');
+    assert.equal(
+      error.message,
+      `${path.join(dir, 'sluice.config.yaml')} is not valid YAML: Flow sequence in block collection must be sufficiently indented and end with a ] at line 2, column 1:`,
+    );
+  });
+});
+
+describe('requireDatabaseUrl', () => {
+  it('returns the URL, or throws ConfigError NO_DATABASE saying how to set one', () => {
+    const dir = project();
+    assert.equal(requireDatabaseUrl(loadConfig({ projectDir: dir, env: { DATABASE_URL: 'postgres://x/y' } })), 'postgres://x/y');
+    const error = configError(() => requireDatabaseUrl(loadConfig({ projectDir: dir, env: {} })), 'NO_DATABASE');
+    assert.equal(
+      error.message,
+      'no metadata database: set DATABASE_URL (e.g. postgres://user@127.0.0.1:5432/db), set database_url in sluice.config.yaml, or start the local stack with `sluice dev`',
+    );
+  });
+});

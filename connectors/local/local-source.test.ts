@@ -1,0 +1,206 @@
+/**
+ * Unit tests of the local source: resolving source_path under the root (escapes and symlinks
+ * refused), format detection, and staging CSV / NDJSON / JSON files to Parquet.
+ */
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, readdirSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { after, before, describe, it } from 'node:test';
+import pl from 'nodejs-polars';
+import { SourceError } from '../../common/errors';
+import { validateFlowSpec } from '../../flow-spec/flow-spec';
+import type { StageSourceRequest } from '../connector';
+import { detectFormat, LocalSource, resolveUnderRoot } from './local-source';
+
+function sourceError(fn: () => unknown, code: string, message: string): void {
+  assert.throws(fn, (error: unknown) => {
+    assert.ok(error instanceof SourceError, `expected SourceError, got ${String(error)}`);
+    assert.equal(error.name, 'SourceError');
+    assert.equal(error.code, code);
+    assert.equal(error.message, message);
+    return true;
+  });
+}
+
+let root: string;
+let outside: string;
+const temps: string[] = [];
+
+function tempDir(prefix: string): string {
+  const dir = realpathSync(mkdtempSync(path.join(os.tmpdir(), prefix)));
+  temps.push(dir);
+  return dir;
+}
+
+before(() => {
+  root = tempDir('sluice-local-root-');
+  outside = tempDir('sluice-local-outside-');
+  mkdirSync(path.join(root, 'sub'));
+  writeFileSync(path.join(root, 'sub', 'orders.csv'), 'id,name,note\n1,"Smith, J","line one\nline two"\n2,bob,plain\n3,"say ""hi""",\n');
+  writeFileSync(path.join(root, 'events.ndjson'), '{"id":1,"v":"a"}\n{"id":2,"v":null,"extra":true}\n{"id":3,"v":"c"}\n');
+  writeFileSync(path.join(root, 'movies.json'), '[{"Title":"A","Budget":1},{"Title":"B","Budget":null,"Rating":"PG"}]');
+  writeFileSync(path.join(root, 'bad.ndjson'), '{"id":1\nnot json\n');
+  writeFileSync(path.join(root, 'ragged.csv'), 'a,b\n1,2,3\n');
+  writeFileSync(path.join(root, 'semi.txt'), 'a;b\n1;"x;y"\n');
+  writeFileSync(path.join(outside, 'secret.csv'), 'a\n1\n');
+  symlinkSync(path.join(outside, 'secret.csv'), path.join(root, 'link.csv'));
+  symlinkSync(path.join(root, 'sub', 'orders.csv'), path.join(root, 'inner-link.csv'));
+});
+
+after(() => {
+  for (const dir of temps) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('resolveUnderRoot', () => {
+  it('resolves a relative path, an absolute path under the root and a file:// URI to the same real path', () => {
+    const expected = path.join(root, 'sub', 'orders.csv');
+    assert.equal(resolveUnderRoot(root, 'sub/orders.csv'), expected);
+    assert.equal(resolveUnderRoot(root, './sub/../sub/orders.csv'), expected);
+    assert.equal(resolveUnderRoot(root, expected), expected);
+    assert.equal(resolveUnderRoot(root, pathToFileURL(expected).href), expected);
+  });
+
+  it('follows a symlink that stays under the root', () => {
+    assert.equal(resolveUnderRoot(root, 'inner-link.csv'), path.join(root, 'sub', 'orders.csv'));
+  });
+
+  it('refuses ../ escapes with PATH_OUTSIDE_ROOT', () => {
+    const escape = `../${path.basename(outside)}/secret.csv`;
+    sourceError(() => resolveUnderRoot(root, escape), 'PATH_OUTSIDE_ROOT', `source_path "${escape}" is outside the connector's root ${root}; use a path under it`);
+    sourceError(() => resolveUnderRoot(root, 'sub/../../x.csv'), 'PATH_OUTSIDE_ROOT', `source_path "sub/../../x.csv" is outside the connector's root ${root}; use a path under it`);
+  });
+
+  it('refuses absolute paths and file:// URIs outside the root with PATH_OUTSIDE_ROOT, even when they exist', () => {
+    const secret = path.join(outside, 'secret.csv');
+    sourceError(() => resolveUnderRoot(root, secret), 'PATH_OUTSIDE_ROOT', `source_path "${secret}" is outside the connector's root ${root}; use a path under it`);
+    const uri = pathToFileURL(secret).href;
+    sourceError(() => resolveUnderRoot(root, uri), 'PATH_OUTSIDE_ROOT', `source_path "${uri}" is outside the connector's root ${root}; use a path under it`);
+  });
+
+  it('refuses a symlink pointing outside the root with PATH_OUTSIDE_ROOT', () => {
+    sourceError(
+      () => resolveUnderRoot(root, 'link.csv'),
+      'PATH_OUTSIDE_ROOT',
+      `source_path "link.csv" links to ${path.join(outside, 'secret.csv')}, outside the connector's root ${root}`,
+    );
+  });
+
+  it('refuses a missing file with SOURCE_NOT_FOUND and a folder with SOURCE_NOT_A_FILE', () => {
+    sourceError(() => resolveUnderRoot(root, 'nope.csv'), 'SOURCE_NOT_FOUND', `source file "nope.csv" does not exist under the connector's root ${root}`);
+    sourceError(() => resolveUnderRoot(root, 'sub'), 'SOURCE_NOT_A_FILE', 'source_path "sub" is not a file');
+  });
+
+  it('refuses a file:// URI with a host with INVALID_SOURCE_PATH', () => {
+    sourceError(() => resolveUnderRoot(root, 'file://host/x.csv'), 'INVALID_SOURCE_PATH', 'source_path "file://host/x.csv" is not a valid path or file:// URI');
+  });
+});
+
+describe('detectFormat', () => {
+  it('takes the declared format first, else the extension (any case)', () => {
+    assert.equal(detectFormat('data/a.txt', 'csv'), 'csv');
+    assert.equal(detectFormat('data/a.csv', 'ndjson'), 'ndjson');
+    assert.equal(detectFormat('data/a.CSV', undefined), 'csv');
+    assert.equal(detectFormat('data/a.json', undefined), 'json');
+    assert.equal(detectFormat('data/a.ndjson', undefined), 'ndjson');
+    assert.equal(detectFormat('data/a.jsonl', undefined), 'ndjson');
+    assert.equal(detectFormat('data/a.parquet', undefined), 'parquet');
+  });
+
+  it('refuses an unknown extension with UNKNOWN_FORMAT', () => {
+    sourceError(
+      () => detectFormat('/data/a.txt', undefined),
+      'UNKNOWN_FORMAT',
+      'cannot tell the format of a.txt; set source.format to one of csv, json, ndjson, parquet in the flow',
+    );
+    sourceError(() => detectFormat('/data/noext', undefined), 'UNKNOWN_FORMAT', 'cannot tell the format of noext; set source.format to one of csv, json, ndjson, parquet in the flow');
+  });
+});
+
+describe('LocalSource.stage', () => {
+  const stage = async (sourcePath: string, source: Record<string, unknown> = {}) => {
+    const spec = validateFlowSpec({
+      name: 'local',
+      source: { connector: 'files', ...source },
+      target: { connector: 'warehouse', table: 't' },
+      fields: { id: { from: 'id', type: 'int64' } },
+    });
+    const stagingDir = tempDir('sluice-local-staging-');
+    const progress: { rows: number; chunk: number }[] = [];
+    const request: StageSourceRequest = {
+      sourcePath,
+      spec,
+      stagingDir,
+      chunkRows: 1000,
+      onProgress: (p) => progress.push(p),
+      signal: new AbortController().signal,
+    };
+    const staged = await new LocalSource(root).stage(request);
+    return { staged, progress, stagingDir };
+  };
+
+  it('stages a CSV with a quoted comma, an embedded newline and escaped quotes, every column as text', async () => {
+    const { staged, progress, stagingDir } = await stage('sub/orders.csv');
+    const file = path.join(stagingDir, 'source-00000.parquet');
+    assert.deepEqual(staged, { files: [{ path: file, rows: 3 }], rows: 3, columns: ['id', 'name', 'note'], format: 'csv' });
+    assert.deepEqual(progress, [{ rows: 3, chunk: 0 }]);
+    assert.deepEqual(readdirSync(stagingDir), ['source-00000.parquet']);
+    const frame = pl.readParquet(file);
+    assert.deepEqual(frame.dtypes.map(String), ['DataType(String)', 'DataType(String)', 'DataType(String)']);
+    assert.deepEqual(frame.toRecords(), [
+      { id: '1', name: 'Smith, J', note: 'line one\nline two' },
+      { id: '2', name: 'bob', note: 'plain' },
+      { id: '3', name: 'say "hi"', note: null },
+    ]);
+  });
+
+  it('stages a CSV with the flow\'s delimiter and declared format', async () => {
+    const { staged } = await stage('semi.txt', { format: 'csv', csv: { delimiter: ';' } });
+    assert.equal(staged.rows, 1);
+    assert.deepEqual(staged.columns, ['a', 'b']);
+    assert.deepEqual(pl.readParquet(staged.files[0]!.path).toRecords(), [{ a: '1', b: 'x;y' }]);
+  });
+
+  it('stages NDJSON with the schema inferred over every row', async () => {
+    const { staged } = await stage('events.ndjson');
+    assert.equal(staged.format, 'ndjson');
+    assert.equal(staged.rows, 3);
+    assert.deepEqual(staged.columns, ['id', 'v', 'extra']);
+    assert.deepEqual(pl.readParquet(staged.files[0]!.path).toRecords(), [
+      { id: 1, v: 'a', extra: null },
+      { id: 2, v: null, extra: true },
+      { id: 3, v: 'c', extra: null },
+    ]);
+  });
+
+  it('stages a JSON array with columns from every record', async () => {
+    const { staged } = await stage('movies.json');
+    assert.equal(staged.format, 'json');
+    assert.equal(staged.rows, 2);
+    assert.deepEqual(staged.columns, ['Title', 'Budget', 'Rating']);
+  });
+
+  it('refuses a malformed NDJSON file with UNREADABLE_SOURCE and Polars\' message', async () => {
+    await assert.rejects(stage('bad.ndjson'), (error: unknown) => {
+      assert.ok(error instanceof SourceError);
+      assert.equal(error.code, 'UNREADABLE_SOURCE');
+      assert.equal(error.message, "cannot read bad.ndjson as ndjson: Syntax at character 6 ('1')");
+      assert.ok(error.cause instanceof Error);
+      return true;
+    });
+  });
+
+  it('refuses a CSV with ragged rows with UNREADABLE_SOURCE', async () => {
+    await assert.rejects(stage('ragged.csv'), (error: unknown) => {
+      assert.ok(error instanceof SourceError);
+      assert.equal(error.code, 'UNREADABLE_SOURCE');
+      assert.equal(error.message, "cannot read ragged.csv as csv: found more fields than defined in 'Schema'  Consider setting 'truncate_ragged_lines=true'.");
+      return true;
+    });
+  });
+
+  it('refuses a source_path outside the root before reading anything', async () => {
+    await assert.rejects(stage('link.csv'), { name: 'SourceError', code: 'PATH_OUTSIDE_ROOT' });
+  });
+});

@@ -1,0 +1,210 @@
+/**
+ * Unit tests of the flow spec parser: normalisation of flows/movies.yaml, defaults, every problem
+ * reported at once with its path, YAML syntax errors with line and column.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { FlowSpecError } from '../common/errors';
+import { parseFlowSpec, validateFlowSpec, type FlowSpec } from './flow-spec';
+
+/** Compiled to dist/flow-spec/, so the project root is two folders up. */
+const MOVIES_YAML = path.resolve(__dirname, '..', '..', 'flows', 'movies.yaml');
+
+/** Runs `fn`, asserts it throws a FlowSpecError, and returns it. */
+function flowSpecError(fn: () => unknown): FlowSpecError {
+  try {
+    fn();
+  } catch (error) {
+    assert.ok(error instanceof FlowSpecError, `expected FlowSpecError, got ${String(error)}`);
+    assert.equal(error.name, 'FlowSpecError');
+    assert.equal(error.code, 'INVALID_FLOW_SPEC');
+    assert.deepEqual(error.details, { issues: error.issues });
+    return error;
+  }
+  assert.fail('expected a FlowSpecError, nothing was thrown');
+}
+
+const minimal = `
+name: orders
+source: { connector: files }
+target: { connector: warehouse, table: orders }
+fields:
+  id: { from: id, type: int64 }
+`;
+
+describe('parseFlowSpec', () => {
+  it('normalises flows/movies.yaml: fields in YAML order, explicit rejects table, defaults filled in', () => {
+    const spec = parseFlowSpec(readFileSync(MOVIES_YAML, 'utf8'), 'flows/movies.yaml');
+    const expected: FlowSpec = {
+      name: 'movies',
+      description: 'Movies from vega-datasets, typed and checked, into public.movies',
+      source: { connector: 'files', format: 'json' },
+      target: {
+        connector: 'warehouse',
+        table: 'public.movies',
+        write: 'append',
+        key: ['title', 'release_date'],
+        rejects: { table: 'public.movies_rejects' },
+      },
+      fields: [
+        { name: 'title', type: 'string', from: 'Title', required: true },
+        { name: 'release_date', type: 'date', from: 'Release Date', required: false, format: '%b %d %Y' },
+        { name: 'budget_usd', type: 'int64', from: 'Production Budget', required: false, check: 'budget_usd > 0' },
+        { name: 'rating', type: 'string', from: 'MPAA Rating', required: false, in: ['G', 'PG', 'PG-13', 'R', 'NC-17'] },
+        { name: 'imdb_rating', type: 'float64', from: 'IMDB Rating', required: false, check: 'imdb_rating BETWEEN 0 AND 10' },
+        { name: 'profit_usd', type: 'int64', expr: '"Worldwide Gross" - "Production Budget"', required: false },
+      ],
+      checks: [{ name: 'budget_known_for_profit', sql: 'profit_usd IS NOT NULL OR budget_usd IS NULL' }],
+      dedupe: ['title', 'release_date'],
+      max_reject_ratio: 0.5,
+    };
+    assert.deepEqual(spec, expected);
+    assert.deepEqual(
+      spec.fields.map((f) => f.name),
+      ['title', 'release_date', 'budget_usd', 'rating', 'imdb_rating', 'profit_usd'],
+    );
+  });
+
+  it('defaults: write append, rejects table <table>_rejects, max_reject_ratio 1, no checks, no key or dedupe', () => {
+    const spec = parseFlowSpec(minimal);
+    assert.deepEqual(spec, {
+      name: 'orders',
+      source: { connector: 'files' },
+      target: { connector: 'warehouse', table: 'orders', write: 'append', rejects: { table: 'orders_rejects' } },
+      fields: [{ name: 'id', type: 'int64', from: 'id', required: false }],
+      checks: [],
+      max_reject_ratio: 1,
+    });
+    assert.equal('key' in spec.target, false);
+    assert.equal('dedupe' in spec, false);
+    assert.equal('description' in spec, false);
+  });
+
+  it('keeps the schema of a schema-qualified table in the default rejects table', () => {
+    const spec = parseFlowSpec(minimal.replace('table: orders', 'table: raw.orders'));
+    assert.deepEqual(spec.target.rejects, { table: 'raw.orders_rejects' });
+  });
+
+  it('reports every problem at once, each with its path', () => {
+    const yaml = `
+name: Bad Name
+source: { connector: files }
+target: { connector: warehouse, table: t, write: upsert }
+fields:
+  id:     { from: id, type: int64, format: "%Y" }
+  amount: { from: amount, expr: "x + 1", type: float64 }
+checks:
+  - { name: positive, sql: "amount > 0" }
+  - { name: positive, sql: "amount > 1" }
+dedupe: [id, nope]
+max_reject_ratio: 2
+`;
+    const error = flowSpecError(() => parseFlowSpec(yaml, 'flows/bad.yaml'));
+    const issues = [
+      'name: must be lower-case letters, digits, "-" or "_", starting with a letter (max 63)',
+      'target.key: write: upsert needs a key (the columns that identify a row)',
+      'fields.id.format: "format" applies only to date and datetime fields, not int64',
+      'fields.amount: give either "from" or "expr", not both',
+      'max_reject_ratio: Too big: expected number to be <=1',
+      'dedupe[1]: "nope" is not a field of this flow',
+      'checks[1].name: duplicate check name "positive"',
+    ];
+    assert.deepEqual(error.issues, issues);
+    assert.equal(error.message, ['flows/bad.yaml is invalid (7 problems):', ...issues.map((i) => `  - ${i}`)].join('\n'));
+  });
+
+  it('reports an unknown type with its allowed values, next to other problems', () => {
+    const yaml = `
+name: Bad Name
+source: { connector: files }
+target: { connector: warehouse, table: t, write: upsert }
+fields:
+  id: { from: id, type: integer }
+`;
+    const error = flowSpecError(() => parseFlowSpec(yaml, 'flows/types.yaml'));
+    assert.deepEqual(error.issues, [
+      'name: must be lower-case letters, digits, "-" or "_", starting with a letter (max 63)',
+      'target.key: write: upsert needs a key (the columns that identify a row)',
+      'fields.id.type: Invalid option: expected one of "string"|"int32"|"int64"|"float64"|"bool"|"date"|"datetime"|"json"',
+    ]);
+    assert.equal(error.message.split('\n')[0], 'flows/types.yaml is invalid (3 problems):');
+  });
+
+  it('refuses a field with both "from" and "expr"', () => {
+    const yaml = minimal.replace('id: { from: id, type: int64 }', 'id: { from: id, expr: "id + 1", type: int64 }');
+    const error = flowSpecError(() => parseFlowSpec(yaml, 'f.yaml'));
+    assert.deepEqual(error.issues, ['fields.id: give either "from" or "expr", not both']);
+    assert.equal(error.message, 'f.yaml is invalid (1 problem):\n  - fields.id: give either "from" or "expr", not both');
+  });
+
+  it('refuses a field with neither "from" nor "expr"', () => {
+    const yaml = minimal.replace('id: { from: id, type: int64 }', 'id: { type: int64 }');
+    assert.deepEqual(flowSpecError(() => parseFlowSpec(yaml)).issues, [
+      'fields.id: needs "from" (a source column) or "expr" (a Polars SQL expression)',
+    ]);
+  });
+
+  it('refuses "format" on an int field but accepts it on date and datetime fields', () => {
+    const yaml = minimal.replace('id: { from: id, type: int64 }', 'id: { from: id, type: int32, format: "%d" }');
+    assert.deepEqual(flowSpecError(() => parseFlowSpec(yaml)).issues, [
+      'fields.id.format: "format" applies only to date and datetime fields, not int32',
+    ]);
+    const ok = parseFlowSpec(
+      minimal.replace('id: { from: id, type: int64 }', 'd: { from: d, type: date, format: "%d/%m/%Y" }\n  t: { from: t, type: datetime, format: "%d/%m/%Y %H:%M" }'),
+    );
+    assert.deepEqual(ok.fields, [
+      { name: 'd', type: 'date', from: 'd', required: false, format: '%d/%m/%Y' },
+      { name: 't', type: 'datetime', from: 't', required: false, format: '%d/%m/%Y %H:%M' },
+    ]);
+  });
+
+  it('refuses a target key naming an unknown field', () => {
+    const yaml = minimal.replace('table: orders }', 'table: orders, write: upsert, key: [id, code] }');
+    assert.deepEqual(flowSpecError(() => parseFlowSpec(yaml)).issues, ['target.key[1]: "code" is not a field of this flow']);
+  });
+
+  it('refuses unknown keys and field names that are not plain SQL identifiers', () => {
+    const yaml = `
+name: orders
+source: { connector: files }
+target: { connector: warehouse, table: orders }
+colour: red
+fields:
+  2nd: { from: id, type: int64 }
+`;
+    assert.deepEqual(flowSpecError(() => parseFlowSpec(yaml)).issues, ['fields.2nd: Invalid key in record', '(root): Unrecognized key: "colour"']);
+  });
+
+  it('refuses an empty fields map and an empty document', () => {
+    assert.deepEqual(flowSpecError(() => parseFlowSpec(minimal.replace(/fields:\n.*\n/, 'fields: {}\n'))).issues, ['fields: at least one field is needed']);
+    assert.deepEqual(flowSpecError(() => parseFlowSpec('')).issues, ['(root): Invalid input: expected object, received null']);
+  });
+
+  it('names line and column of a YAML syntax error', () => {
+    const error = flowSpecError(() => parseFlowSpec('name: x\nsource: { connector: files\ntarget: 1\n', 'flows/syntax.yaml'));
+    assert.deepEqual(error.issues, [
+      'line 3, column 1: Flow map in block collection must be sufficiently indented and end with a } at line 3, column 1:',
+    ]);
+    assert.equal(error.message.split('\n')[0], 'flows/syntax.yaml is not valid YAML:');
+  });
+
+  it('refuses a duplicate YAML key, naming its line and column', () => {
+    const error = flowSpecError(() => parseFlowSpec('name: x\nname: y\n', 'flows/dup.yaml'));
+    assert.deepEqual(error.issues, ['line 2, column 1: Map keys must be unique at line 2, column 1:']);
+  });
+});
+
+describe('validateFlowSpec', () => {
+  it('uses "flow spec" as the default origin', () => {
+    const error = flowSpecError(() => validateFlowSpec({}));
+    assert.equal(error.message.split('\n')[0], 'flow spec is invalid (4 problems):');
+    assert.deepEqual(error.issues, [
+      'name: Invalid input: expected string, received undefined',
+      'source: Invalid input: expected object, received undefined',
+      'target: Invalid input: expected object, received undefined',
+      'fields: Invalid input: expected record, received undefined',
+    ]);
+  });
+});
