@@ -136,6 +136,10 @@ export function loadConfig(options: LoadConfigOptions = {}): SluiceConfig {
   } else if (explicit) {
     throw new ConfigError('CONFIG_NOT_FOUND', `config file ${candidate} does not exist`);
   }
+  const chunkRows = Number(env.SLUICE_CHUNK_ROWS ?? file.staging?.chunk_rows ?? 250_000);
+  if (!Number.isInteger(chunkRows) || chunkRows < 1) {
+    throw new ConfigError('INVALID_CONFIG', `SLUICE_CHUNK_ROWS must be a whole number of rows above 0, not "${env.SLUICE_CHUNK_ROWS}"`);
+  }
   const stateDir = path.resolve(projectDir, env.SLUICE_STATE_DIR ?? '.sluice');
   const stack = readStackFile(stateDir);
   const connectors: Record<string, ConnectorConfig> = file.connectors ?? {
@@ -154,7 +158,7 @@ export function loadConfig(options: LoadConfigOptions = {}): SluiceConfig {
     },
     staging: {
       dir: path.resolve(projectDir, env.SLUICE_STAGING_DIR ?? file.staging?.dir ?? path.join(stateDir, 'staging')),
-      chunkRows: Number(env.SLUICE_CHUNK_ROWS ?? file.staging?.chunk_rows ?? 250_000),
+      chunkRows,
     },
     connectors,
     configFile,

@@ -7,7 +7,7 @@
 # docker/worker.Dockerfile.dockerignore.
 #
 # Debian (glibc), never Alpine: Temporal's native core bridge and nodejs-polars ship glibc binaries only.
-# linux/amd64 only: package.json depends on nodejs-polars-linux-x64-gnu, so `npm ci` refuses other
+# linux/amd64 only: package.json depends on nodejs-polars-linux-x64-gnu, so npm refuses other
 # platforms (build with --platform linux/amd64 on an arm64 machine; docker/compose.yaml does).
 
 ARG NODE_IMAGE=node:20.20.2-bookworm-slim
@@ -27,8 +27,10 @@ COPY package.json package-lock.json ./
 
 # ---- build: every dependency, then the TypeScript compiler ----------------------------------------
 FROM base AS build
+# `npm install`, not `npm ci`: the lockfile may lack other platforms' optional packages, which
+# `npm ci`'s sync check refuses; `npm install` still honours every version the lockfile pins.
 RUN --mount=type=cache,target=/root/.npm,sharing=locked \
-    npm ci
+    npm install --no-audit --no-fund
 COPY . .
 RUN npx tsc -p . \
  && rm -rf dist/test dist/bench \
@@ -37,7 +39,7 @@ RUN npx tsc -p . \
 # ---- prod-deps: production dependencies only ------------------------------------------------------
 FROM base AS prod-deps
 RUN --mount=type=cache,target=/root/.npm,sharing=locked \
-    npm ci --omit=dev
+    npm install --omit=dev --no-audit --no-fund
 
 # ---- runtime -------------------------------------------------------------------------------------
 FROM ${NODE_IMAGE} AS runtime

@@ -185,14 +185,14 @@ fields:
   it('names line and column of a YAML syntax error', () => {
     const error = flowSpecError(() => parseFlowSpec('name: x\nsource: { connector: files\ntarget: 1\n', 'flows/syntax.yaml'));
     assert.deepEqual(error.issues, [
-      'line 3, column 1: Flow map in block collection must be sufficiently indented and end with a } at line 3, column 1:',
+      'line 3, column 1: Flow map in block collection must be sufficiently indented and end with a }',
     ]);
     assert.equal(error.message.split('\n')[0], 'flows/syntax.yaml is not valid YAML:');
   });
 
   it('refuses a duplicate YAML key, naming its line and column', () => {
     const error = flowSpecError(() => parseFlowSpec('name: x\nname: y\n', 'flows/dup.yaml'));
-    assert.deepEqual(error.issues, ['line 2, column 1: Map keys must be unique at line 2, column 1:']);
+    assert.deepEqual(error.issues, ['line 2, column 1: Map keys must be unique']);
   });
 });
 
@@ -205,6 +205,27 @@ describe('validateFlowSpec', () => {
       'source: Invalid input: expected object, received undefined',
       'target: Invalid input: expected object, received undefined',
       'fields: Invalid input: expected record, received undefined',
+    ]);
+  });
+});
+
+describe('every problem at once, even with an invalid nested value', () => {
+  it('reports cross-field problems together with a bad field type', () => {
+    const error = (() => {
+      try {
+        parseFlowSpec('name: Bad Name\nsource: { connector: files }\ntarget: { connector: warehouse, table: t, write: upsert }\nfields:\n  id: { type: integer }\ndedupe: [id, nope]\n');
+      } catch (caught) {
+        return caught as FlowSpecError;
+      }
+      throw new Error('expected a FlowSpecError');
+    })();
+    assert.ok(error instanceof FlowSpecError);
+    assert.deepEqual(error.issues, [
+      'name: must be lower-case letters, digits, "-" or "_", starting with a letter (max 63)',
+      'target.key: write: upsert needs a key (the columns that identify a row)',
+      'fields.id.type: Invalid option: expected one of "string"|"int32"|"int64"|"float64"|"bool"|"date"|"datetime"|"json"',
+      'dedupe[1]: "nope" is not a field of this flow',
+      'fields.id: needs "from" (a source column) or "expr" (a Polars SQL expression)',
     ]);
   });
 });

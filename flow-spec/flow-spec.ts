@@ -82,25 +82,6 @@ const flowSpecSchema = z
     checks: z.array(z.strictObject({ name: identifier, sql: z.string().min(1) })).optional(),
     dedupe: z.array(identifier).min(1).optional(),
     max_reject_ratio: z.number().min(0).max(1).optional(),
-  })
-  .superRefine((spec, ctx) => {
-    const names = new Set(Object.keys(spec.fields));
-    for (const [i, column] of (spec.target.key ?? []).entries()) {
-      if (!names.has(column)) ctx.addIssue({ code: 'custom', path: ['target', 'key', i], message: `"${column}" is not a field of this flow` });
-    }
-    for (const [i, column] of (spec.dedupe ?? []).entries()) {
-      if (!names.has(column)) ctx.addIssue({ code: 'custom', path: ['dedupe', i], message: `"${column}" is not a field of this flow` });
-    }
-    for (const [name, field] of Object.entries(spec.fields)) {
-      if (field.from === undefined && field.expr === undefined) {
-        ctx.addIssue({ code: 'custom', path: ['fields', name], message: 'needs "from" (a source column) or "expr" (a Polars SQL expression)' });
-      }
-    }
-    const checkNames = new Set<string>();
-    for (const [i, check] of (spec.checks ?? []).entries()) {
-      if (checkNames.has(check.name)) ctx.addIssue({ code: 'custom', path: ['checks', i, 'name'], message: `duplicate check name "${check.name}"` });
-      checkNames.add(check.name);
-    }
   });
 
 /** The flow spec as written in YAML, after validation and defaults. */
@@ -137,6 +118,41 @@ export interface FlowSpec {
   max_reject_ratio: number;
 }
 
+/**
+ * Rules that relate one part of the spec to another. Checked on the raw input, defensively, so they
+ * are reported together with every other problem (zod skips object-level refinements as soon as a
+ * nested value is invalid).
+ */
+function crossFieldIssues(raw: unknown): string[] {
+  const isObject = (v: unknown): v is Record<string, unknown> => !!v && typeof v === 'object' && !Array.isArray(v);
+  if (!isObject(raw) || !isObject(raw.fields)) return [];
+  const fields = raw.fields;
+  const names = new Set(Object.keys(fields));
+  const issues: string[] = [];
+  const columnsOf = (value: unknown, where: string) => {
+    if (!Array.isArray(value)) return;
+    value.forEach((column, i) => {
+      if (typeof column === 'string' && !names.has(column)) issues.push(`${where}[${i}]: "${column}" is not a field of this flow`);
+    });
+  };
+  if (isObject(raw.target)) columnsOf(raw.target.key, 'target.key');
+  columnsOf(raw.dedupe, 'dedupe');
+  for (const [name, field] of Object.entries(fields)) {
+    if (isObject(field) && field.from === undefined && field.expr === undefined) {
+      issues.push(`fields.${name}: needs "from" (a source column) or "expr" (a Polars SQL expression)`);
+    }
+  }
+  if (Array.isArray(raw.checks)) {
+    const seen = new Set<string>();
+    raw.checks.forEach((check, i) => {
+      if (!isObject(check) || typeof check.name !== 'string') return;
+      if (seen.has(check.name)) issues.push(`checks[${i}].name: duplicate check name "${check.name}"`);
+      seen.add(check.name);
+    });
+  }
+  return issues;
+}
+
 function formatPath(path: readonly PropertyKey[]): string {
   return path
     .map((part, i) => (typeof part === 'number' ? `[${part}]` : i === 0 ? String(part) : `.${String(part)}`))
@@ -149,8 +165,10 @@ function formatPath(path: readonly PropertyKey[]): string {
  */
 export function validateFlowSpec(raw: unknown, origin = 'flow spec'): FlowSpec {
   const result = flowSpecSchema.safeParse(raw);
-  if (!result.success) {
-    const issues = result.error.issues.map((issue) => `${formatPath(issue.path) || '(root)'}: ${issue.message}`);
+  const crossIssues = crossFieldIssues(raw);
+  if (!result.success || crossIssues.length > 0) {
+    const zodIssues = result.success ? [] : result.error.issues.map((issue) => `${formatPath(issue.path) || '(root)'}: ${issue.message}`);
+    const issues = [...new Set([...zodIssues, ...crossIssues])];
     throw new FlowSpecError(`${origin} is invalid (${issues.length} problem${issues.length === 1 ? '' : 's'}):`, issues);
   }
   const spec = result.data;
@@ -193,7 +211,9 @@ export function parseFlowSpec(yamlText: string, origin = 'flow spec'): FlowSpec 
       `${origin} is not valid YAML:`,
       doc.errors.map((e) => {
         const pos = e.linePos?.[0];
-        return `${pos ? `line ${pos.line}, column ${pos.col}: ` : ''}${e.message.split('\n')[0]}`;
+        // prettyErrors appends " at line L, column C:" and a code frame; keep the bare message.
+        const message = e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+        return `${pos ? `line ${pos.line}, column ${pos.col}: ` : ''}${message}`;
       }),
     );
   }

@@ -233,3 +233,20 @@ describe('describeType and POSTGRES_TYPES', () => {
     });
   });
 });
+
+describe('regressions', () => {
+  it('date and datetime text must match the format exactly: trailing text and zone offsets fail', () => {
+    const dates = cast('date', pl.Series('v', ['2024-01-31', '2024-01-31xyz', 'on 2024-01-31', '2024-01-31 10:00']));
+    assert.deepEqual(dates.accepted, [[1, '2024-01-31T00:00:00.000Z']]);
+    assert.deepEqual(dates.rejected.map((r) => r.row), [2, 3, 4]);
+    const times = cast('datetime', pl.Series('v', ['2024-05-01T10:00:00', '2024-05-01T10:00:00+02:00', '2024-05-01T10:00:00 junk']));
+    assert.deepEqual(times.accepted.map(([row]) => row), [1]);
+    assert.deepEqual(times.rejected.map((r) => r.row), [2, 3]);
+  });
+
+  it('blank json text is missing (null), not invalid JSON', () => {
+    const result = cast('json', pl.Series('v', ['', '  ', '{"a":1}', '{oops']));
+    assert.deepEqual(result.accepted, [[1, null], [2, null], [3, '{"a":1}']]);
+    assert.deepEqual(result.rejected, [typeError(4, '{oops', 'valid JSON')]);
+  });
+});

@@ -11,7 +11,8 @@
  * - bool accepts true/false, t/f, yes/no, y/n, 1/0 (any case) and booleans.
  * - date parses with `format` (strftime, default `%Y-%m-%d`); datetime with `format` or, by
  *   default, ISO 8601 without a zone offset (`2024-05-01T10:00:00`, `… 10:00:00.123`, a trailing `Z`).
- * - json accepts text that parses as JSON (checked in `validateJsonColumn`).
+ * - json accepts text that parses as JSON (checked in `validateJsonColumn`); blank text is missing.
+ * - date and datetime text must match the format exactly: trailing text or a zone offset fails.
  */
 import pl, { type DataType } from 'nodejs-polars';
 import type { FieldSpec, FieldType } from '../flow-spec/flow-spec';
@@ -47,6 +48,21 @@ function kindOf(dtype: DataType): DtypeKind {
 
 const NULL = () => pl.lit(null);
 
+// nodejs-polars 0.26's `str.strptime` hard-codes `exact=false`, so "2024-01-31xyz" parses as a date
+// and "10:00:00+02:00" loses its offset silently. Call the native parser with exact=true instead.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { _Expr: wrapNative } = require('nodejs-polars/bin/lazy/expr/index.js') as { _Expr: (native: unknown) => pl.Expr };
+interface NativeStringExpr {
+  strToDate(format: string, strict: boolean, exact: boolean, cache: boolean): unknown;
+  strToDatetime(format: string, timeUnit: undefined, timeZone: undefined, strict: boolean, exact: boolean, cache: boolean, ambiguous: undefined): unknown;
+}
+
+/** Parses text as a date (or datetime) that must match `format` exactly; null where it does not. */
+export function parseExact(text: pl.Expr, type: 'date' | 'datetime', format: string): pl.Expr {
+  const native = (text as unknown as { _expr: NativeStringExpr })._expr;
+  return wrapNative(type === 'date' ? native.strToDate(format, false, true, false) : native.strToDatetime(format, undefined, undefined, false, true, false, undefined));
+}
+
 /**
  * Builds the cast of one input column to a field's type.
  * @param input the input column (a source column or an `expr` result), any dtype.
@@ -55,7 +71,7 @@ const NULL = () => pl.lit(null);
  */
 export function castField(input: pl.Expr, inputDtype: DataType, field: FieldSpec): { value: pl.Expr; failed: pl.Expr } {
   const kind = kindOf(inputDtype);
-  if (field.type === 'string' || field.type === 'json') {
+  if (field.type === 'string') {
     const value = kind === 'string' ? input : input.cast(pl.Utf8, false);
     return { value, failed: input.isNotNull().and(value.isNull()) };
   }
@@ -65,6 +81,10 @@ export function castField(input: pl.Expr, inputDtype: DataType, field: FieldSpec
   const source = kind === 'string' ? pl.when(present).then(text).otherwise(NULL()) : input;
   let value: pl.Expr;
   switch (field.type) {
+    case 'json':
+      // Text kept as is (validity is checked by validateJsonColumn); other dtypes as their text.
+      value = kind === 'string' ? source : source.cast(pl.Utf8, false);
+      break;
     case 'int32':
     case 'int64': {
       const target = field.type === 'int32' ? pl.Int32 : pl.Int64;
@@ -88,14 +108,14 @@ export function castField(input: pl.Expr, inputDtype: DataType, field: FieldSpec
       } else value = NULL().cast(pl.Bool);
       break;
     case 'date':
-      if (kind === 'string') value = source.str.strptime(pl.Date, field.format ?? '%Y-%m-%d');
+      if (kind === 'string') value = parseExact(source, 'date', field.format ?? '%Y-%m-%d');
       else if (kind === 'date' || kind === 'datetime') value = source.cast(pl.Date);
       else value = NULL().cast(pl.Date);
       break;
     case 'datetime':
       if (kind === 'string') {
         const formats = field.format ? [field.format] : DEFAULT_DATETIME_FORMATS;
-        const [first, ...rest] = formats.map((format) => source.str.strptime(pl.Datetime, format));
+        const [first, ...rest] = formats.map((format) => parseExact(source, 'datetime', format));
         value = rest.reduce((acc, next) => pl.when(acc.isNotNull()).then(acc).otherwise(next), first!);
       } else if (kind === 'date' || kind === 'datetime') value = source.cast(pl.Datetime('us'));
       else value = NULL().cast(pl.Datetime('us'));

@@ -66,6 +66,11 @@ describe('resolveUnderRoot', () => {
     assert.equal(resolveUnderRoot(root, 'inner-link.csv'), path.join(root, 'sub', 'orders.csv'));
   });
 
+  it('accepts a file whose name starts with ".." inside the root', () => {
+    writeFileSync(path.join(root, '..data.csv'), 'a\n1\n');
+    assert.equal(resolveUnderRoot(root, '..data.csv'), path.join(root, '..data.csv'));
+  });
+
   it('refuses ../ escapes with PATH_OUTSIDE_ROOT', () => {
     const escape = `../${path.basename(outside)}/secret.csv`;
     sourceError(() => resolveUnderRoot(root, escape), 'PATH_OUTSIDE_ROOT', `source_path "${escape}" is outside the connector's root ${root}; use a path under it`);

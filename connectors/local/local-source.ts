@@ -40,7 +40,7 @@ export function resolveUnderRoot(root: string, sourcePath: string): string {
   }
   const inside = (p: string) => {
     const rel = path.relative(realRoot, p);
-    return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
+    return rel === '' || (rel !== '..' && !rel.startsWith(`..${path.sep}`) && !path.isAbsolute(rel));
   };
   if (!inside(candidate)) {
     throw new SourceError('PATH_OUTSIDE_ROOT', `source_path "${sourcePath}" is outside the connector's root ${realRoot}; use a path under it`);
