@@ -25,6 +25,7 @@ import { loadConfig, requireDatabaseUrl, type SluiceConfig } from '../config/slu
 import { parseFlowSpec } from '../flow-spec/flow-spec';
 import { FlowVersionStore } from '../flow-spec/flow-versions';
 import { Pool } from 'pg';
+import { migrate } from '../db/migrations';
 import { startLocalStack } from './local-stack';
 import { createSluiceWorker } from '../worker/sluice-worker';
 
@@ -58,6 +59,7 @@ function clientFor(config: SluiceConfig): Sluice {
 async function withStore<T>(config: SluiceConfig, body: (store: FlowVersionStore) => Promise<T>): Promise<T> {
   const pool = new Pool({ connectionString: requireDatabaseUrl(config), max: 1 });
   try {
+    await migrate(pool);
     return await body(new FlowVersionStore(pool));
   } finally {
     await pool.end();

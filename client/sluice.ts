@@ -34,6 +34,7 @@ import {
   type RunMetadata,
   type RunStatus,
 } from '../common/run-model';
+import { migrate } from '../db/migrations';
 import { FlowVersionStore, parseFlowVersionId } from '../flow-spec/flow-versions';
 
 export { InvalidRequestError } from '../common/errors';
@@ -186,6 +187,7 @@ export class Sluice {
   private readonly taskQueue: string;
   private readonly databaseUrl: string | undefined;
   private pool: Pool | undefined;
+  private migrated: Promise<unknown> | undefined;
   private readonly connection: Connection;
   private readonly ownConnection: boolean;
 
@@ -197,13 +199,15 @@ export class Sluice {
     this.databaseUrl = options.databaseUrl ?? process.env.DATABASE_URL;
   }
 
-  /** The flow version store of the metadata database. */
-  flowVersions(): FlowVersionStore {
+  /** The flow version store of the metadata database (migrated on first use). */
+  async flowVersions(): Promise<FlowVersionStore> {
     if (!this.databaseUrl) {
       throw new InvalidRequestError('NO_DATABASE', 'the Sluice client needs databaseUrl (or DATABASE_URL) to look up flow versions');
     }
-    this.pool ??= new Pool({ connectionString: this.databaseUrl, max: 2, application_name: 'sluice:client' });
-    return new FlowVersionStore(this.pool);
+    const pool = (this.pool ??= new Pool({ connectionString: this.databaseUrl, max: 2, application_name: 'sluice:client' }));
+    this.migrated ??= migrate(pool);
+    await this.migrated;
+    return new FlowVersionStore(pool);
   }
 
   /**
@@ -213,7 +217,7 @@ export class Sluice {
    *   PARTIAL_FAILED; pass forceRerun), `RUN_IN_PROGRESS` (a run of the same pair is still going).
    */
   async run(request: RunRequest): Promise<SluiceRun> {
-    const version = await this.flowVersions().get(request.flowVersion);
+    const version = await (await this.flowVersions()).get(request.flowVersion);
     const sourcePath = request.sourcePath;
     if (typeof sourcePath !== 'string' || sourcePath.trim() === '' || sourcePath.length > 2048 || /[\u0000-\u001f]/.test(sourcePath)) {
       throw new InvalidRequestError('INVALID_SOURCE_PATH', 'source_path must be a non-empty string of at most 2,048 characters without control characters');
