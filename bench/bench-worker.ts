@@ -3,7 +3,7 @@
  * can be measured apart from the Temporal server, Postgres and the benchmark driver.
  *
  * Configured only from the environment (no config file), like `testConfig` in
- * test/helpers/services.ts:
+ * tests/helpers/services.ts:
  * - `DATABASE_URL`: metadata database; also the `warehouse` target connector.
  * - `TEMPORAL_ADDRESS`, `SLUICE_TASK_QUEUE`: where to poll.
  * - `SLUICE_STAGING_DIR`: staging root; `SLUICE_CHUNK_ROWS`: rows per transform chunk (@default 250000).

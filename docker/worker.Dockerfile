@@ -33,7 +33,7 @@ RUN --mount=type=cache,target=/root/.npm,sharing=locked \
     npm install --no-audit --no-fund
 COPY . .
 RUN npx tsc -p . \
- && rm -rf dist/test dist/bench \
+ && rm -rf dist/tests dist/bench \
  && find dist -name '*.test.js' -delete -o -name '*.test.js.map' -delete
 
 # ---- prod-deps: production dependencies only ------------------------------------------------------

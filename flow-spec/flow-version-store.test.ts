@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { InvalidRequestError } from '../common/errors';
-import { createTestDatabase, type TestDatabase } from '../test/helpers/services';
+import { createTestDatabase, type TestDatabase } from '../tests/helpers/services';
 import { parseFlowSpec } from './flow-spec';
 import { contentHash, FlowVersionStore } from './flow-versions';
 

@@ -124,11 +124,12 @@ describe('sluice CLI', () => {
     writeFileSync(bad, 'name: Bad Name\nsource: { connector: files }\ntarget: { connector: warehouse, table: "x y", write: upsert }\nfields: { a: { type: decimal } }\n');
     const invalid = await cli(['flows', 'publish', bad]);
     assert.equal(invalid.code, 2);
-    assert.match(invalid.stderr, /is invalid \(4 problems\):/);
+    assert.match(invalid.stderr, /is invalid \(5 problems\):/);
     assert.match(invalid.stderr, /- name: must be lower-case letters/);
     assert.match(invalid.stderr, /- target\.table: must be "table" or "schema\.table"/);
     assert.match(invalid.stderr, /- target\.key: write: upsert needs a key/);
     assert.match(invalid.stderr, /- fields\.a\.type: /);
+    assert.match(invalid.stderr, /- fields\.a: needs "from" \(a source column\) or "expr"/);
     assert.doesNotMatch(invalid.stderr, /at .*\.js:\d+/, 'no stack trace for a user mistake');
   });
 
