@@ -265,7 +265,7 @@ interface WorkerProcess {
 
 /** Spawns bench-worker.js with the config in its environment; `ready` resolves once it polls. */
 function spawnWorker(env: Record<string, string>): WorkerProcess {
-  const nodeArgs = (process.env.BENCH_WORKER_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+  const nodeArgs = (process.env.BENCH_WORKER_NODE_ARGS ?? '--max-semi-space-size=64').split(/\s+/).filter(Boolean);
   const child = spawn(process.execPath, [...nodeArgs, path.join(__dirname, 'bench-worker.js')], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'inherit'],

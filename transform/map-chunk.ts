@@ -174,21 +174,27 @@ export function mapChunk(spec: FlowSpec, raw: pl.DataFrame, firstRowNumber: numb
   }
 
   const anyFailed = rules.map((r) => pl.col(r.flag)).reduce((a, b) => a.or(b));
-  work = work.withColumns(anyFailed.alias('__rejected'));
-  const mapped = work
+  // Lazy, so Polars projects the few needed columns before filtering the wide working frame.
+  const flagged = work.lazy().withColumns(anyFailed.alias('__rejected'));
+  const mapped = flagged
     .filter(pl.col('__rejected').not())
-    .select(pl.col(ROW_COLUMN), ...fields.map((f, i) => pl.col(`__t_${i}`).alias(f.name)));
+    .select(pl.col(ROW_COLUMN), ...fields.map((f, i) => pl.col(`__t_${i}`).alias(f.name)))
+    .collectSync();
 
-  const rejectedWork = work.filter(pl.col('__rejected'));
+  const rejectedWork = flagged.filter(pl.col('__rejected')).collectSync();
   if (rejectedWork.height === 0) return { mapped, rejected: emptyRejected() };
-  const originals = rejectedWork.select(...raw.columns.map((c) => pl.col(c))).toRecords() as Record<string, unknown>[];
-  const details = rejectedWork.drop(raw.columns).toRecords() as Record<string, unknown>[];
+  // Original values as JSON, encoded by Polars; only the columns the messages need go to JS.
+  const records = rejectedWork.select(pl.struct(raw.columns.map((c) => pl.col(c))).struct.jsonEncode().alias('record')).getColumn('record').toArray() as string[];
+  const needed = new Set<string>([ROW_COLUMN, ...rules.map((r) => r.flag)]);
+  fields.forEach((field, i) => {
+    needed.add(`__in_${i}`);
+    if (field.in) needed.add(`__t_${i}`);
+  });
+  const details = rejectedWork.select(...[...needed].map((c) => pl.col(c))).toRecords() as Record<string, unknown>[];
   const rows: number[] = [];
-  const records: string[] = [];
   const errors: string[] = [];
-  for (const [k, detail] of details.entries()) {
+  for (const detail of details) {
     rows.push(Number(detail[ROW_COLUMN]));
-    records.push(toJson(originals[k]));
     errors.push(
       toJson(rules.filter((r) => detail[r.flag] === true).map((r): RejectError => ({ field: r.field, rule: r.rule, message: r.message(detail) }))),
     );
