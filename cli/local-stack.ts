@@ -24,10 +24,10 @@ export interface LocalStack {
 
 /**
  * Starts the whole local stack.
- * @param options.temporalPort @default 7233 (UI on 8233)
+ * @param options.temporalPort @default 7233; `uiPort` @default 8233; `postgresPort` (embedded only) @default 54329
  * @throws ConfigError when the Temporal CLI cannot be found or built; Error when a server cannot start.
  */
-export async function startLocalStack(config: SluiceConfig, logger: Logger, options: { temporalPort?: number; uiPort?: number } = {}): Promise<LocalStack> {
+export async function startLocalStack(config: SluiceConfig, logger: Logger, options: { temporalPort?: number; uiPort?: number; postgresPort?: number } = {}): Promise<LocalStack> {
   mkdirSync(config.stateDir, { recursive: true });
   const stops: (() => Promise<void>)[] = [];
   const stopAll = async () => {
@@ -47,7 +47,7 @@ export async function startLocalStack(config: SluiceConfig, logger: Logger, opti
     let databaseUrl = process.env.DATABASE_URL;
     if (!databaseUrl) {
       logger.info('DATABASE_URL is not set: starting the embedded PostgreSQL');
-      const postgres = await startEmbeddedPostgres(config.stateDir, logger);
+      const postgres = await startEmbeddedPostgres(config.stateDir, logger, options.postgresPort);
       stops.push(postgres.stop);
       databaseUrl = postgres.databaseUrl;
     }

@@ -296,11 +296,14 @@ export function buildProgram(): Command {
     .description('start the local stack (Temporal dev server + UI, Postgres, a worker); Ctrl-C stops it')
     .option('--example', 'publish flows/movies.yaml and run it on vega-datasets movies.json')
     .option('--exit', 'with --example, stop the stack when the example run ends (for scripts)')
-    .action(async (options: { example?: boolean; exit?: boolean }, command: Command) => {
+    .option('--temporal-port <port>', 'Temporal dev server gRPC port', (v) => Number(v), 7233)
+    .option('--ui-port <port>', 'Temporal UI port', (v) => Number(v), 8233)
+    .option('--postgres-port <port>', 'embedded PostgreSQL port (when DATABASE_URL is not set)', (v) => Number(v), 54329)
+    .action(async (options: { example?: boolean; exit?: boolean; temporalPort: number; uiPort: number; postgresPort: number }, command: Command) => {
       const config = configFrom(command);
       const logger = createLogger('sluice', process.env.SLUICE_LOG_LEVEL ?? 'warn');
       process.stdout.write('starting the local stack (Temporal dev server, PostgreSQL, worker)…\n');
-      const stack = await startLocalStack(config, logger);
+      const stack = await startLocalStack(config, logger, { temporalPort: options.temporalPort, uiPort: options.uiPort, postgresPort: options.postgresPort });
       let stopping = false;
       const stop = async () => {
         if (stopping) process.exit(130);
