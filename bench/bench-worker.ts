@@ -43,7 +43,7 @@ async function main(): Promise<void> {
     ...base,
     databaseUrl: required('DATABASE_URL'),
     temporal: { ...base.temporal, address: required('TEMPORAL_ADDRESS'), taskQueue: required('SLUICE_TASK_QUEUE') },
-    staging: { dir: path.resolve(required('SLUICE_STAGING_DIR')), chunkRows: Number(process.env.SLUICE_CHUNK_ROWS ?? 250_000) },
+    staging: { ...base.staging, dir: path.resolve(required('SLUICE_STAGING_DIR')), chunkRows: Number(process.env.SLUICE_CHUNK_ROWS ?? 250_000) },
     connectors: { files: { kind: 'local', root: '.' }, warehouse: { kind: 'postgres' } },
   };
   const worker = await createSluiceWorker({ config, logger });

@@ -479,7 +479,7 @@ async function main(): Promise<void> {
       const copy = await plain.run(csv.file);
       console.log(`  plain COPY (${plain.mode}): ${secs(copy.ms)}, ${fmt(copy.rowsLoaded)} rows loaded, ${fmt(copy.rowsSkipped)} skipped`);
 
-      if (i > 0) await db.pool.query(`TRUNCATE ${qualifiedName(spec.target.table).sql}, ${qualifiedName(spec.target.rejects.table).sql}`);
+      if (i > 0) await db.pool.query(`TRUNCATE ${qualifiedName(spec.target.table!).sql}, ${qualifiedName(spec.target.rejects.table!).sql}`);
       await db.pool.query('CHECKPOINT');
       const cpuBefore = processCpuSeconds(worker.pid);
       const hostBefore = hostCpu();
@@ -521,8 +521,8 @@ async function main(): Promise<void> {
         runPeakRssMiB: sampler.maxBetween(runStartedAt, runEndedAt) / 1024,
         workerCpuS,
         hostBusyPct,
-        loaded: await count(spec.target.table),
-        rejectsLoaded: await count(spec.target.rejects.table),
+        loaded: await count(spec.target.table!),
+        rejectsLoaded: await count(spec.target.rejects.table!),
       });
       console.log(
         `  full run: ${secs(runMs)} (${STEPS.map((step) => `${step} ${secs(steps[step].ms)}`).join(', ')}), ratio ${fmt(runMs / copy.ms, 2)}×; ` +

@@ -41,7 +41,8 @@ describe('loadConfig', () => {
       stateDir: path.join(dir, '.sluice'),
       databaseUrl: undefined,
       temporal: { address: '127.0.0.1:7233', namespace: 'default', taskQueue: 'sluice', uiUrl: 'http://127.0.0.1:8233' },
-      staging: { dir: path.join(dir, '.sluice', 'staging'), chunkRows: 250_000 },
+      staging: { dir: path.join(dir, '.sluice', 'staging'), chunkRows: 250_000, retentionHours: 168 },
+      dataStore: { backend: 'local', dir: path.join(dir, '.sluice', 'data') },
       connectors: { files: { kind: 'local', root: '.' }, warehouse: { kind: 'postgres' } },
       configFile: null,
     });
@@ -73,7 +74,8 @@ connectors:
       stateDir: path.join(dir, '.sluice'),
       databaseUrl: 'postgres://sluice@db:5432/meta',
       temporal: { address: 'temporal:7233', namespace: 'prod', taskQueue: 'etl', uiUrl: 'http://127.0.0.1:8233' },
-      staging: { dir: path.join(dir, 'stage'), chunkRows: 1000 },
+      staging: { dir: path.join(dir, 'stage'), chunkRows: 1000, retentionHours: 168 },
+      dataStore: { backend: 'local', dir: path.join(dir, '.sluice', 'data') },
       connectors: {
         files: { kind: 'local', root: './data' },
         erp: { kind: 'postgres', url: 'postgres://erp/db', query: 'SELECT * FROM invoices WHERE batch_id = :source_path', fetch_rows: 50 },
@@ -91,7 +93,7 @@ connectors:
     assert.equal(config.databaseUrl, 'postgres://env/db');
     assert.equal(config.temporal.address, 'env:7233');
     assert.equal(config.temporal.taskQueue, 'q');
-    assert.deepEqual(config.staging, { dir: '/tmp/elsewhere', chunkRows: 20 });
+    assert.deepEqual(config.staging, { dir: '/tmp/elsewhere', chunkRows: 20, retentionHours: 168 });
   });
 
   it('defaults a local connector\'s root to "." and keeps only the configured connectors', () => {
@@ -132,7 +134,7 @@ connectors:
       'temporal: Unrecognized key: "colour"',
       'staging.chunk_rows: Too small: expected number to be >0',
       'connectors.Files: Invalid key in record',
-      "connectors.erp.kind: Invalid discriminator value. Expected 'local' | 'postgres'",
+      "connectors.erp.kind: Invalid discriminator value. Expected 'local' | 'postgres' | 's3'",
       'connectors.wh.url: Too small: expected string to have >=1 characters',
       'connectors.wh.fetch_rows: Invalid input: expected int, received number',
     ];

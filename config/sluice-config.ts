@@ -37,9 +37,31 @@ const postgresConnectorSchema = z.strictObject({
   fetch_rows: z.number().int().positive().optional(),
 });
 
-const connectorSchema = z.discriminatedUnion('kind', [localConnectorSchema, postgresConnectorSchema]);
+const s3ConnectorSchema = z.strictObject({
+  kind: z.literal('s3'),
+  /** Endpoint of an S3-compatible store (MinIO, versitygw, …); absent for AWS S3. */
+  endpoint: z.string().url().optional(),
+  region: z.string().min(1).default('us-east-1'),
+  /** Path-style addressing (`endpoint/bucket/key`), needed by most S3-compatible stores. */
+  force_path_style: z.boolean().default(false),
+  /** Credentials; when absent, the AWS SDK's default chain (env, profile, instance role). */
+  access_key_id: z.string().min(1).optional(),
+  secret_access_key: z.string().min(1).optional(),
+  session_token: z.string().min(1).optional(),
+});
+
+const connectorSchema = z.discriminatedUnion('kind', [localConnectorSchema, postgresConnectorSchema, s3ConnectorSchema]);
 export type LocalConnectorConfig = z.infer<typeof localConnectorSchema>;
 export type PostgresConnectorConfig = z.infer<typeof postgresConnectorSchema>;
+export type S3ConnectorConfig = z.infer<typeof s3ConnectorSchema>;
+
+/** An S3 location: a bucket and key prefix, reached through an `s3` connector. */
+const s3LocationSchema = z.strictObject({
+  connector: z.string().min(1),
+  bucket: z.string().min(3),
+  prefix: z.string().default(''),
+});
+export type S3Location = z.infer<typeof s3LocationSchema>;
 export type ConnectorConfig = z.infer<typeof connectorSchema>;
 
 const configFileSchema = z.strictObject({
@@ -52,7 +74,23 @@ const configFileSchema = z.strictObject({
       ui_url: z.string().url().optional(),
     })
     .optional(),
-  staging: z.strictObject({ dir: z.string().min(1).optional(), chunk_rows: z.number().int().positive().optional() }).optional(),
+  staging: z
+    .strictObject({
+      dir: z.string().min(1).optional(),
+      chunk_rows: z.number().int().positive().optional(),
+      /** Staged chunks in S3, so one run's activities can run on several machines. */
+      s3: s3LocationSchema.optional(),
+      /** Hours a finished run's staged data is kept. @default 168 */
+      retention_hours: z.number().positive().optional(),
+    })
+    .optional(),
+  data_store: z
+    .strictObject({
+      backend: z.enum(['local', 's3']).default('local'),
+      dir: z.string().min(1).optional(),
+      s3: s3LocationSchema.optional(),
+    })
+    .optional(),
   connectors: z.record(z.string().regex(/^[a-z][a-z0-9_-]*$/, 'connector names are lower-case letters, digits, "-" or "_"'), connectorSchema).optional(),
 });
 
@@ -63,7 +101,9 @@ export interface SluiceConfig {
   /** URL of the metadata database (flow versions), when known. */
   databaseUrl: string | undefined;
   temporal: { address: string; namespace: string; taskQueue: string; uiUrl: string };
-  staging: { dir: string; chunkRows: number };
+  staging: { dir: string; chunkRows: number; s3?: S3Location; retentionHours: number };
+  /** The data store (`data.pipeline`, `data.user`): local disk under `dir`, or S3. */
+  dataStore: { backend: 'local' | 's3'; dir: string; s3?: S3Location };
   connectors: Record<string, ConnectorConfig>;
   /** Path of the config file read, or null when the defaults were used. */
   configFile: string | null;
@@ -129,6 +169,18 @@ export function loadConfig(options: LoadConfigOptions = {}): SluiceConfig {
       ...missing,
       ...(parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.map(String).join('.') || '(root)'}: ${i.message}`)),
     ];
+    if (parsed.success) {
+      const connectors = parsed.data.connectors ?? {};
+      const needsS3 = (where: string, location: { connector: string } | undefined) => {
+        if (!location) return;
+        const connector = connectors[location.connector];
+        if (!connector) issues.push(`${where}.connector: no connector named "${location.connector}"`);
+        else if (connector.kind !== 's3') issues.push(`${where}.connector: "${location.connector}" is a ${connector.kind} connector, not s3`);
+      };
+      needsS3('staging.s3', parsed.data.staging?.s3);
+      needsS3('data_store.s3', parsed.data.data_store?.s3);
+      if (parsed.data.data_store?.backend === 's3' && !parsed.data.data_store.s3) issues.push('data_store.s3: backend s3 needs s3: { connector, bucket, prefix }');
+    }
     if (issues.length > 0 || !parsed.success) {
       throw new ConfigError('INVALID_CONFIG', [`${candidate} is invalid:`, ...issues.map((i) => `  - ${i}`)].join('\n'), { details: { issues } });
     }
@@ -159,6 +211,13 @@ export function loadConfig(options: LoadConfigOptions = {}): SluiceConfig {
     staging: {
       dir: path.resolve(projectDir, env.SLUICE_STAGING_DIR ?? file.staging?.dir ?? path.join(stateDir, 'staging')),
       chunkRows,
+      ...(file.staging?.s3 ? { s3: file.staging.s3 } : {}),
+      retentionHours: file.staging?.retention_hours ?? 168,
+    },
+    dataStore: {
+      backend: file.data_store?.backend ?? 'local',
+      dir: path.resolve(projectDir, file.data_store?.dir ?? path.join(stateDir, 'data')),
+      ...(file.data_store?.s3 ? { s3: file.data_store.s3 } : {}),
     },
     connectors,
     configFile,

@@ -53,6 +53,8 @@ export class ConnectorRegistry {
         return new LocalSource(path.resolve(this.config.projectDir, config.root));
       case 'postgres':
         return new PostgresSource(this.pool(name, config.url), config.query, config.fetch_rows ?? 100_000);
+      case 's3':
+        throw new ConfigError('CONNECTOR_NOT_A_SOURCE', `connector "${name}" (kind s3) cannot be a source yet`);
     }
   }
 
@@ -66,6 +68,8 @@ export class ConnectorRegistry {
         return new PostgresTarget(this.pool(name, config.url), name);
       case 'local':
         throw new ConfigError('CONNECTOR_NOT_A_TARGET', `connector "${name}" (kind local) cannot be a target yet; use a postgres connector`);
+      case 's3':
+        throw new ConfigError('CONNECTOR_NOT_A_TARGET', `connector "${name}" (kind s3) cannot be a target yet`);
     }
   }
 

@@ -18,6 +18,11 @@ export type FieldType = (typeof FIELD_TYPES)[number];
 
 export const SOURCE_FORMATS = ['csv', 'json', 'ndjson', 'parquet'] as const;
 export type SourceFormat = (typeof SOURCE_FORMATS)[number];
+export const TARGET_FORMATS = ['csv', 'parquet', 'ndjson'] as const;
+export type TargetFormat = (typeof TARGET_FORMATS)[number];
+
+/** `s3://bucket/key…`; the key may hold {flow}, {version}, {run_id}, {date}. */
+const OBJECT_PATH = /^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\/.+$/;
 
 /** A plain SQL identifier: target column names are used unquoted in `check` SQL, so they must be one. */
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -68,14 +73,21 @@ const flowSpecSchema = z
     target: z
       .strictObject({
         connector: z.string().min(1),
-        table: tableName,
+        /** Database targets: the table. */
+        table: tableName.optional(),
+        /** Object-store targets: `s3://bucket/key` template with {flow}, {version}, {run_id}, {date}. */
+        path: z.string().regex(OBJECT_PATH, 'must be s3://bucket/key, optionally with {flow}, {version}, {run_id}, {date}').optional(),
+        format: z.enum(TARGET_FORMATS).optional(),
         write: z.enum(['append', 'upsert', 'replace']).default('append'),
         key: z.array(identifier).min(1).optional(),
-        rejects: z.strictObject({ table: tableName }).optional(),
+        rejects: z.strictObject({ table: tableName.optional(), path: z.string().regex(OBJECT_PATH).optional() }).optional(),
       })
       .superRefine((target, ctx) => {
         if (target.write === 'upsert' && !target.key) {
           ctx.addIssue({ code: 'custom', path: ['key'], message: 'write: upsert needs a key (the columns that identify a row)' });
+        }
+        if ((target.table === undefined) === (target.path === undefined)) {
+          ctx.addIssue({ code: 'custom', path: ['table'], message: 'give either "table" (database targets) or "path" (object-store targets)' });
         }
       }),
     fields: z.record(identifier, fieldSchema).refine((fields) => Object.keys(fields).length > 0, 'at least one field is needed'),
@@ -106,10 +118,16 @@ export interface FlowSpec {
   source: FlowSpecInput['source'];
   target: {
     connector: string;
-    table: string;
+    /** Database targets. */
+    table?: string;
+    /** Object-store targets: `s3://bucket/key` template. */
+    path?: string;
+    /** Object-store targets: the file format. Default: from the path's extension, else csv. */
+    format?: TargetFormat;
     write: 'append' | 'upsert' | 'replace';
     key?: string[];
-    rejects: { table: string };
+    /** `table` for database targets (default `<table>_rejects`), `path` for object stores (default `<path stem>_rejects.<ext>`). */
+    rejects: { table?: string; path?: string };
   };
   fields: FieldSpec[];
   checks: { name: string; sql: string }[];
@@ -153,6 +171,16 @@ function crossFieldIssues(raw: unknown): string[] {
   return issues;
 }
 
+/** Where rejects go when the flow does not say: `<table>_rejects`, or `<path stem>_rejects<ext>`. */
+function defaultRejects(target: { table?: string; path?: string; rejects?: { table?: string; path?: string } }): { table?: string; path?: string } {
+  if (target.rejects?.table || target.rejects?.path) return { ...target.rejects };
+  if (target.table) return { table: `${target.table}_rejects` };
+  const path = target.path!;
+  const dot = path.lastIndexOf('.');
+  const slash = path.lastIndexOf('/');
+  return { path: dot > slash ? `${path.slice(0, dot)}_rejects${path.slice(dot)}` : `${path}_rejects` };
+}
+
 function formatPath(path: readonly PropertyKey[]): string {
   return path
     .map((part, i) => (typeof part === 'number' ? `[${part}]` : i === 0 ? String(part) : `.${String(part)}`))
@@ -178,10 +206,12 @@ export function validateFlowSpec(raw: unknown, origin = 'flow spec'): FlowSpec {
     source: spec.source,
     target: {
       connector: spec.target.connector,
-      table: spec.target.table,
+      ...(spec.target.table !== undefined ? { table: spec.target.table } : {}),
+      ...(spec.target.path !== undefined ? { path: spec.target.path } : {}),
+      ...(spec.target.format !== undefined ? { format: spec.target.format } : {}),
       write: spec.target.write,
       ...(spec.target.key ? { key: spec.target.key } : {}),
-      rejects: spec.target.rejects ?? { table: `${spec.target.table}_rejects` },
+      rejects: defaultRejects(spec.target),
     },
     fields: Object.entries(spec.fields).map(([name, field]) => ({
       name,

@@ -44,9 +44,20 @@ export function qualifiedName(table: string): { schema: string; name: string; sq
   return { schema, name, sql: `${quoteIdent(schema)}.${quoteIdent(name)}` };
 }
 
+/**
+ * The target and rejects tables of a flow.
+ * @throws TargetError `TARGET_NEEDS_TABLE` when the flow names an object path instead of a table.
+ */
+export function databaseTables(spec: FlowSpec): { table: string; rejects: string } {
+  if (!spec.target.table || !spec.target.rejects.table) {
+    throw new TargetError('TARGET_NEEDS_TABLE', `flow ${spec.name} targets a postgres connector, so target.table (and rejects.table) must name tables, not a path`);
+  }
+  return { table: spec.target.table, rejects: spec.target.rejects.table };
+}
+
 /** The CREATE TABLE statement for a flow's target table. */
 export function targetTableDdl(spec: FlowSpec): string {
-  const table = qualifiedName(spec.target.table);
+  const table = qualifiedName(databaseTables(spec).table);
   const columns = spec.fields.map((f) => `${quoteIdent(f.name)} ${POSTGRES_TYPES[f.type]}${f.required ? ' NOT NULL' : ''}`);
   if (spec.target.write === 'upsert' && spec.target.key) columns.push(`UNIQUE (${spec.target.key.map(quoteIdent).join(', ')})`);
   return `CREATE TABLE IF NOT EXISTS ${table.sql} (\n  ${columns.join(',\n  ')}\n)`;
@@ -54,7 +65,7 @@ export function targetTableDdl(spec: FlowSpec): string {
 
 /** The CREATE TABLE statement for a flow's rejects table. */
 export function rejectsTableDdl(spec: FlowSpec): string {
-  return `CREATE TABLE IF NOT EXISTS ${qualifiedName(spec.target.rejects.table).sql} (
+  return `CREATE TABLE IF NOT EXISTS ${qualifiedName(databaseTables(spec).rejects).sql} (
   run_id       text NOT NULL,
   flow_version text NOT NULL,
   source_path  text NOT NULL,
@@ -92,13 +103,14 @@ export class PostgresTarget implements TargetConnector {
 
   /** Creates the ledger, the target and rejects tables when missing, then checks the target's columns. */
   private async ensureTables(spec: FlowSpec): Promise<void> {
+    const tables = databaseTables(spec);
     const client = await this.pool.connect();
     try {
       await client.query('BEGIN');
       // Serialise DDL across concurrent loads: CREATE … IF NOT EXISTS races otherwise.
       await client.query(`SELECT pg_advisory_xact_lock(hashtext('sluice.ddl'))`);
       await client.query(LEDGER_DDL);
-      for (const table of [spec.target.table, spec.target.rejects.table]) {
+      for (const table of [tables.table, tables.rejects]) {
         await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(qualifiedName(table).schema)}`);
       }
       await client.query(targetTableDdl(spec));
@@ -107,13 +119,13 @@ export class PostgresTarget implements TargetConnector {
     } catch (error) {
       await client.query('ROLLBACK').catch(() => undefined);
       if (isUserFixable(error)) {
-        throw new TargetError('TARGET_DDL_FAILED', `cannot create ${spec.target.table}: ${(error as Error).message}`, { cause: error });
+        throw new TargetError('TARGET_DDL_FAILED', `cannot create ${tables.table}: ${(error as Error).message}`, { cause: error });
       }
       throw error;
     } finally {
       client.release();
     }
-    const table = qualifiedName(spec.target.table);
+    const table = qualifiedName(tables.table);
     const existing = await this.pool.query<{ column_name: string }>(
       'SELECT column_name FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2',
       [table.schema, table.name],
@@ -123,7 +135,7 @@ export class PostgresTarget implements TargetConnector {
     if (missing.length > 0) {
       throw new TargetError(
         'TARGET_SCHEMA_MISMATCH',
-        `table ${spec.target.table} exists but lacks column${missing.length > 1 ? 's' : ''} ${missing.map((f) => `"${f.name}"`).join(', ')}; ` +
+        `table ${tables.table} exists but lacks column${missing.length > 1 ? 's' : ''} ${missing.map((f) => `"${f.name}"`).join(', ')}; ` +
           `add ${missing.length > 1 ? 'them' : 'it'} (${missing.map((f) => `ALTER TABLE ${table.sql} ADD COLUMN ${quoteIdent(f.name)} ${POSTGRES_TYPES[f.type]}`).join('; ')}) or point the flow at another table`,
         { details: { missing: missing.map((f) => f.name) } },
       );
@@ -148,10 +160,11 @@ export class PostgresTarget implements TargetConnector {
 
   async load(request: LoadRequest): Promise<LoadResult> {
     const { spec } = request;
-    const location = `${this.connectorName}:${spec.target.table}`;
-    const rejectsLocation = `${this.connectorName}:${spec.target.rejects.table}`;
+    const tables = databaseTables(spec);
+    const location = `${this.connectorName}:${tables.table}`;
+    const rejectsLocation = `${this.connectorName}:${tables.rejects}`;
     await this.ensureTables(spec);
-    const table = qualifiedName(spec.target.table);
+    const table = qualifiedName(tables.table);
     const columns = spec.fields.map((f) => quoteIdent(f.name)).join(', ');
     const client = await this.pool.connect();
     try {
@@ -192,7 +205,7 @@ export class PostgresTarget implements TargetConnector {
       const rejected = { rows: 0 };
       await this.copyFiles(
         client,
-        `COPY ${qualifiedName(spec.target.rejects.table).sql} (${REJECT_COLUMNS.join(', ')}) FROM STDIN (FORMAT csv)`,
+        `COPY ${qualifiedName(tables.rejects).sql} (${REJECT_COLUMNS.join(', ')}) FROM STDIN (FORMAT csv)`,
         request.rejectedFiles,
         (file) =>
           pl
@@ -211,7 +224,7 @@ export class PostgresTarget implements TargetConnector {
       await client.query(
         `INSERT INTO sluice.load_ledger (execution_id, run_id, flow_version, source_path, target_table, rejects_table, rows_written, rows_rejected)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-        [request.executionId, request.runId, request.flowVersion, request.sourcePath, spec.target.table, spec.target.rejects.table, rowsWritten, rejected.rows],
+        [request.executionId, request.runId, request.flowVersion, request.sourcePath, tables.table, tables.rejects, rowsWritten, rejected.rows],
       );
       await client.query('COMMIT');
       return { rowsWritten, rowsRejected: rejected.rows, alreadyLoaded: false, location, rejectsLocation };

@@ -16,7 +16,7 @@ import { SEARCH_ATTRIBUTES } from '../../common/run-model';
 import { createLogger } from '../../common/logger';
 import { loadConfig, type SluiceConfig } from '../../config/sluice-config';
 import { migrate } from '../../db/migrations';
-import { startEmbeddedPostgres } from '../../db/embedded-postgres';
+import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../../db/embedded-postgres';
 import { findTemporalCli } from '../../temporal-server/temporal-cli';
 
 export const PROJECT_DIR = path.resolve(__dirname, '..', '..', '..');
@@ -39,13 +39,25 @@ export async function startTemporal(): Promise<TestWorkflowEnvironment> {
   });
 }
 
-let embeddedUrl: Promise<string> | undefined;
+let embedded: Promise<EmbeddedPostgresHandle> | undefined;
+let openDatabases = 0;
 
-/** The admin URL of the test Postgres server: `DATABASE_URL`, else an embedded server under a temp dir. */
+/**
+ * The admin URL of the test Postgres server: `DATABASE_URL`, else an embedded server under
+ * `.sluice/test-postgres` (test files run one at a time, so they share it in turn). The embedded
+ * server stops when the file's last test database is dropped, so the test process can exit.
+ */
 async function adminUrl(): Promise<string> {
   if (process.env.DATABASE_URL) return process.env.DATABASE_URL;
-  embeddedUrl ??= startEmbeddedPostgres(path.join(PROJECT_DIR, '.sluice', 'test-postgres'), logger, 54339).then((h) => h.databaseUrl);
-  return embeddedUrl;
+  embedded ??= startEmbeddedPostgres(path.join(PROJECT_DIR, '.sluice', 'test-postgres'), logger, 54339);
+  return (await embedded).databaseUrl;
+}
+
+async function releaseEmbedded(): Promise<void> {
+  if (openDatabases > 0 || !embedded) return;
+  const handle = await embedded;
+  embedded = undefined;
+  await handle.stop();
 }
 
 export interface TestDatabase {
@@ -66,6 +78,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   url.pathname = `/${name}`;
   const pool = new Pool({ connectionString: url.toString(), max: 4 });
   await migrate(pool);
+  openDatabases += 1;
   return {
     url: url.toString(),
     pool,
@@ -75,6 +88,8 @@ export async function createTestDatabase(): Promise<TestDatabase> {
       await c.connect();
       await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
       await c.end();
+      openDatabases -= 1;
+      await releaseEmbedded();
     },
   };
 }
@@ -86,7 +101,7 @@ export function testConfig(options: { dir: string; databaseUrl: string; address:
     ...base,
     databaseUrl: options.databaseUrl,
     temporal: { ...base.temporal, address: options.address, taskQueue: options.taskQueue ?? `test-${randomUUID()}` },
-    staging: { dir: mkdtempSync(path.join(os.tmpdir(), 'sluice-staging-')), chunkRows: options.chunkRows ?? 250_000 },
+    staging: { ...base.staging, dir: mkdtempSync(path.join(os.tmpdir(), 'sluice-staging-')), chunkRows: options.chunkRows ?? 250_000 },
     connectors: options.connectors ?? base.connectors,
   };
 }

@@ -1,0 +1,110 @@
+/**
+ * A real S3-compatible server for tests and benchmarks: versitygw (posix backend) found on PATH or
+ * as `SLUICE_S3_SERVER`, else the project-local build in `.tools/bin/versitygw`, else built from its
+ * official Go module (`go install github.com/versity/versitygw/cmd/versitygw@v1.8.0`, about a
+ * minute). Listens on 127.0.0.1 only, data in a temporary folder.
+ */
+import { spawn } from 'node:child_process';
+import { accessSync, constants, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+
+export const VERSITYGW_MODULE = 'github.com/versity/versitygw/cmd/versitygw@v1.8.0';
+
+export interface S3Server {
+  endpoint: string;
+  region: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+  /** The folder the posix backend keeps buckets in. */
+  dataDir: string;
+  stop(): Promise<void>;
+}
+
+function executable(file: string): boolean {
+  try {
+    accessSync(file, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Finds versitygw, building it with Go into `<projectDir>/.tools/bin` when needed. */
+export async function findS3Server(projectDir: string): Promise<string> {
+  if (process.env.SLUICE_S3_SERVER) return process.env.SLUICE_S3_SERVER;
+  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
+    if (dir && executable(path.join(dir, 'versitygw'))) return path.join(dir, 'versitygw');
+  }
+  const bin = path.join(projectDir, '.tools', 'bin');
+  const cached = path.join(bin, 'versitygw');
+  if (existsSync(cached)) return cached;
+  await mkdir(bin, { recursive: true });
+  await new Promise<void>((resolve, reject) => {
+    const child = spawn('go', ['install', VERSITYGW_MODULE], { env: { ...process.env, GOBIN: bin, CGO_ENABLED: '0' }, stdio: ['ignore', 'inherit', 'inherit'] });
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`go install ${VERSITYGW_MODULE} exited with ${code}`))));
+  });
+  return cached;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+    server.on('error', reject);
+  });
+}
+
+/** Starts versitygw on a free loopback port; resolves once it accepts connections. */
+export async function startS3Server(projectDir: string): Promise<S3Server> {
+  const binary = await findS3Server(projectDir);
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'sluice-s3-'));
+  const port = await freePort();
+  const accessKeyId = 'sluice-test';
+  const secretAccessKey = 'sluice-test-secret';
+  const child = spawn(binary, ['--access', accessKeyId, '--secret', secretAccessKey, '--port', `127.0.0.1:${port}`, 'posix', dataDir], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000)));
+  let exited = false;
+  child.on('exit', () => (exited = true));
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    if (exited) throw new Error(`versitygw exited at start: ${stderr}`);
+    const ok = await new Promise<boolean>((resolve) => {
+      const socket = net.connect(port, '127.0.0.1', () => {
+        socket.end();
+        resolve(true);
+      });
+      socket.on('error', () => resolve(false));
+    });
+    if (ok) break;
+    if (Date.now() > deadline) throw new Error(`versitygw did not listen on ${port}: ${stderr}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    region: 'us-east-1',
+    accessKeyId,
+    secretAccessKey,
+    dataDir,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        const done = () => {
+          rmSync(dataDir, { recursive: true, force: true });
+          resolve();
+        };
+        if (exited) return done();
+        child.once('exit', done);
+        child.kill('SIGTERM');
+        setTimeout(() => child.kill('SIGKILL'), 5000).unref();
+      }),
+  };
+}
