@@ -9,14 +9,17 @@
  * Each activity takes one input object and returns one output object; only references to staged
  * files (paths relative to the staging root) and counts travel through Temporal, never rows.
  */
-import { pathToFileURL } from 'node:url';
+import { rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { Context } from '@temporalio/activity';
 import pl from 'nodejs-polars';
 import type { Logger } from 'pino';
 import type { SluiceConfig } from '../config/sluice-config';
 import type { ConnectorRegistry } from '../connectors/registry';
 import type { FlowVersionStore } from '../flow-spec/flow-versions';
-import type { LocalStaging } from '../staging/local-staging';
+import { planChunks, type ChunkPlan, type StagedFileRef } from '../common/chunk-plan';
+import type { Staging } from '../staging/staging';
 import { findDuplicates } from '../transform/dedupe';
 import { assertSourceColumns, mapChunk, ROW_COLUMN, ruleKey, toJson, type RejectError } from '../transform/map-chunk';
 import { atActivityBoundary } from './activity-boundary';
@@ -25,7 +28,7 @@ export interface RunActivityDeps {
   config: SluiceConfig;
   connectors: ConnectorRegistry;
   flowVersions: FlowVersionStore;
-  staging: LocalStaging;
+  staging: Staging;
   logger: Logger;
 }
 
@@ -39,11 +42,7 @@ export interface RunRef {
   sourcePath: string;
 }
 
-export interface StagedFileRef {
-  /** Path relative to the staging root. */
-  path: string;
-  rows: number;
-}
+export { planChunks, type ChunkPlan, type StagedFileRef } from '../common/chunk-plan';
 
 export type SyncSourceInput = RunRef;
 export interface SyncSourceOutput {
@@ -51,12 +50,31 @@ export interface SyncSourceOutput {
   rows: number;
   columns: string[];
   format: string;
+  /** Rows per transform chunk (the worker's `staging.chunk_rows`). */
+  chunkRows: number;
 }
 
-export interface TransformInput extends RunRef {
-  staged: SyncSourceOutput;
+export interface TransformChunkInput extends RunRef {
+  index: number;
+  chunk: ChunkPlan;
+}
+export interface TransformChunkOutput {
+  index: number;
+  mappedKey: string;
+  rejectedKey: string;
+  rowsMapped: number;
+  rowsRejected: number;
+  /** `host:pid` of the worker that did it (or found it done). */
+  worker: string;
+}
+
+export interface FinishTransformInput extends RunRef {
+  chunks: TransformChunkOutput[];
+  plan: ChunkPlan[];
 }
 export interface TransformOutput {
+  /** Chunks done by each worker (`host:pid` → count). */
+  workers: Record<string, number>;
   mappedFiles: string[];
   rejectedFiles: string[];
   rowsMapped: number;
@@ -80,30 +98,6 @@ export interface SyncTargetOutput {
   alreadyLoaded: boolean;
   location: string;
   rejectsLocation: string;
-}
-
-/** One slice of a staged file that the transform maps as a unit. */
-interface ChunkPlan {
-  file: string;
-  offset: number;
-  rows: number;
-  /** 1-based source row number of the slice's first row. */
-  firstRow: number;
-}
-
-/** Splits staged files into slices of at most `chunkRows` rows, numbering source rows from 1. */
-export function planChunks(files: StagedFileRef[], chunkRows: number): ChunkPlan[] {
-  const plan: ChunkPlan[] = [];
-  let firstRow = 1;
-  for (const file of files) {
-    for (let offset = 0; offset < file.rows || (offset === 0 && file.rows === 0 && plan.length === 0); offset += chunkRows) {
-      const rows = Math.min(chunkRows, file.rows - offset);
-      plan.push({ file: file.path, offset, rows, firstRow });
-      firstRow += rows;
-      if (rows === 0) break;
-    }
-  }
-  return plan;
 }
 
 const part = (i: number) => `part-${String(i).padStart(5, '0')}.parquet`;
@@ -130,11 +124,17 @@ async function withKeepAlive<T>(body: (beat: Beat) => Promise<T>): Promise<T> {
   }
 }
 
+/** `host:pid` of this worker process, reported by each chunk so a run shows who did the work. */
+export const WORKER_IDENTITY = `${os.hostname()}:${process.pid}`;
+
+const countRows = (file: string): number =>
+  Number(pl.scanParquet(file).select(pl.len().alias('n')).collectSync().getColumn('n').get(0));
+
 export function createRunActivities(deps: RunActivityDeps) {
   const { config, connectors, flowVersions, staging, logger } = deps;
 
-  const readSlice = (chunk: ChunkPlan): pl.DataFrame =>
-    pl.scanParquet(staging.resolve(chunk.file)).slice(chunk.offset, chunk.rows).collectSync();
+  const readSlice = async (chunk: ChunkPlan): Promise<pl.DataFrame> =>
+    pl.scanParquet(await staging.fetch(chunk.file)).slice(chunk.offset, chunk.rows).collectSync();
 
   return {
     /** Streams the source into staged Parquet files. Heartbeats `{ rows, chunk }`. */
@@ -142,114 +142,133 @@ export function createRunActivities(deps: RunActivityDeps) {
       return atActivityBoundary(logger, 'syncSource', () => withKeepAlive(async (beat) => {
         const { spec } = await flowVersions.get(input.flowVersion);
         const runKey = staging.runKey(input.runId, input.executionId);
-        const stagingDir = await staging.folder(runKey, 'source', true);
+        const scratch = await staging.scratch(runKey, 'source');
         const source = connectors.source(spec.source.connector);
         const staged = await source.stage({
           sourcePath: input.sourcePath,
           spec,
-          stagingDir,
+          stagingDir: scratch,
           chunkRows: config.staging.chunkRows,
           onProgress: (progress) => beat(progress),
           signal: Context.current().cancellationSignal,
         });
-        logger.info({ runId: input.runId, rows: staged.rows, files: staged.files.length }, 'source staged');
-        return {
-          files: staged.files.map((f) => ({ path: staging.relative(f.path), rows: f.rows })),
-          rows: staged.rows,
-          columns: staged.columns,
-          format: staged.format,
-        };
+        const files: StagedFileRef[] = [];
+        for (const file of staged.files) {
+          const key = `${runKey}/source/${path.basename(file.path)}`;
+          await staging.store(file.path, key);
+          files.push({ path: key, rows: file.rows });
+        }
+        logger.info({ runId: input.runId, rows: staged.rows, files: files.length, staging: staging.location }, 'source staged');
+        return { files, rows: staged.rows, columns: staged.columns, format: staged.format, chunkRows: config.staging.chunkRows };
       }));
     },
 
     /**
-     * Maps every chunk (declarative mapping and rules), then applies `dedupe` across all chunks.
-     * Resumable: chunks whose outputs exist are skipped on retry. Heartbeats `{ chunk, rowsDone }`.
+     * Maps one chunk (declarative mapping and rules) into a mapped and a rejected part. Idempotent:
+     * a chunk whose parts exist is not mapped again. Runs on any worker of the task queue.
      */
-    async transform(input: TransformInput): Promise<TransformOutput> {
-      return atActivityBoundary(logger, 'transform', () => withKeepAlive(async (beat) => {
+    async transformChunk(input: TransformChunkInput): Promise<TransformChunkOutput> {
+      return atActivityBoundary(logger, 'transformChunk', () => withKeepAlive(async (beat) => {
         const { spec } = await flowVersions.get(input.flowVersion);
-        assertSourceColumns(spec, input.staged.columns);
         const runKey = staging.runKey(input.runId, input.executionId);
-        const plan = planChunks(input.staged.files, config.staging.chunkRows);
-        const mappedFiles: string[] = [];
-        const rejectedFiles: string[] = [];
-        let rowsDone = 0;
-        for (const [i, chunk] of plan.entries()) {
-          const mappedPath = `${runKey}/mapped/${part(i)}`;
-          const rejectedPath = `${runKey}/rejected/${part(i)}`;
-          mappedFiles.push(mappedPath);
-          rejectedFiles.push(rejectedPath);
-          if (!(staging.exists(mappedPath) && staging.exists(rejectedPath))) {
-            const { mapped, rejected } = mapChunk(spec, readSlice(chunk), chunk.firstRow);
-            await staging.writeParquet(rejected, rejectedPath);
-            await staging.writeParquet(mapped, mappedPath);
-          }
-          rowsDone += chunk.rows;
-          beat({ chunk: i, rowsDone });
-          if (Context.current().cancellationSignal.aborted) throw new Error('transform cancelled');
+        const mappedKey = `${runKey}/mapped/${part(input.index)}`;
+        const rejectedKey = `${runKey}/rejected/${part(input.index)}`;
+        if ((await staging.exists(mappedKey)) && (await staging.exists(rejectedKey))) {
+          return {
+            index: input.index,
+            mappedKey,
+            rejectedKey,
+            rowsMapped: countRows(await staging.fetch(mappedKey)),
+            rowsRejected: countRows(await staging.fetch(rejectedKey)),
+            worker: WORKER_IDENTITY,
+          };
         }
+        const raw = await readSlice(input.chunk);
+        beat({ chunk: input.index, rows: raw.height });
+        const { mapped, rejected } = mapChunk(spec, raw, input.chunk.firstRow);
+        await staging.writeParquet(rejected, rejectedKey);
+        await staging.writeParquet(mapped, mappedKey);
+        return { index: input.index, mappedKey, rejectedKey, rowsMapped: mapped.height, rowsRejected: rejected.height, worker: WORKER_IDENTITY };
+      }));
+    },
 
+    /**
+     * After every chunk: applies `dedupe` across all chunks (keeps the lowest row number), then
+     * counts rows and rejects by rule.
+     */
+    async finishTransform(input: FinishTransformInput): Promise<TransformOutput> {
+      return atActivityBoundary(logger, 'finishTransform', () => withKeepAlive(async (beat) => {
+        const { spec } = await flowVersions.get(input.flowVersion);
+        const runKey = staging.runKey(input.runId, input.executionId);
+        const chunks = [...input.chunks].sort((a, b) => a.index - b.index);
+        const mappedFiles = chunks.map((c) => c.mappedKey);
+        const rejectedFiles = chunks.map((c) => c.rejectedKey);
         let finalMapped = mappedFiles;
+        let rowsMapped = chunks.reduce((n, c) => n + c.rowsMapped, 0);
         if (spec.dedupe) {
           const keys = spec.dedupe;
-          const keyFrame = pl.concat(mappedFiles.map((f) => pl.readParquet(staging.resolve(f), { columns: [ROW_COLUMN, ...keys] } as never)));
+          const local = await Promise.all(mappedFiles.map((f) => staging.fetch(f)));
+          const keyFrame = pl.concat(local.map((f) => pl.readParquet(f, { columns: [ROW_COLUMN, ...keys] } as never)));
           const duplicates = findDuplicates(keyFrame, keys);
+          const allDuplicates = [...duplicates.keys()];
           finalMapped = [];
-          for (const [i, file] of mappedFiles.entries()) {
-            const mapped = pl.readParquet(staging.resolve(file));
-            const dupRows = (mapped.getColumn(ROW_COLUMN).toArray() as unknown[]).map(Number).filter((row) => duplicates.has(row));
+          for (const [i, file] of local.entries()) {
+            const mapped = pl.readParquet(file);
+            const dupRows = (mapped.filter(pl.col(ROW_COLUMN).isIn(allDuplicates)).getColumn(ROW_COLUMN).toArray() as unknown[]).map(Number);
             if (dupRows.length === 0) {
-              finalMapped.push(file);
+              finalMapped.push(mappedFiles[i]!);
               continue;
             }
-            const dedupedPath = `${runKey}/deduped/${part(i)}`;
-            const rejectedPath = `${runKey}/rejected-dedupe/${part(i)}`;
-            finalMapped.push(dedupedPath);
-            rejectedFiles.push(rejectedPath);
-            const originals = readSlice(plan[i]!)
-              .withRowIndex(ROW_COLUMN, plan[i]!.firstRow)
+            const dedupedKey = `${runKey}/deduped/${part(i)}`;
+            const rejectedKey = `${runKey}/rejected-dedupe/${part(i)}`;
+            finalMapped.push(dedupedKey);
+            rejectedFiles.push(rejectedKey);
+            const chunk = input.plan[chunks[i]!.index]!;
+            const originals = (await readSlice(chunk))
+              .withRowIndex(ROW_COLUMN, chunk.firstRow)
               .withColumns(pl.col(ROW_COLUMN).cast(pl.Int64))
               .filter(pl.col(ROW_COLUMN).isIn(dupRows));
-            const records = originals.drop(ROW_COLUMN).toRecords() as Record<string, unknown>[];
-            const rowNumbers = originals.getColumn(ROW_COLUMN).toArray().map(Number);
+            const sourceColumns = originals.columns.filter((c) => c !== ROW_COLUMN);
+            const records = originals.select(pl.struct(sourceColumns.map((c) => pl.col(c))).struct.jsonEncode().alias('record')).getColumn('record').toArray() as string[];
+            const rowNumbers = (originals.getColumn(ROW_COLUMN).toArray() as unknown[]).map(Number);
             const errors = rowNumbers.map((row) =>
               toJson([{ field: null, rule: 'dedupe', message: `duplicate of row ${duplicates.get(row)} on (${keys.join(', ')})` } satisfies RejectError]),
             );
             await staging.writeParquet(
               pl.DataFrame({
                 [ROW_COLUMN]: pl.Series(ROW_COLUMN, rowNumbers, pl.Int64),
-                record: pl.Series('record', records.map((r) => toJson(r)), pl.Utf8),
+                record: pl.Series('record', records, pl.Utf8),
                 errors: pl.Series('errors', errors, pl.Utf8),
               }),
-              rejectedPath,
+              rejectedKey,
             );
-            await staging.writeParquet(mapped.filter(pl.col(ROW_COLUMN).isIn(dupRows).not()), dedupedPath);
+            await staging.writeParquet(mapped.filter(pl.col(ROW_COLUMN).isIn(dupRows).not()), dedupedKey);
+            rowsMapped -= dupRows.length;
+            beat({ dedupe: i });
           }
-          beat({ chunk: plan.length, rowsDone, dedupe: duplicates.size });
         }
-
-        let rowsMapped = 0;
-        for (const file of finalMapped) rowsMapped += pl.scanParquet(staging.resolve(file)).select(pl.len().alias('n')).collectSync().getColumn('n').get(0) as number;
         const byRule: Record<string, number> = {};
         let rowsRejected = 0;
         for (const file of rejectedFiles) {
-          const errors = pl.readParquet(staging.resolve(file), { columns: ['errors'] } as never).getColumn('errors').toArray() as string[];
+          const errors = pl.readParquet(await staging.fetch(file), { columns: ['errors'] } as never).getColumn('errors').toArray() as string[];
           rowsRejected += errors.length;
           for (const text of errors) {
             for (const error of JSON.parse(text) as RejectError[]) byRule[ruleKey(error)] = (byRule[ruleKey(error)] ?? 0) + 1;
           }
         }
-        logger.info({ runId: input.runId, rowsMapped, rowsRejected, chunks: plan.length }, 'transform done');
+        const workers: Record<string, number> = {};
+        for (const chunk of chunks) workers[chunk.worker] = (workers[chunk.worker] ?? 0) + 1;
+        logger.info({ runId: input.runId, rowsMapped, rowsRejected, chunks: chunks.length, workers }, 'transform done');
         return {
           mappedFiles: finalMapped,
           rejectedFiles,
-          rowsMapped: Number(rowsMapped),
+          rowsMapped,
           rowsRejected,
           byRule,
-          chunks: plan.length,
+          chunks: chunks.length,
+          workers,
           maxRejectRatio: spec.max_reject_ratio,
-          rejectsStagingLocation: pathToFileURL(staging.resolve(`${runKey}/rejected`)).href,
+          rejectsStagingLocation: staging.uri(`${runKey}/rejected`),
         };
       }));
     },
@@ -265,8 +284,8 @@ export function createRunActivities(deps: RunActivityDeps) {
           flowVersion: input.flowVersion,
           sourcePath: input.sourcePath,
           spec,
-          mappedFiles: input.mappedFiles.map((f) => staging.resolve(f)),
-          rejectedFiles: input.rejectedFiles.map((f) => staging.resolve(f)),
+          mappedFiles: await Promise.all(input.mappedFiles.map((f) => staging.fetch(f))),
+          rejectedFiles: await Promise.all(input.rejectedFiles.map((f) => staging.fetch(f))),
           onProgress: (progress) => beat(progress),
           signal: Context.current().cancellationSignal,
         });
@@ -275,9 +294,14 @@ export function createRunActivities(deps: RunActivityDeps) {
       }));
     },
 
-    /** Deletes a run execution's staged files. */
-    async purgeStaging(input: Pick<RunRef, 'runId' | 'executionId'>): Promise<void> {
-      await staging.purge(staging.runKey(input.runId, input.executionId));
+    /**
+     * Records that a run ended, so its staged data is deleted after the retention period
+     * (`staging.retention_hours`); frees this worker's local copies now.
+     */
+    async finishRun(input: Pick<RunRef, 'runId' | 'executionId'>): Promise<void> {
+      const runKey = staging.runKey(input.runId, input.executionId);
+      await staging.markFinished(runKey);
+      if (config.staging.s3) await rm(path.join(config.staging.dir, ...runKey.split('/')), { recursive: true, force: true });
     },
   };
 }

@@ -41,7 +41,7 @@ describe('loadConfig', () => {
       stateDir: path.join(dir, '.sluice'),
       databaseUrl: undefined,
       temporal: { address: '127.0.0.1:7233', namespace: 'default', taskQueue: 'sluice', uiUrl: 'http://127.0.0.1:8233' },
-      staging: { dir: path.join(dir, '.sluice', 'staging'), chunkRows: 250_000, retentionHours: 168 },
+      staging: { dir: path.join(dir, '.sluice', 'staging'), chunkRows: 250_000, retentionHours: 24 },
       dataStore: { backend: 'local', dir: path.join(dir, '.sluice', 'data') },
       connectors: { files: { kind: 'local', root: '.' }, warehouse: { kind: 'postgres' } },
       configFile: null,
@@ -74,7 +74,7 @@ connectors:
       stateDir: path.join(dir, '.sluice'),
       databaseUrl: 'postgres://sluice@db:5432/meta',
       temporal: { address: 'temporal:7233', namespace: 'prod', taskQueue: 'etl', uiUrl: 'http://127.0.0.1:8233' },
-      staging: { dir: path.join(dir, 'stage'), chunkRows: 1000, retentionHours: 168 },
+      staging: { dir: path.join(dir, 'stage'), chunkRows: 1000, retentionHours: 24 },
       dataStore: { backend: 'local', dir: path.join(dir, '.sluice', 'data') },
       connectors: {
         files: { kind: 'local', root: './data' },
@@ -93,7 +93,7 @@ connectors:
     assert.equal(config.databaseUrl, 'postgres://env/db');
     assert.equal(config.temporal.address, 'env:7233');
     assert.equal(config.temporal.taskQueue, 'q');
-    assert.deepEqual(config.staging, { dir: '/tmp/elsewhere', chunkRows: 20, retentionHours: 168 });
+    assert.deepEqual(config.staging, { dir: '/tmp/elsewhere', chunkRows: 20, retentionHours: 24 });
   });
 
   it('defaults a local connector\'s root to "." and keeps only the configured connectors', () => {

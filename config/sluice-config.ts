@@ -80,7 +80,7 @@ const configFileSchema = z.strictObject({
       chunk_rows: z.number().int().positive().optional(),
       /** Staged chunks in S3, so one run's activities can run on several machines. */
       s3: s3LocationSchema.optional(),
-      /** Hours a finished run's staged data is kept. @default 168 */
+      /** Hours a finished run's staged data is kept. @default 24 */
       retention_hours: z.number().positive().optional(),
     })
     .optional(),
@@ -212,7 +212,7 @@ export function loadConfig(options: LoadConfigOptions = {}): SluiceConfig {
       dir: path.resolve(projectDir, env.SLUICE_STAGING_DIR ?? file.staging?.dir ?? path.join(stateDir, 'staging')),
       chunkRows,
       ...(file.staging?.s3 ? { s3: file.staging.s3 } : {}),
-      retentionHours: file.staging?.retention_hours ?? 168,
+      retentionHours: file.staging?.retention_hours ?? 24,
     },
     dataStore: {
       backend: file.data_store?.backend ?? 'local',

@@ -1,57 +1,94 @@
 /**
- * Local-disk staging: each run execution gets `<root>/<run id>/<execution id>/`, holding the staged
- * source (`source/`), mapped and rejected chunks (`mapped/`, `rejected/`) and, with `dedupe`,
- * `deduped/` and `rejected-dedupe/`. Only paths relative to the root travel through Temporal.
- *
- * Files are written to a temporary name and renamed, so a file that exists is complete: a retried
- * activity can skip the chunks it already finished.
+ * Local-disk staging (the embedded default): keys are files under one root folder. Several workers
+ * can share it when they see the same folder (one machine, or a shared volume).
  */
 import { existsSync } from 'node:fs';
-import { mkdir, rename, rm } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import type pl from 'nodejs-polars';
+import { FINISHED_MARKER, runKeyOf, type Staging } from './staging';
 
-export class LocalStaging {
+export class LocalStaging implements Staging {
   constructor(readonly root: string) {}
 
-  /** Folder of one execution of a run (relative to the root). */
+  get location(): string {
+    return pathToFileURL(this.root).href;
+  }
+
   runKey(runId: string, executionId: string): string {
-    return path.join(runId.replace(/[^A-Za-z0-9_.-]/g, '_'), executionId);
+    return runKeyOf(runId, executionId);
   }
 
-  /** Absolute path of a staging-relative path. */
-  resolve(relative: string): string {
-    return path.join(this.root, relative);
+  private resolve(key: string): string {
+    return path.join(this.root, ...key.split('/'));
   }
 
-  /** Staging-relative path of an absolute path under the root. */
-  relative(absolute: string): string {
-    return path.relative(this.root, absolute);
-  }
-
-  /** Creates (emptying first when `fresh`) a folder under the run's key; returns its absolute path. */
-  async folder(runKey: string, name: string, fresh = false): Promise<string> {
-    const dir = this.resolve(path.join(runKey, name));
-    if (fresh) await rm(dir, { recursive: true, force: true });
+  async scratch(runKey: string, name: string): Promise<string> {
+    // Local staging writes in place: the scratch folder is the staged folder itself.
+    const dir = this.resolve(`${runKey}/${name}`);
+    await rm(dir, { recursive: true, force: true });
     await mkdir(dir, { recursive: true });
     return dir;
   }
 
-  /** True when a complete file exists at the staging-relative path. */
-  exists(relative: string): boolean {
-    return existsSync(this.resolve(relative));
+  async store(localFile: string, key: string): Promise<void> {
+    const target = this.resolve(key);
+    if (path.resolve(localFile) === target) return;
+    await mkdir(path.dirname(target), { recursive: true });
+    await rename(localFile, target);
   }
 
-  /** Writes a frame as Parquet atomically (temporary name, then rename). */
-  async writeParquet(frame: pl.DataFrame, relative: string): Promise<void> {
-    const target = this.resolve(relative);
+  async writeParquet(frame: pl.DataFrame, key: string): Promise<void> {
+    const target = this.resolve(key);
     await mkdir(path.dirname(target), { recursive: true });
     const temporary = `${target}.${process.pid}.tmp`;
     frame.writeParquet(temporary);
     await rename(temporary, target);
   }
 
-  /** Deletes everything staged for a run execution. */
+  async fetch(key: string): Promise<string> {
+    const file = this.resolve(key);
+    if (!existsSync(file)) throw new Error(`staged file ${key} is missing from ${this.root}; was staging purged, or do the workers not share this folder?`);
+    return file;
+  }
+
+  async exists(key: string): Promise<boolean> {
+    return existsSync(this.resolve(key));
+  }
+
+  uri(key: string): string {
+    return pathToFileURL(this.resolve(key)).href;
+  }
+
+  async markFinished(runKey: string): Promise<void> {
+    const file = this.resolve(`${runKey}/${FINISHED_MARKER}`);
+    await mkdir(path.dirname(file), { recursive: true });
+    await writeFile(file, JSON.stringify({ finished_at: new Date().toISOString() }));
+  }
+
+  async sweep(retentionMs: number): Promise<string[]> {
+    const deleted: string[] = [];
+    const cutoff = Date.now() - retentionMs;
+    const runs = existsSync(this.root) ? await readdir(this.root, { withFileTypes: true }) : [];
+    for (const run of runs.filter((d) => d.isDirectory())) {
+      for (const execution of await readdir(path.join(this.root, run.name), { withFileTypes: true })) {
+        if (!execution.isDirectory()) continue;
+        const runKey = `${run.name}/${execution.name}`;
+        const marker = this.resolve(`${runKey}/${FINISHED_MARKER}`);
+        if (!existsSync(marker)) continue;
+        const finishedAt = Date.parse((JSON.parse(await readFile(marker, 'utf8')) as { finished_at: string }).finished_at);
+        if ((Number.isNaN(finishedAt) ? (await stat(marker)).mtimeMs : finishedAt) < cutoff) {
+          await this.purge(runKey);
+          deleted.push(runKey);
+        }
+      }
+      const left = await readdir(path.join(this.root, run.name)).catch(() => ['x']);
+      if (left.length === 0) await rm(path.join(this.root, run.name), { recursive: true, force: true });
+    }
+    return deleted;
+  }
+
   async purge(runKey: string): Promise<void> {
     await rm(this.resolve(runKey), { recursive: true, force: true });
   }

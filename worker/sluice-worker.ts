@@ -17,7 +17,7 @@ import { requireDatabaseUrl, type SluiceConfig } from '../config/sluice-config';
 import { ConnectorRegistry } from '../connectors/registry';
 import { migrate } from '../db/migrations';
 import { FlowVersionStore } from '../flow-spec/flow-versions';
-import { LocalStaging } from '../staging/local-staging';
+import { createStaging } from '../staging/create-staging';
 
 let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
 let runtimeInstalled = false;
@@ -60,6 +60,7 @@ export async function createSluiceWorker(options: CreateWorkerOptions): Promise<
   pool.on('error', () => undefined);
   await migrate(pool);
   const connectors = new ConnectorRegistry(config);
+  const staging = createStaging(config);
   const ownConnection = !options.connection;
   const connection = options.connection ?? (await NativeConnection.connect({ address: config.temporal.address }));
   const worker = await Worker.create({
@@ -71,15 +72,26 @@ export async function createSluiceWorker(options: CreateWorkerOptions): Promise<
       config,
       connectors,
       flowVersions: new FlowVersionStore(pool),
-      staging: new LocalStaging(config.staging.dir),
+      staging,
       logger,
     }),
     // Temporal's default is 0: in-flight activities would be cancelled at once on SIGTERM.
     shutdownGraceTime: options.shutdownGraceTime ?? '30s',
     maxConcurrentActivityTaskExecutions: 4,
   });
+  // Retention: every hour, delete the staged data of runs that ended more than retention_hours ago.
+  const retentionMs = config.staging.retentionHours * 3_600_000;
+  const sweep = () =>
+    staging
+      .sweep(retentionMs)
+      .then((deleted) => deleted.length > 0 && logger.info({ deleted: deleted.length }, 'staging retention: deleted finished runs'))
+      .catch((error: unknown) => logger.warn({ err: error }, 'staging retention sweep failed'));
+  const sweeper = setInterval(sweep, 3_600_000);
+  sweeper.unref();
+  void sweep();
   let running: Promise<void> | undefined;
   const release = async () => {
+    clearInterval(sweeper);
     await connectors.close();
     await pool.end().catch(() => undefined);
     if (ownConnection) await connection.close().catch(() => undefined);

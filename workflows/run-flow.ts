@@ -18,7 +18,8 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { RunActivities } from '../activities/run-activities';
+import type { RunActivities, TransformChunkOutput } from '../activities/run-activities';
+import { planChunks } from '../common/chunk-plan';
 import {
   metadataQuery,
   RUN_CRASHED_TYPE,
@@ -34,12 +35,15 @@ import {
 
 const retry = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '60s', maximumAttempts: 10 };
 
-const { syncSource, transform, syncTarget } = proxyActivities<RunActivities>({
+const { syncSource, transformChunk, finishTransform, syncTarget } = proxyActivities<RunActivities>({
   startToCloseTimeout: '6h',
   heartbeatTimeout: '30s',
   retry,
 });
-const { purgeStaging } = proxyActivities<RunActivities>({ startToCloseTimeout: '10m', retry: { ...retry, maximumAttempts: 3 } });
+const { finishRun } = proxyActivities<RunActivities>({ startToCloseTimeout: '10m', retry: { ...retry, maximumAttempts: 3 } });
+
+/** Transform chunks in flight at once for one run, spread over the task queue's workers. */
+export const MAX_PARALLEL_CHUNKS = 8;
 
 /** Runs one flow version against one source_path; returns the final metadata. */
 export async function runFlow(input: RunFlowInput): Promise<RunMetadata> {
@@ -86,11 +90,22 @@ export async function runFlow(input: RunFlowInput): Promise<RunMetadata> {
     end({ rows: staged.rows, files: staged.files.length, format: staged.format });
 
     begin('transform', 'TRANSFORMING');
-    const transformed = await transform({ ...ref, staged });
+    // Fan the chunks out over the workers, at most MAX_PARALLEL_CHUNKS at a time.
+    const plan = planChunks(staged.files, staged.chunkRows);
+    const outputs: TransformChunkOutput[] = [];
+    let next = 0;
+    const lane = async () => {
+      while (next < plan.length) {
+        const index = next++;
+        outputs.push(await transformChunk({ ...ref, index, chunk: plan[index]! }));
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(MAX_PARALLEL_CHUNKS, plan.length) }, lane));
+    const transformed = await finishTransform({ ...ref, chunks: outputs, plan });
     metadata.rows.mapped = transformed.rowsMapped;
     metadata.rows.rejected = transformed.rowsRejected;
     metadata.rejects = { location: transformed.rejectsStagingLocation, by_rule: transformed.byRule };
-    end({ chunks: transformed.chunks, mapped: transformed.rowsMapped, rejected: transformed.rowsRejected });
+    end({ chunks: transformed.chunks, workers: transformed.workers, mapped: transformed.rowsMapped, rejected: transformed.rowsRejected });
     const ratio = staged.rows === 0 ? 0 : transformed.rowsRejected / staged.rows;
     if (ratio > transformed.maxRejectRatio) {
       throw ApplicationFailure.create({
@@ -110,11 +125,7 @@ export async function runFlow(input: RunFlowInput): Promise<RunMetadata> {
     end({ location: loaded.location, written: loaded.rowsWritten, rejected: loaded.rowsRejected, already_loaded: loaded.alreadyLoaded });
 
     transition(transformed.rowsRejected > 0 ? 'PARTIAL_FAILED' : 'SUCCEEDED');
-    try {
-      await purgeStaging({ runId: ref.runId, executionId: ref.executionId });
-    } catch {
-      // Staging left behind is removed by retention; the run itself succeeded.
-    }
+    await markFinished(ref);
     return metadata;
   } catch (caught) {
     const { error, final } = classify(caught, step);
@@ -122,6 +133,7 @@ export async function runFlow(input: RunFlowInput): Promise<RunMetadata> {
     const started = metadata.steps[step];
     if (started && !started.ended_at) end({});
     transition(final);
+    if (!isCancellation(caught)) await markFinished(ref);
     if (isCancellation(caught)) throw caught;
     throw ApplicationFailure.create({
       type: final === 'FAILED' ? RUN_FAILED_TYPE : RUN_CRASHED_TYPE,
@@ -129,6 +141,15 @@ export async function runFlow(input: RunFlowInput): Promise<RunMetadata> {
       nonRetryable: true,
       details: [metadata],
     });
+  }
+}
+
+/** Starts the staging retention clock; a failure here never changes the run's outcome. */
+async function markFinished(ref: { runId: string; executionId: string }): Promise<void> {
+  try {
+    await finishRun({ runId: ref.runId, executionId: ref.executionId });
+  } catch {
+    // Without the marker the staged data stays until removed by hand; the outcome is unchanged.
   }
 }
 
