@@ -3,16 +3,21 @@
  * and never appear in workflow inputs, Temporal history, logs or the UI.
  */
 import path from 'node:path';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { Pool } from 'pg';
 import { ConfigError } from '../common/errors';
-import type { ConnectorConfig, SluiceConfig } from '../config/sluice-config';
+import type { ConnectorConfig, S3ConnectorConfig, SluiceConfig } from '../config/sluice-config';
 import type { SourceConnector, TargetConnector } from './connector';
 import { LocalSource } from './local/local-source';
 import { PostgresSource } from './postgres/postgres-source';
 import { PostgresTarget } from './postgres/postgres-target';
+import { createS3Client } from './s3/s3-client';
+import { S3Source } from './s3/s3-source';
+import { S3Target } from './s3/s3-target';
 
 export class ConnectorRegistry {
   private readonly pools = new Map<string, Pool>();
+  private readonly s3Clients = new Map<string, S3Client>();
   constructor(private readonly config: SluiceConfig) {}
 
   /** Names of the configured connectors, sorted. */
@@ -43,6 +48,16 @@ export class ConnectorRegistry {
     return pool;
   }
 
+  /** One S3 client per s3 connector, shared by its source and target. */
+  private s3Client(name: string, config: S3ConnectorConfig): S3Client {
+    let client = this.s3Clients.get(name);
+    if (!client) {
+      client = createS3Client(config, name);
+      this.s3Clients.set(name, client);
+    }
+    return client;
+  }
+
   /**
    * @throws ConfigError `UNKNOWN_CONNECTOR`, or `CONNECTOR_NOT_A_SOURCE` for kinds that cannot read.
    */
@@ -54,7 +69,7 @@ export class ConnectorRegistry {
       case 'postgres':
         return new PostgresSource(this.pool(name, config.url), config.query, config.fetch_rows ?? 100_000);
       case 's3':
-        throw new ConfigError('CONNECTOR_NOT_A_SOURCE', `connector "${name}" (kind s3) cannot be a source yet`);
+        return new S3Source(this.s3Client(name, config), name);
     }
   }
 
@@ -69,7 +84,7 @@ export class ConnectorRegistry {
       case 'local':
         throw new ConfigError('CONNECTOR_NOT_A_TARGET', `connector "${name}" (kind local) cannot be a target yet; use a postgres connector`);
       case 's3':
-        throw new ConfigError('CONNECTOR_NOT_A_TARGET', `connector "${name}" (kind s3) cannot be a target yet`);
+        return new S3Target(this.s3Client(name, config), name);
     }
   }
 
@@ -77,5 +92,7 @@ export class ConnectorRegistry {
   async close(): Promise<void> {
     await Promise.all([...this.pools.values()].map((pool) => pool.end().catch(() => undefined)));
     this.pools.clear();
+    for (const client of this.s3Clients.values()) client.destroy();
+    this.s3Clients.clear();
   }
 }

@@ -1,0 +1,82 @@
+/**
+ * The `s3` connector as a source: one object of an S3 (or S3-compatible) bucket per run.
+ *
+ * `source_path` is `s3://bucket/key`. The object is streamed (GetObject's body piped to a file in
+ * the run's staging folder, never buffered whole), then staged to Parquet by the same
+ * {@link stageFile} as local files; the downloaded copy is deleted afterwards. The format is the
+ * flow's `source.format`, else the key's extension.
+ *
+ * Errors: `INVALID_S3_URI`, `SOURCE_NOT_FOUND` (no such key), `S3_BUCKET_NOT_FOUND`,
+ * `S3_ACCESS_DENIED`, `UNKNOWN_FORMAT`, `UNREADABLE_SOURCE` are SourceErrors (run FAILED); network
+ * errors are retried.
+ */
+import { createWriteStream } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { Transform, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { GetObjectCommand, ListBucketsCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { SourceConnector, StagedSource, StageSourceRequest } from '../connector';
+import { detectFormat, stageFile } from '../local/local-source';
+import { mapS3Error, parseS3Uri } from './s3-client';
+
+/** Bytes downloaded between two progress callbacks (heartbeats). */
+const PROGRESS_BYTES = 8 * 1024 * 1024;
+
+export class S3Source implements SourceConnector {
+  readonly kind = 's3';
+  constructor(
+    private readonly client: S3Client,
+    private readonly connectorName: string,
+  ) {}
+
+  /** Lists buckets: proves the endpoint is reachable and the credentials are accepted. */
+  async check(): Promise<void> {
+    try {
+      await this.client.send(new ListBucketsCommand({}));
+    } catch (error) {
+      throw mapS3Error(error, 'source', `connector "${this.connectorName}"`);
+    }
+  }
+
+  async stage(request: StageSourceRequest): Promise<StagedSource> {
+    const uri = request.sourcePath;
+    const { bucket, key } = parseS3Uri(uri, 'source');
+    // Decide the format before downloading, so an unknown one fails fast.
+    const format = detectFormat(key, request.spec.source.format);
+    // Downloaded under its own name (Polars' messages name the file), in a folder of its own.
+    const downloadDir = path.join(request.stagingDir, 'download');
+    await mkdir(downloadDir, { recursive: true });
+    const raw = path.join(downloadDir, path.basename(key).replace(/[^\w.-]/g, '_').replace(/^\.+/, '') || 'object');
+    try {
+      let body: Readable;
+      try {
+        const object = await this.client.send(new GetObjectCommand({ Bucket: bucket, Key: key }), { abortSignal: request.signal });
+        body = object.Body as Readable;
+      } catch (error) {
+        throw mapS3Error(error, 'source', uri);
+      }
+      let bytes = 0;
+      let reported = 0;
+      const progress = new Transform({
+        transform(chunk: Buffer, _encoding, callback) {
+          bytes += chunk.length;
+          if (bytes - reported >= PROGRESS_BYTES) {
+            reported = bytes;
+            const details = { rows: 0, chunk: 0, bytes };
+            request.onProgress(details);
+          }
+          callback(null, chunk);
+        },
+      });
+      try {
+        await pipeline(body, progress, createWriteStream(raw), { signal: request.signal });
+      } catch (error) {
+        throw mapS3Error(error, 'source', uri);
+      }
+      return await stageFile(raw, format, request);
+    } finally {
+      await rm(downloadDir, { recursive: true, force: true });
+    }
+  }
+}
