@@ -6,6 +6,7 @@
  * An object appears whole or not at all (single PUT, or a multipart upload completed at the end),
  * so `exists` means complete.
  */
+import { randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream, existsSync } from 'node:fs';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -28,6 +29,8 @@ const MULTIPART_BYTES = 16 * 1024 * 1024;
 
 export class S3Staging implements Staging {
   private readonly prefix: string;
+  /** Downloads in flight, so concurrent activities on this worker fetch each object once. */
+  private readonly downloads = new Map<string, Promise<string>>();
 
   /**
    * @param client an S3 client for the staging connector.
@@ -79,7 +82,7 @@ export class S3Staging implements Staging {
   }
 
   async writeParquet(frame: pl.DataFrame, key: string): Promise<void> {
-    const temporary = `${this.cachePath(key)}.${process.pid}.tmp`;
+    const temporary = `${this.cachePath(key)}.${process.pid}.${randomUUID()}.tmp`;
     await mkdir(path.dirname(temporary), { recursive: true });
     frame.writeParquet(temporary);
     await this.store(temporary, key);
@@ -88,12 +91,19 @@ export class S3Staging implements Staging {
   async fetch(key: string): Promise<string> {
     const cached = this.cachePath(key);
     if (existsSync(cached)) return cached;
-    await mkdir(path.dirname(cached), { recursive: true });
-    const response = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key) }));
-    const temporary = `${cached}.${process.pid}.download`;
-    await pipeline(response.Body as Readable, createWriteStream(temporary));
-    await rename(temporary, cached);
-    return cached;
+    let download = this.downloads.get(key);
+    if (!download) {
+      download = (async () => {
+        await mkdir(path.dirname(cached), { recursive: true });
+        const response = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key) }));
+        const temporary = `${cached}.${process.pid}.${randomUUID()}.download`;
+        await pipeline(response.Body as Readable, createWriteStream(temporary));
+        await rename(temporary, cached);
+        return cached;
+      })().finally(() => this.downloads.delete(key));
+      this.downloads.set(key, download);
+    }
+    return download;
   }
 
   async exists(key: string): Promise<boolean> {
