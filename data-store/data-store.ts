@@ -1,0 +1,275 @@
+/**
+ * The data store: a small object store for users' own code and for Sluice itself, on local disk
+ * (the embedded default) or S3, chosen by `data_store` in sluice.config.yaml.
+ *
+ * Two kinds of scope, each a {@link DataScope}:
+ * - `data.user` — persistent; objects stay until deleted.
+ * - `data.pipeline` — scoped to ONE run (the run id); deleted with that run's staging
+ *   ({@link purgePipelineData}).
+ *
+ * Names are relative `/`-separated paths (`reports/2024-06.csv`), validated by
+ * {@link validateDataName}; no name can leave its scope, so one scope never reads, lists or
+ * deletes another's objects.
+ *
+ * @example
+ * ```ts
+ * const data = createDataStore(config, 'movies-v1-2d8005a1aaecf9bb');
+ * try {
+ *   await data.pipeline.put('lookup/rates.csv', '/tmp/rates.csv');           // a local file, streamed
+ *   await data.user.put('notes/hello.txt', Buffer.from('hello'));            // bytes
+ *   const head = await data.user.gets('notes/hello.txt', { byteRange: [0, 4] }); // <Buffer 68 65 6c 6c>
+ *   await data.pipeline.get('lookup/rates.csv', '/tmp/copy.csv');            // streamed to a file
+ *   await data.user.list('notes/');                                          // ['notes/hello.txt']
+ * } finally {
+ *   await data.close();
+ * }
+ * ```
+ */
+import { stat } from 'node:fs/promises';
+import type { SluiceConfig } from '../config/sluice-config';
+import { ConfigError } from '../common/errors';
+import type { DataBackend } from './data-backend';
+import { compareNames, validateDataName, validateDataPrefix, validateRunId } from './data-names';
+import { DataStoreError } from './data-store-error';
+import { LocalDataBackend } from './local-data-store';
+import { S3DataBackend } from './s3-data-store';
+
+/** `[begin, end)`: a half-open range of byte offsets, `0 <= begin <= end <= size`. */
+export type ByteRange = readonly [begin: number, end: number];
+
+/** One scope of the data store: `data.user` or `data.pipeline` (one run). */
+export interface DataScope {
+  /** `user`, or `pipeline` for one run's data. */
+  readonly scope: 'user' | 'pipeline';
+  /** The run id of a pipeline scope. */
+  readonly runId: string | undefined;
+  /**
+   * Stores an object, replacing any object of that name. `source` is a local file path (a string;
+   * streamed, never read whole) or bytes (Buffer / Uint8Array); to store text, pass
+   * `Buffer.from(text)`. Atomic: readers see the old object or the new one, never part of one.
+   * @returns the object's size in bytes.
+   * @throws DataStoreError `INVALID_DATA_NAME`, `LOCAL_FILE_NOT_FOUND`, `DATA_NAME_CONFLICT` (the
+   *   name is a folder of other objects, or one of its folders is an object).
+   */
+  put(name: string, source: string | Uint8Array): Promise<number>;
+  /**
+   * Downloads an object to a local file (streamed; written beside `file`, then renamed over it;
+   * missing parent folders are created).
+   * @returns the number of bytes written.
+   * @throws DataStoreError `INVALID_DATA_NAME`, `DATA_NOT_FOUND` (and `file` is left untouched).
+   */
+  get(name: string, file: string): Promise<number>;
+  /**
+   * Returns an object's bytes, or with `byteRange: [begin, end)` only those (half-open, offsets in
+   * bytes: `[0, 1)` is the first byte, `[size - 1, size)` the last, `[n, n)` is empty).
+   * Without a range the whole object is read into memory: use `get` for large objects.
+   * @throws DataStoreError `INVALID_DATA_NAME`, `DATA_NOT_FOUND`, `INVALID_BYTE_RANGE` (not whole
+   *   numbers, `begin > end`, or `end > size`).
+   */
+  gets(name: string, options?: { byteRange?: ByteRange }): Promise<Buffer>;
+  /**
+   * Names of the objects whose name starts with `prefix` (a plain string prefix: `reports/` is
+   * one folder, `rep` matches `reports/…` and `reps.csv`), sorted by their UTF-8 bytes.
+   * @default prefix '' (every object in the scope)
+   * @throws DataStoreError `INVALID_DATA_NAME`.
+   */
+  list(prefix?: string): Promise<string[]>;
+  /** Whether an object of that name exists (a folder of objects is not an object). */
+  exists(name: string): Promise<boolean>;
+  /**
+   * An object's size in bytes.
+   * @throws DataStoreError `INVALID_DATA_NAME`, `DATA_NOT_FOUND`.
+   */
+  size(name: string): Promise<number>;
+  /**
+   * Deletes the object `name`; with `recursive: true`, deletes the object `name` or every object
+   * under `name/` (a name is never both).
+   * @returns how many objects were deleted (at least 1).
+   * @throws DataStoreError `INVALID_DATA_NAME`, `DATA_NOT_FOUND` (nothing to delete; without
+   *   `recursive`, also when `name` is a folder, with a hint to use it).
+   */
+  delete(name: string, options?: { recursive?: boolean }): Promise<number>;
+}
+
+/** The data store of one config: the user scope, and the pipeline scope of one run when given. */
+export interface DataStore {
+  /** Persistent data. */
+  readonly user: DataScope;
+  /** The data of the run given to {@link createDataStore}, or undefined without one. */
+  readonly pipeline: DataScope | undefined;
+  /** `file:///…/data` or `s3://bucket/prefix/`. */
+  readonly location: string;
+  /** Deletes every object of one run's pipeline scope; returns how many (0 when there were none). */
+  purgePipelineData(runId: string): Promise<number>;
+  /** Releases the backend's connections (an S3 client); the store is unusable afterwards. */
+  close(): Promise<void>;
+}
+
+/** A {@link DataStore} created with a run id: `pipeline` is defined. */
+export type PipelineDataStore = DataStore & { readonly pipeline: DataScope };
+
+const describeScope = (scope: 'user' | 'pipeline', runId: string | undefined) => (scope === 'user' ? 'the user data store' : `the pipeline data of run ${runId}`);
+
+/** One scope over a backend: validates names and forms keys under its root, so it never leaves it. */
+export class ScopedData implements DataScope {
+  /** `user/` or `pipeline/<run id>/`. */
+  private readonly root: string;
+
+  constructor(
+    private readonly backend: DataBackend,
+    readonly scope: 'user' | 'pipeline',
+    readonly runId: string | undefined,
+  ) {
+    this.root = scope === 'user' ? 'user/' : `pipeline/${validateRunId(runId ?? '')}/`;
+  }
+
+  private notFound(name: string, extra = ''): DataStoreError {
+    return new DataStoreError('DATA_NOT_FOUND', `no data named ${JSON.stringify(name)} in ${describeScope(this.scope, this.runId)}${extra}; list what is there with list() or \`sluice data ls\``, {
+      details: { name, scope: this.scope, runId: this.runId },
+    });
+  }
+
+  private async checkNoConflict(name: string): Promise<void> {
+    const segments = name.split('/');
+    for (let i = 1; i < segments.length; i++) {
+      const folder = segments.slice(0, i).join('/');
+      if ((await this.backend.size(this.root + folder)) !== undefined) {
+        throw new DataStoreError('DATA_NAME_CONFLICT', `cannot store ${JSON.stringify(name)}: ${JSON.stringify(folder)} is an object, so it cannot also be a folder; delete it or choose another name`, {
+          details: { name, object: folder },
+        });
+      }
+    }
+    if (await this.backend.hasAny(`${this.root}${name}/`)) {
+      throw new DataStoreError('DATA_NAME_CONFLICT', `cannot store ${JSON.stringify(name)}: it is a folder of other objects; delete them (delete with recursive) or choose another name`, {
+        details: { name },
+      });
+    }
+  }
+
+  async put(name: string, source: string | Uint8Array): Promise<number> {
+    validateDataName(name);
+    if (typeof source === 'string') {
+      const info = await stat(source).catch(() => undefined);
+      if (!info?.isFile()) throw new DataStoreError('LOCAL_FILE_NOT_FOUND', `cannot store ${JSON.stringify(name)}: local file ${source} ${info ? 'is not a file' : 'does not exist'}`, { details: { file: source } });
+    } else if (!(source instanceof Uint8Array)) {
+      throw new TypeError('put(name, source): source must be a local file path (string) or bytes (Buffer / Uint8Array)');
+    }
+    await this.checkNoConflict(name);
+    const key = this.root + name;
+    return typeof source === 'string' ? this.backend.putFile(key, source) : this.backend.putBytes(key, source);
+  }
+
+  async get(name: string, file: string): Promise<number> {
+    validateDataName(name);
+    const written = await this.backend.getToFile(this.root + name, file);
+    if (written === undefined) throw this.notFound(name);
+    return written;
+  }
+
+  async gets(name: string, options: { byteRange?: ByteRange } = {}): Promise<Buffer> {
+    validateDataName(name);
+    const key = this.root + name;
+    const range = options.byteRange;
+    if (range === undefined) {
+      const bytes = await this.backend.read(key);
+      if (bytes === undefined) throw this.notFound(name);
+      return bytes;
+    }
+    const [begin, end] = range;
+    if (!Number.isSafeInteger(begin) || !Number.isSafeInteger(end) || begin < 0 || end < begin) {
+      throw new DataStoreError('INVALID_BYTE_RANGE', `byte range [${begin}, ${end}) of ${JSON.stringify(name)} is invalid: give whole numbers with 0 <= begin <= end (the range is half-open: [0, 1) is the first byte)`, {
+        details: { name, begin, end },
+      });
+    }
+    const size = await this.backend.size(key);
+    if (size === undefined) throw this.notFound(name);
+    if (end > size) {
+      throw new DataStoreError('INVALID_BYTE_RANGE', `byte range [${begin}, ${end}) is outside ${JSON.stringify(name)}, which is ${size} bytes long; the range must end at or before ${size}`, {
+        details: { name, begin, end, size },
+      });
+    }
+    if (begin === end) return Buffer.alloc(0);
+    const bytes = await this.backend.read(key, [begin, end]);
+    if (bytes === undefined) throw this.notFound(name);
+    return bytes;
+  }
+
+  async list(prefix = ''): Promise<string[]> {
+    validateDataPrefix(prefix);
+    const keys = await this.backend.list(this.root + prefix);
+    return keys.map((key) => key.slice(this.root.length)).sort(compareNames);
+  }
+
+  async exists(name: string): Promise<boolean> {
+    validateDataName(name);
+    return (await this.backend.size(this.root + name)) !== undefined;
+  }
+
+  async size(name: string): Promise<number> {
+    validateDataName(name);
+    const size = await this.backend.size(this.root + name);
+    if (size === undefined) throw this.notFound(name);
+    return size;
+  }
+
+  async delete(name: string, options: { recursive?: boolean } = {}): Promise<number> {
+    validateDataName(name);
+    const key = this.root + name;
+    if (await this.backend.deleteOne(key)) return 1;
+    if (options.recursive) {
+      const deleted = await this.backend.deleteUnder(`${key}/`);
+      if (deleted === 0) throw this.notFound(name);
+      return deleted;
+    }
+    if (await this.backend.hasAny(`${key}/`)) throw this.notFound(name, ` (it is a folder of objects: delete it with recursive: true, or \`sluice data rm --recursive\`)`);
+    throw this.notFound(name);
+  }
+}
+
+/** The backend a config names. */
+export function createDataBackend(config: SluiceConfig): DataBackend {
+  const { dataStore } = config;
+  if (dataStore.backend === 'local') return new LocalDataBackend(dataStore.dir);
+  const location = dataStore.s3;
+  if (!location) throw new ConfigError('INVALID_CONFIG', 'data_store.s3: backend s3 needs s3: { connector, bucket, prefix }');
+  const connector = config.connectors[location.connector];
+  if (!connector) throw new ConfigError('INVALID_CONFIG', `data_store.s3.connector: no connector named "${location.connector}"`);
+  if (connector.kind !== 's3') throw new ConfigError('INVALID_CONFIG', `data_store.s3.connector: "${location.connector}" is a ${connector.kind} connector, not s3`);
+  return new S3DataBackend(connector, location);
+}
+
+/**
+ * Opens the data store a config names (`config.dataStore`): local disk under `dataStore.dir`
+ * (`user/…`, `pipeline/<run id>/…`) or S3 under `s3://<bucket>/<prefix>user/…` and
+ * `…pipeline/<run id>/…` through the named s3 connector. With a run id, `pipeline` is that run's
+ * scope. Call `close()` when done.
+ * @throws DataStoreError `INVALID_RUN_ID`; ConfigError for an s3 backend without a usable connector.
+ */
+export function createDataStore(config: SluiceConfig, runId: string): PipelineDataStore;
+export function createDataStore(config: SluiceConfig, runId?: string): DataStore;
+export function createDataStore(config: SluiceConfig, runId?: string): DataStore {
+  if (runId !== undefined) validateRunId(runId);
+  const backend = createDataBackend(config);
+  return {
+    user: new ScopedData(backend, 'user', undefined),
+    pipeline: runId === undefined ? undefined : new ScopedData(backend, 'pipeline', runId),
+    location: backend.location,
+    purgePipelineData: (id: string) => backend.deleteUnder(`pipeline/${validateRunId(id)}/`),
+    close: () => backend.close(),
+  };
+}
+
+/**
+ * Deletes every object of one run's pipeline data (`data.pipeline`); the staging purge calls it
+ * when it purges that run. Idempotent: returns how many objects were deleted, 0 when none.
+ * @throws DataStoreError `INVALID_RUN_ID`.
+ */
+export async function purgePipelineData(config: SluiceConfig, runId: string): Promise<number> {
+  validateRunId(runId);
+  const backend = createDataBackend(config);
+  try {
+    return await backend.deleteUnder(`pipeline/${runId}/`);
+  } finally {
+    await backend.close();
+  }
+}
