@@ -28,6 +28,7 @@ import { Pool } from 'pg';
 import { migrate } from '../db/migrations';
 import { startLocalStack } from './local-stack';
 import { createSluiceWorker } from '../worker/sluice-worker';
+import { addDataCommands } from './data-command';
 
 /** A failure already reported to the user; carries the exit code. */
 class ExitError extends Error {
@@ -325,6 +326,7 @@ export function buildProgram(): Command {
       await new Promise(() => undefined);
     });
 
+  addDataCommands(program);
   return program;
 }
 

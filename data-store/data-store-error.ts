@@ -6,7 +6,8 @@
  * scope pipeline data), `DATA_NOT_FOUND` (no such object), `INVALID_BYTE_RANGE` (a range outside the
  * object), `DATA_NAME_CONFLICT` (a name that is both an object and a folder of objects),
  * `LOCAL_FILE_NOT_FOUND` (`put` of a local file that does not exist), `DATA_STORE_BUCKET_NOT_FOUND`
- * (the configured S3 bucket does not exist).
+ * (the configured S3 bucket does not exist), `INVALID_DATA_SCOPE` (the CLI was not given exactly one of
+ * `--user` / `--pipeline <run id>`).
  */
 import { UserError } from '../common/errors';
 
@@ -17,7 +18,8 @@ export type DataStoreErrorCode =
   | 'INVALID_BYTE_RANGE'
   | 'DATA_NAME_CONFLICT'
   | 'LOCAL_FILE_NOT_FOUND'
-  | 'DATA_STORE_BUCKET_NOT_FOUND';
+  | 'DATA_STORE_BUCKET_NOT_FOUND'
+  | 'INVALID_DATA_SCOPE';
 
 /** Thrown by the data store for anything the caller must fix; `code` says what. */
 export class DataStoreError extends UserError {
