@@ -17,6 +17,7 @@ import { requireDatabaseUrl, type SluiceConfig } from '../config/sluice-config';
 import { ConnectorRegistry } from '../connectors/registry';
 import { migrate } from '../db/migrations';
 import { FlowVersionStore } from '../flow-spec/flow-versions';
+import { purgePipelineData } from '../data-store/data-store';
 import { createStaging } from '../staging/create-staging';
 
 let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
@@ -79,13 +80,18 @@ export async function createSluiceWorker(options: CreateWorkerOptions): Promise<
     shutdownGraceTime: options.shutdownGraceTime ?? '30s',
     maxConcurrentActivityTaskExecutions: 4,
   });
-  // Retention: every hour, delete the staged data of runs that ended more than retention_hours ago.
+  // Retention: every hour, delete the staged data of runs that ended more than retention_hours ago,
+  // and with it their `data.pipeline` scope of the data store.
   const retentionMs = config.staging.retentionHours * 3_600_000;
-  const sweep = () =>
-    staging
-      .sweep(retentionMs)
-      .then((deleted) => deleted.length > 0 && logger.info({ deleted: deleted.length }, 'staging retention: deleted finished runs'))
-      .catch((error: unknown) => logger.warn({ err: error }, 'staging retention sweep failed'));
+  const sweep = async () => {
+    try {
+      const deleted = await staging.sweep(retentionMs);
+      for (const runId of new Set(deleted.map((runKey) => runKey.split('/')[0]!))) await purgePipelineData(config, runId);
+      if (deleted.length > 0) logger.info({ deleted: deleted.length }, 'staging retention: deleted finished runs and their pipeline data');
+    } catch (error) {
+      logger.warn({ err: error }, 'staging retention sweep failed');
+    }
+  };
   const sweeper = setInterval(sweep, 3_600_000);
   sweeper.unref();
   void sweep();
