@@ -160,11 +160,15 @@ export class S3Target implements TargetConnector {
       { final: objects.mapped, temp: temp(objects.mapped), format: targetFormat(objects.mapped.key, spec.target.format), kind: 'mapped' as const },
     ];
 
+    // Mapped first: a missing bucket is reported against the rows' object.
+    const temps = [outputs[1]!.temp, outputs[0]!.temp];
+    // The object being worked on, for error messages (the rejects may live in another bucket).
+    let current = location;
     try {
       // 1. The ledger: the published mapped object names the execution that wrote it.
       const published = await this.publishedBy(objects.mapped);
       if (published && published[S3_METADATA.executionId] === request.executionId) {
-        await this.removeLeftovers(outputs.map((o) => o.temp));
+        await this.removeLeftovers(temps);
         return {
           rowsWritten: Number(published[S3_METADATA.rows] ?? 0),
           rowsRejected: Number(published[S3_METADATA.rejectedRows] ?? 0),
@@ -174,17 +178,20 @@ export class S3Target implements TargetConnector {
         };
       }
       // 2. An interrupted attempt of this execution may have left temporary objects or uploads.
-      await this.removeLeftovers(outputs.map((o) => o.temp));
+      await this.removeLeftovers(temps);
 
       // 3. Local files, then multipart uploads to the temporary keys.
+      // Beside the run's staged chunks (same disk, purged with them), named for this execution.
       const firstChunk = request.mappedFiles[0] ?? request.rejectedFiles[0];
-      const exportDir = firstChunk ? path.join(path.dirname(firstChunk), '..', `s3-export`) : path.join(os.tmpdir(), `sluice-s3-export-${request.executionId}`);
+      const exportName = `sluice-s3-export-${request.executionId.replace(/[^\w.-]/g, '_')}`;
+      const exportDir = path.join(firstChunk ? path.dirname(path.dirname(firstChunk)) : os.tmpdir(), exportName);
       await rm(exportDir, { recursive: true, force: true });
       await mkdir(exportDir, { recursive: true });
       try {
         const counts = { mapped: 0, rejects: 0 };
         for (const [i, output] of outputs.entries()) {
           if (request.signal.aborted) throw new Error('load cancelled');
+          current = formatS3Uri(output.final);
           const file = path.join(exportDir, `${output.kind}.${output.format}`);
           const frame = output.kind === 'mapped' ? this.mappedFrame(spec, request.mappedFiles) : this.rejectsFrame(request);
           counts[output.kind] = await this.sink(frame, file, output.format);
@@ -202,16 +209,17 @@ export class S3Target implements TargetConnector {
           };
           if (output.kind === 'mapped') metadata[S3_METADATA.rejectedRows] = String(counts.rejects);
           const { size } = await stat(path.join(exportDir, `${output.kind}.${output.format}`));
+          current = formatS3Uri(output.final);
           await this.copy(output.temp, output.final, size, metadata, CONTENT_TYPES[output.format], request.signal);
         }
-        await this.removeLeftovers(outputs.map((o) => o.temp));
+        await this.removeLeftovers(temps);
         request.onProgress({ rows: counts.mapped + counts.rejects, chunk: outputs.length });
         return { rowsWritten: counts.mapped, rowsRejected: counts.rejects, alreadyLoaded: false, location, rejectsLocation };
       } finally {
         await rm(exportDir, { recursive: true, force: true });
       }
     } catch (error) {
-      throw mapS3Error(error, 'target', location);
+      throw mapS3Error(error, 'target', current);
     }
   }
 
@@ -230,17 +238,27 @@ export class S3Target implements TargetConnector {
   /** Deletes temporary objects and aborts unfinished multipart uploads to them. */
   private async removeLeftovers(temps: S3Uri[]): Promise<void> {
     for (const uri of temps) {
+      const final = formatS3Uri({ bucket: uri.bucket, key: uri.key.slice(0, uri.key.lastIndexOf(TEMP_MARKER)) });
       try {
-        const uploads = await this.client.send(new ListMultipartUploadsCommand({ Bucket: uri.bucket, Prefix: uri.key }));
-        for (const upload of uploads.Uploads ?? []) {
-          if (upload.Key !== uri.key || !upload.UploadId) continue;
-          await this.client.send(new AbortMultipartUploadCommand({ Bucket: uri.bucket, Key: uri.key, UploadId: upload.UploadId }));
-        }
+        await this.abortUploads(uri);
+        await this.client.send(new DeleteObjectCommand({ Bucket: uri.bucket, Key: uri.key }));
       } catch (error) {
-        // A store without ListMultipartUploads keeps unfinished parts until its lifecycle rules drop them.
-        if (s3ErrorCode(error) !== 'NotImplemented') throw error;
+        throw mapS3Error(error, 'target', final);
       }
-      await this.client.send(new DeleteObjectCommand({ Bucket: uri.bucket, Key: uri.key }));
+    }
+  }
+
+  /** Aborts unfinished multipart uploads to `uri`. */
+  private async abortUploads(uri: S3Uri): Promise<void> {
+    try {
+      const uploads = await this.client.send(new ListMultipartUploadsCommand({ Bucket: uri.bucket, Prefix: uri.key }));
+      for (const upload of uploads.Uploads ?? []) {
+        if (upload.Key !== uri.key || !upload.UploadId) continue;
+        await this.client.send(new AbortMultipartUploadCommand({ Bucket: uri.bucket, Key: uri.key, UploadId: upload.UploadId }));
+      }
+    } catch (error) {
+      // A store without ListMultipartUploads keeps unfinished parts until its lifecycle rules drop them.
+      if (s3ErrorCode(error) !== 'NotImplemented') throw error;
     }
   }
 

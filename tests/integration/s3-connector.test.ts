@@ -85,6 +85,8 @@ describe('the s3 connector on a real S3 server, Temporal and Postgres', () => {
 
   before(async () => {
     [env, db, s3] = await Promise.all([startTemporal(), createTestDatabase(), startS3Server(PROJECT_DIR)]);
+    // An idle connection ended by the server must not fail the file after its tests passed.
+    db.pool.on('error', () => undefined);
     client = new S3Client({ endpoint: s3.endpoint, region: s3.region, forcePathStyle: true, credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey } });
     for (const bucket of ['inbox', 'exports']) await client.send(new CreateBucketCommand({ Bucket: bucket }));
     const parquet = pl.DataFrame({ id: pl.Series('id', [21, 22, 23], pl.Int64), name: ['p21', 'p22', 'p23'], amount: pl.Series('amount', [5, 6, 7], pl.Int64) }).writeParquet();
@@ -264,7 +266,7 @@ describe('the s3 connector on a real S3 server, Temporal and Postgres', () => {
     assert.equal(pl.readParquet(await bytes('exports', `export_parquet/v1/${clean.id}_rejects.parquet`)).height, 0);
   });
 
-  it('writes NDJSON, and ends FAILED for upsert, a missing target bucket and an unknown placeholder', async () => {
+  it('writes NDJSON, renders {date}, and ends FAILED for upsert, a missing target bucket and an unknown placeholder', async () => {
     const ndjson = await publish(exportFlow('export_ndjson', 'ndjson'));
     const run = await sluice.run({ flowVersion: ndjson, sourcePath: 'b1' });
     await run.wait({ timeoutMs: 120_000, pollIntervalMs: 200 });
@@ -274,6 +276,16 @@ describe('the s3 connector on a real S3 server, Temporal and Postgres', () => {
       { id: 2, name: 'b, "quoted"', amount: 20 },
       { id: 5, name: 'e', amount: 7.25 },
     ]);
+
+    // {date}: the UTC date the load was first scheduled.
+    const dated = await publish(exportFlow('export_dated', 'csv').replace('{version}/', '{version}/{date}/'));
+    const before = new Date().toISOString().slice(0, 10);
+    const datedRun = await sluice.run({ flowVersion: dated, sourcePath: 'b2' });
+    const datedMeta = await datedRun.wait({ timeoutMs: 120_000, pollIntervalMs: 200 });
+    const afterDate = new Date().toISOString().slice(0, 10);
+    const datedKeys = [before, afterDate].map((d) => `s3://exports/export_dated/v1/${d}/${datedRun.id}.csv`);
+    assert.ok(datedKeys.includes(String(datedMeta.steps.sync_target?.location)), `${datedMeta.steps.sync_target?.location} is one of ${datedKeys.join(', ')}`);
+    assert.equal((await bytes('exports', String(datedMeta.steps.sync_target?.location).slice('s3://exports/'.length))).toString(), 'id,name,amount\n6,f,1.0\n');
 
     const upsert = await publish(exportFlow('export_upsert', 'csv', ', write: upsert, key: [id]'));
     await assert.rejects(

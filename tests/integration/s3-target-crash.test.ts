@@ -57,6 +57,8 @@ describe('a worker killed during an S3 target syncTarget', () => {
 
   before(async () => {
     [env, db, s3] = await Promise.all([startTemporal(), createTestDatabase(), startS3Server(PROJECT_DIR)]);
+    // An idle connection ended by the server must not fail the file after its tests passed.
+    db.pool.on('error', () => undefined);
     dir = tempProject();
     client = new S3Client({ endpoint: s3.endpoint, region: s3.region, forcePathStyle: true, credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey } });
     await client.send(new CreateBucketCommand({ Bucket: 'exports' }));
