@@ -24,36 +24,9 @@ import {
 import { Upload } from '@aws-sdk/lib-storage';
 import { ConfigError } from '../common/errors';
 import type { S3ConnectorConfig, S3Location } from '../config/sluice-config';
+import { createS3Client } from '../connectors/s3/s3-client';
 import type { DataBackend } from './data-backend';
 import { DataStoreError } from './data-store-error';
-
-/**
- * An S3 client for an `s3` connector: endpoint, region, path-style addressing and credentials from
- * its config (else the AWS SDK's default credential chain).
- * @throws ConfigError `INVALID_CONFIG` when only one of access_key_id / secret_access_key is given.
- */
-export function s3ClientFor(connector: S3ConnectorConfig, connectorName: string): S3Client {
-  if ((connector.access_key_id === undefined) !== (connector.secret_access_key === undefined)) {
-    throw new ConfigError('INVALID_CONFIG', `connector "${connectorName}": give both access_key_id and secret_access_key, or neither (to use the AWS default credential chain)`);
-  }
-  const options: S3ClientConfig = {
-    region: connector.region,
-    forcePathStyle: connector.force_path_style,
-    ...(connector.endpoint ? { endpoint: connector.endpoint } : {}),
-    ...(connector.access_key_id && connector.secret_access_key
-      ? {
-          credentials: {
-            accessKeyId: connector.access_key_id,
-            secretAccessKey: connector.secret_access_key,
-            ...(connector.session_token ? { sessionToken: connector.session_token } : {}),
-          },
-        }
-      : {}),
-    // S3-compatible stores do not all accept the SDK's default CRC checksums on every request.
-    ...(connector.endpoint ? { requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' } : {}),
-  };
-  return new S3Client(options);
-}
 
 interface AwsError {
   name?: string;
@@ -68,7 +41,7 @@ export class S3DataBackend implements DataBackend {
   private readonly prefix: string;
 
   constructor(connector: S3ConnectorConfig, location: S3Location, client?: S3Client) {
-    this.client = client ?? s3ClientFor(connector, location.connector);
+    this.client = client ?? createS3Client(connector, location.connector);
     this.bucket = location.bucket;
     this.prefix = location.prefix === '' || location.prefix.endsWith('/') ? location.prefix : `${location.prefix}/`;
   }

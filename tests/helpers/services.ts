@@ -77,6 +77,8 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   const url = new URL(admin);
   url.pathname = `/${name}`;
   const pool = new Pool({ connectionString: url.toString(), max: 4 });
+  // An idle client dropped by the server must not crash the test process; the next query reconnects.
+  pool.on('error', () => undefined);
   await migrate(pool);
   openDatabases += 1;
   return {

@@ -10,7 +10,7 @@ import { CreateBucketCommand, ListObjectsV2Command, type S3Client } from '@aws-s
 import { loadConfig, type SluiceConfig } from '../../config/sluice-config';
 import { createDataStore } from '../../data-store/data-store';
 import { dataStoreConformance, rejectsWithDataError } from '../../data-store/data-store-conformance';
-import { s3ClientFor } from '../../data-store/s3-data-store';
+import { createS3Client } from '../../connectors/s3/s3-client';
 import { startS3Server, type S3Server } from '../helpers/s3-server';
 import { PROJECT_DIR, tempProject } from '../helpers/services';
 
@@ -23,7 +23,7 @@ let starting: Promise<void> | undefined;
 function ensureServer(): Promise<void> {
   starting ??= (async () => {
     server = await startS3Server(PROJECT_DIR);
-    admin = s3ClientFor(connectorOf(server), 'test');
+    admin = createS3Client(connectorOf(server), 'test');
     await admin.send(new CreateBucketCommand({ Bucket: BUCKET }));
   })();
   return starting;
