@@ -14,24 +14,14 @@
  * Refused requests (bad name, missing object, bad range, no scope) exit 2 with `error: <message>`.
  */
 import type { Command } from 'commander';
-import { loadConfig, type SluiceConfig } from '../config/sluice-config';
+import type { SluiceConfig } from '../config/sluice-config';
 import { createDataStore, type ByteRange, type DataScope } from '../data-store/data-store';
 import { DataStoreError } from '../data-store/data-store-error';
+import { configFrom } from './cli-config';
 
 interface ScopeOptions {
   user?: boolean;
   pipeline?: string;
-}
-
-interface GlobalOptions {
-  config?: string;
-  env?: string;
-}
-
-function configFrom(command: Command): SluiceConfig {
-  const options = command.optsWithGlobals<GlobalOptions>();
-  if (options.env) process.env.SLUICE_ENV = options.env;
-  return loadConfig({ configFile: options.config });
 }
 
 const scopeLabel = (scope: DataScope) => (scope.scope === 'user' ? 'the user data store' : `the pipeline data of run ${scope.runId}`);

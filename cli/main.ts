@@ -21,11 +21,12 @@ import { RunFailedError, RunTimeoutError, Sluice, type SluiceRun } from '../clie
 import { UserError } from '../common/errors';
 import { createLogger } from '../common/logger';
 import { RUN_STATUSES, type RunMetadata, type RunStatus } from '../common/run-model';
-import { loadConfig, requireDatabaseUrl, type SluiceConfig } from '../config/sluice-config';
+import { requireDatabaseUrl, type SluiceConfig } from '../config/sluice-config';
 import { parseFlowSpec } from '../flow-spec/flow-spec';
-import { FlowVersionStore } from '../flow-spec/flow-versions';
 import { Pool } from 'pg';
 import { migrate } from '../db/migrations';
+import { FlowVersionStore } from '../flow-spec/flow-versions';
+import { configFrom } from './cli-config';
 import { startLocalStack } from './local-stack';
 import { createSluiceWorker } from '../worker/sluice-worker';
 import { addDataCommands } from './data-command';
@@ -35,17 +36,6 @@ class ExitError extends Error {
   constructor(readonly exitCode: number) {
     super(`exit ${exitCode}`);
   }
-}
-
-interface GlobalOptions {
-  config?: string;
-  env?: string;
-}
-
-function configFrom(command: Command): SluiceConfig {
-  const options = command.optsWithGlobals<GlobalOptions>();
-  if (options.env) process.env.SLUICE_ENV = options.env;
-  return loadConfig({ configFile: options.config });
 }
 
 function clientFor(config: SluiceConfig): Sluice {
