@@ -14,7 +14,6 @@
  * Refused requests (bad name, missing object, bad range, no scope) exit 2 with `error: <message>`.
  */
 import type { Command } from 'commander';
-import type { SluiceConfig } from '../config/sluice-config';
 import { createDataStore, type ByteRange, type DataScope } from '../data-store/data-store';
 import { DataStoreError } from '../data-store/data-store-error';
 import { configFrom } from './cli-config';
