@@ -2,8 +2,8 @@
  * A Sluice worker in its own process, for the benchmark (bench/run-bench.ts), so that its memory
  * can be measured apart from the Temporal server, Postgres and the benchmark driver.
  *
- * Configured only from the environment (no config file), like `testConfig` in
- * tests/helpers/services.ts:
+ * Configured from the environment, like `testConfig` in tests/helpers/services.ts, plus, when
+ * `BENCH_PROJECT_DIR` holds a `sluice.config.yaml`, its connectors and `staging.s3`:
  * - `DATABASE_URL`: metadata database; also the `warehouse` target connector.
  * - `TEMPORAL_ADDRESS`, `SLUICE_TASK_QUEUE`: where to poll.
  * - `SLUICE_STAGING_DIR`: staging root; `SLUICE_CHUNK_ROWS`: rows per transform chunk (@default 250000).
@@ -44,7 +44,9 @@ async function main(): Promise<void> {
     databaseUrl: required('DATABASE_URL'),
     temporal: { ...base.temporal, address: required('TEMPORAL_ADDRESS'), taskQueue: required('SLUICE_TASK_QUEUE') },
     staging: { ...base.staging, dir: path.resolve(required('SLUICE_STAGING_DIR')), chunkRows: Number(process.env.SLUICE_CHUNK_ROWS ?? 250_000) },
-    connectors: { files: { kind: 'local', root: '.' }, warehouse: { kind: 'postgres' } },
+    // With a sluice.config.yaml in the project dir (bench/run-s3-bench.ts: an s3 source connector,
+    // S3 staging), its connectors and staging.s3 apply; otherwise local files and the metadata Postgres.
+    connectors: base.configFile ? base.connectors : { files: { kind: 'local', root: '.' }, warehouse: { kind: 'postgres' } },
   };
   const worker = await createSluiceWorker({ config, logger });
   let stopping = false;

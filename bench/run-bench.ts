@@ -45,7 +45,7 @@ import { quoteIdent } from '../transform/polars-sql';
 /** The repository root (this file runs from dist/bench/). */
 const PROJECT_DIR = path.resolve(__dirname, '..', '..');
 const logger = createLogger('sluice-bench', process.env.SLUICE_LOG_LEVEL ?? 'warn');
-const MiB = 1024 * 1024;
+export const MiB = 1024 * 1024;
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 1_000_000);
 const SEED = Number(process.env.BENCH_SEED ?? 42);
@@ -53,7 +53,7 @@ const BAD_RATIO = Number(process.env.BENCH_BAD_RATIO ?? 0.02);
 const KEEP = process.env.BENCH_KEEP === '1';
 const REPEAT = Math.max(1, Number(process.env.BENCH_REPEAT ?? 3));
 
-const FLOW_YAML = `
+export const FLOW_YAML = `
 name: bench_orders
 description: benchmark flow (bench/run-bench.ts)
 source: { connector: files, format: csv }
@@ -82,10 +82,10 @@ function prng(seed: number): () => number {
   };
 }
 
-const BAD_KINDS = ['bad_id', 'blank_id', 'blank_customer', 'bad_amount', 'bad_day', 'blank_day'] as const;
-type BadKind = (typeof BAD_KINDS)[number];
+export const BAD_KINDS = ['bad_id', 'blank_id', 'blank_customer', 'bad_amount', 'bad_day', 'blank_day'] as const;
+export type BadKind = (typeof BAD_KINDS)[number];
 
-interface GeneratedCsv {
+export interface GeneratedCsv {
   file: string;
   bytes: number;
   rows: number;
@@ -98,7 +98,7 @@ interface GeneratedCsv {
  * of them are bad in exactly one way: a non-integer id or amount, an impossible or foreign date,
  * or a blank required field (id, customer, day). Notes are sometimes quoted with commas and quotes.
  */
-function generateCsv(file: string, rows: number, seed: number, badRatio: number): GeneratedCsv {
+export function generateCsv(file: string, rows: number, seed: number, badRatio: number): GeneratedCsv {
   const random = prng(seed);
   const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
   const days: string[] = [];
@@ -148,7 +148,7 @@ function generateCsv(file: string, rows: number, seed: number, badRatio: number)
 /* ------------------------------------------------------------------ memory -------------------- */
 
 /** `/proc/<pid>/status` fields in KiB (VmRSS, VmHWM), or undefined once the process is gone. */
-function procStatus(pid: number): { rssKiB: number; hwmKiB: number } | undefined {
+export function procStatus(pid: number): { rssKiB: number; hwmKiB: number } | undefined {
   try {
     const text = readFileSync(`/proc/${pid}/status`, 'utf8');
     const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? NaN);
@@ -159,7 +159,7 @@ function procStatus(pid: number): { rssKiB: number; hwmKiB: number } | undefined
 }
 
 /** CPU time (user + system) of a process, in seconds, or NaN once it is gone. */
-function processCpuSeconds(pid: number): number {
+export function processCpuSeconds(pid: number): number {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
@@ -171,7 +171,7 @@ function processCpuSeconds(pid: number): number {
 }
 
 /** Host-wide CPU jiffies (busy, total) from /proc/stat, to tell how busy the machine was. */
-function hostCpu(): { busy: number; total: number } {
+export function hostCpu(): { busy: number; total: number } {
   const [, ...values] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/);
   const n = values.map(Number);
   const total = n.slice(0, 8).reduce((a, b) => a + b, 0);
@@ -180,7 +180,7 @@ function hostCpu(): { busy: number; total: number } {
 }
 
 /** Samples a process's VmRSS and CPU time every `intervalMs`, keeping the whole timeline. */
-class ProcessSampler {
+export class ProcessSampler {
   readonly samples: { at: number; rssKiB: number; cpuS: number }[] = [];
   private timer: NodeJS.Timeout | undefined;
   constructor(
@@ -218,7 +218,7 @@ class ProcessSampler {
 
 /* ------------------------------------------------------------------ services ------------------ */
 
-interface BenchDatabase {
+export interface BenchDatabase {
   url: string;
   pool: Pool;
   serverVersionNum: number;
@@ -226,7 +226,7 @@ interface BenchDatabase {
   drop(): Promise<void>;
 }
 
-async function createBenchDatabase(adminUrl: string): Promise<BenchDatabase> {
+export async function createBenchDatabase(adminUrl: string): Promise<BenchDatabase> {
   const name = `sluice_bench_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
   const admin = new PgClient({ connectionString: adminUrl });
   await admin.connect();
@@ -252,7 +252,7 @@ async function createBenchDatabase(adminUrl: string): Promise<BenchDatabase> {
   };
 }
 
-interface WorkerProcess {
+export interface WorkerProcess {
   child: ChildProcess;
   pid: number;
   ready: Promise<void>;
@@ -264,7 +264,7 @@ interface WorkerProcess {
 }
 
 /** Spawns bench-worker.js with the config in its environment; `ready` resolves once it polls. */
-function spawnWorker(env: Record<string, string>): WorkerProcess {
+export function spawnWorker(env: Record<string, string>): WorkerProcess {
   const nodeArgs = (process.env.BENCH_WORKER_NODE_ARGS ?? '--max-semi-space-size=64').split(/\s+/).filter(Boolean);
   const child = spawn(process.execPath, [...nodeArgs, path.join(__dirname, 'bench-worker.js')], {
     env: { ...process.env, ...env },
@@ -307,9 +307,9 @@ function spawnWorker(env: Record<string, string>): WorkerProcess {
 
 /* ------------------------------------------------------------------ plain COPY ---------------- */
 
-type CopyMode = 'typed, ON_ERROR ignore' | 'text columns (PostgreSQL < 17)';
+export type CopyMode = 'typed, ON_ERROR ignore' | 'text columns (PostgreSQL < 17)';
 
-interface PlainCopyResult {
+export interface PlainCopyResult {
   ms: number;
   rowsLoaded: number;
   rowsSkipped: number;
@@ -322,7 +322,7 @@ interface PlainCopyResult {
  * NOT NULL violation, which ON_ERROR does not cover and which would abort the COPY (a blank
  * customer, text, loads as ''). Below 17 the table has the same column names, all `text`.
  */
-class PlainCopy {
+export class PlainCopy {
   readonly typed: boolean;
   readonly mode: CopyMode;
   readonly table: string;
@@ -374,14 +374,14 @@ class PlainCopy {
 
 /* ------------------------------------------------------------------ main ---------------------- */
 
-const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
-const secs = (ms: number) => `${fmt(ms / 1000, 2)} s`;
-const median = (values: number[]) => {
+export const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+export const secs = (ms: number) => `${fmt(ms / 1000, 2)} s`;
+export const median = (values: number[]) => {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 };
-const STEPS: StepName[] = ['sync_source', 'transform', 'sync_target'];
+export const STEPS: StepName[] = ['sync_source', 'transform', 'sync_target'];
 
 interface Iteration {
   copy: PlainCopyResult;
@@ -632,7 +632,10 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((error: unknown) => {
-  console.error(error);
-  process.exitCode = 1;
-});
+// Run only as a script: bench/run-s3-bench.ts imports the helpers above.
+if (require.main === module) {
+  main().catch((error: unknown) => {
+    console.error(error);
+    process.exitCode = 1;
+  });
+}
