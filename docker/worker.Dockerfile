@@ -32,7 +32,9 @@ FROM base AS build
 RUN --mount=type=cache,target=/root/.npm,sharing=locked \
     npm install --no-audit --no-fund
 COPY . .
+# The workflow bundle is prebuilt here (dist/workflow-bundle.js): workers start without webpack.
 RUN npx tsc -p . \
+ && node dist/worker/build-workflow-bundle.js \
  && rm -rf dist/tests dist/bench \
  && find dist -name '*.test.js' -delete -o -name '*.test.js.map' -delete
 

@@ -9,7 +9,10 @@
  * await worker.run(); // until worker.shutdown()
  * ```
  */
-import { bundleWorkflowCode, NativeConnection, Runtime, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { existsSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { bundleWorkflowCode, NativeConnection, Runtime, Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import { Pool } from 'pg';
 import type { Logger } from 'pino';
 import { createRunActivities } from '../activities/run-activities';
@@ -20,13 +23,29 @@ import { FlowVersionStore } from '../flow-spec/flow-versions';
 import { purgePipelineData } from '../data-store/data-store';
 import { createStaging } from '../staging/create-staging';
 
-let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
+let bundle: Promise<WorkflowBundleOption> | undefined;
 let runtimeInstalled = false;
 
-/** Bundles the workflow code once per process (webpack; a few seconds). */
-export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
-  bundle ??= bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} } });
+/** Where `npm run build:bundle` (and the Docker image) writes the prebuilt workflow bundle. */
+export const PREBUILT_BUNDLE = path.join(__dirname, '..', 'workflow-bundle.js');
+
+/**
+ * The workflow code: the prebuilt bundle when one exists (`SLUICE_WORKFLOW_BUNDLE`, else
+ * `dist/workflow-bundle.js`), else bundled once per process with webpack (a few seconds).
+ */
+export function workflowBundle(): Promise<WorkflowBundleOption> {
+  const prebuilt = process.env.SLUICE_WORKFLOW_BUNDLE ?? PREBUILT_BUNDLE;
+  bundle ??= existsSync(prebuilt)
+    ? Promise.resolve({ codePath: prebuilt })
+    : bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} } });
   return bundle;
+}
+
+/** Writes the workflow bundle to `file` (@default {@link PREBUILT_BUNDLE}); used at image build time. */
+export async function writeWorkflowBundle(file = PREBUILT_BUNDLE): Promise<string> {
+  const { code } = await bundleWorkflowCode({ workflowsPath: require.resolve('../workflows') });
+  await writeFile(file, code);
+  return file;
 }
 
 export interface SluiceWorker {
@@ -78,7 +97,9 @@ export async function createSluiceWorker(options: CreateWorkerOptions): Promise<
     }),
     // Temporal's default is 0: in-flight activities would be cancelled at once on SIGTERM.
     shutdownGraceTime: options.shutdownGraceTime ?? '30s',
-    maxConcurrentActivityTaskExecutions: 4,
+    // Each transform chunk holds a few hundred MiB while mapped; two at a time keep a worker under
+    // 1 GiB at the default chunk size and already use both cores (Polars is multi-threaded).
+    maxConcurrentActivityTaskExecutions: Number(process.env.SLUICE_MAX_CONCURRENT_ACTIVITIES ?? 2),
   });
   // Retention: every hour, delete the staged data of runs that ended more than retention_hours ago,
   // and with it their `data.pipeline` scope of the data store.
