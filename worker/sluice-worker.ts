@@ -30,12 +30,13 @@ let runtimeInstalled = false;
 export const PREBUILT_BUNDLE = path.join(__dirname, '..', 'workflow-bundle.js');
 
 /**
- * The workflow code: the prebuilt bundle when one exists (`SLUICE_WORKFLOW_BUNDLE`, else
- * `dist/workflow-bundle.js`), else bundled once per process with webpack (a few seconds).
+ * The workflow code: a prebuilt bundle (`SLUICE_WORKFLOW_BUNDLE`, or `dist/workflow-bundle.js`
+ * when `NODE_ENV=production`, as in the image), else bundled once per process with webpack (a few
+ * seconds) — so a development checkout never runs a stale bundle.
  */
 export function workflowBundle(): Promise<WorkflowBundleOption> {
-  const prebuilt = process.env.SLUICE_WORKFLOW_BUNDLE ?? PREBUILT_BUNDLE;
-  bundle ??= existsSync(prebuilt)
+  const prebuilt = process.env.SLUICE_WORKFLOW_BUNDLE ?? (process.env.NODE_ENV === 'production' ? PREBUILT_BUNDLE : '');
+  bundle ??= prebuilt && existsSync(prebuilt)
     ? Promise.resolve({ codePath: prebuilt })
     : bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} } });
   return bundle;
