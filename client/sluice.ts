@@ -17,8 +17,9 @@
  * from the flow version and the source_path.
  */
 import { createHash } from 'node:crypto';
-import { Client, Connection, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import { Client, Connection, WorkflowFailedError, type WorkflowExecutionInfo, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/common';
+import { executionInfoFromRaw } from '@temporalio/client/lib/helpers';
 import { Pool } from 'pg';
 import { InvalidRequestError } from '../common/errors';
 import {
@@ -104,6 +105,18 @@ export interface RunSummary {
 export function runIdFor(flowVersion: string, sourcePath: string): string {
   const { flow, version } = parseFlowVersionId(flowVersion);
   return `${flow}-v${version}-${createHash('sha256').update(sourcePath).digest('hex').slice(0, 16)}`;
+}
+
+/** A run's row in a visibility listing. */
+function runSummaryOf(execution: WorkflowExecutionInfo): RunSummary {
+  return {
+    id: execution.workflowId,
+    executionId: execution.runId,
+    flowVersion: execution.typedSearchAttributes.get(SEARCH_ATTRIBUTES.flowVersion),
+    status: execution.typedSearchAttributes.get(SEARCH_ATTRIBUTES.status) as RunStatus | undefined,
+    startedAt: execution.startTime,
+    closedAt: execution.closeTime,
+  };
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -282,6 +295,18 @@ export class Sluice {
    * @param filter.limit at most this many. @default 50
    */
   async listRuns(filter: { flow?: string; flowVersion?: string; status?: RunStatus; limit?: number } = {}): Promise<RunSummary[]> {
+    const query = this.runsQuery(filter);
+    const limit = filter.limit ?? 50;
+    const runs: RunSummary[] = [];
+    for await (const execution of this.client.workflow.list({ query, pageSize: Math.min(limit, 100) })) {
+      runs.push(runSummaryOf(execution));
+      if (runs.length >= limit) break;
+    }
+    return runs;
+  }
+
+  /** The visibility query of a runs filter. @throws InvalidRequestError `INVALID_STATUS`. */
+  private runsQuery(filter: { flow?: string; flowVersion?: string; status?: RunStatus }): string {
     const clauses = [`WorkflowType = '${RUN_WORKFLOW_TYPE}'`];
     const literal = (value: string) => `'${value.replace(/'/g, "''")}'`;
     if (filter.flow) clauses.push(`${SEARCH_ATTRIBUTES.flow.name} = ${literal(filter.flow)}`);
@@ -292,20 +317,69 @@ export class Sluice {
       }
       clauses.push(`${SEARCH_ATTRIBUTES.status.name} = ${literal(filter.status)}`);
     }
-    const limit = filter.limit ?? 50;
-    const runs: RunSummary[] = [];
-    for await (const execution of this.client.workflow.list({ query: clauses.join(' AND '), pageSize: Math.min(limit, 100) })) {
-      runs.push({
-        id: execution.workflowId,
-        executionId: execution.runId,
-        flowVersion: execution.typedSearchAttributes.get(SEARCH_ATTRIBUTES.flowVersion),
-        status: execution.typedSearchAttributes.get(SEARCH_ATTRIBUTES.status) as RunStatus | undefined,
-        startedAt: execution.startTime,
-        closedAt: execution.closeTime,
-      });
-      if (runs.length >= limit) break;
+    return clauses.join(' AND ');
+  }
+
+  /**
+   * One page of runs from Temporal visibility, newest first, for APIs that page with a cursor.
+   * Same filters as {@link listRuns}; `cursor` is the `nextCursor` of the previous page (opaque,
+   * bound to the filters it was made with).
+   * @param filter.limit page size, 1–100. @default 50
+   * @throws InvalidRequestError `INVALID_STATUS`, `INVALID_CURSOR` (not from a page of the same filters).
+   */
+  async listRunsPage(
+    filter: { flow?: string; flowVersion?: string; status?: RunStatus; limit?: number; cursor?: string } = {},
+  ): Promise<{ runs: RunSummary[]; nextCursor: string | undefined }> {
+    const query = this.runsQuery(filter);
+    const queryTag = createHash('sha256').update(query).digest('base64url').slice(0, 12);
+    let nextPageToken: Uint8Array | undefined;
+    if (filter.cursor) {
+      const [tag, token] = filter.cursor.split('.', 2);
+      if (tag !== queryTag || !token) {
+        throw new InvalidRequestError('INVALID_CURSOR', 'cursor is not the next_cursor of a page with the same filters; start again without cursor');
+      }
+      nextPageToken = Buffer.from(token, 'base64url');
     }
-    return runs;
+    const namespace = this.client.options.namespace;
+    let response;
+    try {
+      response = await this.client.workflowService.listWorkflowExecutions({ namespace, query, pageSize: Math.min(Math.max(filter.limit ?? 50, 1), 100), nextPageToken });
+    } catch (error) {
+      if (filter.cursor && /page token|INVALID_ARGUMENT/i.test((error as Error).message)) {
+        throw new InvalidRequestError('INVALID_CURSOR', 'cursor is invalid or expired; start again without cursor');
+      }
+      throw error;
+    }
+    const runs: RunSummary[] = [];
+    for (const raw of response.executions) {
+      const execution = await executionInfoFromRaw(raw, this.client.options.loadedDataConverter, raw, namespace);
+      runs.push(runSummaryOf(execution));
+    }
+    const token = response.nextPageToken;
+    return { runs, nextCursor: token && token.length > 0 ? `${queryTag}.${Buffer.from(token).toString('base64url')}` : undefined };
+  }
+
+  /**
+   * Requests cancellation of a running run; the workflow then ends it FAILED with `metadata.error.code`
+   * `CANCELLED`. Returns once Temporal has accepted the request, not when the run has ended.
+   * @throws InvalidRequestError `RUN_NOT_FOUND`, `RUN_NOT_RUNNING` (it already ended).
+   */
+  async cancel(id: string): Promise<void> {
+    const handle = this.client.workflow.getHandle(id);
+    let description;
+    try {
+      description = await handle.describe();
+    } catch (error) {
+      if (error instanceof WorkflowNotFoundError) throw new InvalidRequestError('RUN_NOT_FOUND', `no run with id "${id}"`);
+      throw error;
+    }
+    if (description.status.name !== 'RUNNING') {
+      const status = description.typedSearchAttributes.get(SEARCH_ATTRIBUTES.status);
+      throw new InvalidRequestError('RUN_NOT_RUNNING', `run ${id} has already ended${status ? ` (${status})` : ''}; only a running run can be cancelled`, {
+        details: { run_id: id, status },
+      });
+    }
+    await handle.cancel();
   }
 
   /** Closes the connection (when this client opened it) and the metadata pool. */
