@@ -64,6 +64,14 @@ const s3LocationSchema = z.strictObject({
 export type S3Location = z.infer<typeof s3LocationSchema>;
 export type ConnectorConfig = z.infer<typeof connectorSchema>;
 
+/** One gateway API token: a name for logs, the hex sha256 of the secret, and what it may do. */
+const gatewayTokenSchema = z.strictObject({
+  name: z.string().min(1),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/, 'sha256 must be the 64-character lower-case hex digest of the token (sluice token hash)'),
+  scopes: z.array(z.enum(['runs:read', 'runs:write'])).min(1),
+});
+export type GatewayToken = z.infer<typeof gatewayTokenSchema>;
+
 const configFileSchema = z.strictObject({
   database_url: z.string().min(1).optional(),
   temporal: z
@@ -92,6 +100,16 @@ const configFileSchema = z.strictObject({
     })
     .optional(),
   connectors: z.record(z.string().regex(/^[a-z][a-z0-9_-]*$/, 'connector names are lower-case letters, digits, "-" or "_"'), connectorSchema).optional(),
+  gateway: z
+    .strictObject({
+      /** @default 8700 */
+      port: z.number().int().min(0).max(65535).optional(),
+      /** @default 127.0.0.1 */
+      host: z.string().min(1).optional(),
+      /** API tokens, stored as the hex sha256 of the token (`sluice token hash`). */
+      tokens: z.array(gatewayTokenSchema).default([]),
+    })
+    .optional(),
 });
 
 export interface SluiceConfig {
@@ -105,6 +123,8 @@ export interface SluiceConfig {
   /** The data store (`data.pipeline`, `data.user`): local disk under `dir`, or S3. */
   dataStore: { backend: 'local' | 's3'; dir: string; s3?: S3Location };
   connectors: Record<string, ConnectorConfig>;
+  /** The HTTP gateway (`sluice gateway`): where it listens and the API tokens it accepts. */
+  gateway: { port: number; host: string; tokens: GatewayToken[] };
   /** Path of the config file read, or null when the defaults were used. */
   configFile: string | null;
 }
@@ -220,6 +240,7 @@ export function loadConfig(options: LoadConfigOptions = {}): SluiceConfig {
       ...(file.data_store?.s3 ? { s3: file.data_store.s3 } : {}),
     },
     connectors,
+    gateway: { port: file.gateway?.port ?? 8700, host: file.gateway?.host ?? '127.0.0.1', tokens: file.gateway?.tokens ?? [] },
     configFile,
   };
 }
