@@ -30,6 +30,7 @@ import { configFrom } from './cli-config';
 import { startLocalStack } from './local-stack';
 import { createSluiceWorker } from '../worker/sluice-worker';
 import { addDataCommands } from './data-command';
+import { addGatewayCommands } from './gateway-command';
 
 /** A failure already reported to the user; carries the exit code. */
 class ExitError extends Error {
@@ -317,6 +318,7 @@ export function buildProgram(): Command {
     });
 
   addDataCommands(program);
+  addGatewayCommands(program);
   return program;
 }
 

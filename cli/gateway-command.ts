@@ -1,0 +1,73 @@
+/**
+ * `sluice gateway` (serve the HTTP API) and `sluice token hash` (make a config entry for an API token).
+ *
+ * ```sh
+ * TOKEN=$(openssl rand -hex 32)
+ * printf %s "$TOKEN" | sluice token hash     # → 64 hex chars for gateway.tokens[].sha256
+ * sluice gateway --port 8700                   # until SIGINT/SIGTERM
+ * curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8700/v1/runs
+ * ```
+ */
+import type { Command } from 'commander';
+import { Sluice } from '../client/sluice';
+import { UserError } from '../common/errors';
+import { createLogger } from '../common/logger';
+import { hashToken } from '../webhook-gateway/auth';
+import { createGatewayApp } from '../webhook-gateway/create-gateway-app';
+import { startGatewayServer } from '../webhook-gateway/server';
+import { configFrom } from './cli-config';
+
+const port = (value: string) => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new UserError('INVALID_PORT', `--port must be a port number 0–65535, not "${value}"`);
+  return n;
+};
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** Adds `sluice gateway` and `sluice token hash` to a program. */
+export function addGatewayCommands(program: Command): void {
+  program
+    .command('gateway')
+    .description('serve the HTTP API (runs; health, readiness, metrics) until SIGINT/SIGTERM')
+    .option('--port <port>', 'port (default: gateway.port, else 8700)', port)
+    .option('--host <host>', 'address to bind (default: gateway.host, else 127.0.0.1)')
+    .action(async (options: { port?: number; host?: string }, command: Command) => {
+      const config = configFrom(command);
+      const logger = createLogger('sluice-gateway');
+      if (config.gateway.tokens.length === 0) {
+        logger.warn('no API tokens in gateway.tokens: every /v1 request will get 401; add one with `sluice token hash`');
+      }
+      const sluice = new Sluice({ address: config.temporal.address, namespace: config.temporal.namespace, taskQueue: config.temporal.taskQueue, databaseUrl: config.databaseUrl });
+      const app = createGatewayApp({ sluice, tokens: config.gateway.tokens, logger, databaseUrl: config.databaseUrl });
+      const server = await startGatewayServer(app, { port: options.port ?? config.gateway.port, host: options.host ?? config.gateway.host });
+      logger.info({ url: server.url, temporal: config.temporal.address, tokens: config.gateway.tokens.map((t) => t.name) }, 'gateway listening');
+      process.stdout.write(`gateway listening on ${server.url}\n`);
+      await new Promise<void>((resolve) => {
+        const stop = (signal: NodeJS.Signals) => {
+          logger.info({ signal }, 'gateway stopping');
+          resolve();
+        };
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      });
+      await server.close();
+      await sluice.close();
+      process.stdout.write('gateway stopped\n');
+    });
+
+  const token = program.command('token').description('API tokens of the gateway');
+  token
+    .command('hash')
+    .description('read a token from stdin and print its sha256 (hex) for gateway.tokens[].sha256 in sluice.config.yaml')
+    .action(async () => {
+      const text = (await readStdin()).replace(/\r?\n$/, '');
+      if (text.length === 0) throw new UserError('EMPTY_TOKEN', 'no token on stdin; e.g. printf %s "$TOKEN" | sluice token hash');
+      if (/\s/.test(text)) throw new UserError('INVALID_TOKEN', 'a bearer token cannot contain whitespace');
+      process.stdout.write(`${hashToken(text)}\n`);
+    });
+}

@@ -1,0 +1,51 @@
+/**
+ * zod schemas of what the runs API accepts (request bodies, query strings, path parameters). Route
+ * handlers validate with them and `openapi.ts` derives the document's request schemas from them, so
+ * the two cannot drift.
+ */
+import { z } from 'zod';
+import { RUN_STATUSES } from '../common/run-model';
+import { parseFlowVersionId } from '../flow-spec/flow-versions';
+
+const isFlowVersionId = (value: string) => {
+  try {
+    parseFlowVersionId(value);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+const flowVersion = z
+  .string()
+  .refine(isFlowVersionId, 'expected a flow version "flow:vN", e.g. "movies:v1"')
+  .describe('A flow version, `flow:vN`, e.g. `movies:v1`.');
+
+/** `POST /v1/runs`. */
+export const createRunBody = z.strictObject({
+  flow_version: flowVersion,
+  source_path: z
+    .string()
+    .min(1)
+    .max(2048)
+    .regex(/^[^\u0000-\u001f]*$/, 'must not contain control characters')
+    .describe('A file path or URI for file connectors, a batch id for database connectors; at most 2,048 characters.'),
+  run_metadata: z.record(z.string(), z.unknown()).optional().describe('Free-form JSON object kept with the run (at most 16 KiB serialised).'),
+  force_rerun: z.boolean().optional().describe('Run again even if this (flow version, source_path) already SUCCEEDED or PARTIAL_FAILED.'),
+});
+export type CreateRunBody = z.infer<typeof createRunBody>;
+
+/** `GET /v1/runs` query string. */
+export const listRunsQuery = z.strictObject({
+  flow: z.string().min(1).optional().describe('Only runs of this flow.'),
+  flow_version: flowVersion.optional(),
+  status: z.enum(RUN_STATUSES).optional().describe('Only runs in this status (the SluiceStatus search attribute).'),
+  limit: z.coerce.number().int().min(1).max(100).optional().describe('Page size, 1–100; default 50.'),
+  cursor: z.string().min(1).optional().describe('The `next_cursor` of the previous page (opaque; valid with the same filters only).'),
+});
+export type ListRunsQuery = z.infer<typeof listRunsQuery>;
+
+/** Path parameters of `/v1/runs/:id…`. */
+export const runIdParams = z.strictObject({
+  id: z.string().min(1).max(1000).describe('Run id, `<flow>-v<N>-<sha256(source_path)[:16]>`.'),
+});

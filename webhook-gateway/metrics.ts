@@ -1,0 +1,39 @@
+/**
+ * Prometheus metrics of the gateway (prom-client), served at `GET /metrics`:
+ * the default process metrics, `sluice_gateway_http_requests_total{route,method,status}` and
+ * `sluice_gateway_http_request_duration_seconds{route,method,status}`. `route` is the route template
+ * (`/v1/runs/:id`), or `(unmatched)`, never the raw URL, so label cardinality stays bounded.
+ */
+import type { RequestHandler } from 'express';
+import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+
+export interface GatewayMetrics {
+  registry: Registry;
+  /** Counts and times every request once its response is finished. */
+  middleware: RequestHandler;
+}
+
+/** A fresh registry (one per app, so several apps can live in one process, e.g. in tests). */
+export function createGatewayMetrics(): GatewayMetrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const labelNames = ['route', 'method', 'status'] as const;
+  const requests = new Counter({ name: 'sluice_gateway_http_requests_total', help: 'HTTP requests served by the gateway', labelNames, registers: [registry] });
+  const duration = new Histogram({
+    name: 'sluice_gateway_http_request_duration_seconds',
+    help: 'Time to serve an HTTP request of the gateway, in seconds',
+    labelNames,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  });
+  const middleware: RequestHandler = (req, res, next) => {
+    const start = process.hrtime.bigint();
+    res.once('finish', () => {
+      const labels = { route: typeof req.route?.path === 'string' ? req.route.path : '(unmatched)', method: req.method, status: String(res.statusCode) };
+      requests.inc(labels);
+      duration.observe(labels, Number(process.hrtime.bigint() - start) / 1e9);
+    });
+    next();
+  };
+  return { registry, middleware };
+}
