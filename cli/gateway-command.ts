@@ -15,6 +15,7 @@ import { createLogger } from '../common/logger';
 import { hashToken } from '../webhook-gateway/auth';
 import { createGatewayApp } from '../webhook-gateway/create-gateway-app';
 import { startGatewayServer } from '../webhook-gateway/server';
+import { gatewaySettings } from '../config/sluice-config';
 import { configFrom } from './cli-config';
 
 const port = (value: string) => {
@@ -38,14 +39,15 @@ export function addGatewayCommands(program: Command): void {
     .option('--host <host>', 'address to bind (default: gateway.host, else 127.0.0.1)')
     .action(async (options: { port?: number; host?: string }, command: Command) => {
       const config = configFrom(command);
+      const settings = gatewaySettings(config);
       const logger = createLogger('sluice-gateway');
-      if (config.gateway.tokens.length === 0) {
+      if (settings.tokens.length === 0) {
         logger.warn('no API tokens in gateway.tokens: every /v1 request will get 401; add one with `sluice token hash`');
       }
       const sluice = new Sluice({ address: config.temporal.address, namespace: config.temporal.namespace, taskQueue: config.temporal.taskQueue, databaseUrl: config.databaseUrl });
-      const app = createGatewayApp({ sluice, tokens: config.gateway.tokens, logger, databaseUrl: config.databaseUrl });
-      const server = await startGatewayServer(app, { port: options.port ?? config.gateway.port, host: options.host ?? config.gateway.host });
-      logger.info({ url: server.url, temporal: config.temporal.address, tokens: config.gateway.tokens.map((t) => t.name) }, 'gateway listening');
+      const app = createGatewayApp({ sluice, tokens: settings.tokens, logger, databaseUrl: config.databaseUrl });
+      const server = await startGatewayServer(app, { port: options.port ?? settings.port, host: options.host ?? settings.host });
+      logger.info({ url: server.url, temporal: config.temporal.address, tokens: settings.tokens.map((t) => t.name) }, 'gateway listening');
       process.stdout.write(`gateway listening on ${server.url}\n`);
       await new Promise<void>((resolve) => {
         const stop = (signal: NodeJS.Signals) => {

@@ -72,6 +72,18 @@ const gatewayTokenSchema = z.strictObject({
 });
 export type GatewayToken = z.infer<typeof gatewayTokenSchema>;
 
+/** Where the gateway listens and the API tokens it accepts. */
+export interface GatewaySettings {
+  port: number;
+  host: string;
+  tokens: GatewayToken[];
+}
+
+/** The gateway settings, with the defaults when config has no `gateway` section: 127.0.0.1:8700, no tokens. */
+export function gatewaySettings(config: SluiceConfig): GatewaySettings {
+  return config.gateway ?? { port: 8700, host: '127.0.0.1', tokens: [] };
+}
+
 const configFileSchema = z.strictObject({
   database_url: z.string().min(1).optional(),
   temporal: z
@@ -123,8 +135,8 @@ export interface SluiceConfig {
   /** The data store (`data.pipeline`, `data.user`): local disk under `dir`, or S3. */
   dataStore: { backend: 'local' | 's3'; dir: string; s3?: S3Location };
   connectors: Record<string, ConnectorConfig>;
-  /** The HTTP gateway (`sluice gateway`): where it listens and the API tokens it accepts. */
-  gateway: { port: number; host: string; tokens: GatewayToken[] };
+  /** The HTTP gateway (`sluice gateway`), when the file has a `gateway` section; read it through {@link gatewaySettings}. */
+  gateway?: GatewaySettings;
   /** Path of the config file read, or null when the defaults were used. */
   configFile: string | null;
 }
@@ -240,7 +252,7 @@ export function loadConfig(options: LoadConfigOptions = {}): SluiceConfig {
       ...(file.data_store?.s3 ? { s3: file.data_store.s3 } : {}),
     },
     connectors,
-    gateway: { port: file.gateway?.port ?? 8700, host: file.gateway?.host ?? '127.0.0.1', tokens: file.gateway?.tokens ?? [] },
+    ...(file.gateway ? { gateway: { port: file.gateway.port ?? 8700, host: file.gateway.host ?? '127.0.0.1', tokens: file.gateway.tokens } } : {}),
     configFile,
   };
 }
