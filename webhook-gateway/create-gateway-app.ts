@@ -5,7 +5,7 @@
  *
  * @example
  * ```ts
- * const app = createGatewayApp({ sluice, tokens: config.gateway.tokens, logger, databaseUrl: config.databaseUrl });
+ * const app = createGatewayApp({ sluice, tokens: gatewaySettings(config).tokens, logger, databaseUrl: config.databaseUrl });
  * const server = await startGatewayServer(app, { port: 8700, host: '127.0.0.1' });
  * ```
  *
