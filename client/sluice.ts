@@ -121,6 +121,13 @@ function runSummaryOf(execution: WorkflowExecutionInfo): RunSummary {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** The final metadata a FAILED or CRASHED run carries in its failure details, if `error` is one. */
+function failureMetadata(error: unknown): RunMetadata | undefined {
+  const failure = error instanceof WorkflowFailedError ? error.cause : undefined;
+  const details = failure instanceof ApplicationFailure ? (failure.details?.[0] as RunMetadata | undefined) : undefined;
+  return details?.run && details.status ? details : undefined;
+}
+
 /** A handle on one run; `status` and `metadata` are as of the last `refresh()`. */
 export class SluiceRun {
   status: RunStatus = 'CREATED';
@@ -132,20 +139,42 @@ export class SluiceRun {
   ) {}
 
   /**
-   * Reloads status and metadata: from the workflow's queries when a worker answers, else from the
-   * `SluiceStatus` search attribute (or the failure details of a finished run).
+   * Reloads status and metadata. A finished run's come from its result (or its failure details),
+   * which needs no worker; a running one's from the `status` and `metadata` queries, with a 5 s
+   * deadline. When neither answers (no worker is polling), the status comes from the
+   * `SluiceStatus` search attribute and the metadata stays as it was.
+   * @throws InvalidRequestError `RUN_NOT_FOUND`.
    */
   async refresh(): Promise<this> {
+    let description: Awaited<ReturnType<WorkflowHandle['describe']>>;
     try {
-      this.status = await this.handle.query(statusQuery);
-      this.metadata = await this.handle.query(metadataQuery);
-      return this;
+      description = await this.handle.describe();
     } catch (error) {
       if (error instanceof WorkflowNotFoundError) throw new InvalidRequestError('RUN_NOT_FOUND', `no run with id "${this.id}"`);
+      throw error;
     }
-    const description = await this.handle.describe();
-    const status = description.typedSearchAttributes.get(SEARCH_ATTRIBUTES.status);
-    if (status && (RUN_STATUSES as readonly string[]).includes(status)) this.status = status as RunStatus;
+    if (description.status.name !== 'RUNNING') {
+      const final = await this.handle.result().then(
+        (metadata) => metadata as RunMetadata,
+        (error: unknown) => failureMetadata(error),
+      );
+      if (final) {
+        this.metadata = final;
+        this.status = final.status;
+        return this;
+      }
+    }
+    try {
+      const deadline = Date.now() + 5_000;
+      const [status, metadata] = await this.handle.client.connection.withDeadline(deadline, () =>
+        Promise.all([this.handle.query(statusQuery), this.handle.query(metadataQuery)]),
+      );
+      this.status = status;
+      this.metadata = metadata;
+    } catch {
+      const status = description.typedSearchAttributes.get(SEARCH_ATTRIBUTES.status);
+      if (status && (RUN_STATUSES as readonly string[]).includes(status)) this.status = status as RunStatus;
+    }
     return this;
   }
 
@@ -175,8 +204,9 @@ export class SluiceRun {
       options.onProgress?.(this);
       return metadata;
     } catch (error) {
-      const failure = error instanceof WorkflowFailedError ? error.cause : undefined;
-      const details = failure instanceof ApplicationFailure ? (failure.details?.[0] as RunMetadata | undefined) : undefined;
+      // FAILED / CRASHED carry the metadata in the failure; a cancelled run recorded it before it
+      // ended, readable through the queries while a worker runs.
+      const details = failureMetadata(error) ?? (await this.refresh().catch(() => this)).metadata;
       if (details?.error && (details.status === 'FAILED' || details.status === 'CRASHED')) {
         this.metadata = details;
         this.status = details.status;
@@ -184,6 +214,7 @@ export class SluiceRun {
         throw new RunFailedError(details.status, details.error, details);
       }
       this.status = 'CRASHED';
+      const failure = error instanceof WorkflowFailedError ? error.cause : undefined;
       const message = failure?.message ?? (error as Error).message;
       throw new RunFailedError('CRASHED', { code: 'WORKFLOW_FAILED', message, step: 'start' }, this.metadata);
     }

@@ -115,6 +115,14 @@ describe('a worker killed during syncTarget', () => {
         .map((e) => e.activityTaskStartedEventAttributes!.attempt ?? 1);
       assert.ok(attempts.some((a) => a >= 2), `an activity was retried (attempts: ${attempts.join(', ')})`);
       second.kill('SIGTERM');
+      await new Promise((resolve) => second.once('exit', resolve));
+
+      // With no worker left, a finished run still reports its status and metadata (from its result).
+      const started = Date.now();
+      const finished = await sluice.getRun(run.id);
+      assert.equal(finished.status, 'SUCCEEDED');
+      assert.equal(finished.metadata?.rows.written, ROWS);
+      assert.ok(Date.now() - started < 5_000, 'answered without waiting for a worker');
     } finally {
       await sluice.close();
     }
