@@ -226,6 +226,27 @@ export interface BenchDatabase {
   drop(): Promise<void>;
 }
 
+/**
+ * The bench's Postgres: `DATABASE_URL`, else the embedded PostgreSQL 17 under
+ * `.sluice/bench-postgres` (port `BENCH_PG_PORT`, 54338), with a fresh bench database.
+ * Registers its teardown in `cleanups` (first in, last out).
+ */
+export async function openBenchPostgres(cleanups: (() => Promise<void>)[]): Promise<{ db: BenchDatabase; embedded: EmbeddedPostgresHandle | undefined }> {
+  let adminUrl = process.env.DATABASE_URL;
+  let embedded: EmbeddedPostgresHandle | undefined;
+  if (!adminUrl) {
+    console.log('DATABASE_URL is not set: starting the embedded PostgreSQL under .sluice/bench-postgres');
+    embedded = await startEmbeddedPostgres(path.join(PROJECT_DIR, '.sluice', 'bench-postgres'), logger, Number(process.env.BENCH_PG_PORT ?? 54338));
+    adminUrl = embedded.databaseUrl;
+    const server = embedded;
+    cleanups.unshift(() => server.stop());
+  }
+  const db = await createBenchDatabase(adminUrl);
+  cleanups.unshift(KEEP ? () => db.pool.end() : () => db.drop());
+  console.log(`postgres ${db.serverVersion} (${embedded ? 'embedded' : 'DATABASE_URL'}), bench database ${new URL(db.url).pathname.slice(1)}`);
+  return { db, embedded };
+}
+
 export async function createBenchDatabase(adminUrl: string): Promise<BenchDatabase> {
   const name = `sluice_bench_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
   const admin = new PgClient({ connectionString: adminUrl });
@@ -417,17 +438,7 @@ async function main(): Promise<void> {
     console.log(`generated ${csv.file}: ${fmt(csv.bytes / MiB, 1)} MiB, ${fmt(csv.badRows)} bad rows ${JSON.stringify(csv.bad)} in ${secs(performance.now() - t)}`);
 
     // 2. Postgres: DATABASE_URL, else the embedded PostgreSQL 17.
-    let adminUrl = process.env.DATABASE_URL;
-    let embedded: EmbeddedPostgresHandle | undefined;
-    if (!adminUrl) {
-      console.log('DATABASE_URL is not set: starting the embedded PostgreSQL under .sluice/bench-postgres');
-      embedded = await startEmbeddedPostgres(path.join(PROJECT_DIR, '.sluice', 'bench-postgres'), logger, Number(process.env.BENCH_PG_PORT ?? 54338));
-      adminUrl = embedded.databaseUrl;
-      cleanups.unshift(() => embedded!.stop());
-    }
-    const db = await createBenchDatabase(adminUrl);
-    cleanups.unshift(KEEP ? () => db.pool.end() : () => db.drop());
-    console.log(`postgres ${db.serverVersion} (${embedded ? 'embedded' : 'DATABASE_URL'}), bench database ${new URL(db.url).pathname.slice(1)}`);
+    const { db, embedded } = await openBenchPostgres(cleanups);
 
     // 3. Temporal dev server (the official CLI), with Sluice's search attributes.
     try {

@@ -38,13 +38,12 @@ import { createLogger } from '../common/logger';
 import { SEARCH_ATTRIBUTES, type RunMetadata } from '../common/run-model';
 import { createS3Client } from '../connectors/s3/s3-client';
 import { qualifiedName } from '../connectors/postgres/postgres-target';
-import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../db/embedded-postgres';
 import { parseFlowSpec } from '../flow-spec/flow-spec';
 import { FlowVersionStore } from '../flow-spec/flow-versions';
 import { findTemporalCli } from '../temporal-server/temporal-cli';
 import { startS3Server } from '../tests/helpers/s3-server';
 import {
-  createBenchDatabase,
+  openBenchPostgres,
   fmt,
   generateCsv,
   hostCpu,
@@ -151,17 +150,7 @@ async function main(): Promise<void> {
     );
 
     // Services: Postgres, Temporal, versitygw.
-    let adminUrl = process.env.DATABASE_URL;
-    let embedded: EmbeddedPostgresHandle | undefined;
-    if (!adminUrl) {
-      console.log('DATABASE_URL is not set: starting the embedded PostgreSQL under .sluice/bench-postgres');
-      embedded = await startEmbeddedPostgres(path.join(PROJECT_DIR, '.sluice', 'bench-postgres'), logger, Number(process.env.BENCH_PG_PORT ?? 54338));
-      adminUrl = embedded.databaseUrl;
-      cleanups.unshift(() => embedded!.stop());
-    }
-    const db = await createBenchDatabase(adminUrl);
-    cleanups.unshift(KEEP ? () => db.pool.end() : () => db.drop());
-    console.log(`postgres ${db.serverVersion} (${embedded ? 'embedded' : 'DATABASE_URL'}), bench database ${new URL(db.url).pathname.slice(1)}`);
+    const { db } = await openBenchPostgres(cleanups);
     figures.postgres = db.serverVersion;
 
     try {
