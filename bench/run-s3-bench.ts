@@ -43,6 +43,7 @@ import { FlowVersionStore } from '../flow-spec/flow-versions';
 import { findTemporalCli } from '../temporal-server/temporal-cli';
 import { startS3Server } from '../tests/helpers/s3-server';
 import {
+  FLOW_YAML as LOCAL_FLOW_YAML,
   openBenchPostgres,
   fmt,
   generateCsv,
@@ -77,20 +78,11 @@ const CHUNK_ROWS = Number(process.env.BENCH_CHUNK_ROWS ?? 250_000);
 const SOURCE_BUCKET = 'lake';
 const STAGING_BUCKET = 'sluice-staging';
 
-const FLOW_YAML = `
-name: bench_orders
-description: benchmark flow (bench/run-s3-bench.ts), S3 source
-source: { connector: lake, format: csv }
-target: { connector: warehouse, table: public.bench_orders, write: append }
-fields:
-  id:       { from: id, type: int64, required: true }
-  customer: { from: customer, type: string, required: true }
-  amount:   { from: amount, type: int64 }
-  day:      { from: day, type: date, required: true }
-  active:   { from: active, type: bool }
-  note:     { from: note, type: string }
-max_reject_ratio: 0.5
-`;
+/** The same flow as the local-file bench, reading from the `lake` S3 connector. */
+const FLOW_YAML = LOCAL_FLOW_YAML.replace('source: { connector: files, format: csv }', 'source: { connector: lake, format: csv }').replace(
+  'benchmark flow (bench/run-bench.ts)',
+  'benchmark flow (bench/run-s3-bench.ts), S3 source',
+);
 
 interface SampledWorker {
   name: string;
