@@ -181,21 +181,32 @@ export class SluiceRun {
   /**
    * Waits until the run reaches a terminal status.
    * @param options.timeoutMs give up after this long. @default no limit
-   * @param options.pollIntervalMs how often to refresh status while waiting. @default 1000
-   * @param options.onProgress called after each refresh (for live progress lines).
+   * @param options.pollIntervalMs with `onProgress`, how often to refresh status and metadata. @default 1000
+   * @param options.onProgress called after each refresh (for live progress lines); without it,
+   *   the wait is a single long-poll on the run's result and returns as soon as the run ends.
    * @returns the final metadata for SUCCEEDED and PARTIAL_FAILED.
    * @throws RunFailedError on FAILED or CRASHED; RunTimeoutError after `timeoutMs`.
    */
   async wait(options: { timeoutMs?: number; pollIntervalMs?: number; onProgress?: (run: SluiceRun) => void } = {}): Promise<RunMetadata> {
     const deadline = options.timeoutMs === undefined ? Infinity : Date.now() + options.timeoutMs;
     const interval = options.pollIntervalMs ?? 1000;
+    // The result long-poll ends the wait as soon as the run closes; the interval only paces progress.
+    let closed = false;
+    const outcome = this.handle.result().then(
+      () => (closed = true),
+      () => (closed = true),
+    );
     for (;;) {
-      const description = await this.handle.describe();
-      if (description.status.name !== 'RUNNING') break;
-      await this.refresh().catch(() => undefined);
-      options.onProgress?.(this);
+      // Progress costs queries, which the worker answers between workflow tasks: only when asked.
+      if (!closed && options.onProgress) {
+        const description = await this.handle.describe();
+        if (description.status.name !== 'RUNNING') break;
+        await this.refresh().catch(() => undefined);
+        options.onProgress(this);
+      }
+      if (closed) break;
       if (Date.now() >= deadline) throw new RunTimeoutError(this.id, options.timeoutMs!, this.status);
-      await sleep(Math.min(interval, Math.max(0, deadline - Date.now())));
+      await Promise.race([outcome, sleep(Math.min(interval, Math.max(0, deadline - Date.now())))]);
     }
     try {
       const metadata = (await this.handle.result()) as RunMetadata;
