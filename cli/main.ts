@@ -115,9 +115,8 @@ async function waitAndReport(config: SluiceConfig, run: SluiceRun, options: { js
     metadata = await run.wait({
       timeoutMs: options.timeoutMs,
       pollIntervalMs: 500,
-      onProgress: (r) => {
-        if (live) process.stderr.write(`\r\x1b[2K${progressLine(r)}`);
-      },
+      // Only a terminal gets the live line: progress costs queries the worker must answer.
+      ...(live ? { onProgress: (r: SluiceRun) => process.stderr.write(`\r\x1b[2K${progressLine(r)}`) } : {}),
     });
   } catch (error) {
     if (error instanceof RunFailedError) {
