@@ -205,7 +205,10 @@ export class SluiceRun {
         options.onProgress(this);
       }
       if (closed) break;
-      if (Date.now() >= deadline) throw new RunTimeoutError(this.id, options.timeoutMs!, this.status);
+      if (Date.now() >= deadline) {
+        await this.refresh().catch(() => undefined);
+        throw new RunTimeoutError(this.id, options.timeoutMs!, this.status);
+      }
       await Promise.race([outcome, sleep(Math.min(interval, Math.max(0, deadline - Date.now())))]);
     }
     try {
