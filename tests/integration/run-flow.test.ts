@@ -6,7 +6,8 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { InvalidRequestError, RunFailedError, Sluice } from '../../client/sluice';
+import { InvalidRequestError, RunFailedError, RunTimeoutError, Sluice } from '../../client/sluice';
+import { RUN_STATUSES } from '../../common/run-model';
 import type { SluiceConfig } from '../../config/sluice-config';
 import { parseFlowSpec } from '../../flow-spec/flow-spec';
 import { FlowVersionStore } from '../../flow-spec/flow-versions';
@@ -197,6 +198,19 @@ describe('runFlow on real Temporal and Postgres', () => {
     });
     const table = await db.pool.query(`SELECT to_regclass('public.strict_orders') AS t`);
     assert.equal(table.rows[0].t, null, 'the target table was never created');
+  });
+
+  it('wait() throws RunTimeoutError with the current status when the run outlasts timeoutMs', async () => {
+    const version = await publish(ordersFlow({ name: 'timeout_orders' }));
+    const run = await sluice.run({ flowVersion: version, sourcePath: 'clean.csv' });
+    await assert.rejects(run.wait({ timeoutMs: 1 }), (error: unknown) => {
+      assert.ok(error instanceof RunTimeoutError);
+      assert.equal(error.runId, run.id);
+      assert.equal(error.timeoutMs, 1);
+      assert.ok((RUN_STATUSES as readonly string[]).includes(error.lastStatus));
+      return true;
+    });
+    assert.equal((await run.wait({ timeoutMs: 120_000 })).status, 'SUCCEEDED');
   });
 
   it('refuses an unknown flow version with a clear error', async () => {
