@@ -105,26 +105,29 @@ describe('a worker killed during an S3 target syncTarget', () => {
       const run = await sluice.run({ flowVersion: version.id, sourcePath: 'events.csv' });
       const finalKey = `events/${run.id}.csv`;
 
-      // Wait for syncTarget (status query), then for its first temporary object; kill the worker outright.
+      // Kill the worker outright as soon as syncTarget has begun writing: a multipart upload to a
+      // temporary key in progress, or a temporary object already uploaded (polled tightly, without
+      // waiting for status queries, so the window cannot be missed on a fast or a loaded machine).
       const deadline = Date.now() + 150_000;
-      let status = '';
-      while (status !== 'SYNCING_TARGET' && Date.now() < deadline) {
-        status = (await run.refresh()).status;
-        if (status !== 'SYNCING_TARGET') await sleep(50);
-      }
-      assert.equal(status, 'SYNCING_TARGET', 'the run reached syncTarget');
+      const inFlight = async (): Promise<string[]> => {
+        const [objects, uploads] = await Promise.all([tempKeys(), client.send(new ListMultipartUploadsCommand({ Bucket: 'exports' }))]);
+        return [...objects, ...(uploads.Uploads ?? []).map((u) => u.Key!).filter((k) => k.includes('.sluice-tmp-'))];
+      };
       let seen: string[] = [];
-      while (seen.length === 0 && Date.now() < deadline) seen = await tempKeys();
+      while (seen.length === 0 && Date.now() < deadline) seen = await inFlight();
       first.kill('SIGKILL');
       await new Promise((resolve) => first.once('exit', resolve));
-      assert.ok(seen.length > 0, 'a .sluice-tmp- object was seen before the kill');
-      assert.ok(seen.every((k) => k.endsWith(`.sluice-tmp-${run.metadata!.run.execution_id}`)), `temporary keys name the execution: ${seen.join(', ')}`);
+      assert.ok(seen.length > 0, 'a temporary upload or object was seen before the kill');
+      assert.equal((await run.refresh()).status, 'SYNCING_TARGET', 'killed during syncTarget');
+      const executionId = (await env.client.workflow.getHandle(run.id).describe()).runId;
+      assert.ok(seen.every((k) => k.endsWith(`.sluice-tmp-${executionId}`)), `temporary keys name the execution: ${seen.join(', ')}`);
 
-      // The interrupted load published nothing at the final key.
+      // The interrupted load published nothing at the final key; its leftovers are temporary only.
       await sleep(300);
       const beforeRetry = ((await client.send(new ListObjectsV2Command({ Bucket: 'exports', Prefix: 'events/' }))).Contents ?? []).map((o) => o.Key!);
       assert.ok(!beforeRetry.includes(finalKey), `nothing at ${finalKey} before the retry (found ${beforeRetry.join(', ')})`);
-      assert.ok(beforeRetry.some((k) => k.includes('.sluice-tmp-')), 'the killed attempt left its temporary object behind');
+      assert.ok(beforeRetry.every((k) => k.includes('.sluice-tmp-')), `only temporary objects before the retry: ${beforeRetry.join(', ')}`);
+      assert.ok((await inFlight()).length > 0, 'the killed attempt left a temporary upload or object behind');
 
       startWorker(workerEnv);
       const metadata = await run.wait({ timeoutMs: 180_000, pollIntervalMs: 500 });
