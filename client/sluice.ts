@@ -28,7 +28,6 @@ import {
   RUN_STATUSES,
   RUN_WORKFLOW_TYPE,
   SEARCH_ATTRIBUTES,
-  statusQuery,
   TERMINAL_STATUSES,
   type RunError,
   type RunFlowInput,
@@ -140,7 +139,7 @@ export class SluiceRun {
 
   /**
    * Reloads status and metadata. A finished run's come from its result (or its failure details),
-   * which needs no worker; a running one's from the `status` and `metadata` queries, with a 5 s
+   * which needs no worker; a running one's from the `metadata` query (which holds the status), with a 5 s
    * deadline. When neither answers (no worker is polling), the status comes from the
    * `SluiceStatus` search attribute and the metadata stays as it was.
    * @throws InvalidRequestError `RUN_NOT_FOUND`.
@@ -166,10 +165,9 @@ export class SluiceRun {
     }
     try {
       const deadline = Date.now() + 5_000;
-      const [status, metadata] = await this.handle.client.connection.withDeadline(deadline, () =>
-        Promise.all([this.handle.query(statusQuery), this.handle.query(metadataQuery)]),
-      );
-      this.status = status;
+      // One query: the metadata carries the status, so both come from the same moment of the run.
+      const metadata = await this.handle.client.connection.withDeadline(deadline, () => this.handle.query(metadataQuery));
+      this.status = metadata.status;
       this.metadata = metadata;
     } catch {
       const status = description.typedSearchAttributes.get(SEARCH_ATTRIBUTES.status);

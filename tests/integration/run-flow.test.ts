@@ -7,7 +7,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { InvalidRequestError, RunFailedError, RunTimeoutError, Sluice } from '../../client/sluice';
-import { RUN_STATUSES } from '../../common/run-model';
+import { metadataQuery, RUN_STATUSES, statusQuery } from '../../common/run-model';
 import type { SluiceConfig } from '../../config/sluice-config';
 import { parseFlowSpec } from '../../flow-spec/flow-spec';
 import { FlowVersionStore } from '../../flow-spec/flow-versions';
@@ -100,6 +100,10 @@ describe('runFlow on real Temporal and Postgres', () => {
     }
     const refreshed = await sluice.getRun(run.id);
     assert.equal(refreshed.status, 'SUCCEEDED');
+    // The workflow's own queries, as the Temporal UI and other clients call them.
+    const handle = env.client.workflow.getHandle(run.id);
+    assert.equal(await handle.query(statusQuery), 'SUCCEEDED');
+    assert.deepEqual((await handle.query(metadataQuery)).rows, metadata.rows);
     const rows = await db.pool.query('SELECT id, name, amount, day::text AS day, active, amount_x2 FROM public.clean_orders ORDER BY id');
     assert.deepEqual(rows.rows, [
       { id: '1', name: 'a', amount: '1', day: '2024-02-01', active: true, amount_x2: '2' },
