@@ -18,10 +18,10 @@ import type { Logger } from 'pino';
 import type { SluiceConfig } from '../config/sluice-config';
 import type { ConnectorRegistry } from '../connectors/registry';
 import type { FlowVersionStore } from '../flow-spec/flow-versions';
-import { planChunks, type ChunkPlan, type StagedFileRef } from '../common/chunk-plan';
+import type { ChunkPlan, StagedFileRef } from '../common/chunk-plan';
 import type { Staging } from '../staging/staging';
 import { findDuplicates } from '../transform/dedupe';
-import { assertSourceColumns, mapChunk, ROW_COLUMN, ruleKey, toJson, type RejectError } from '../transform/map-chunk';
+import { mapChunk, ROW_COLUMN, ruleKey, toJson, type RejectError } from '../transform/map-chunk';
 import { atActivityBoundary } from './activity-boundary';
 
 export interface RunActivityDeps {

@@ -27,20 +27,18 @@ import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import { pipeline } from 'node:stream/promises';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { Client as PgClient, Pool } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { Sluice } from '../client/sluice';
 import { createLogger } from '../common/logger';
-import { SEARCH_ATTRIBUTES, type RunMetadata, type StepName } from '../common/run-model';
+import { type RunMetadata, type StepName } from '../common/run-model';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../db/embedded-postgres';
 import { migrate } from '../db/migrations';
 import { qualifiedName, targetTableDdl } from '../connectors/postgres/postgres-target';
 import { parseFlowSpec, type FlowSpec } from '../flow-spec/flow-spec';
 import { FlowVersionStore } from '../flow-spec/flow-versions';
-import { findTemporalCli } from '../temporal-server/temporal-cli';
 import { quoteIdent } from '../transform/polars-sql';
+import { startTemporal } from '../tests/helpers/services';
 
 /** The repository root (this file runs from dist/bench/). */
 const PROJECT_DIR = path.resolve(__dirname, '..', '..');
@@ -438,18 +436,10 @@ async function main(): Promise<void> {
     console.log(`generated ${csv.file}: ${fmt(csv.bytes / MiB, 1)} MiB, ${fmt(csv.badRows)} bad rows ${JSON.stringify(csv.bad)} in ${secs(performance.now() - t)}`);
 
     // 2. Postgres: DATABASE_URL, else the embedded PostgreSQL 17.
-    const { db, embedded } = await openBenchPostgres(cleanups);
+    const { db } = await openBenchPostgres(cleanups);
 
     // 3. Temporal dev server (the official CLI), with Sluice's search attributes.
-    try {
-      Runtime.install({ logger: new DefaultLogger('WARN') });
-    } catch {
-      // already installed
-    }
-    const cli = await findTemporalCli({ projectDir: PROJECT_DIR, logger });
-    const temporal = await TestWorkflowEnvironment.createLocal({
-      server: { executable: { type: 'existing-path', path: cli }, searchAttributes: Object.values(SEARCH_ATTRIBUTES), extraArgs: ['--log-level', 'error'] },
-    });
+    const temporal = await startTemporal();
     cleanups.unshift(() => temporal.teardown());
     const taskQueue = `bench-${randomUUID()}`;
 

@@ -31,17 +31,14 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { CreateBucketCommand, GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { Sluice } from '../client/sluice';
-import { createLogger } from '../common/logger';
-import { SEARCH_ATTRIBUTES, type RunMetadata } from '../common/run-model';
+import { type RunMetadata } from '../common/run-model';
 import { createS3Client } from '../connectors/s3/s3-client';
 import { qualifiedName } from '../connectors/postgres/postgres-target';
 import { parseFlowSpec } from '../flow-spec/flow-spec';
 import { FlowVersionStore } from '../flow-spec/flow-versions';
-import { findTemporalCli } from '../temporal-server/temporal-cli';
 import { startS3Server } from '../tests/helpers/s3-server';
+import { startTemporal } from '../tests/helpers/services';
 import {
   FLOW_YAML as LOCAL_FLOW_YAML,
   openBenchPostgres,
@@ -63,7 +60,6 @@ import {
 } from './run-bench';
 
 const PROJECT_DIR = path.resolve(__dirname, '..', '..');
-const logger = createLogger('sluice-bench', process.env.SLUICE_LOG_LEVEL ?? 'warn');
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 1_000_000);
 const SCALE_ROWS = Number(process.env.BENCH_SCALE_ROWS ?? 5_000_000);
@@ -145,15 +141,7 @@ async function main(): Promise<void> {
     const { db } = await openBenchPostgres(cleanups);
     figures.postgres = db.serverVersion;
 
-    try {
-      Runtime.install({ logger: new DefaultLogger('WARN') });
-    } catch {
-      // already installed
-    }
-    const cli = await findTemporalCli({ projectDir: PROJECT_DIR, logger });
-    const temporal = await TestWorkflowEnvironment.createLocal({
-      server: { executable: { type: 'existing-path', path: cli }, searchAttributes: Object.values(SEARCH_ATTRIBUTES), extraArgs: ['--log-level', 'error'] },
-    });
+    const temporal = await startTemporal();
     cleanups.unshift(() => temporal.teardown());
 
     const s3 = await startS3Server(PROJECT_DIR);

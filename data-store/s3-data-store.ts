@@ -19,10 +19,8 @@ import {
   HeadObjectCommand,
   ListObjectsV2Command,
   S3Client,
-  type S3ClientConfig,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { ConfigError } from '../common/errors';
 import type { S3ConnectorConfig, S3Location } from '../config/sluice-config';
 import { createS3Client } from '../connectors/s3/s3-client';
 import type { DataBackend } from './data-backend';

@@ -17,7 +17,7 @@ import pl from 'nodejs-polars';
 import { TransformError } from '../common/errors';
 import type { FieldSpec, FlowSpec } from '../flow-spec/flow-spec';
 import { castField, describeType, validateJsonColumn } from './field-types';
-import { executeSql, quoteIdent } from './polars-sql';
+import { executeSql } from './polars-sql';
 
 /** Column holding the 1-based source row number in mapped and rejected chunks. */
 export const ROW_COLUMN = '__sluice_row';
@@ -207,9 +207,4 @@ export function mapChunk(spec: FlowSpec, raw: pl.DataFrame, firstRowNumber: numb
       errors: pl.Series('errors', errors, pl.Utf8),
     }),
   };
-}
-
-/** Quoted, comma-separated column list for SQL. */
-export function columnList(names: string[]): string {
-  return names.map(quoteIdent).join(', ');
 }

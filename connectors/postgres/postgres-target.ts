@@ -97,9 +97,8 @@ export class PostgresTarget implements TargetConnector {
     await this.pool.query('SELECT 1');
   }
 
-  async close(): Promise<void> {
-    await this.pool.end();
-  }
+  /** The pool belongs to the connector registry, which ends it; nothing to release here. */
+  async close(): Promise<void> {}
 
   /** Creates the ledger, the target and rejects tables when missing, then checks the target's columns. */
   private async ensureTables(spec: FlowSpec): Promise<void> {
