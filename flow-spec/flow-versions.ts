@@ -73,6 +73,9 @@ function toFlowVersion(row: Row): FlowVersion {
 }
 
 export class FlowVersionStore {
+  /** Versions never change, so each is read from the database once per store (every activity asks). */
+  private readonly cache = new Map<string, FlowVersion>();
+
   constructor(private readonly pool: Pool) {}
 
   /**
@@ -111,6 +114,8 @@ export class FlowVersionStore {
    * @throws InvalidRequestError `UNKNOWN_FLOW_VERSION` when it does not exist (the message lists the flow's versions).
    */
   async get(id: string): Promise<FlowVersion> {
+    const cached = this.cache.get(id);
+    if (cached) return cached;
     const { flow, version } = parseFlowVersionId(id);
     const result = await this.pool.query<Row>('SELECT * FROM sluice.flow_versions WHERE flow = $1 AND version = $2', [flow, version]);
     if (!result.rows[0]) {
@@ -120,7 +125,9 @@ export class FlowVersionStore {
         : `no flow "${flow}" has been published; publish it with: sluice flows publish flows/${flow}.yaml`;
       throw new InvalidRequestError('UNKNOWN_FLOW_VERSION', `unknown flow version "${id}"; ${hint}`);
     }
-    return toFlowVersion(result.rows[0]);
+    const found = toFlowVersion(result.rows[0]);
+    this.cache.set(id, found);
+    return found;
   }
 
   /** Every version, newest first within each flow; optionally of one flow. */
