@@ -5,11 +5,12 @@
  * minute). Listens on 127.0.0.1 only, data in a temporary folder.
  */
 import { spawn } from 'node:child_process';
-import { accessSync, constants, existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { findGoTool, type GoTool } from '../../temporal-server/go-tool';
+import { logger } from './services';
 
 export const VERSITYGW_MODULE = 'github.com/versity/versitygw/cmd/versitygw@v1.8.0';
 
@@ -23,31 +24,18 @@ export interface S3Server {
   stop(): Promise<void>;
 }
 
-function executable(file: string): boolean {
-  try {
-    accessSync(file, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
+/** versitygw, found or built like the Temporal CLI (temporal-server/go-tool.ts). */
+export const VERSITYGW: GoTool = {
+  binary: 'versitygw',
+  module: VERSITYGW_MODULE,
+  envVar: 'SLUICE_S3_SERVER',
+  notFoundCode: 'S3_SERVER_NOT_FOUND',
+  installHint: 'Install versitygw (https://github.com/versity/versitygw)',
+};
 
 /** Finds versitygw, building it with Go into `<projectDir>/.tools/bin` when needed. */
-export async function findS3Server(projectDir: string): Promise<string> {
-  if (process.env.SLUICE_S3_SERVER) return process.env.SLUICE_S3_SERVER;
-  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
-    if (dir && executable(path.join(dir, 'versitygw'))) return path.join(dir, 'versitygw');
-  }
-  const bin = path.join(projectDir, '.tools', 'bin');
-  const cached = path.join(bin, 'versitygw');
-  if (existsSync(cached)) return cached;
-  await mkdir(bin, { recursive: true });
-  await new Promise<void>((resolve, reject) => {
-    const child = spawn('go', ['install', VERSITYGW_MODULE], { env: { ...process.env, GOBIN: bin, CGO_ENABLED: '0' }, stdio: ['ignore', 'inherit', 'inherit'] });
-    child.on('error', reject);
-    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`go install ${VERSITYGW_MODULE} exited with ${code}`))));
-  });
-  return cached;
+export function findS3Server(projectDir: string): Promise<string> {
+  return findGoTool(VERSITYGW, { projectDir, logger });
 }
 
 async function freePort(): Promise<number> {
