@@ -64,6 +64,8 @@ export interface TransformChunkOutput {
   rejectedKey: string;
   rowsMapped: number;
   rowsRejected: number;
+  /** This chunk's reject errors by `field:rule`. */
+  byRule: Record<string, number>;
   /** `host:pid` of the worker that did it (or found it done). */
   worker: string;
 }
@@ -130,6 +132,14 @@ export const WORKER_IDENTITY = `${os.hostname()}:${process.pid}`;
 const countRows = (file: string): number =>
   Number(pl.scanParquet(file).select(pl.len().alias('n')).collectSync().getColumn('n').get(0));
 
+/** Rows and reject errors by rule of a stored rejected part (for a chunk a retry finds done). */
+function countRejects(file: string): { rowsRejected: number; byRule: Record<string, number> } {
+  const errors = pl.readParquet(file, { columns: ['errors'] } as never).getColumn('errors').toArray() as string[];
+  const byRule: Record<string, number> = {};
+  for (const text of errors) for (const error of JSON.parse(text) as RejectError[]) byRule[ruleKey(error)] = (byRule[ruleKey(error)] ?? 0) + 1;
+  return { rowsRejected: errors.length, byRule };
+}
+
 export function createRunActivities(deps: RunActivityDeps) {
   const { config, connectors, flowVersions, staging, logger } = deps;
 
@@ -179,16 +189,16 @@ export function createRunActivities(deps: RunActivityDeps) {
             mappedKey,
             rejectedKey,
             rowsMapped: countRows(await staging.fetch(mappedKey)),
-            rowsRejected: countRows(await staging.fetch(rejectedKey)),
+            ...countRejects(await staging.fetch(rejectedKey)),
             worker: WORKER_IDENTITY,
           };
         }
         const raw = await readSlice(input.chunk);
         beat({ chunk: input.index, rows: raw.height });
-        const { mapped, rejected } = mapChunk(spec, raw, input.chunk.firstRow);
+        const { mapped, rejected, byRule } = mapChunk(spec, raw, input.chunk.firstRow);
         await staging.writeParquet(rejected, rejectedKey);
         await staging.writeParquet(mapped, mappedKey);
-        return { index: input.index, mappedKey, rejectedKey, rowsMapped: mapped.height, rowsRejected: rejected.height, worker: WORKER_IDENTITY };
+        return { index: input.index, mappedKey, rejectedKey, rowsMapped: mapped.height, rowsRejected: rejected.height, byRule, worker: WORKER_IDENTITY };
       }));
     },
 
@@ -205,6 +215,7 @@ export function createRunActivities(deps: RunActivityDeps) {
         const rejectedFiles = chunks.map((c) => c.rejectedKey);
         let finalMapped = mappedFiles;
         let rowsMapped = chunks.reduce((n, c) => n + c.rowsMapped, 0);
+        let duplicateCount = 0;
         if (spec.dedupe) {
           const keys = spec.dedupe;
           const local = await Promise.all(mappedFiles.map((f) => staging.fetch(f)));
@@ -244,18 +255,15 @@ export function createRunActivities(deps: RunActivityDeps) {
             );
             await staging.writeParquet(mapped.filter(pl.col(ROW_COLUMN).isIn(dupRows).not()), dedupedKey);
             rowsMapped -= dupRows.length;
+            duplicateCount += dupRows.length;
             beat({ dedupe: i });
           }
         }
+        // Each chunk counted its own rejects; dedupe adds one `dedupe` error per duplicate.
         const byRule: Record<string, number> = {};
-        let rowsRejected = 0;
-        for (const file of rejectedFiles) {
-          const errors = pl.readParquet(await staging.fetch(file), { columns: ['errors'] } as never).getColumn('errors').toArray() as string[];
-          rowsRejected += errors.length;
-          for (const text of errors) {
-            for (const error of JSON.parse(text) as RejectError[]) byRule[ruleKey(error)] = (byRule[ruleKey(error)] ?? 0) + 1;
-          }
-        }
+        for (const chunk of chunks) for (const [rule, n] of Object.entries(chunk.byRule)) byRule[rule] = (byRule[rule] ?? 0) + n;
+        const rowsRejected = chunks.reduce((n, c) => n + c.rowsRejected, 0) + duplicateCount;
+        if (duplicateCount > 0) byRule.dedupe = (byRule.dedupe ?? 0) + duplicateCount;
         const workers: Record<string, number> = {};
         for (const chunk of chunks) workers[chunk.worker] = (workers[chunk.worker] ?? 0) + 1;
         logger.info({ runId: input.runId, rowsMapped, rowsRejected, chunks: chunks.length, workers }, 'transform done');

@@ -298,3 +298,15 @@ describe('ruleKey, toJson, emptyRejected', () => {
     assert.equal(frame.height, 0);
   });
 });
+
+describe('byRule', () => {
+  it('counts this chunk’s reject errors by field:rule, a row failing two rules counting in both', () => {
+    const flow = spec({ a: { from: 'a', type: 'int64', required: true }, b: { from: 'b', type: 'string', in: ['x'] } });
+    const raw = pl.DataFrame({ a: ['1', 'oops', null, '4'], b: ['x', 'y', 'y', 'x'] });
+    const { mapped, rejected, byRule } = mapChunk(flow, raw, 1);
+    assert.equal(mapped.height, 2);
+    assert.equal(rejected.height, 2);
+    assert.deepEqual(byRule, { 'a:type': 1, 'b:in': 2, 'a:required': 1 });
+    assert.deepEqual(mapChunk(flow, raw.head(1), 1).byRule, {});
+  });
+});

@@ -34,6 +34,8 @@ export interface MappedChunk {
   mapped: pl.DataFrame;
   /** Columns: {@link ROW_COLUMN} (Int64), `record` (JSON text of the original values), `errors` (JSON text of RejectError[]). */
   rejected: pl.DataFrame;
+  /** Reject errors of this chunk counted by {@link ruleKey}. */
+  byRule: Record<string, number>;
 }
 
 /** `field:rule`, or `rule` for flow-level rules: the key of `metadata.rejects.by_rule`. */
@@ -182,7 +184,7 @@ export function mapChunk(spec: FlowSpec, raw: pl.DataFrame, firstRowNumber: numb
     .collectSync();
 
   const rejectedWork = flagged.filter(pl.col('__rejected')).collectSync();
-  if (rejectedWork.height === 0) return { mapped, rejected: emptyRejected() };
+  if (rejectedWork.height === 0) return { mapped, rejected: emptyRejected(), byRule: {} };
   // Original values as JSON, encoded by Polars; only the columns the messages need go to JS.
   const records = rejectedWork.select(pl.struct(raw.columns.map((c) => pl.col(c))).struct.jsonEncode().alias('record')).getColumn('record').toArray() as string[];
   const needed = new Set<string>([ROW_COLUMN, ...rules.map((r) => r.flag)]);
@@ -193,14 +195,16 @@ export function mapChunk(spec: FlowSpec, raw: pl.DataFrame, firstRowNumber: numb
   const details = rejectedWork.select(...[...needed].map((c) => pl.col(c))).toRecords() as Record<string, unknown>[];
   const rows: number[] = [];
   const errors: string[] = [];
+  const byRule: Record<string, number> = {};
   for (const detail of details) {
     rows.push(Number(detail[ROW_COLUMN]));
-    errors.push(
-      toJson(rules.filter((r) => detail[r.flag] === true).map((r): RejectError => ({ field: r.field, rule: r.rule, message: r.message(detail) }))),
-    );
+    const failed = rules.filter((r) => detail[r.flag] === true).map((r): RejectError => ({ field: r.field, rule: r.rule, message: r.message(detail) }));
+    for (const error of failed) byRule[ruleKey(error)] = (byRule[ruleKey(error)] ?? 0) + 1;
+    errors.push(toJson(failed));
   }
   return {
     mapped,
+    byRule,
     rejected: pl.DataFrame({
       [ROW_COLUMN]: pl.Series(ROW_COLUMN, rows, pl.Int64),
       record: pl.Series('record', records, pl.Utf8),
