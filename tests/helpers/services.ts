@@ -17,7 +17,11 @@ import { createLogger } from '../../common/logger';
 import { loadConfig, type SluiceConfig } from '../../config/sluice-config';
 import { migrate } from '../../db/migrations';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../../db/embedded-postgres';
+import { Sluice } from '../../client/sluice';
+import { parseFlowSpec } from '../../flow-spec/flow-spec';
+import { FlowVersionStore } from '../../flow-spec/flow-versions';
 import { findTemporalCli } from '../../temporal-server/temporal-cli';
+import { createSluiceWorker, type SluiceWorker } from '../../worker/sluice-worker';
 
 export const PROJECT_DIR = path.resolve(__dirname, '..', '..', '..');
 export const logger = createLogger('sluice-test', process.env.SLUICE_LOG_LEVEL ?? 'warn');
@@ -111,4 +115,34 @@ export function testConfig(options: { dir: string; databaseUrl: string; address:
 /** A fresh temporary project folder. */
 export function tempProject(): string {
   return mkdtempSync(path.join(os.tmpdir(), 'sluice-project-'));
+}
+
+/** A worker in this process plus a client SDK and the flow version store, on one test task queue. */
+export interface InProcessRunner {
+  worker: SluiceWorker;
+  sluice: Sluice;
+  store: FlowVersionStore;
+  /** Publishes flow YAML; returns `flow:vN`. */
+  publish(yaml: string): Promise<string>;
+  /** Drains the worker and closes the client. */
+  stop(): Promise<void>;
+}
+
+/** Starts a worker on `config`'s task queue (sharing the test environment's connection) and a client for it. */
+export async function startInProcessRunner(env: TestWorkflowEnvironment, db: TestDatabase, config: SluiceConfig): Promise<InProcessRunner> {
+  const worker = await createSluiceWorker({ config, logger, connection: env.nativeConnection });
+  const running = worker.run();
+  const sluice = new Sluice({ connection: env.connection, taskQueue: config.temporal.taskQueue, databaseUrl: db.url });
+  const store = new FlowVersionStore(db.pool);
+  return {
+    worker,
+    sluice,
+    store,
+    publish: async (yaml) => (await store.publish(parseFlowSpec(yaml), { sourceText: yaml })).version.id,
+    async stop() {
+      await worker.shutdown();
+      await running;
+      await sluice.close();
+    },
+  };
 }

@@ -10,13 +10,10 @@ import { after, before, describe, it } from 'node:test';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Sluice } from '../../client/sluice';
 import type { GatewayToken, SluiceConfig } from '../../config/sluice-config';
-import { parseFlowSpec } from '../../flow-spec/flow-spec';
-import { FlowVersionStore } from '../../flow-spec/flow-versions';
 import { hashToken } from '../../webhook-gateway/auth';
 import { createGatewayApp } from '../../webhook-gateway/create-gateway-app';
 import { startGatewayServer, type GatewayServer } from '../../webhook-gateway/server';
-import { createSluiceWorker, type SluiceWorker } from '../../worker/sluice-worker';
-import { createTestDatabase, logger, startTemporal, tempProject, testConfig, type TestDatabase } from '../helpers/services';
+import { createTestDatabase, logger, startTemporal, tempProject, testConfig, startInProcessRunner, type InProcessRunner, type TestDatabase } from '../helpers/services';
 
 const WRITER = 'writer-token-0123456789';
 const READER = 'reader-token-0123456789';
@@ -48,13 +45,11 @@ describe('gateway runs API on real Temporal and Postgres', () => {
   let db: TestDatabase;
   let dir: string;
   let config: SluiceConfig;
-  let worker: SluiceWorker;
-  let running: Promise<void>;
+  let runner: InProcessRunner;
   let sluice: Sluice;
-  let store: FlowVersionStore;
   let gateway: GatewayServer;
 
-  const publish = async (yaml: string) => (await store.publish(parseFlowSpec(yaml), { sourceText: yaml })).version.id;
+  const publish = (yaml: string) => runner.publish(yaml);
 
   async function call(method: 'GET' | 'POST', route: string, options: { token?: string; body?: unknown; rawBody?: string } = {}): Promise<Answer> {
     const headers: Record<string, string> = {};
@@ -106,19 +101,15 @@ describe('gateway runs API on real Temporal and Postgres', () => {
     big.end();
     await once(big, 'close');
     config = testConfig({ dir, databaseUrl: db.url, address: env.address, connectors: { files: { kind: 'local', root: '.' }, warehouse: { kind: 'postgres' } } });
-    worker = await createSluiceWorker({ config, logger, connection: env.nativeConnection });
-    running = worker.run();
-    sluice = new Sluice({ connection: env.connection, taskQueue: config.temporal.taskQueue, databaseUrl: db.url });
-    store = new FlowVersionStore(db.pool);
+    runner = await startInProcessRunner(env, db, config);
+    ({ sluice } = runner);
     const app = createGatewayApp({ sluice, tokens: TOKENS, logger, databaseUrl: db.url });
     gateway = await startGatewayServer(app, { port: 0, host: '127.0.0.1' });
   });
 
   after(async () => {
     await gateway?.close();
-    await worker?.shutdown();
-    await running;
-    await sluice?.close();
+    await runner?.stop();
     await env?.teardown();
     await db?.drop();
   });

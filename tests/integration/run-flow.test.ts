@@ -9,10 +9,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { InvalidRequestError, RunFailedError, RunTimeoutError, Sluice } from '../../client/sluice';
 import { metadataQuery, RUN_STATUSES, statusQuery } from '../../common/run-model';
 import type { SluiceConfig } from '../../config/sluice-config';
-import { parseFlowSpec } from '../../flow-spec/flow-spec';
-import { FlowVersionStore } from '../../flow-spec/flow-versions';
-import { createSluiceWorker, type SluiceWorker } from '../../worker/sluice-worker';
-import { createTestDatabase, logger, startTemporal, tempProject, testConfig, type TestDatabase } from '../helpers/services';
+import { createTestDatabase, startTemporal, tempProject, testConfig, startInProcessRunner, type InProcessRunner, type TestDatabase } from '../helpers/services';
 
 const ORDERS_CSV = [
   'id,name,amount,day,active',
@@ -49,12 +46,10 @@ describe('runFlow on real Temporal and Postgres', () => {
   let db: TestDatabase;
   let dir: string;
   let config: SluiceConfig;
-  let worker: SluiceWorker;
-  let running: Promise<void>;
+  let runner: InProcessRunner;
   let sluice: Sluice;
-  let store: FlowVersionStore;
 
-  const publish = async (yaml: string) => (await store.publish(parseFlowSpec(yaml), { sourceText: yaml })).version.id;
+  const publish = (yaml: string) => runner.publish(yaml);
 
   before(async () => {
     [env, db] = await Promise.all([startTemporal(), createTestDatabase()]);
@@ -73,16 +68,12 @@ describe('runFlow on real Temporal and Postgres', () => {
         erp: { kind: 'postgres', url: db.url, query: 'SELECT id, amount FROM public.invoices WHERE batch_id = :source_path ORDER BY id' },
       },
     });
-    worker = await createSluiceWorker({ config, logger, connection: env.nativeConnection });
-    running = worker.run();
-    sluice = new Sluice({ connection: env.connection, taskQueue: config.temporal.taskQueue, databaseUrl: db.url });
-    store = new FlowVersionStore(db.pool);
+    runner = await startInProcessRunner(env, db, config);
+    ({ sluice } = runner);
   });
 
   after(async () => {
-    await worker?.shutdown();
-    await running;
-    await sluice?.close();
+    await runner?.stop();
     await env?.teardown();
     await db?.drop();
   });

@@ -24,10 +24,8 @@ import type { SluiceConfig } from '../../config/sluice-config';
 import { createS3Client } from '../../connectors/s3/s3-client';
 import { S3Target } from '../../connectors/s3/s3-target';
 import { parseFlowSpec } from '../../flow-spec/flow-spec';
-import { FlowVersionStore } from '../../flow-spec/flow-versions';
 import { emptyRejected, ROW_COLUMN } from '../../transform/map-chunk';
-import { createSluiceWorker, type SluiceWorker } from '../../worker/sluice-worker';
-import { createTestDatabase, logger, PROJECT_DIR, startTemporal, tempProject, testConfig, type TestDatabase } from '../helpers/services';
+import { createTestDatabase, PROJECT_DIR, startTemporal, tempProject, testConfig, startInProcessRunner, type InProcessRunner, type TestDatabase } from '../helpers/services';
 import { startS3Server, type S3Server } from '../helpers/s3-server';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -66,12 +64,10 @@ describe('the s3 connector on a real S3 server, Temporal and Postgres', () => {
   let s3: S3Server;
   let client: S3Client;
   let config: SluiceConfig;
-  let worker: SluiceWorker;
-  let running: Promise<void>;
+  let runner: InProcessRunner;
   let sluice: Sluice;
-  let store: FlowVersionStore;
 
-  const publish = async (yaml: string) => (await store.publish(parseFlowSpec(yaml), { sourceText: yaml })).version.id;
+  const publish = (yaml: string) => runner.publish(yaml);
   const bytes = async (bucket: string, key: string) => Buffer.from(await (await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }))).Body!.transformToByteArray());
   const keys = async (bucket: string) => ((await client.send(new ListObjectsV2Command({ Bucket: bucket }))).Contents ?? []).map((o) => o.Key!).sort();
   const failedWith = (code: string, step: string, message: string | RegExp) => (error: unknown) => {
@@ -107,16 +103,12 @@ describe('the s3 connector on a real S3 server, Temporal and Postgres', () => {
         lake_badkey: { ...lake, secret_access_key: 'not-the-secret' },
       },
     });
-    worker = await createSluiceWorker({ config, logger, connection: env.nativeConnection });
-    running = worker.run();
-    sluice = new Sluice({ connection: env.connection, taskQueue: config.temporal.taskQueue, databaseUrl: db.url });
-    store = new FlowVersionStore(db.pool);
+    runner = await startInProcessRunner(env, db, config);
+    ({ sluice } = runner);
   });
 
   after(async () => {
-    await worker?.shutdown();
-    await running;
-    await sluice?.close();
+    await runner?.stop();
     client?.destroy();
     await env?.teardown();
     await db?.drop();
