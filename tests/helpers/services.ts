@@ -5,6 +5,7 @@
  *
  * With `CI` set nothing here skips: a missing service fails the test.
  */
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
@@ -145,4 +146,21 @@ export async function startInProcessRunner(env: TestWorkflowEnvironment, db: Tes
       await sluice.close();
     },
   };
+}
+
+/**
+ * Starts `sluice worker` as a separate process in `dir` (its project dir: config file, `files` root),
+ * with `env` added to this process's environment — the way operators run workers.
+ */
+export function spawnCliWorker(dir: string, env: Record<string, string>): ChildProcess {
+  return spawn(process.execPath, [path.join(PROJECT_DIR, 'dist', 'cli', 'main.js'), 'worker'], {
+    cwd: dir,
+    env: { ...process.env, ...env, SLUICE_LOG_LEVEL: 'warn', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+}
+
+/** SIGKILLs every child process in `children` still running. */
+export function killAll(children: ChildProcess[]): void {
+  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
 }

@@ -5,7 +5,7 @@
  * completes on the other with every row exactly once.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -14,7 +14,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Sluice } from '../../client/sluice';
 import { parseFlowSpec } from '../../flow-spec/flow-spec';
 import { FlowVersionStore } from '../../flow-spec/flow-versions';
-import { createTestDatabase, PROJECT_DIR, startTemporal, tempProject, type TestDatabase } from '../helpers/services';
+import { createTestDatabase, PROJECT_DIR, startTemporal, tempProject, type TestDatabase, killAll, spawnCliWorker } from '../helpers/services';
 import { startS3Server, type S3Server } from '../helpers/s3-server';
 
 const FLOW = (name: string) => `
@@ -53,19 +53,12 @@ describe('a run spread over two workers with S3 staging', () => {
   const startWorker = (name: string): ChildProcess => {
     const cache = path.join(dir, `.worker-${name}`);
     mkdirSync(cache, { recursive: true });
-    const child = spawn(process.execPath, [path.join(PROJECT_DIR, 'dist', 'cli', 'main.js'), 'worker'], {
-      cwd: dir,
-      env: {
-        ...process.env,
-        DATABASE_URL: db.url,
-        TEMPORAL_ADDRESS: env.address,
-        SLUICE_TASK_QUEUE: taskQueue,
-        // Each worker has its own local folder: only S3 staging is shared.
-        SLUICE_STAGING_DIR: cache,
-        SLUICE_LOG_LEVEL: 'warn',
-        AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-      },
-      stdio: ['ignore', 'ignore', 'inherit'],
+    const child = spawnCliWorker(dir, {
+      DATABASE_URL: db.url,
+      TEMPORAL_ADDRESS: env.address,
+      SLUICE_TASK_QUEUE: taskQueue,
+      // Each worker has its own local folder: only S3 staging is shared.
+      SLUICE_STAGING_DIR: cache,
     });
     workers.push(child);
     return child;
@@ -90,7 +83,7 @@ staging:
   });
 
   after(async () => {
-    for (const w of workers) if (w.exitCode === null && w.signalCode === null) w.kill('SIGKILL');
+    killAll(workers);
     client?.destroy();
     await env?.teardown();
     await db?.drop();

@@ -6,7 +6,7 @@
  * PostgreSQL and versitygw; the workers are `node dist/cli/main.js worker` processes.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -16,7 +16,7 @@ import pl from 'nodejs-polars';
 import { Sluice } from '../../client/sluice';
 import { parseFlowSpec } from '../../flow-spec/flow-spec';
 import { FlowVersionStore } from '../../flow-spec/flow-versions';
-import { createTestDatabase, PROJECT_DIR, startTemporal, tempProject, type TestDatabase } from '../helpers/services';
+import { createTestDatabase, PROJECT_DIR, startTemporal, tempProject, type TestDatabase, killAll, spawnCliWorker } from '../helpers/services';
 import { startS3Server, type S3Server } from '../helpers/s3-server';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -44,11 +44,7 @@ describe('a worker killed during an S3 target syncTarget', () => {
   const workers: ChildProcess[] = [];
 
   const startWorker = (workerEnv: Record<string, string>): ChildProcess => {
-    const child = spawn(process.execPath, [path.join(PROJECT_DIR, 'dist', 'cli', 'main.js'), 'worker'], {
-      cwd: dir,
-      env: { ...process.env, ...workerEnv, SLUICE_LOG_LEVEL: 'warn', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
-      stdio: ['ignore', 'ignore', 'inherit'],
-    });
+    const child = spawnCliWorker(dir, workerEnv);
     workers.push(child);
     return child;
   };
@@ -79,7 +75,7 @@ describe('a worker killed during an S3 target syncTarget', () => {
   });
 
   after(async () => {
-    for (const w of workers) if (w.exitCode === null && w.signalCode === null) w.kill('SIGKILL');
+    killAll(workers);
     client?.destroy();
     await env?.teardown();
     await db?.drop();

@@ -4,7 +4,7 @@
  * its transaction committed writes nothing (the load ledger).
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -15,7 +15,7 @@ import { PostgresTarget } from '../../connectors/postgres/postgres-target';
 import { parseFlowSpec } from '../../flow-spec/flow-spec';
 import { FlowVersionStore } from '../../flow-spec/flow-versions';
 import { emptyRejected, ROW_COLUMN } from '../../transform/map-chunk';
-import { createTestDatabase, PROJECT_DIR, startTemporal, tempProject, type TestDatabase } from '../helpers/services';
+import { createTestDatabase, startTemporal, tempProject, type TestDatabase, killAll, spawnCliWorker } from '../helpers/services';
 
 const ROWS = 600_000;
 const FLOW = `
@@ -29,14 +29,7 @@ fields:
   note:    { from: note, type: string }
 `;
 
-function startWorker(dir: string, env: Record<string, string>): ChildProcess {
-  const child = spawn(process.execPath, [path.join(PROJECT_DIR, 'dist', 'cli', 'main.js'), 'worker'], {
-    cwd: dir,
-    env: { ...process.env, ...env, SLUICE_LOG_LEVEL: 'warn' },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  return child;
-}
+const startWorker = spawnCliWorker;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -55,7 +48,7 @@ describe('a worker killed during syncTarget', () => {
   });
 
   after(async () => {
-    for (const w of workers) if (w.exitCode === null && w.signalCode === null) w.kill('SIGKILL');
+    killAll(workers);
     await env?.teardown();
     await db?.drop();
   });
