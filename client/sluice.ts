@@ -243,7 +243,8 @@ export class Sluice {
   private readonly taskQueue: string;
   private readonly databaseUrl: string | undefined;
   private pool: Pool | undefined;
-  private migrated: Promise<unknown> | undefined;
+  /** The metadata database, migrated once, and its (caching) flow version store. */
+  private store: Promise<FlowVersionStore> | undefined;
   private readonly connection: Connection;
   private readonly ownConnection: boolean;
 
@@ -260,10 +261,16 @@ export class Sluice {
     if (!this.databaseUrl) {
       throw new InvalidRequestError('NO_DATABASE', 'the Sluice client needs databaseUrl (or DATABASE_URL) to look up flow versions');
     }
-    const pool = (this.pool ??= new Pool({ connectionString: this.databaseUrl, max: 2, application_name: 'sluice:client' }));
-    this.migrated ??= migrate(pool);
-    await this.migrated;
-    return new FlowVersionStore(pool);
+    if (!this.store) {
+      const pool = (this.pool = new Pool({ connectionString: this.databaseUrl, max: 2, application_name: 'sluice:client' }));
+      this.store = migrate(pool).then(() => new FlowVersionStore(pool));
+      // A failed migration is reported now and tried again on the next call.
+      this.store.catch(() => {
+        this.store = undefined;
+        void pool.end().catch(() => undefined);
+      });
+    }
+    return this.store;
   }
 
   /**
