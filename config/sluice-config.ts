@@ -18,6 +18,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
+import { msToNumber, type Duration } from '@temporalio/common';
 import { ConfigError } from '../common/errors';
 import { DEFAULT_TASK_QUEUE } from '../common/run-model';
 
@@ -64,24 +65,82 @@ const s3LocationSchema = z.strictObject({
 export type S3Location = z.infer<typeof s3LocationSchema>;
 export type ConnectorConfig = z.infer<typeof connectorSchema>;
 
+/** What a gateway API token may do. */
+export const API_SCOPES = ['runs:read', 'runs:write', 'webhooks:read', 'webhooks:write'] as const;
+export type ApiScope = (typeof API_SCOPES)[number];
+
 /** One gateway API token: a name for logs, the hex sha256 of the secret, and what it may do. */
 const gatewayTokenSchema = z.strictObject({
   name: z.string().min(1),
   sha256: z.string().regex(/^[0-9a-f]{64}$/, 'sha256 must be the 64-character lower-case hex digest of the token (sluice token hash)'),
-  scopes: z.array(z.enum(['runs:read', 'runs:write'])).min(1),
+  scopes: z.array(z.enum(API_SCOPES)).min(1),
 });
 export type GatewayToken = z.infer<typeof gatewayTokenSchema>;
 
-/** Where the gateway listens and the API tokens it accepts. */
+/** A duration as Temporal and the `ms` package read it: `"500ms"`, `"5s"`, `"5m"`, `"2h"`, `"5d"`, or a number of ms. */
+const durationSchema = z.union([z.number().int().nonnegative(), z.string()]).transform((value, ctx) => {
+  try {
+    const ms = msToNumber(value as Duration);
+    if (Number.isFinite(ms) && ms >= 0) return ms;
+  } catch {
+    // reported below
+  }
+  ctx.addIssue({ code: 'custom', message: `"${value}" is not a duration; write e.g. "500ms", "5s", "5m", "2h", "5d" or a number of milliseconds` });
+  return z.NEVER;
+});
+
+/**
+ * Webhook deliveries. Defaults follow the Standard Webhooks recommendations: attempts immediately, then after
+ * 5 s, 5 min, 30 min, 2 h, 5 h, 10 h and 10 h; a 15 s timeout per attempt; an endpoint failing for 5 days is disabled.
+ */
+const webhooksSchema = z.strictObject({
+  /** Delay before each attempt, the first included (usually 0). Its length is the number of attempts. */
+  retry_schedule: z.array(durationSchema).min(1).max(50).optional(),
+  /** Time allowed per attempt: connect, send, and receive the response status. @default 15s */
+  timeout: durationSchema.optional(),
+  /** An endpoint whose deliveries have failed without a success for this long is disabled. @default 5d */
+  disable_after: durationSchema.optional(),
+  /** How long the previous secret keeps signing after `rotate-secret`. @default 24h */
+  secret_overlap: durationSchema.optional(),
+  /** Accept `http://` URLs (development only; production endpoints must be https). @default false */
+  allow_http: z.boolean().optional(),
+  /**
+   * Hosts and address ranges that may be private (loopback, RFC 1918, link-local…): host names (`localhost`,
+   * `receiver.internal`), addresses (`127.0.0.1`, `::1`) or CIDR ranges (`10.0.0.0/8`). Everything else must resolve to public addresses.
+   */
+  allowlist: z.array(z.string().min(1)).optional(),
+});
+
+/** The webhook delivery settings, in milliseconds, with defaults applied. */
+export interface WebhookSettings {
+  retryScheduleMs: number[];
+  timeoutMs: number;
+  disableAfterMs: number;
+  secretOverlapMs: number;
+  allowHttp: boolean;
+  allowlist: string[];
+}
+
+export const DEFAULT_WEBHOOK_SETTINGS: WebhookSettings = {
+  retryScheduleMs: ['0s', '5s', '5m', '30m', '2h', '5h', '10h', '10h'].map((d) => msToNumber(d as Duration)),
+  timeoutMs: 15_000,
+  disableAfterMs: msToNumber('5d'),
+  secretOverlapMs: msToNumber('24h'),
+  allowHttp: false,
+  allowlist: [],
+};
+
+/** Where the gateway listens, the API tokens it accepts, and how it delivers webhooks. */
 export interface GatewaySettings {
   port: number;
   host: string;
   tokens: GatewayToken[];
+  webhooks: WebhookSettings;
 }
 
 /** The gateway settings, with the defaults when config has no `gateway` section: 127.0.0.1:8700, no tokens. */
 export function gatewaySettings(config: SluiceConfig): GatewaySettings {
-  return config.gateway ?? { port: 8700, host: '127.0.0.1', tokens: [] };
+  return config.gateway ?? { port: 8700, host: '127.0.0.1', tokens: [], webhooks: DEFAULT_WEBHOOK_SETTINGS };
 }
 
 const configFileSchema = z.strictObject({
@@ -120,6 +179,7 @@ const configFileSchema = z.strictObject({
       host: z.string().min(1).optional(),
       /** API tokens, stored as the hex sha256 of the token (`sluice token hash`). */
       tokens: z.array(gatewayTokenSchema).default([]),
+      webhooks: webhooksSchema.optional(),
     })
     .optional(),
 });
@@ -252,8 +312,29 @@ export function loadConfig(options: LoadConfigOptions = {}): SluiceConfig {
       ...(file.data_store?.s3 ? { s3: file.data_store.s3 } : {}),
     },
     connectors,
-    ...(file.gateway ? { gateway: { port: file.gateway.port ?? 8700, host: file.gateway.host ?? '127.0.0.1', tokens: file.gateway.tokens } } : {}),
+    ...(file.gateway
+      ? {
+          gateway: {
+            port: file.gateway.port ?? 8700,
+            host: file.gateway.host ?? '127.0.0.1',
+            tokens: file.gateway.tokens,
+            webhooks: webhookSettings(file.gateway.webhooks),
+          },
+        }
+      : {}),
     configFile,
+  };
+}
+
+function webhookSettings(file: z.infer<typeof webhooksSchema> | undefined): WebhookSettings {
+  const d = DEFAULT_WEBHOOK_SETTINGS;
+  return {
+    retryScheduleMs: file?.retry_schedule ?? d.retryScheduleMs,
+    timeoutMs: file?.timeout ?? d.timeoutMs,
+    disableAfterMs: file?.disable_after ?? d.disableAfterMs,
+    secretOverlapMs: file?.secret_overlap ?? d.secretOverlapMs,
+    allowHttp: file?.allow_http ?? d.allowHttp,
+    allowlist: file?.allowlist ?? d.allowlist,
   };
 }
 
