@@ -6,6 +6,12 @@
  * `${env:NAME}`. With no config file Sluice provides two connectors: `files` (local, rooted at the
  * project dir) and `warehouse` (the metadata Postgres).
  *
+ * One file serves every environment: an `environments.<name>` block is merged over the top-level keys
+ * (config/environments.ts), chosen with `--env/-e` or `SLUICE_ENV` (@default `dev`). Secret fields (marked
+ * with `secret(…)`, config/secrets.ts) may be `enc:v1:…` values, decrypted here at load with the master key;
+ * plain-text secrets are refused where `require_encrypted_secrets` holds (every environment but `dev` by
+ * default). docs/configuration.md has the whole story.
+ *
  * @example sluice.config.yaml
  * ```yaml
  * connectors:
@@ -21,6 +27,19 @@ import { z } from 'zod';
 import { msToNumber, type Duration } from '@temporalio/common';
 import { ConfigError } from '../common/errors';
 import { DEFAULT_TASK_QUEUE } from '../common/run-model';
+import { DEFAULT_ENVIRONMENT, requiresEncryptedSecrets, selectEnvironment, unknownEnvironment } from './environments';
+import {
+  decryptSecret,
+  encryptedKeyId,
+  findSecretFields,
+  isEncrypted,
+  loadMasterKeys,
+  plainTextSecret,
+  secret,
+  SecretDecryptError,
+  type MasterKeyRing,
+  type SecretKind,
+} from './secrets';
 
 const localConnectorSchema = z.strictObject({
   kind: z.literal('local'),
@@ -30,8 +49,8 @@ const localConnectorSchema = z.strictObject({
 
 const postgresConnectorSchema = z.strictObject({
   kind: z.literal('postgres'),
-  /** Connection URL; when absent, the metadata database. */
-  url: z.string().min(1).optional(),
+  /** Connection URL; when absent, the metadata database. Secret: its password is masked, and must be encrypted where required. */
+  url: secret(z.string().min(1), 'url').optional(),
   /** Source query; `:source_path` is bound as a parameter, never interpolated. */
   query: z.string().min(1).optional(),
   /** Rows per staged chunk when reading. @default 100000 */
@@ -46,9 +65,9 @@ const s3ConnectorSchema = z.strictObject({
   /** Path-style addressing (`endpoint/bucket/key`), needed by most S3-compatible stores. */
   force_path_style: z.boolean().default(false),
   /** Credentials; when absent, the AWS SDK's default chain (env, profile, instance role). */
-  access_key_id: z.string().min(1).optional(),
-  secret_access_key: z.string().min(1).optional(),
-  session_token: z.string().min(1).optional(),
+  access_key_id: secret(z.string().min(1)).optional(),
+  secret_access_key: secret(z.string().min(1)).optional(),
+  session_token: secret(z.string().min(1)).optional(),
 });
 
 const connectorSchema = z.discriminatedUnion('kind', [localConnectorSchema, postgresConnectorSchema, s3ConnectorSchema]);
@@ -143,8 +162,14 @@ export function gatewaySettings(config: SluiceConfig): GatewaySettings {
   return config.gateway ?? { port: 8700, host: '127.0.0.1', tokens: [], webhooks: DEFAULT_WEBHOOK_SETTINGS };
 }
 
+/**
+ * The config file after its environment is merged (see config/environments.ts). Secret fields are marked with
+ * `secret(…)` (config/secrets.ts) and nowhere else.
+ */
 const configFileSchema = z.strictObject({
-  database_url: z.string().min(1).optional(),
+  /** Refuse plain-text secrets. @default false in `dev`, true in every other environment */
+  require_encrypted_secrets: z.boolean().optional(),
+  database_url: secret(z.string().min(1), 'url').optional(),
   temporal: z
     .strictObject({
       address: z.string().min(1).optional(),
@@ -206,24 +231,81 @@ export interface LoadConfigOptions {
   projectDir?: string;
   /** Explicit config file; @default `$SLUICE_CONFIG` or `<projectDir>/sluice.config.yaml` when it exists. */
   configFile?: string;
-  /** @default process.env */
+  /** Environment variables (for `${env:NAME}`, overrides and the master key). @default process.env */
   env?: NodeJS.ProcessEnv;
+  /** The environment whose `environments.<name>` block is merged. @default `$SLUICE_ENV`, else `dev` */
+  environment?: string;
+  /** Receives warnings, e.g. plain-text secrets accepted in `dev`. @default writes `warning: …` to stderr */
+  onWarning?: (message: string) => void;
 }
 
-/** Replaces `${env:NAME}` in every string of a parsed YAML value. */
-function substituteEnv(value: unknown, env: NodeJS.ProcessEnv, where: string, missing: string[]): unknown {
+/** The config file as validated, after its environment is merged, `${env:NAME}` substituted and secrets resolved. */
+export type ConfigFileDocument = z.infer<typeof configFileSchema>;
+
+export interface ResolveConfigFileOptions extends LoadConfigOptions {
+  /**
+   * What to do with `enc:` secrets: `decrypt` them (a missing or wrong key is an error); `keep` them encrypted (the
+   * key is not read; for showing config); or `decrypt-if-key`: decrypt when a master key is configured, else keep.
+   * @default 'decrypt'
+   */
+  secrets?: 'decrypt' | 'keep' | 'decrypt-if-key';
+}
+
+/** A secret field of the resolved file: where it is, and where its value came from. */
+export interface ResolvedSecret {
+  path: string[];
+  kind: SecretKind;
+  /** `encrypted` (`enc:v1:…`, in the file or an environment variable), `env` (`${env:NAME}`), or `plain` text. */
+  source: 'encrypted' | 'env' | 'plain';
+  /** For `encrypted`: the id of the key it was encrypted with. */
+  keyId?: string;
+  /** For `encrypted`: whether the value in `file` is decrypted (false when kept encrypted). */
+  decrypted?: boolean;
+}
+
+/** The result of {@link resolveConfigFile}. */
+export interface ResolvedConfigFile {
+  projectDir: string;
+  stateDir: string;
+  /** The chosen environment. */
+  environment: string;
+  /** The environments the file defines (`dev` is available even when not listed). */
+  environments: string[];
+  configFile: string | null;
+  requireEncryptedSecrets: boolean;
+  /** The merged, validated file (`{}` without a file). Holds decrypted secrets: never print or log it unmasked. */
+  file: ConfigFileDocument;
+  secrets: ResolvedSecret[];
+  warnings: string[];
+}
+
+const ENV_REFERENCE = /\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}/g;
+
+/** Replaces `${env:NAME}` in every string of a parsed YAML value; unset variables are collected in `missing`. */
+function substituteEnv(value: unknown, env: NodeJS.ProcessEnv, at: string[], missing: { path: string[]; message: string }[]): unknown {
   if (typeof value === 'string') {
-    return value.replace(/\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, name: string) => {
+    return value.replace(ENV_REFERENCE, (_, name: string) => {
       const found = env[name];
-      if (found === undefined) missing.push(`${where}: environment variable ${name} is not set`);
+      if (found === undefined) missing.push({ path: at, message: `environment variable ${name} is not set` });
       return found ?? '';
     });
   }
-  if (Array.isArray(value)) return value.map((item, i) => substituteEnv(item, env, `${where}[${i}]`, missing));
+  if (Array.isArray(value)) return value.map((item, i) => substituteEnv(item, env, [...at, String(i)], missing));
   if (value && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, substituteEnv(v, env, where ? `${where}.${k}` : k, missing)]));
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, substituteEnv(v, env, [...at, k], missing)]));
   }
   return value;
+}
+
+const getAt = (doc: unknown, at: string[]): unknown => at.reduce<unknown>((node, key) => (node && typeof node === 'object' ? (node as Record<string, unknown>)[key] : undefined), doc);
+function setAt(doc: unknown, at: string[], value: unknown): void {
+  const parent = getAt(doc, at.slice(0, -1)) as Record<string, unknown>;
+  parent[at[at.length - 1]!] = value;
+}
+
+/** The state dir: `$SLUICE_STATE_DIR` (relative to the project dir), @default `<projectDir>/.sluice`. */
+export function resolveStateDir(projectDir: string, env: NodeJS.ProcessEnv = process.env): string {
+  return path.resolve(projectDir, env.SLUICE_STATE_DIR ?? '.sluice');
 }
 
 /** Reads `<stateDir>/stack.json`, written by `sluice dev` so other commands find the embedded stack. */
@@ -237,54 +319,133 @@ export function readStackFile(stateDir: string): { databaseUrl?: string; tempora
   }
 }
 
+const invalid = (header: string, issues: string[]) =>
+  new ConfigError('INVALID_CONFIG', [`${header} is invalid:`, ...issues.map((i) => `  - ${i}`)].join('\n'), { details: { issues } });
+
 /**
- * Loads and validates the configuration.
- * @throws ConfigError listing every problem with its path, or naming an unreadable file.
+ * Reads the config file for one environment: merges its `environments.<name>` block over the top-level keys,
+ * substitutes `${env:NAME}`, applies the plain-text secret policy, decrypts `enc:` secrets (see `secrets`) and
+ * validates the result. {@link loadConfig} builds on it; `sluice config show` prints it masked.
+ * @throws ConfigError `INVALID_CONFIG` listing every problem with its path (`environments.prod.…` when the
+ *   environment block wrote it), `UNKNOWN_ENVIRONMENT`, `CONFIG_NOT_FOUND`, or a master key error.
+ */
+export function resolveConfigFile(options: ResolveConfigFileOptions = {}): ResolvedConfigFile {
+  const env = options.env ?? process.env;
+  const projectDir = path.resolve(options.projectDir ?? process.cwd());
+  const stateDir = resolveStateDir(projectDir, env);
+  const environment = options.environment || env.SLUICE_ENV || DEFAULT_ENVIRONMENT;
+  const explicit = options.configFile ?? env.SLUICE_CONFIG;
+  const candidate = explicit ? path.resolve(projectDir, explicit) : path.join(projectDir, 'sluice.config.yaml');
+  if (!existsSync(candidate)) {
+    if (explicit) throw new ConfigError('CONFIG_NOT_FOUND', `config file ${candidate} does not exist`);
+    if (environment !== DEFAULT_ENVIRONMENT) throw unknownEnvironment(environment, [], null);
+    return { projectDir, stateDir, environment, environments: [], configFile: null, requireEncryptedSecrets: false, file: {}, secrets: [], warnings: [] };
+  }
+  const doc = parseDocument(readFileSync(candidate, 'utf8'), { uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    throw new ConfigError('INVALID_CONFIG', `${candidate} is not valid YAML: ${doc.errors[0]!.message.split('\n')[0]}`);
+  }
+  const top: unknown = doc.toJS() ?? {};
+  if (top === null || typeof top !== 'object' || Array.isArray(top)) {
+    const parsed = configFileSchema.safeParse(top);
+    throw invalid(candidate, parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.map(String).join('.') || '(root)'}: ${i.message}`));
+  }
+  const selection = selectEnvironment(top as Record<string, unknown>, environment, candidate);
+  const { origin } = selection;
+  const merged = selection.merged.value;
+  const missing: { path: string[]; message: string }[] = [];
+  const resolved = substituteEnv(merged, env, [], missing) as Record<string, unknown>;
+  const issues = missing.map((m) => `${origin(m.path)}: ${m.message}`);
+
+  // Secrets: the policy looks at the text as written (merged, before substitution); decryption at the value.
+  const requireEncrypted = requiresEncryptedSecrets(environment, merged.require_encrypted_secrets);
+  let ring: MasterKeyRing | null | undefined = options.secrets === 'decrypt-if-key' ? loadMasterKeys({ env, stateDir, projectDir }) : undefined;
+  const keepEncrypted = options.secrets === 'keep' || (options.secrets === 'decrypt-if-key' && ring === null);
+  const keptPaths = new Set<string>();
+  const secrets: ResolvedSecret[] = [];
+  const plainInDev: string[] = [];
+  for (const field of findSecretFields(configFileSchema, resolved)) {
+    const written = getAt(merged, field.path);
+    const value = getAt(resolved, field.path) as string;
+    const where = origin(field.path);
+    if (isEncrypted(value)) {
+      const keyId = encryptedKeyId(value) ?? undefined;
+      if (keepEncrypted) {
+        if (!keyId) issues.push(`${where}: not a valid encrypted value (expected enc:v1:<key-id>:<iv>:<ciphertext>, as printed by \`sluice secret encrypt\`)`);
+        keptPaths.add(field.path.join('.'));
+        secrets.push({ ...field, source: 'encrypted', keyId, decrypted: false });
+        continue;
+      }
+      ring ??= loadMasterKeys({ env, stateDir, projectDir });
+      try {
+        setAt(resolved, field.path, decryptSecret(value, ring));
+        secrets.push({ ...field, source: 'encrypted', keyId, decrypted: true });
+      } catch (error) {
+        if (!(error instanceof SecretDecryptError)) throw error;
+        issues.push(`${where}: ${error.message}`);
+      }
+      continue;
+    }
+    const plain = typeof written === 'string' ? plainTextSecret(written, field.kind) : null;
+    secrets.push({ ...field, source: typeof written === 'string' && /\$\{env:/.test(written) ? 'env' : 'plain' });
+    if (!plain) continue;
+    if (requireEncrypted) {
+      issues.push(
+        `${where}: ${plain} is refused in environment "${environment}" (require_encrypted_secrets is true); encrypt it with \`sluice secret encrypt\` or reference an environment variable as \${env:NAME}`,
+      );
+    } else {
+      plainInDev.push(where);
+    }
+  }
+
+  const parsed = configFileSchema.safeParse(resolved);
+  if (!parsed.success) {
+    for (const i of parsed.error.issues) {
+      if (keptPaths.has(i.path.map(String).join('.'))) continue; // an encrypted value shown without its key
+      // One line per unknown key, so each names where it was written (top level or environment block).
+      if (i.code === 'unrecognized_keys') for (const key of i.keys) issues.push(`${origin(i.path, [...i.path, key])}: Unrecognized key: "${key}"`);
+      else issues.push(`${origin(i.path)}: ${i.message}`);
+    }
+  } else {
+    const connectors = parsed.data.connectors ?? {};
+    const needsS3 = (where: string, location: { connector: string } | undefined) => {
+      if (!location) return;
+      const connector = connectors[location.connector];
+      const at = origin([...where.split('.'), 'connector']);
+      if (!connector) issues.push(`${at}: no connector named "${location.connector}"`);
+      else if (connector.kind !== 's3') issues.push(`${at}: "${location.connector}" is a ${connector.kind} connector, not s3`);
+    };
+    needsS3('staging.s3', parsed.data.staging?.s3);
+    needsS3('data_store.s3', parsed.data.data_store?.s3);
+    if (parsed.data.data_store?.backend === 's3' && !parsed.data.data_store.s3) issues.push(`${origin(['data_store', 's3'], ['data_store', 'backend'])}: backend s3 needs s3: { connector, bucket, prefix }`);
+  }
+  const named = selection.defined.length > 0 || environment !== DEFAULT_ENVIRONMENT;
+  if (issues.length > 0 || !parsed.success) throw invalid(named ? `${candidate} (environment ${environment})` : candidate, issues);
+  const warnings =
+    plainInDev.length > 0
+      ? [
+          `plain-text secrets in ${candidate}: ${plainInDev.join(', ')}; accepted in environment "${environment}", refused wherever require_encrypted_secrets is true (by default every environment but dev). Encrypt them with \`sluice secret encrypt\` or use \${env:NAME}`,
+        ]
+      : [];
+  return { projectDir, stateDir, environment, environments: selection.defined, configFile: candidate, requireEncryptedSecrets: requireEncrypted, file: parsed.data, secrets, warnings };
+}
+
+/**
+ * Loads and validates the configuration for one environment (`options.environment`, else `SLUICE_ENV`, else `dev`),
+ * decrypting its secrets. Environment variables (`DATABASE_URL`, `TEMPORAL_ADDRESS`, …) override the file.
+ * @throws ConfigError listing every problem with its path, or naming an unreadable file, an unknown environment,
+ *   or a master key that is missing, wrong or readable by others.
  */
 export function loadConfig(options: LoadConfigOptions = {}): SluiceConfig {
   const env = options.env ?? process.env;
-  const projectDir = path.resolve(options.projectDir ?? process.cwd());
-  const explicit = options.configFile ?? env.SLUICE_CONFIG;
-  const candidate = explicit ? path.resolve(projectDir, explicit) : path.join(projectDir, 'sluice.config.yaml');
-  let file: z.infer<typeof configFileSchema> = {};
-  let configFile: string | null = null;
-  if (existsSync(candidate)) {
-    configFile = candidate;
-    const doc = parseDocument(readFileSync(candidate, 'utf8'), { uniqueKeys: true });
-    if (doc.errors.length > 0) {
-      throw new ConfigError('INVALID_CONFIG', `${candidate} is not valid YAML: ${doc.errors[0]!.message.split('\n')[0]}`);
-    }
-    const missing: string[] = [];
-    const raw = substituteEnv(doc.toJS() ?? {}, env, '', missing);
-    const parsed = configFileSchema.safeParse(raw);
-    const issues = [
-      ...missing,
-      ...(parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.map(String).join('.') || '(root)'}: ${i.message}`)),
-    ];
-    if (parsed.success) {
-      const connectors = parsed.data.connectors ?? {};
-      const needsS3 = (where: string, location: { connector: string } | undefined) => {
-        if (!location) return;
-        const connector = connectors[location.connector];
-        if (!connector) issues.push(`${where}.connector: no connector named "${location.connector}"`);
-        else if (connector.kind !== 's3') issues.push(`${where}.connector: "${location.connector}" is a ${connector.kind} connector, not s3`);
-      };
-      needsS3('staging.s3', parsed.data.staging?.s3);
-      needsS3('data_store.s3', parsed.data.data_store?.s3);
-      if (parsed.data.data_store?.backend === 's3' && !parsed.data.data_store.s3) issues.push('data_store.s3: backend s3 needs s3: { connector, bucket, prefix }');
-    }
-    if (issues.length > 0 || !parsed.success) {
-      throw new ConfigError('INVALID_CONFIG', [`${candidate} is invalid:`, ...issues.map((i) => `  - ${i}`)].join('\n'), { details: { issues } });
-    }
-    file = parsed.data;
-  } else if (explicit) {
-    throw new ConfigError('CONFIG_NOT_FOUND', `config file ${candidate} does not exist`);
-  }
+  const resolved = resolveConfigFile({ ...options, secrets: 'decrypt' });
+  const { projectDir, stateDir, file, configFile } = resolved;
+  const warn = options.onWarning ?? ((message: string) => process.stderr.write(`warning: ${message}\n`));
+  for (const warning of resolved.warnings) warn(warning);
   const chunkRows = Number(env.SLUICE_CHUNK_ROWS ?? file.staging?.chunk_rows ?? 250_000);
   if (!Number.isInteger(chunkRows) || chunkRows < 1) {
     throw new ConfigError('INVALID_CONFIG', `SLUICE_CHUNK_ROWS must be a whole number of rows above 0, not "${env.SLUICE_CHUNK_ROWS}"`);
   }
-  const stateDir = path.resolve(projectDir, env.SLUICE_STATE_DIR ?? '.sluice');
   const stack = readStackFile(stateDir);
   const connectors: Record<string, ConnectorConfig> = file.connectors ?? {
     files: { kind: 'local', root: '.' },
