@@ -9,12 +9,10 @@
  * ```
  */
 import type { Command } from 'commander';
-import { Sluice } from '../client/sluice';
 import { UserError } from '../common/errors';
 import { createLogger } from '../common/logger';
 import { hashToken } from '../webhook-gateway/auth';
-import { createGatewayApp } from '../webhook-gateway/create-gateway-app';
-import { startGatewayServer } from '../webhook-gateway/server';
+import { startGateway } from '../webhook-gateway/gateway';
 import { gatewaySettings } from '../config/sluice-config';
 import { configFrom } from './cli-config';
 
@@ -34,7 +32,7 @@ async function readStdin(): Promise<string> {
 export function addGatewayCommands(program: Command): void {
   program
     .command('gateway')
-    .description('serve the HTTP API (runs; health, readiness, metrics) until SIGINT/SIGTERM')
+    .description('serve the HTTP API (runs, events, webhooks; health, readiness, metrics) and deliver webhooks until SIGINT/SIGTERM')
     .option('--port <port>', 'port (default: gateway.port, else 8700)', port)
     .option('--host <host>', 'address to bind (default: gateway.host, else 127.0.0.1)')
     .action(async (options: { port?: number; host?: string }, command: Command) => {
@@ -44,11 +42,9 @@ export function addGatewayCommands(program: Command): void {
       if (settings.tokens.length === 0) {
         logger.warn('no API tokens in gateway.tokens: every /v1 request will get 401; add one with `sluice token hash`');
       }
-      const sluice = new Sluice({ address: config.temporal.address, namespace: config.temporal.namespace, taskQueue: config.temporal.taskQueue, databaseUrl: config.databaseUrl });
-      const app = createGatewayApp({ sluice, tokens: settings.tokens, logger, databaseUrl: config.databaseUrl });
-      const server = await startGatewayServer(app, { port: options.port ?? settings.port, host: options.host ?? settings.host });
-      logger.info({ url: server.url, temporal: config.temporal.address, tokens: settings.tokens.map((t) => t.name) }, 'gateway listening');
-      process.stdout.write(`gateway listening on ${server.url}\n`);
+      const gateway = await startGateway({ config, logger, port: options.port, host: options.host });
+      logger.info({ url: gateway.url, temporal: config.temporal.address, tokens: settings.tokens.map((t) => t.name) }, 'gateway listening');
+      process.stdout.write(`gateway listening on ${gateway.url}\n`);
       await new Promise<void>((resolve) => {
         const stop = (signal: NodeJS.Signals) => {
           logger.info({ signal }, 'gateway stopping');
@@ -57,8 +53,7 @@ export function addGatewayCommands(program: Command): void {
         process.once('SIGINT', stop);
         process.once('SIGTERM', stop);
       });
-      await server.close();
-      await sluice.close();
+      await gateway.close();
       process.stdout.write('gateway stopped\n');
     });
 

@@ -36,6 +36,73 @@ const MIGRATIONS: Migration[] = [
         FOR EACH ROW EXECUTE FUNCTION sluice.refuse_flow_version_change();
     `,
   },
+  {
+    version: 2,
+    name: 'events, webhooks and deliveries',
+    sql: `
+      -- Every event (run transitions, webhook.disabled), persisted before any delivery starts.
+      -- id is deterministic per (execution, transition): a retried publishEvent inserts nothing new.
+      CREATE TABLE sluice.events (
+        seq          bigserial   UNIQUE,
+        id           text        PRIMARY KEY,
+        type         text        NOT NULL,
+        run_id       text,
+        execution_id text,
+        -- json, not jsonb: the exact text (key order) that is signed and sent
+        payload      json        NOT NULL,
+        created_at   timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE INDEX events_run ON sluice.events (run_id, seq);
+
+      CREATE TABLE sluice.webhooks (
+        id              text        PRIMARY KEY,
+        url             text        NOT NULL,
+        description     text,
+        -- event types; empty means every type
+        events          text[]      NOT NULL DEFAULT '{}',
+        secret          text        NOT NULL,
+        previous_secret text,
+        previous_secret_expires_at timestamptz,
+        disabled        boolean     NOT NULL DEFAULT false,
+        disabled_reason text,
+        disabled_at     timestamptz,
+        -- first failure since the last success: an endpoint failing for gateway.webhooks.disable_after is disabled
+        failing_since   timestamptz,
+        created_at      timestamptz NOT NULL DEFAULT now(),
+        updated_at      timestamptz NOT NULL DEFAULT now(),
+        deleted_at      timestamptz
+      );
+
+      CREATE TABLE sluice.webhook_deliveries (
+        id              text        PRIMARY KEY,
+        webhook_id      text        NOT NULL REFERENCES sluice.webhooks (id),
+        event_id        text        NOT NULL REFERENCES sluice.events (id),
+        -- event (first delivery), redeliver, recover
+        trigger         text        NOT NULL,
+        -- pending, succeeded, failed
+        status          text        NOT NULL DEFAULT 'pending',
+        attempts        integer     NOT NULL DEFAULT 0,
+        next_attempt_at timestamptz,
+        last_error      text,
+        created_at      timestamptz NOT NULL DEFAULT now(),
+        updated_at      timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE INDEX webhook_deliveries_webhook ON sluice.webhook_deliveries (webhook_id, created_at DESC);
+      CREATE INDEX webhook_deliveries_pending ON sluice.webhook_deliveries (status) WHERE status = 'pending';
+
+      CREATE TABLE sluice.webhook_attempts (
+        delivery_id   text        NOT NULL REFERENCES sluice.webhook_deliveries (id),
+        attempt       integer     NOT NULL,
+        attempted_at  timestamptz NOT NULL,
+        http_status   integer,
+        latency_ms    integer     NOT NULL,
+        error         text,
+        response      text,
+        next_retry_at timestamptz,
+        PRIMARY KEY (delivery_id, attempt)
+      );
+    `,
+  },
 ];
 
 /** Arbitrary constant key of the advisory lock that serialises migrations. */

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { RUN_STATUSES } from '../common/run-model';
+import { EVENT_TYPES } from '../webhooks/events';
 import { parseFlowVersionId } from '../flow-spec/flow-versions';
 
 const isFlowVersionId = (value: string) => {
@@ -48,4 +49,60 @@ export type ListRunsQuery = z.infer<typeof listRunsQuery>;
 /** Path parameters of `/v1/runs/:id…`. */
 export const runIdParams = z.strictObject({
   id: z.string().min(1).max(1000).describe('Run id, `<flow>-v<N>-<sha256(source_path)[:16]>`.'),
+});
+
+/** `GET /v1/runs/:id/events` query string. */
+export const runEventsQuery = z.strictObject({
+  after: z.string().min(1).max(100).optional().describe('An event id: only the events after it (the last id you processed).'),
+  limit: z.coerce.number().int().min(1).max(1000).optional().describe('At most this many events, 1–1000; default 100.'),
+});
+
+const eventTypes = z
+  .array(z.enum(EVENT_TYPES))
+  .max(EVENT_TYPES.length)
+  .describe('Event types to receive; absent or empty: every type.');
+
+const webhookUrl = z
+  .string()
+  .max(2048)
+  .url()
+  .describe('https URL (http only with gateway.webhooks.allow_http) resolving to public addresses, unless gateway.webhooks.allowlist names it.');
+
+/** `POST /v1/webhooks`. */
+export const createWebhookBody = z.strictObject({
+  url: webhookUrl,
+  events: eventTypes.optional(),
+  description: z.string().max(500).optional().describe('Free text for people, at most 500 characters.'),
+});
+
+/** `PATCH /v1/webhooks/:id`: at least one field. */
+export const updateWebhookBody = z
+  .strictObject({
+    url: webhookUrl.optional(),
+    events: eventTypes.optional(),
+    description: z.string().max(500).nullable().optional(),
+    disabled: z.boolean().optional().describe('false re-enables a disabled endpoint (and forgets its failure streak); true disables it.'),
+  })
+  .refine((body) => Object.keys(body).length > 0, 'give at least one of url, events, description, disabled');
+
+/** Path parameters of `/v1/webhooks/:id…`. */
+export const webhookIdParams = z.strictObject({
+  id: z.string().min(1).max(100).describe('Webhook id, `wh_…`.'),
+});
+
+/** Path parameters of `/v1/webhooks/:id/deliveries/:delivery_id/…`. */
+export const deliveryParams = z.strictObject({
+  id: z.string().min(1).max(100).describe('Webhook id, `wh_…`.'),
+  delivery_id: z.string().min(1).max(100).describe('Delivery id, `dlv_…`.'),
+});
+
+/** `GET /v1/webhooks/:id/deliveries` query string. */
+export const listDeliveriesQuery = z.strictObject({
+  status: z.enum(['pending', 'succeeded', 'failed']).optional().describe('Only deliveries in this state.'),
+  limit: z.coerce.number().int().min(1).max(500).optional().describe('At most this many, newest first, 1–500; default 50.'),
+});
+
+/** `POST /v1/webhooks/:id/recover`. */
+export const recoverBody = z.strictObject({
+  since: z.iso.datetime({ offset: true }).describe('ISO 8601 time: re-send every event whose latest delivery failed at or after it.'),
 });

@@ -15,20 +15,42 @@
  * | `GET /v1/runs` | runs:read | 200 `{ runs, next_cursor }` from Temporal visibility, newest first |
  * | `GET /v1/runs/:id` | runs:read | 200 the run (status from the workflow query, else the search attribute) |
  * | `POST /v1/runs/:id/cancel` | runs:write | 202 cancellation requested; the run ends FAILED, `CANCELLED` |
+ * | `GET /v1/runs/:id/events?after=` | runs:read | 200 `{ events, next_after }`: every transition of the run, in order (the pull fallback) |
+ * | `POST /v1/webhooks` | webhooks:write | 201 the webhook and its `whsec_…` secret (shown once); 422 unsafe URL |
+ * | `GET /v1/webhooks`, `GET /v1/webhooks/:id` | webhooks:read | the webhooks (never their secrets) |
+ * | `PATCH /v1/webhooks/:id`, `DELETE /v1/webhooks/:id` | webhooks:write | 200 updated; 204 deleted |
+ * | `POST /v1/webhooks/:id/rotate-secret` | webhooks:write | 200 the new secret; the old one signs for 24 h more |
+ * | `GET /v1/webhooks/:id/deliveries` | webhooks:read | deliveries, newest first, each with its attempts |
+ * | `POST /v1/webhooks/:id/deliveries/:delivery_id/redeliver` | webhooks:write | 202 the new delivery |
+ * | `POST /v1/webhooks/:id/recover` | webhooks:write | 202 `{ deliveries }`: every event that failed since `since`, sent again |
  * | `GET /v1/openapi.json` | runs:read | the OpenAPI 3.1 document |
  * | `GET /healthz`, `GET /readyz`, `GET /metrics` | none | liveness, readiness (Temporal + metadata Postgres), Prometheus |
  */
 import { randomUUID } from 'node:crypto';
 import express, { type Express, type Request } from 'express';
-import { Client as PgClient } from 'pg';
+import { Client as PgClient, type Pool } from 'pg';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import type { Sluice, SluiceRun } from '../client/sluice';
 import type { GatewayToken } from '../config/sluice-config';
-import { createRunBody, listRunsQuery, runIdParams } from './api-schemas';
+import { lastRunEvent, listRunEvents, type StoredEvent } from '../webhooks/events';
+import type { Delivery, Webhook } from '../webhooks/webhook-store';
+import type { WebhookService } from '../webhooks/webhook-service';
+import {
+  createRunBody,
+  createWebhookBody,
+  deliveryParams,
+  listDeliveriesQuery,
+  listRunsQuery,
+  recoverBody,
+  runEventsQuery,
+  runIdParams,
+  updateWebhookBody,
+  webhookIdParams,
+} from './api-schemas';
 import { requireScope } from './auth';
 import { errorBody, errorHandler, HttpError, notFound, validationError } from './errors';
-import { createGatewayMetrics } from './metrics';
+import { createGatewayMetrics, type GatewayMetrics } from './metrics';
 import { openApiDocument } from './openapi';
 
 export interface GatewayOptions {
@@ -41,26 +63,87 @@ export interface GatewayOptions {
   databaseUrl: string | undefined;
   /** How long each readiness check may take, in ms. @default 2000 */
   readinessTimeoutMs?: number;
+  /** The metadata database (migrated): run events. */
+  pool: Pool;
+  /** Webhook subscriptions and deliveries. */
+  webhooks: WebhookService;
+  /** Shared with the delivery worker, so `/metrics` shows deliveries; a fresh registry when absent. */
+  metrics?: GatewayMetrics;
 }
 
-/** A run as the API returns it. `flow_version`, `source_path` and `metadata` are null while no worker has answered. */
+/**
+ * A run as the API returns it. `status_source` says where the status came from: the workflow (`run`:
+ * its result or the `metadata` query), else the run's last recorded event (`event`), else the
+ * `SluiceStatus` search attribute. `metadata` is null when no worker answered.
+ */
 export interface RunJson {
   id: string;
   status: string;
+  status_source: 'run' | 'event' | 'search_attribute';
   flow_version: string | null;
   source_path: string | null;
+  rows: unknown;
   metadata: unknown;
 }
 
-function runJson(run: SluiceRun, known: { flowVersion?: string; sourcePath?: string } = {}): RunJson {
+function runJson(run: SluiceRun, known: { flowVersion?: string; sourcePath?: string } = {}, last?: StoredEvent | null): RunJson {
+  const fromEvent = !run.metadata && last && 'run_id' in last.payload.data ? last.payload.data : null;
   return {
     id: run.id,
-    status: run.status,
-    flow_version: run.metadata?.run.flow_version ?? known.flowVersion ?? null,
-    source_path: run.metadata?.run.source_path ?? known.sourcePath ?? null,
+    status: fromEvent?.status ?? run.status,
+    status_source: run.metadata ? 'run' : fromEvent ? 'event' : 'search_attribute',
+    flow_version: run.metadata?.run.flow_version ?? fromEvent?.flow_version ?? known.flowVersion ?? null,
+    source_path: run.metadata?.run.source_path ?? fromEvent?.source_path ?? known.sourcePath ?? null,
+    rows: run.metadata?.rows ?? fromEvent?.rows ?? null,
     metadata: run.metadata ?? null,
   };
 }
+
+const iso = (date: Date | null) => date?.toISOString() ?? null;
+
+/** A webhook as the API returns it; never its secret. */
+export function webhookJson(webhook: Webhook) {
+  return {
+    id: webhook.id,
+    url: webhook.url,
+    description: webhook.description,
+    events: webhook.events,
+    disabled: webhook.disabled,
+    disabled_reason: webhook.disabledReason,
+    disabled_at: iso(webhook.disabledAt),
+    failing_since: iso(webhook.failingSince),
+    previous_secret_expires_at: iso(webhook.previousSecretExpiresAt),
+    created_at: webhook.createdAt.toISOString(),
+    updated_at: webhook.updatedAt.toISOString(),
+  };
+}
+
+/** A delivery with its attempts, as the API returns it. */
+export function deliveryJson(delivery: Delivery) {
+  return {
+    id: delivery.id,
+    webhook_id: delivery.webhookId,
+    event_id: delivery.eventId,
+    event_type: delivery.eventType,
+    trigger: delivery.trigger,
+    status: delivery.status,
+    attempts: delivery.attempts.map((a) => ({
+      attempt: a.attempt,
+      attempted_at: a.attemptedAt.toISOString(),
+      http_status: a.httpStatus,
+      latency_ms: a.latencyMs,
+      error: a.error,
+      response: a.response,
+      next_retry_at: iso(a.nextRetryAt),
+    })),
+    next_attempt_at: iso(delivery.nextAttemptAt),
+    last_error: delivery.lastError,
+    created_at: delivery.createdAt.toISOString(),
+    updated_at: delivery.updatedAt.toISOString(),
+  };
+}
+
+const eventJson = (event: StoredEvent) => ({ id: event.id, ...event.payload });
 
 function parse<T extends z.ZodType>(schema: T, where: 'body' | 'query' | 'path', value: unknown): z.infer<T> {
   const parsed = schema.safeParse(value ?? (where === 'body' ? undefined : {}));
@@ -80,11 +163,19 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
 
 /** Builds the app. It holds no connections of its own: close the `sluice` client after the server. */
 export function createGatewayApp(options: GatewayOptions): Express {
-  const { sluice, tokens, logger } = options;
+  const { sluice, tokens, logger, pool, webhooks } = options;
   const readinessTimeoutMs = options.readinessTimeoutMs ?? 2000;
-  const metrics = createGatewayMetrics();
+  const metrics = options.metrics ?? createGatewayMetrics();
   const read = requireScope(tokens, 'runs:read');
   const write = requireScope(tokens, 'runs:write');
+  const readWebhooks = requireScope(tokens, 'webhooks:read');
+  const writeWebhooks = requireScope(tokens, 'webhooks:write');
+  const requireJson = (req: Request) => {
+    if (!req.is('application/json')) {
+      const message = 'expected a JSON object with Content-Type: application/json';
+      throw new HttpError(400, 'VALIDATION_FAILED', `invalid request body: (body): ${message}`, { issues: [{ path: '(body)', message }] });
+    }
+  };
 
   const app = express();
   app.disable('x-powered-by');
@@ -98,10 +189,7 @@ export function createGatewayApp(options: GatewayOptions): Express {
   app.use(express.json({ limit: '64kb', strict: true }));
 
   app.post('/v1/runs', write, async (req, res) => {
-    if (!req.is('application/json')) {
-      const message = 'expected a JSON object with Content-Type: application/json';
-      throw new HttpError(400, 'VALIDATION_FAILED', `invalid request body: (body): ${message}`, { issues: [{ path: '(body)', message }] });
-    }
+    requireJson(req);
     const body = parse(createRunBody, 'body', req.body);
     const run = await sluice.run({ flowVersion: body.flow_version, sourcePath: body.source_path, runMetadata: body.run_metadata, forceRerun: body.force_rerun });
     logger.info({ runId: run.id, flowVersion: body.flow_version, token: res.locals.tokenName }, 'run started through the gateway');
@@ -125,7 +213,19 @@ export function createGatewayApp(options: GatewayOptions): Express {
   });
 
   app.get('/v1/runs/:id', read, async (req, res) => {
-    res.json(runJson(await sluice.getRun(idOf(req))));
+    const run = await sluice.getRun(idOf(req));
+    // No worker answered: the last recorded event is fresher than the search attribute.
+    const last = run.metadata ? null : await lastRunEvent(pool, run.id);
+    res.json(runJson(run, {}, last));
+  });
+
+  app.get('/v1/runs/:id/events', read, async (req, res) => {
+    const id = idOf(req);
+    const query = parse(runEventsQuery, 'query', req.query);
+    const events = await listRunEvents(pool, id, { after: query.after, limit: query.limit ?? 100 });
+    if (events === null) throw new HttpError(404, 'EVENT_NOT_FOUND', `run ${id} has no event ${query.after}; pass the id of an event of this run as after, or omit it`);
+    if (events.length === 0 && !query.after) await sluice.getRun(id); // 404 RUN_NOT_FOUND for an unknown run
+    res.json({ events: events.map(eventJson), next_after: events.at(-1)?.id ?? query.after ?? null });
   });
 
   app.post('/v1/runs/:id/cancel', write, async (req, res) => {
@@ -133,6 +233,68 @@ export function createGatewayApp(options: GatewayOptions): Express {
     await sluice.cancel(id);
     logger.info({ runId: id, token: res.locals.tokenName }, 'run cancellation requested through the gateway');
     res.status(202).json({ id, cancel_requested: true });
+  });
+
+  const webhookIdOf = (req: Request) => parse(webhookIdParams, 'path', req.params).id;
+
+  app.post('/v1/webhooks', writeWebhooks, async (req, res) => {
+    requireJson(req);
+    const body = parse(createWebhookBody, 'body', req.body);
+    const { webhook, secret } = await webhooks.create(body);
+    logger.info({ webhookId: webhook.id, url: webhook.url, token: res.locals.tokenName }, 'webhook created');
+    res.status(201).location(`/v1/webhooks/${webhook.id}`).json({ ...webhookJson(webhook), secret });
+  });
+
+  app.get('/v1/webhooks', readWebhooks, async (_req, res) => {
+    res.json({ webhooks: (await webhooks.list()).map(webhookJson) });
+  });
+
+  app.get('/v1/webhooks/:id', readWebhooks, async (req, res) => {
+    res.json(webhookJson(await webhooks.get(webhookIdOf(req))));
+  });
+
+  app.patch('/v1/webhooks/:id', writeWebhooks, async (req, res) => {
+    requireJson(req);
+    const id = webhookIdOf(req);
+    const body = parse(updateWebhookBody, 'body', req.body);
+    const webhook = await webhooks.update(id, body);
+    logger.info({ webhookId: id, changed: Object.keys(body), token: res.locals.tokenName }, 'webhook updated');
+    res.json(webhookJson(webhook));
+  });
+
+  app.delete('/v1/webhooks/:id', writeWebhooks, async (req, res) => {
+    const id = webhookIdOf(req);
+    await webhooks.remove(id);
+    logger.info({ webhookId: id, token: res.locals.tokenName }, 'webhook deleted');
+    res.status(204).end();
+  });
+
+  app.post('/v1/webhooks/:id/rotate-secret', writeWebhooks, async (req, res) => {
+    const id = webhookIdOf(req);
+    const rotated = await webhooks.rotateSecret(id);
+    logger.info({ webhookId: id, token: res.locals.tokenName }, 'webhook secret rotated');
+    res.json({ id, secret: rotated.secret, previous_secret_expires_at: rotated.previousSecretExpiresAt.toISOString() });
+  });
+
+  app.get('/v1/webhooks/:id/deliveries', readWebhooks, async (req, res) => {
+    const query = parse(listDeliveriesQuery, 'query', req.query);
+    res.json({ deliveries: (await webhooks.deliveries(webhookIdOf(req), query)).map(deliveryJson) });
+  });
+
+  app.post('/v1/webhooks/:id/deliveries/:delivery_id/redeliver', writeWebhooks, async (req, res) => {
+    const params = parse(deliveryParams, 'path', req.params);
+    const delivery = await webhooks.redeliver(params.id, params.delivery_id);
+    logger.info({ webhookId: params.id, of: params.delivery_id, deliveryId: delivery.id, token: res.locals.tokenName }, 'webhook redelivery requested');
+    res.status(202).json(deliveryJson(delivery));
+  });
+
+  app.post('/v1/webhooks/:id/recover', writeWebhooks, async (req, res) => {
+    requireJson(req);
+    const id = webhookIdOf(req);
+    const body = parse(recoverBody, 'body', req.body);
+    const deliveries = await webhooks.recover(id, new Date(body.since));
+    logger.info({ webhookId: id, since: body.since, deliveries: deliveries.length, token: res.locals.tokenName }, 'webhook recovery requested');
+    res.status(202).json({ id, since: body.since, deliveries });
   });
 
   app.get('/v1/openapi.json', read, (_req, res) => {

@@ -9,10 +9,10 @@
  * | `InvalidRequestError` `INVALID_*` (`INVALID_FLOW_VERSION`, `INVALID_SOURCE_PATH`, `INVALID_RUN_METADATA`, `INVALID_STATUS`, `INVALID_CURSOR`) — the request itself is malformed | 400 |
  * | no or unknown bearer token (`UNAUTHENTICATED`) | 401 |
  * | token lacks the route's scope (`INSUFFICIENT_SCOPE`) | 403 |
- * | `RUN_NOT_FOUND`, no such route (`NOT_FOUND`) | 404 |
- * | `REPEATED_SOURCE_PATH`, `RUN_IN_PROGRESS`, `RUN_NOT_RUNNING` — conflicts with the run's current state | 409 |
+ * | `RUN_NOT_FOUND`, `EVENT_NOT_FOUND`, `WEBHOOK_NOT_FOUND`, `DELIVERY_NOT_FOUND`, no such route (`NOT_FOUND`) | 404 |
+ * | `REPEATED_SOURCE_PATH`, `RUN_IN_PROGRESS`, `RUN_NOT_RUNNING`, `WEBHOOK_DISABLED` — conflicts with the current state | 409 |
  * | body too large (`PAYLOAD_TOO_LARGE`) | 413 |
- * | `UNKNOWN_FLOW_VERSION` — well-formed, but names a version that does not exist | 422 |
+ * | `UNKNOWN_FLOW_VERSION` — well-formed, but names a version that does not exist; `UNSAFE_WEBHOOK_URL` — a URL the SSRF guard refuses | 422 |
  * | any other `UserError` (e.g. `NO_DATABASE`: the gateway is misconfigured) | 500, with its code and message |
  * | Temporal or Postgres unreachable (`SERVICE_UNAVAILABLE`) | 503 with `Retry-After`; the cause is only logged |
  * | anything unexpected (`INTERNAL_ERROR`) | 500, a generic message and the request id; the cause is only logged |
@@ -59,6 +59,10 @@ export function validationError(where: 'body' | 'query' | 'path', error: z.ZodEr
 
 const DOMAIN_STATUS: Record<string, number> = {
   RUN_NOT_FOUND: 404,
+  WEBHOOK_NOT_FOUND: 404,
+  DELIVERY_NOT_FOUND: 404,
+  WEBHOOK_DISABLED: 409,
+  UNSAFE_WEBHOOK_URL: 422,
   REPEATED_SOURCE_PATH: 409,
   RUN_IN_PROGRESS: 409,
   RUN_NOT_RUNNING: 409,

@@ -3,8 +3,12 @@
  */
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
+import { Pool } from 'pg';
 import pino from 'pino';
 import { Sluice } from '../client/sluice';
+import { DEFAULT_WEBHOOK_SETTINGS } from '../config/sluice-config';
+import { EventPublisher } from '../webhooks/event-publisher';
+import { WebhookService } from '../webhooks/webhook-service';
 import { createGatewayApp } from './create-gateway-app';
 import { openApiDocument } from './openapi';
 
@@ -31,8 +35,15 @@ function documentRoutes(document: Record<string, unknown>): string[] {
 
 describe('gateway OpenAPI document', () => {
   const sluice = new Sluice({ address: '127.0.0.1:1' });
-  const app = createGatewayApp({ sluice, tokens: [], logger: pino({ level: 'silent' }), databaseUrl: undefined });
-  after(() => sluice.close());
+  // Never connected: the routes are only listed.
+  const pool = new Pool({ connectionString: 'postgres://127.0.0.1:1/none' });
+  const logger = pino({ level: 'silent' });
+  const webhooks = new WebhookService(new EventPublisher(pool, sluice.client, 'sluice-webhooks', logger), DEFAULT_WEBHOOK_SETTINGS);
+  const app = createGatewayApp({ sluice, tokens: [], logger, databaseUrl: undefined, pool, webhooks });
+  after(async () => {
+    await sluice.close();
+    await pool.end();
+  });
 
   it('is a valid OpenAPI 3.1 document', async () => {
     const { Validator } = await import('@seriousme/openapi-schema-validator');

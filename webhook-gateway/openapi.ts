@@ -5,7 +5,19 @@
  */
 import { z } from 'zod';
 import { RUN_STATUSES } from '../common/run-model';
-import { createRunBody, listRunsQuery, runIdParams } from './api-schemas';
+import { EVENT_TYPES } from '../webhooks/events';
+import {
+  createRunBody,
+  createWebhookBody,
+  deliveryParams,
+  listDeliveriesQuery,
+  listRunsQuery,
+  recoverBody,
+  runEventsQuery,
+  runIdParams,
+  updateWebhookBody,
+  webhookIdParams,
+} from './api-schemas';
 
 type JsonSchema = Record<string, unknown>;
 
@@ -36,14 +48,19 @@ const AUTH_ERRORS = {
 /** Builds the document (a fresh object each call). */
 export function openApiDocument(): JsonSchema {
   const runId = parameters(runIdParams, 'path');
+  const webhookId = parameters(webhookIdParams, 'path');
+  const webhookNotFound = errorResponse('`WEBHOOK_NOT_FOUND`.');
+  const nullableTime = { type: ['string', 'null'], format: 'date-time' };
   return {
     openapi: '3.1.0',
     info: {
       title: 'Sluice gateway',
       version: '1.0.0',
       description:
-        'Start, follow, list and cancel Sluice runs. Every `/v1` route needs `Authorization: Bearer <token>`: ' +
-        '`runs:read` for GET, `runs:write` for POST. Errors are `{ "error": { "code", "message", "details" } }`.',
+        'Start, follow, list and cancel Sluice runs; subscribe webhooks to their transitions. Every `/v1` route needs ' +
+        '`Authorization: Bearer <token>`: `runs:read` / `runs:write` for runs, `webhooks:read` / `webhooks:write` for webhooks. ' +
+        'Errors are `{ "error": { "code", "message", "details" } }`. Deliveries follow the Standard Webhooks specification: ' +
+        'headers `webhook-id` (the event id), `webhook-timestamp`, `webhook-signature` (HMAC-SHA256 with the `whsec_` secret).',
     },
     servers: [{ url: '/' }],
     components: {
@@ -51,12 +68,98 @@ export function openApiDocument(): JsonSchema {
       schemas: {
         CreateRun: jsonSchema(createRunBody),
         RunStatus: { type: 'string', enum: [...RUN_STATUSES] },
+        EventType: { type: 'string', enum: [...EVENT_TYPES] },
+        Event: {
+          type: 'object',
+          description: 'An event as stored and as delivered (the delivered body has no `id`: it is the `webhook-id` header).',
+          required: ['id', 'type', 'timestamp', 'data'],
+          properties: {
+            id: { type: 'string', description: '`evt_…`, deterministic per (run execution, transition).' },
+            type: ref('EventType'),
+            timestamp: { type: 'string', format: 'date-time' },
+            data: {
+              type: 'object',
+              description:
+                'run.*: `{ run_id, status, flow_version, source_path, run_metadata, rows: { read, mapped, rejected, written } }`, plus `error: { code, message, step }` ' +
+                'on run.failed and run.crashed. webhook.disabled: `{ webhook_id, url, reason }`.',
+            },
+          },
+        },
+        EventPage: {
+          type: 'object',
+          required: ['events', 'next_after'],
+          properties: {
+            events: { type: 'array', items: ref('Event') },
+            next_after: { type: ['string', 'null'], description: 'Pass as `after` to get only newer events.' },
+          },
+        },
+        CreateWebhook: jsonSchema(createWebhookBody),
+        UpdateWebhook: jsonSchema(updateWebhookBody),
+        Recover: jsonSchema(recoverBody),
+        Webhook: {
+          type: 'object',
+          required: ['id', 'url', 'description', 'events', 'disabled', 'disabled_reason', 'disabled_at', 'failing_since', 'previous_secret_expires_at', 'created_at', 'updated_at'],
+          properties: {
+            id: { type: 'string' },
+            url: { type: 'string' },
+            description: { type: ['string', 'null'] },
+            events: { type: 'array', items: ref('EventType'), description: 'Empty: every event type.' },
+            disabled: { type: 'boolean' },
+            disabled_reason: { type: ['string', 'null'] },
+            disabled_at: nullableTime,
+            failing_since: { ...nullableTime, description: 'First failed attempt since the last success; after gateway.webhooks.disable_after (5 days) the endpoint is disabled.' },
+            previous_secret_expires_at: { ...nullableTime, description: 'After a rotation, until when the previous secret also signs.' },
+            created_at: { type: 'string', format: 'date-time' },
+            updated_at: { type: 'string', format: 'date-time' },
+          },
+        },
+        WebhookWithSecret: {
+          allOf: [ref('Webhook'), { type: 'object', required: ['secret'], properties: { secret: { type: 'string', description: '`whsec_…`; shown only in this response.' } } }],
+        },
+        Delivery: {
+          type: 'object',
+          required: ['id', 'webhook_id', 'event_id', 'event_type', 'trigger', 'status', 'attempts', 'next_attempt_at', 'last_error', 'created_at', 'updated_at'],
+          properties: {
+            id: { type: 'string' },
+            webhook_id: { type: 'string' },
+            event_id: { type: 'string' },
+            event_type: ref('EventType'),
+            trigger: { type: 'string', enum: ['event', 'redeliver', 'recover'] },
+            status: { type: 'string', enum: ['pending', 'succeeded', 'failed'] },
+            attempts: {
+              type: 'array',
+              items: {
+                type: 'object',
+                required: ['attempt', 'attempted_at', 'http_status', 'latency_ms', 'error', 'response', 'next_retry_at'],
+                properties: {
+                  attempt: { type: 'integer', minimum: 1 },
+                  attempted_at: { type: 'string', format: 'date-time' },
+                  http_status: { type: ['integer', 'null'], description: 'null when no response came back.' },
+                  latency_ms: { type: 'integer' },
+                  error: { type: ['string', 'null'] },
+                  response: { type: ['string', 'null'], description: 'The first 1 KiB of the response body.' },
+                  next_retry_at: nullableTime,
+                },
+              },
+            },
+            next_attempt_at: nullableTime,
+            last_error: { type: ['string', 'null'] },
+            created_at: { type: 'string', format: 'date-time' },
+            updated_at: { type: 'string', format: 'date-time' },
+          },
+        },
         Run: {
           type: 'object',
-          required: ['id', 'status', 'flow_version', 'source_path', 'metadata'],
+          required: ['id', 'status', 'status_source', 'flow_version', 'source_path', 'rows', 'metadata'],
           properties: {
             id: { type: 'string' },
             status: ref('RunStatus'),
+            status_source: {
+              type: 'string',
+              enum: ['run', 'event', 'search_attribute'],
+              description: 'Where the status came from: the workflow (result or query), else its last recorded event, else the SluiceStatus search attribute.',
+            },
+            rows: { type: ['object', 'null'], description: '`{ read, mapped, rejected, written }`, null when unknown.' },
             flow_version: { type: ['string', 'null'], description: 'null while no worker has answered the metadata query' },
             source_path: { type: ['string', 'null'] },
             metadata: {
@@ -128,7 +231,7 @@ export function openApiDocument(): JsonSchema {
       '/v1/runs/{id}': {
         get: {
           operationId: 'getRun',
-          summary: 'A run: status from the workflow query, or from the search attribute when no worker answers',
+          summary: 'A run: status from the workflow query; when no worker answers, from its last recorded event or the search attribute',
           parameters: runId,
           responses: { '200': json(ref('Run'), 'The run.'), ...AUTH_ERRORS, '404': errorResponse('`RUN_NOT_FOUND`.') },
         },
@@ -143,6 +246,134 @@ export function openApiDocument(): JsonSchema {
             ...AUTH_ERRORS,
             '404': errorResponse('`RUN_NOT_FOUND`.'),
             '409': errorResponse('`RUN_NOT_RUNNING`: the run has already ended.'),
+          },
+        },
+      },
+      '/v1/runs/{id}/events': {
+        get: {
+          operationId: 'listRunEvents',
+          summary: 'Every transition of the run, in order: the pull fallback to webhooks',
+          parameters: [...runId, ...parameters(runEventsQuery, 'query')],
+          responses: {
+            '200': json(ref('EventPage'), 'The events after `after` (all of them without it), oldest first.'),
+            '400': errorResponse('Invalid query string.'),
+            ...AUTH_ERRORS,
+            '404': errorResponse('`RUN_NOT_FOUND`, or `EVENT_NOT_FOUND` when `after` is not an event of this run.'),
+          },
+        },
+      },
+      '/v1/webhooks': {
+        post: {
+          operationId: 'createWebhook',
+          summary: 'Subscribe a URL to events',
+          requestBody: { required: true, content: { 'application/json': { schema: ref('CreateWebhook') } } },
+          responses: {
+            '201': json(ref('WebhookWithSecret'), 'Subscribed; the secret is shown only here.'),
+            '400': errorResponse('`VALIDATION_FAILED`.'),
+            ...AUTH_ERRORS,
+            '422': errorResponse('`UNSAFE_WEBHOOK_URL`: not https, or resolves to a private, loopback, link-local or metadata address.'),
+          },
+        },
+        get: {
+          operationId: 'listWebhooks',
+          summary: 'Every webhook (never its secret)',
+          responses: {
+            '200': json({ type: 'object', required: ['webhooks'], properties: { webhooks: { type: 'array', items: ref('Webhook') } } }, 'The webhooks, oldest first.'),
+            ...AUTH_ERRORS,
+          },
+        },
+      },
+      '/v1/webhooks/{id}': {
+        get: {
+          operationId: 'getWebhook',
+          summary: 'One webhook',
+          parameters: webhookId,
+          responses: { '200': json(ref('Webhook'), 'The webhook.'), ...AUTH_ERRORS, '404': webhookNotFound },
+        },
+        patch: {
+          operationId: 'updateWebhook',
+          summary: 'Change the URL, events or description; enable or disable',
+          parameters: webhookId,
+          requestBody: { required: true, content: { 'application/json': { schema: ref('UpdateWebhook') } } },
+          responses: {
+            '200': json(ref('Webhook'), 'Updated.'),
+            '400': errorResponse('`VALIDATION_FAILED`.'),
+            ...AUTH_ERRORS,
+            '404': webhookNotFound,
+            '422': errorResponse('`UNSAFE_WEBHOOK_URL`.'),
+          },
+        },
+        delete: {
+          operationId: 'deleteWebhook',
+          summary: 'Unsubscribe; pending deliveries stop at their next attempt; the delivery log is kept',
+          parameters: webhookId,
+          responses: { '204': { description: 'Deleted.' }, ...AUTH_ERRORS, '404': webhookNotFound },
+        },
+      },
+      '/v1/webhooks/{id}/rotate-secret': {
+        post: {
+          operationId: 'rotateWebhookSecret',
+          summary: 'A new secret; the previous one also signs for 24 hours (gateway.webhooks.secret_overlap)',
+          parameters: webhookId,
+          responses: {
+            '200': json(
+              {
+                type: 'object',
+                required: ['id', 'secret', 'previous_secret_expires_at'],
+                properties: { id: { type: 'string' }, secret: { type: 'string' }, previous_secret_expires_at: { type: 'string', format: 'date-time' } },
+              },
+              'The new secret (shown only here).',
+            ),
+            ...AUTH_ERRORS,
+            '404': webhookNotFound,
+          },
+        },
+      },
+      '/v1/webhooks/{id}/deliveries': {
+        get: {
+          operationId: 'listWebhookDeliveries',
+          summary: 'The delivery log: each delivery with every attempt (time, HTTP status, latency, error, next retry)',
+          parameters: [...webhookId, ...parameters(listDeliveriesQuery, 'query')],
+          responses: {
+            '200': json({ type: 'object', required: ['deliveries'], properties: { deliveries: { type: 'array', items: ref('Delivery') } } }, 'Newest first.'),
+            '400': errorResponse('Invalid query string.'),
+            ...AUTH_ERRORS,
+            '404': webhookNotFound,
+          },
+        },
+      },
+      '/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver': {
+        post: {
+          operationId: 'redeliverWebhookDelivery',
+          summary: "Send a delivery's event again, as a new delivery (same webhook-id)",
+          parameters: parameters(deliveryParams, 'path'),
+          responses: {
+            '202': json(ref('Delivery'), 'The new delivery, pending.'),
+            ...AUTH_ERRORS,
+            '404': errorResponse('`WEBHOOK_NOT_FOUND` or `DELIVERY_NOT_FOUND`.'),
+            '409': errorResponse('`WEBHOOK_DISABLED`: enable it first (PATCH `{"disabled": false}`).'),
+          },
+        },
+      },
+      '/v1/webhooks/{id}/recover': {
+        post: {
+          operationId: 'recoverWebhook',
+          summary: 'Re-send every event whose latest delivery to this webhook failed since a time',
+          parameters: webhookId,
+          requestBody: { required: true, content: { 'application/json': { schema: ref('Recover') } } },
+          responses: {
+            '202': json(
+              {
+                type: 'object',
+                required: ['id', 'since', 'deliveries'],
+                properties: { id: { type: 'string' }, since: { type: 'string', format: 'date-time' }, deliveries: { type: 'array', items: { type: 'string' } } },
+              },
+              'The new deliveries, pending.',
+            ),
+            '400': errorResponse('`VALIDATION_FAILED`.'),
+            ...AUTH_ERRORS,
+            '404': webhookNotFound,
+            '409': errorResponse('`WEBHOOK_DISABLED`: enable it first (PATCH `{"disabled": false}`).'),
           },
         },
       },

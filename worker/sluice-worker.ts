@@ -15,6 +15,7 @@ import path from 'node:path';
 import { bundleWorkflowCode, NativeConnection, Runtime, Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import { Pool } from 'pg';
 import type { Logger } from 'pino';
+import { createEventActivities } from '../activities/event-activities';
 import { createRunActivities } from '../activities/run-activities';
 import { requireDatabaseUrl, type SluiceConfig } from '../config/sluice-config';
 import { ConnectorRegistry } from '../connectors/registry';
@@ -89,13 +90,16 @@ export async function createSluiceWorker(options: CreateWorkerOptions): Promise<
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
     workflowBundle: await workflowBundle(),
-    activities: createRunActivities({
-      config,
-      connectors,
-      flowVersions: new FlowVersionStore(pool),
-      staging,
-      logger,
-    }),
+    activities: {
+      ...createRunActivities({
+        config,
+        connectors,
+        flowVersions: new FlowVersionStore(pool),
+        staging,
+        logger,
+      }),
+      ...createEventActivities({ pool, runTaskQueue: config.temporal.taskQueue, logger }),
+    },
     // Temporal's default is 0: in-flight activities would be cancelled at once on SIGTERM.
     shutdownGraceTime: options.shutdownGraceTime ?? '30s',
     // Each transform chunk holds a few hundred MiB while mapped; two at a time keep a worker under

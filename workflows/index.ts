@@ -1,2 +1,3 @@
 /** Workflow entry point bundled by the worker (webpack). Workflow files import only `@temporalio/workflow` and types. */
 export { runFlow } from './run-flow';
+export { deliverWebhook } from './deliver-webhook';

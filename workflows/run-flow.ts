@@ -11,6 +11,7 @@
 import {
   ActivityFailure,
   ApplicationFailure,
+  CancellationScope,
   CancelledFailure,
   isCancellation,
   proxyActivities,
@@ -18,6 +19,7 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
+import type { EventActivities } from '../activities/event-activities';
 import type { RunActivities, TransformChunkOutput } from '../activities/run-activities';
 import { planChunks } from '../common/chunk-plan';
 import {
@@ -41,6 +43,12 @@ const { syncSource, transformChunk, finishTransform, syncTarget } = proxyActivit
   retry,
 });
 const { finishRun } = proxyActivities<RunActivities>({ startToCloseTimeout: '10m', retry: { ...retry, maximumAttempts: 3 } });
+// An event must never be lost: publishing retries until the metadata database and Temporal answer.
+// (No maximumAttempts: unlimited.)
+const { publishRunEvent } = proxyActivities<EventActivities>({
+  startToCloseTimeout: '1m',
+  retry: { initialInterval: retry.initialInterval, backoffCoefficient: retry.backoffCoefficient, maximumInterval: retry.maximumInterval },
+});
 
 /** Transform chunks in flight at once for one run, spread over the task queue's workers. */
 export const MAX_PARALLEL_CHUNKS = 8;
@@ -65,31 +73,42 @@ export async function runFlow(input: RunFlowInput): Promise<RunMetadata> {
   setHandler(statusQuery, () => status);
   setHandler(metadataQuery, () => metadata);
 
-  const transition = (next: RunStatus) => {
+  const ref = { runId: info.workflowId, executionId: info.runId, flowVersion: input.flowVersion, sourcePath: input.sourcePath };
+  /** Hands the current status to the webhook gateway as a `run.*` event (an activity, in order). */
+  const publish = () =>
+    publishRunEvent({
+      ...ref,
+      status,
+      runMetadata: metadata.run.run_metadata,
+      rows: { ...metadata.rows },
+      ...(metadata.error ? { error: metadata.error } : {}),
+    });
+  const transition = async (next: RunStatus) => {
     status = next;
     metadata.status = next;
     upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.status, value: next }]);
+    await publish();
   };
   let step: StepName = 'sync_source';
-  const begin = (name: StepName, next: RunStatus) => {
+  const begin = async (name: StepName, next: RunStatus) => {
     step = name;
-    transition(next);
     metadata.steps[name] = { started_at: new Date().toISOString() };
+    await transition(next);
   };
   const end = (details: Record<string, unknown>) => {
     const current = metadata.steps[step]!;
     const endedAt = new Date();
     Object.assign(current, details, { ended_at: endedAt.toISOString(), duration_ms: endedAt.getTime() - Date.parse(current.started_at) });
   };
-  const ref = { runId: info.workflowId, executionId: info.runId, flowVersion: input.flowVersion, sourcePath: input.sourcePath };
 
   try {
-    begin('sync_source', 'SYNCING_SOURCE');
+    await publish(); // run.created
+    await begin('sync_source', 'SYNCING_SOURCE');
     const staged = await syncSource(ref);
     metadata.rows.read = staged.rows;
     end({ rows: staged.rows, files: staged.files.length, format: staged.format });
 
-    begin('transform', 'TRANSFORMING');
+    await begin('transform', 'TRANSFORMING');
     // Fan the chunks out over the workers, at most MAX_PARALLEL_CHUNKS at a time.
     const plan = planChunks(staged.files, staged.chunkRows);
     const outputs: TransformChunkOutput[] = [];
@@ -118,22 +137,25 @@ export async function runFlow(input: RunFlowInput): Promise<RunMetadata> {
       });
     }
 
-    begin('sync_target', 'SYNCING_TARGET');
+    await begin('sync_target', 'SYNCING_TARGET');
     const loaded = await syncTarget({ ...ref, mappedFiles: transformed.mappedFiles, rejectedFiles: transformed.rejectedFiles });
     metadata.rows.written = loaded.rowsWritten;
     metadata.rejects.location = transformed.rowsRejected > 0 ? loaded.rejectsLocation : null;
     end({ location: loaded.location, written: loaded.rowsWritten, rejected: loaded.rowsRejected, already_loaded: loaded.alreadyLoaded });
 
-    transition(transformed.rowsRejected > 0 ? 'PARTIAL_FAILED' : 'SUCCEEDED');
     await markFinished(ref);
+    await transition(transformed.rowsRejected > 0 ? 'PARTIAL_FAILED' : 'SUCCEEDED');
     return metadata;
   } catch (caught) {
     const { error, final } = classify(caught, step);
     metadata.error = error;
     const started = metadata.steps[step];
     if (started && !started.ended_at) end({});
-    transition(final);
-    if (!isCancellation(caught)) await markFinished(ref);
+    // A cancelled run still records and announces how it ended.
+    await CancellationScope.nonCancellable(async () => {
+      await markFinished(ref);
+      await transition(final);
+    });
     if (isCancellation(caught)) throw caught;
     throw ApplicationFailure.create({
       type: final === 'FAILED' ? RUN_FAILED_TYPE : RUN_CRASHED_TYPE,

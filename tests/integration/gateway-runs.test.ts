@@ -9,7 +9,9 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Sluice } from '../../client/sluice';
-import type { GatewayToken, SluiceConfig } from '../../config/sluice-config';
+import { DEFAULT_WEBHOOK_SETTINGS, type GatewayToken, type SluiceConfig } from '../../config/sluice-config';
+import { EventPublisher } from '../../webhooks/event-publisher';
+import { WebhookService } from '../../webhooks/webhook-service';
 import { hashToken } from '../../webhook-gateway/auth';
 import { createGatewayApp } from '../../webhook-gateway/create-gateway-app';
 import { startGatewayServer, type GatewayServer } from '../../webhook-gateway/server';
@@ -48,6 +50,7 @@ describe('gateway runs API on real Temporal and Postgres', () => {
   let runner: InProcessRunner;
   let sluice: Sluice;
   let gateway: GatewayServer;
+  let webhooks: WebhookService;
 
   const publish = (yaml: string) => runner.publish(yaml);
 
@@ -103,7 +106,8 @@ describe('gateway runs API on real Temporal and Postgres', () => {
     config = testConfig({ dir, databaseUrl: db.url, address: env.address, connectors: { files: { kind: 'local', root: '.' }, warehouse: { kind: 'postgres' } } });
     runner = await startInProcessRunner(env, db, config);
     ({ sluice } = runner);
-    const app = createGatewayApp({ sluice, tokens: TOKENS, logger, databaseUrl: db.url });
+    webhooks = new WebhookService(new EventPublisher(db.pool, sluice.client, `${config.temporal.taskQueue}-webhooks`, logger), DEFAULT_WEBHOOK_SETTINGS);
+    const app = createGatewayApp({ sluice, tokens: TOKENS, logger, databaseUrl: db.url, pool: db.pool, webhooks });
     gateway = await startGatewayServer(app, { port: 0, host: '127.0.0.1' });
   });
 
@@ -139,7 +143,7 @@ describe('gateway runs API on real Temporal and Postgres', () => {
     assert.equal(created.status, 201, JSON.stringify(created.body));
     const id = created.body.id as string;
     assert.match(id, /^gw_orders-v1-[0-9a-f]{16}$/);
-    assert.deepEqual(created.body, { id, status: 'CREATED', flow_version: version, source_path: 'clean.csv', metadata: null });
+    assert.deepEqual(created.body, { id, status: 'CREATED', status_source: 'search_attribute', flow_version: version, source_path: 'clean.csv', rows: null, metadata: null });
     assert.equal(created.headers.get('location'), `/v1/runs/${id}`);
 
     const done = await untilTerminal(id);
@@ -269,7 +273,7 @@ describe('gateway runs API on real Temporal and Postgres', () => {
   });
 
   it('says which dependency is down in /readyz (503)', async () => {
-    const down = createGatewayApp({ sluice, tokens: TOKENS, logger, databaseUrl: 'postgres://postgres@127.0.0.1:1/none', readinessTimeoutMs: 1000 });
+    const down = createGatewayApp({ sluice, tokens: TOKENS, logger, databaseUrl: 'postgres://postgres@127.0.0.1:1/none', readinessTimeoutMs: 1000, pool: db.pool, webhooks });
     const server = await startGatewayServer(down, { port: 0, host: '127.0.0.1' });
     try {
       const response = await fetch(`${server.url}/readyz`);

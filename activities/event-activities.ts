@@ -1,0 +1,54 @@
+/**
+ * `publishRunEvent`: hands one status transition of a run to the webhook gateway. Called by the
+ * `runFlow` workflow at every transition (events come from an activity, never from workflow code).
+ *
+ * The event is stored in `sluice.events` under a deterministic id (execution, status) and one
+ * durable `deliverWebhook` workflow is started per subscribed webhook, on the webhooks task queue
+ * that `sluice gateway` serves (see `webhooks/event-publisher.ts`). A retry of this activity stores
+ * nothing new and starts nothing twice.
+ */
+import { Context } from '@temporalio/activity';
+import type { Pool } from 'pg';
+import type { Logger } from 'pino';
+import type { RunError, RunStatus } from '../common/run-model';
+import { runEventId, runEventType, type EventPayload, type RunEventData, type RunRows } from '../webhooks/events';
+import { EventPublisher, webhooksTaskQueue } from '../webhooks/event-publisher';
+
+export interface PublishRunEventInput {
+  runId: string;
+  executionId: string;
+  status: RunStatus;
+  flowVersion: string;
+  sourcePath: string;
+  runMetadata: Record<string, unknown>;
+  rows: RunRows;
+  error?: RunError;
+}
+
+export function createEventActivities(deps: { pool: Pool; runTaskQueue: string; logger: Logger }) {
+  const taskQueue = webhooksTaskQueue(deps.runTaskQueue);
+  return {
+    /**
+     * Stores the transition's event and starts its deliveries.
+     * @returns the event id and how many deliveries it has.
+     */
+    async publishRunEvent(input: PublishRunEventInput): Promise<{ eventId: string; deliveries: number }> {
+      const data: RunEventData = {
+        run_id: input.runId,
+        status: input.status,
+        flow_version: input.flowVersion,
+        source_path: input.sourcePath,
+        run_metadata: input.runMetadata,
+        rows: input.rows,
+        ...(input.error ? { error: input.error } : {}),
+      };
+      const payload: EventPayload<RunEventData> = { type: runEventType(input.status), timestamp: new Date().toISOString(), data };
+      const eventId = runEventId(input.executionId, input.status);
+      const publisher = new EventPublisher(deps.pool, Context.current().client, taskQueue, deps.logger);
+      const { deliveries } = await publisher.publish({ id: eventId, runId: input.runId, executionId: input.executionId, payload });
+      return { eventId, deliveries: deliveries.length };
+    },
+  };
+}
+
+export type EventActivities = ReturnType<typeof createEventActivities>;

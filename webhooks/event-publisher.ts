@@ -1,0 +1,107 @@
+/**
+ * Publishing an event: persist it, then hand one durable delivery per subscribed webhook to Temporal.
+ *
+ * 1. In one transaction: insert the event (no-op when its deterministic id exists) and one delivery
+ *    row per enabled subscriber (`dlv_` id derived from event and webhook: also a no-op on retry).
+ * 2. After the commit: start a `deliverWebhook` workflow per pending delivery of the event, on the
+ *    webhooks task queue (`<task queue>-webhooks`, served by `sluice gateway`). A workflow already
+ *    started for that delivery is left alone, so a retried publish never sends twice.
+ *
+ * The event is acknowledged (the publishing activity completes) only after both steps, so a crash
+ * anywhere in between is repaired by the retry. Deliveries wait in Temporal while no gateway runs.
+ */
+import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy, type Client } from '@temporalio/client';
+import type { Pool } from 'pg';
+import type { Logger } from 'pino';
+import { deterministicId, insertEvent, type EventPayload } from './events';
+import { WebhookStore, type DeliveryTrigger } from './webhook-store';
+
+/** Workflow type of one delivery (see `workflows/deliver-webhook.ts`). */
+export const DELIVERY_WORKFLOW_TYPE = 'deliverWebhook';
+
+/** The task queue of webhook deliveries: the runs' task queue + `-webhooks`. */
+export function webhooksTaskQueue(runTaskQueue: string): string {
+  return `${runTaskQueue}-webhooks`;
+}
+
+/** The Temporal workflow id of a delivery. */
+export function deliveryWorkflowId(deliveryId: string): string {
+  return `sluice-delivery-${deliveryId}`;
+}
+
+export interface PublishableEvent {
+  /** Deterministic id (see `runEventId`). */
+  id: string;
+  runId: string | null;
+  executionId: string | null;
+  payload: EventPayload;
+}
+
+export class EventPublisher {
+  readonly webhooks: WebhookStore;
+
+  constructor(
+    private readonly pool: Pool,
+    private readonly client: Client,
+    /** The webhooks task queue (see {@link webhooksTaskQueue}). */
+    readonly taskQueue: string,
+    private readonly logger: Logger,
+  ) {
+    this.webhooks = new WebhookStore(pool);
+  }
+
+  /**
+   * Persists an event and starts its deliveries. Safe to call again with the same event.
+   * @returns whether this call stored the event, and the ids of its pending deliveries.
+   * @throws pg or Temporal connection errors (the caller's retry repeats the whole call).
+   */
+  async publish(event: PublishableEvent): Promise<{ inserted: boolean; deliveries: string[] }> {
+    const db = await this.pool.connect();
+    let inserted: boolean;
+    let pending: string[];
+    try {
+      await db.query('BEGIN');
+      inserted = await insertEvent(db, event);
+      if (inserted) {
+        for (const webhookId of await this.webhooks.subscribersOf(event.payload.type, db)) {
+          await this.webhooks.addDelivery({ id: deterministicId('dlv', event.id, webhookId), webhookId, eventId: event.id, trigger: 'event' }, db);
+        }
+      }
+      pending = await this.webhooks.pendingDeliveriesOf(event.id, db);
+      await db.query('COMMIT');
+    } catch (error) {
+      await db.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      db.release();
+    }
+    for (const deliveryId of pending) await this.startDelivery(deliveryId);
+    this.logger.debug({ eventId: event.id, type: event.payload.type, inserted, deliveries: pending.length }, 'event published');
+    return { inserted, deliveries: pending };
+  }
+
+  /**
+   * Adds a new delivery of a stored event to one webhook (redeliver, recover) and starts it.
+   * @returns the new delivery id.
+   */
+  async deliverAgain(eventId: string, webhookId: string, trigger: Exclude<DeliveryTrigger, 'event'>): Promise<string> {
+    const id = deterministicId('dlv', eventId, webhookId, trigger, `${Date.now()}`, `${Math.random()}`);
+    await this.webhooks.addDelivery({ id, webhookId, eventId, trigger });
+    await this.startDelivery(id);
+    return id;
+  }
+
+  /** Starts the delivery's workflow unless it already ran or runs. */
+  async startDelivery(deliveryId: string): Promise<void> {
+    try {
+      await this.client.workflow.start(DELIVERY_WORKFLOW_TYPE, {
+        taskQueue: this.taskQueue,
+        workflowId: deliveryWorkflowId(deliveryId),
+        args: [{ deliveryId }],
+        workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+      });
+    } catch (error) {
+      if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
+    }
+  }
+}

@@ -1,0 +1,41 @@
+/**
+ * The `deliverWebhook` workflow: one event to one webhook, attempted on the retry schedule until it
+ * succeeds, fails for good, or the endpoint goes away. Runs on the webhooks task queue
+ * (`<task queue>-webhooks`), served by `sluice gateway`.
+ *
+ * Durable: the schedule's waits are Temporal timers, so a delivery survives a gateway or worker
+ * restart in the middle of it (the next gateway picks it up where it was). The schedule comes from
+ * the gateway's config (`gateway.webhooks.retry_schedule`) through `planDelivery`, recorded in the
+ * history when the delivery starts. Each attempt is one `attemptDelivery` activity, which sends, logs
+ * the attempt and decides what comes next (Retry-After, 410 Gone, disabling after a failure streak).
+ *
+ * Deterministic: imports only `@temporalio/workflow` and activity *types*.
+ */
+import { proxyActivities, sleep } from '@temporalio/workflow';
+import type { DeliveryActivities, DeliveryOutcome } from '../webhooks/delivery-activities';
+
+const { planDelivery } = proxyActivities<DeliveryActivities>({
+  startToCloseTimeout: '1m',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m', maximumAttempts: 20 },
+});
+
+export interface DeliverWebhookInput {
+  deliveryId: string;
+}
+
+/** Attempts one delivery; returns how it ended (`succeeded` or `failed`, with the attempts made). */
+export async function deliverWebhook(input: DeliverWebhookInput): Promise<DeliveryOutcome> {
+  const plan = await planDelivery(input);
+  // Each attempt may take the configured timeout, plus the bookkeeping around it.
+  const { attemptDelivery } = proxyActivities<DeliveryActivities>({
+    startToCloseTimeout: plan.timeoutMs + 30_000,
+    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m', maximumAttempts: 20 },
+  });
+  let delayMs = plan.retryScheduleMs[0] ?? 0;
+  for (let attempt = 1; ; attempt++) {
+    if (delayMs > 0) await sleep(delayMs);
+    const result = await attemptDelivery({ deliveryId: input.deliveryId, attempt, scheduledDelayMs: plan.retryScheduleMs[attempt] ?? null });
+    if (result.outcome !== 'retry') return result;
+    delayMs = result.nextDelayMs;
+  }
+}
