@@ -1,18 +1,26 @@
 /**
  * The config a `sluice` command runs with: `--config <file>` and `--env <name>` (global options,
- * valid after any subcommand), then `loadConfig`.
+ * valid after any subcommand), then `loadConfig` for that environment.
  */
 import type { Command } from 'commander';
 import { loadConfig, type SluiceConfig } from '../config/sluice-config';
 
-interface GlobalOptions {
+export interface GlobalOptions {
+  /** `-c, --config <file>` */
   config?: string;
+  /** `-e, --env <name>`, defaulting to `SLUICE_ENV` */
   env?: string;
 }
 
-/** @throws ConfigError when the config file is missing or invalid. */
+/** The global options as given to this command or the program. */
+export function globalOptions(command: Command): GlobalOptions {
+  return command.optsWithGlobals<GlobalOptions>();
+}
+
+/** @throws ConfigError when the config file is missing or invalid, the environment unknown, or a secret cannot be decrypted. */
 export function configFrom(command: Command): SluiceConfig {
-  const options = command.optsWithGlobals<GlobalOptions>();
+  const options = globalOptions(command);
+  // Processes this command starts inherit the chosen environment.
   if (options.env) process.env.SLUICE_ENV = options.env;
-  return loadConfig({ configFile: options.config });
+  return loadConfig({ configFile: options.config, environment: options.env });
 }

@@ -31,6 +31,7 @@ import { startLocalStack } from './local-stack';
 import { createSluiceWorker } from '../worker/sluice-worker';
 import { addDataCommands } from './data-command';
 import { addGatewayCommands } from './gateway-command';
+import { addConfigCommands } from './config-command';
 
 /** A failure already reported to the user; carries the exit code. */
 class ExitError extends Error {
@@ -318,6 +319,7 @@ export function buildProgram(): Command {
 
   addDataCommands(program);
   addGatewayCommands(program);
+  addConfigCommands(program);
   return program;
 }
 
