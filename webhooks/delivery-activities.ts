@@ -132,17 +132,20 @@ export function createDeliveryActivities(deps: DeliveryActivityDeps) {
 
       const failingMs = await store.recordHealth(webhook.id, false);
       let final: string | null = null;
+      let disabling: string | null = null;
       if (result.gone) {
         final = 'the endpoint answered 410 Gone: it is disabled';
-        await disable(webhook.id, webhook.url, 'the endpoint answered 410 Gone');
+        disabling = 'the endpoint answered 410 Gone';
       } else if (failingMs >= settings.disableAfterMs) {
         final = `the endpoint has been failing for ${Math.round(failingMs / 1000)} s: it is disabled`;
-        await disable(webhook.id, webhook.url, `every delivery failed for ${Math.round(failingMs / 1000)} s (gateway.webhooks.disable_after is ${Math.round(settings.disableAfterMs / 1000)} s); last error: ${result.error}`);
+        disabling = `every delivery failed for ${Math.round(failingMs / 1000)} s (gateway.webhooks.disable_after is ${Math.round(settings.disableAfterMs / 1000)} s); last error: ${result.error}`;
       } else if (input.scheduledDelayMs === null) {
         final = `gave up after ${input.attempt} attempts; last error: ${result.error}`;
       }
       if (final !== null) {
+        // The attempt is logged before the endpoint is disabled, so whoever sees it disabled sees why.
         await store.recordAttempt(delivery.id, attempt, { status: 'failed', nextAttemptAt: null, lastError: result.error });
+        if (disabling !== null) await disable(webhook.id, webhook.url, disabling);
         metrics.finished('failed');
         logger.info({ ...log, error: result.error, reason: final }, 'webhook delivery failed');
         return { outcome: 'failed', attempts: input.attempt, reason: final };
