@@ -31,6 +31,7 @@ import { startLocalStack } from './local-stack';
 import { createSluiceWorker } from '../worker/sluice-worker';
 import { addDataCommands } from './data-command';
 import { addGatewayCommands } from './gateway-command';
+import { addWebhooksCommands } from './webhooks-command';
 import { addConfigCommands } from './config-command';
 
 /** A failure already reported to the user; carries the exit code. */
@@ -319,6 +320,7 @@ export function buildProgram(): Command {
 
   addDataCommands(program);
   addGatewayCommands(program);
+  addWebhooksCommands(program);
   addConfigCommands(program);
   return program;
 }
