@@ -8,6 +8,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
@@ -27,21 +28,51 @@ import { createSluiceWorker, type SluiceWorker } from '../../worker/sluice-worke
 export const PROJECT_DIR = path.resolve(__dirname, '..', '..', '..');
 export const logger = createLogger('sluice-test', process.env.SLUICE_LOG_LEVEL ?? 'warn');
 
-/** Starts a Temporal dev server with Sluice's search attributes registered. */
-export async function startTemporal(): Promise<TestWorkflowEnvironment> {
+/** Options of {@link startTemporal}. */
+export interface StartTemporalOptions {
+  /**
+   * Also serve the Temporal UI, on a free port of 127.0.0.1; its URL is in `uiUrl` of the result.
+   * @default false
+   */
+  ui?: boolean;
+}
+
+/** A dev server started with `{ ui: true }`: the test environment plus the UI's base URL. */
+export type TemporalWithUi = TestWorkflowEnvironment & { uiUrl: string };
+
+/** Starts a Temporal dev server with Sluice's search attributes registered (and its UI with `{ ui: true }`). */
+export async function startTemporal(options: StartTemporalOptions & { ui: true }): Promise<TemporalWithUi>;
+export async function startTemporal(options?: StartTemporalOptions): Promise<TestWorkflowEnvironment>;
+export async function startTemporal(options: StartTemporalOptions = {}): Promise<TestWorkflowEnvironment> {
   try {
     Runtime.install({ logger: new DefaultLogger('WARN') });
   } catch {
     // already installed in this process
   }
   const cli = await findTemporalCli({ projectDir: PROJECT_DIR, logger });
-  return TestWorkflowEnvironment.createLocal({
+  // The SDK enables the UI only when `ui` is true (despite its doc's "true if uiPort is set").
+  const uiPort = options.ui ? await freePort() : undefined;
+  const env = await TestWorkflowEnvironment.createLocal({
     server: {
       executable: { type: 'existing-path', path: cli },
       searchAttributes: Object.values(SEARCH_ATTRIBUTES),
       extraArgs: ['--log-level', 'error'],
+      ...(uiPort === undefined ? {} : { ui: true, uiPort }),
     },
   });
+  return uiPort === undefined ? env : Object.assign(env, { uiUrl: `http://127.0.0.1:${uiPort}` });
+}
+
+/** A TCP port free on 127.0.0.1 right now (the OS picks it; released before returning). */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', resolve);
+  });
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
 }
 
 let embedded: Promise<EmbeddedPostgresHandle> | undefined;
