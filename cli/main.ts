@@ -32,6 +32,7 @@ import { createSluiceWorker } from '../worker/sluice-worker';
 import { addDataCommands } from './data-command';
 import { addGatewayCommands } from './gateway-command';
 import { addWebhooksCommands } from './webhooks-command';
+import { startGateway, type Gateway } from '../webhook-gateway/gateway';
 import { addConfigCommands } from './config-command';
 
 /** A failure already reported to the user; carries the exit code. */
@@ -286,22 +287,36 @@ export function buildProgram(): Command {
 
   program
     .command('dev')
-    .description('start the local stack (Temporal dev server + UI, Postgres, a worker); Ctrl-C stops it')
+    .description('start the local stack (Temporal dev server + UI, Postgres, a worker, the gateway); Ctrl-C stops it')
     .option('--example', 'publish flows/movies.yaml and run it on vega-datasets movies.json')
     .option('--exit', 'with --example, stop the stack when the example run ends (for scripts)')
     .option('--temporal-port <port>', 'Temporal dev server gRPC port', (v) => Number(v), 7233)
     .option('--ui-port <port>', 'Temporal UI port', (v) => Number(v), 8233)
     .option('--postgres-port <port>', 'embedded PostgreSQL port (when DATABASE_URL is not set)', (v) => Number(v), 54329)
-    .action(async (options: { example?: boolean; exit?: boolean; temporalPort: number; uiPort: number; postgresPort: number }, command: Command) => {
+    .option('--gateway-port <port>', 'gateway port (default: gateway.port, else 8700)', (v) => Number(v))
+    .option('--no-gateway', 'do not start the gateway (API and webhook deliveries) in this process')
+    .action(async (options: { example?: boolean; exit?: boolean; temporalPort: number; uiPort: number; postgresPort: number; gatewayPort?: number; gateway: boolean }, command: Command) => {
       const config = configFrom(command);
       const logger = createLogger('sluice', process.env.SLUICE_LOG_LEVEL ?? 'warn');
       process.stdout.write('starting the local stack (Temporal dev server, PostgreSQL, worker)…\n');
       const stack = await startLocalStack(config, logger, { temporalPort: options.temporalPort, uiPort: options.uiPort, postgresPort: options.postgresPort });
+      // The gateway in-process (as the embedded default's design has it): the API, and webhook deliveries.
+      let gateway: Gateway | undefined;
+      if (options.gateway) {
+        try {
+          gateway = await startGateway({ config: stack.config, logger, port: options.gatewayPort });
+          process.stdout.write(`gateway: ${gateway.url}\n`);
+        } catch (error) {
+          const reason = (error as NodeJS.ErrnoException).code === 'EADDRINUSE' ? 'its port is in use (--gateway-port picks another)' : (error as Error).message;
+          process.stderr.write(`warning: the gateway did not start: ${reason}; webhook deliveries wait until one runs (sluice gateway)\n`);
+        }
+      }
       let stopping = false;
       const stop = async () => {
         if (stopping) process.exit(130);
         stopping = true;
         process.stdout.write('\nstopping the local stack…\n');
+        await gateway?.close();
         await stack.stop();
         process.exit(0);
       };
@@ -311,6 +326,7 @@ export function buildProgram(): Command {
       let code = 0;
       if (options.example) code = await runExample(stack.config);
       if (options.exit) {
+        await gateway?.close();
         await stack.stop();
         throw new ExitError(code);
       }

@@ -21,7 +21,7 @@ it('runs the movies example on the embedded stack to PARTIAL_FAILED and stops cl
   const env: NodeJS.ProcessEnv = { ...process.env, SLUICE_STATE_DIR: stateDir, SLUICE_LOG_LEVEL: 'warn' };
   delete env.DATABASE_URL;
   delete env.TEMPORAL_ADDRESS;
-  const ports = ['--temporal-port', '17233', '--ui-port', '18233', '--postgres-port', '54359'];
+  const ports = ['--temporal-port', '17233', '--ui-port', '18233', '--postgres-port', '54359', '--gateway-port', '0'];
   const child = spawn(process.execPath, [path.join(PROJECT_DIR, 'dist', 'cli', 'main.js'), 'dev', '--example', '--exit', ...ports], {
     cwd: PROJECT_DIR,
     env,
@@ -33,6 +33,7 @@ it('runs the movies example on the embedded stack to PARTIAL_FAILED and stops cl
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
   assert.equal(code, 0, `exit code; stderr:\n${stderr}`);
+  assert.match(stdout, /^gateway: http:\/\/127\.0\.0\.1:\d+$/m, 'the gateway runs in-process');
   assert.match(stdout, /published movies:v1 \(flows\/movies\.yaml\)/);
   assert.match(stdout, /run (movies-v1-[0-9a-f]{16}): PARTIAL_FAILED/);
   assert.match(stdout, /rows: read 3201, mapped \d+, rejected \d+, written \d+/);
