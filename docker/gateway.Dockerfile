@@ -47,7 +47,7 @@ RUN --mount=type=cache,target=/root/.npm,sharing=locked \
 # ---- runtime -------------------------------------------------------------------------------------
 FROM ${NODE_IMAGE} AS runtime
 LABEL org.opencontainers.image.title="sluice-gateway" \
-      org.opencontainers.image.description="Sluice gateway: the HTTP API for runs (and, next, webhooks)" \
+      org.opencontainers.image.description="Sluice gateway: the HTTP API for runs and webhooks, and the webhook delivery worker" \
       org.opencontainers.image.licenses="Apache-2.0"
 ENV NODE_ENV=production \
     SLUICE_STATE_DIR=/var/lib/sluice
