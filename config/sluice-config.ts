@@ -70,7 +70,26 @@ const s3ConnectorSchema = z.strictObject({
   session_token: secret(z.string().min(1)).optional(),
 });
 
-const connectorSchema = z.discriminatedUnion('kind', [localConnectorSchema, postgresConnectorSchema, s3ConnectorSchema]);
+/** An SMTP server Sluice sends email through (the error email of pipelines; `sluice test-connections`). */
+const smtpConnectorSchema = z.strictObject({
+  kind: z.literal('smtp'),
+  host: z.string().min(1),
+  /** @default 587 (465 with `secure: true`) */
+  port: z.number().int().min(1).max(65535).optional(),
+  /** Implicit TLS from the first byte (port 465). Otherwise STARTTLS is used when the server offers it. @default false */
+  secure: z.boolean().default(false),
+  user: z.string().min(1).optional(),
+  password: secret(z.string().min(1)).optional(),
+  /** The sender, e.g. `"Sluice <etl@example.com>"`. */
+  from: z.string().min(3),
+  /** Refuse servers whose TLS certificate does not verify. @default true */
+  tls_reject_unauthorized: z.boolean().default(true),
+  /** Give up connecting after this many ms. @default 10000 */
+  timeout_ms: z.number().int().positive().default(10_000),
+});
+
+const connectorSchema = z.discriminatedUnion('kind', [localConnectorSchema, postgresConnectorSchema, s3ConnectorSchema, smtpConnectorSchema]);
+export type SmtpConnectorConfig = z.infer<typeof smtpConnectorSchema>;
 export type LocalConnectorConfig = z.infer<typeof localConnectorSchema>;
 export type PostgresConnectorConfig = z.infer<typeof postgresConnectorSchema>;
 export type S3ConnectorConfig = z.infer<typeof s3ConnectorSchema>;
@@ -207,6 +226,35 @@ const configFileSchema = z.strictObject({
       webhooks: webhooksSchema.optional(),
     })
     .optional(),
+  /** Who hears about problems: one email per pipeline run with the rejected rows attached. */
+  notifications: z
+    .strictObject({
+      email: z
+        .strictObject({
+          /** An `smtp` connector. */
+          connector: z.string().min(1),
+          to: z.array(z.string().min(3)).min(1),
+          /** `problems`: only when rows were rejected or a job failed or was skipped; `always`: after every pipeline run. @default problems */
+          send: z.enum(['problems', 'always']).default('problems'),
+          /** Prepended to the subject, e.g. `[prod]`. @default `[<environment>]` */
+          subject_prefix: z.string().optional(),
+        })
+        .optional(),
+    })
+    .optional(),
+  /** How long files are kept, in days, by the scheduled housekeeping workflow. */
+  retention: z
+    .strictObject({
+      /** Source files moved to data/backup/<date>/ after a successful run. @default 30 */
+      backup_days: z.number().positive().optional(),
+      /** Rejected-row files in data/errors/. @default 30 */
+      errors_days: z.number().positive().optional(),
+      /** Staged data of finished runs (overrides staging.retention_hours). @default 1 */
+      staging_days: z.number().positive().optional(),
+      /** Files in logs/. @default 14 */
+      logs_days: z.number().positive().optional(),
+    })
+    .optional(),
 });
 
 export interface SluiceConfig {
@@ -222,6 +270,10 @@ export interface SluiceConfig {
   connectors: Record<string, ConnectorConfig>;
   /** The HTTP gateway (`sluice gateway`), when the file has a `gateway` section; read it through {@link gatewaySettings}. */
   gateway?: GatewaySettings;
+  /** The error email of pipelines, when the file has `notifications.email`. */
+  notifications?: { email?: { connector: string; to: string[]; send: 'problems' | 'always'; subjectPrefix?: string } };
+  /** Retention windows in days, when the file has a `retention` section; read them through {@link retentionSettings}. */
+  retention?: RetentionSettings;
   /** Path of the config file read, or null when the defaults were used. */
   configFile: string | null;
 }
@@ -483,7 +535,66 @@ export function loadConfig(options: LoadConfigOptions = {}): SluiceConfig {
           },
         }
       : {}),
+    ...(file.notifications
+      ? {
+          notifications: {
+            ...(file.notifications.email
+              ? {
+                  email: {
+                    connector: file.notifications.email.connector,
+                    to: file.notifications.email.to,
+                    send: file.notifications.email.send,
+                    ...(file.notifications.email.subject_prefix !== undefined ? { subjectPrefix: file.notifications.email.subject_prefix } : {}),
+                  },
+                }
+              : {}),
+          },
+        }
+      : {}),
+    ...(file.retention
+      ? {
+          retention: {
+            backupDays: file.retention.backup_days ?? DEFAULT_RETENTION.backupDays,
+            errorsDays: file.retention.errors_days ?? DEFAULT_RETENTION.errorsDays,
+            stagingDays: file.retention.staging_days ?? DEFAULT_RETENTION.stagingDays,
+            logsDays: file.retention.logs_days ?? DEFAULT_RETENTION.logsDays,
+          },
+        }
+      : {}),
     configFile,
+  };
+}
+
+/** Retention windows, in days. */
+export interface RetentionSettings {
+  backupDays: number;
+  errorsDays: number;
+  stagingDays: number;
+  logsDays: number;
+}
+
+export const DEFAULT_RETENTION: RetentionSettings = { backupDays: 30, errorsDays: 30, stagingDays: 1, logsDays: 14 };
+
+/** The retention windows, with defaults when config has no `retention` section (staging from `staging.retention_hours`). */
+export function retentionSettings(config: SluiceConfig): RetentionSettings {
+  return config.retention ?? { ...DEFAULT_RETENTION, stagingDays: config.staging.retentionHours / 24 };
+}
+
+/**
+ * The folders of a project (`sluice init` makes them), absolute: `flows/`, `maps/`, `pipelines/`,
+ * `data/import`, `data/export`, `data/backup`, `data/errors`, `logs/`, under the project dir.
+ */
+export function projectPaths(config: Pick<SluiceConfig, 'projectDir'>) {
+  const at = (...parts: string[]) => path.join(config.projectDir, ...parts);
+  return {
+    flows: at('flows'),
+    maps: at('maps'),
+    pipelines: at('pipelines'),
+    import: at('data', 'import'),
+    export: at('data', 'export'),
+    backup: at('data', 'backup'),
+    errors: at('data', 'errors'),
+    logs: at('logs'),
   };
 }
 

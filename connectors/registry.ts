@@ -70,6 +70,8 @@ export class ConnectorRegistry {
         return new PostgresSource(this.pool(name, config.url), config.query, config.fetch_rows ?? 100_000);
       case 's3':
         return new S3Source(this.s3Client(name, config), name);
+      case 'smtp':
+        throw new ConfigError('CONNECTOR_NOT_A_SOURCE', `connector "${name}" (kind smtp) sends email; it cannot be a source`);
     }
   }
 
@@ -85,6 +87,8 @@ export class ConnectorRegistry {
         throw new ConfigError('CONNECTOR_NOT_A_TARGET', `connector "${name}" (kind local) cannot be a target yet; use a postgres connector`);
       case 's3':
         return new S3Target(this.s3Client(name, config), name);
+      case 'smtp':
+        throw new ConfigError('CONNECTOR_NOT_A_TARGET', `connector "${name}" (kind smtp) sends email; it cannot be a target`);
     }
   }
 
