@@ -34,6 +34,7 @@ import { addGatewayCommands } from './gateway-command';
 import { addWebhooksCommands } from './webhooks-command';
 import { startGateway, type Gateway } from '../webhook-gateway/gateway';
 import { addConfigCommands } from './config-command';
+import { addPipelineCommands } from './pipeline-command';
 
 /** A failure already reported to the user; carries the exit code. */
 class ExitError extends Error {
@@ -338,6 +339,7 @@ export function buildProgram(): Command {
   addGatewayCommands(program);
   addWebhooksCommands(program);
   addConfigCommands(program);
+  addPipelineCommands(program);
   return program;
 }
 

@@ -103,6 +103,30 @@ const MIGRATIONS: Migration[] = [
       );
     `,
   },
+  {
+    version: 3,
+    name: 'pipeline runs',
+    sql: `
+      -- One row per pipeline run execution (runPipeline workflow): RUNNING, then its final status and
+      -- its whole state (job table, totals, email) as summary. A pipeline's requires read the latest finished run.
+      CREATE TABLE sluice.pipeline_runs (
+        id          text        PRIMARY KEY,           -- the Temporal execution (run) id
+        pipeline    text        NOT NULL,
+        environment text        NOT NULL,
+        workflow_id text        NOT NULL,
+        run_date    date,                              -- the pipeline run's {date}
+        trigger     text        NOT NULL,              -- manual | schedule
+        status      text        NOT NULL,              -- RUNNING, SUCCEEDED, PARTIAL_FAILED, FAILED, SKIPPED
+        started_at  timestamptz NOT NULL,
+        ended_at    timestamptz,
+        summary     jsonb       NOT NULL DEFAULT '{}',
+        -- set once the email went out, so a retried send does not send it twice
+        email       jsonb
+      );
+      CREATE INDEX pipeline_runs_latest ON sluice.pipeline_runs (pipeline, environment, ended_at DESC);
+      CREATE INDEX pipeline_runs_workflow ON sluice.pipeline_runs (workflow_id);
+    `,
+  },
 ];
 
 /** Arbitrary constant key of the advisory lock that serialises migrations. */

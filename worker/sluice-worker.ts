@@ -16,6 +16,7 @@ import { bundleWorkflowCode, NativeConnection, Runtime, Worker, type WorkflowBun
 import { Pool } from 'pg';
 import type { Logger } from 'pino';
 import { createEventActivities } from '../activities/event-activities';
+import { createPipelineActivities } from '../activities/pipeline-activities';
 import { createRunActivities } from '../activities/run-activities';
 import { requireDatabaseUrl, type SluiceConfig } from '../config/sluice-config';
 import { ConnectorRegistry } from '../connectors/registry';
@@ -99,6 +100,7 @@ export async function createSluiceWorker(options: CreateWorkerOptions): Promise<
         logger,
       }),
       ...createEventActivities({ pool, runTaskQueue: config.temporal.taskQueue, logger }),
+      ...createPipelineActivities({ config, pool, flowVersions: new FlowVersionStore(pool), staging, logger }),
     },
     // Temporal's default is 0: in-flight activities would be cancelled at once on SIGTERM.
     shutdownGraceTime: options.shutdownGraceTime ?? '30s',

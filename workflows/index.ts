@@ -1,3 +1,4 @@
 /** Workflow entry point bundled by the worker (webpack). Workflow files import only `@temporalio/workflow` and types. */
 export { runFlow } from './run-flow';
 export { deliverWebhook } from './deliver-webhook';
+export { runPipeline } from './run-pipeline';

@@ -1,0 +1,380 @@
+/**
+ * Integration: pipelines end to end — real Temporal dev server, real PostgreSQL, an in-process worker,
+ * and a real SMTP server (the `smtp-server` package on 127.0.0.1) that receives the one email.
+ *
+ * A four-job pipeline where job 2 fails (missing source file), job 3 (depends on 2) is SKIPPED, and
+ * jobs 1 and 4 load with a rejected row each: exactly one email with both rejects CSVs attached and the
+ * summary table; the loaded source files moved to data/backup/<date>/. A clean pipeline sends no
+ * email (and a second run of it finds its job ALREADY_LOADED). `requires` not met ends a pipeline
+ * SKIPPED with the reasons. An SMTP refusal is recorded as `email: failed`. The CLI runs and shows them.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { SMTPServer } from 'smtp-server';
+import type { SluiceConfig } from '../../config/sluice-config';
+import { startPipelineRun, waitPipelineRun } from '../../pipeline/pipeline-client';
+import { pipelineStatusQuery, type PipelineRunState } from '../../pipeline/pipeline-model';
+import { createTestDatabase, PROJECT_DIR, startInProcessRunner, startTemporal, tempProject, testConfig, type InProcessRunner, type TestDatabase } from '../helpers/services';
+
+const DATE = '2026-11-21';
+
+interface MimePart {
+  headers: Record<string, string>;
+  body: Buffer;
+  parts: MimePart[];
+}
+
+/** Decodes RFC 2047 encoded words (`=?UTF-8?Q?…?=`, `=?UTF-8?B?…?=`) in a header value. */
+function decodeWords(value: string): string {
+  return value
+    .replace(/\?=\s+=\?/g, '?==?')
+    .replace(/=\?([^?]+)\?([QqBb])\?([^?]*)\?=/g, (_, _charset: string, encoding: string, text: string) =>
+      encoding.toUpperCase() === 'B'
+        ? Buffer.from(text, 'base64').toString('utf8')
+        : Buffer.from(text.replace(/_/g, ' ').replace(/=([0-9A-Fa-f]{2})/g, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16))), 'latin1').toString('utf8'),
+    );
+}
+
+/** A small MIME parser (headers, multipart bodies, base64 and quoted-printable), enough to read what nodemailer sends. */
+function parseMime(raw: string): MimePart {
+  const split = raw.indexOf('\r\n\r\n');
+  const head = raw.slice(0, split).replace(/\r\n[ \t]+/g, ' ');
+  const bodyText = raw.slice(split + 4);
+  const headers: Record<string, string> = {};
+  for (const line of head.split('\r\n')) {
+    const colon = line.indexOf(':');
+    if (colon > 0) headers[line.slice(0, colon).toLowerCase()] = decodeWords(line.slice(colon + 1).trim());
+  }
+  const type = headers['content-type'] ?? 'text/plain';
+  const boundary = /boundary="?([^";]+)"?/i.exec(type)?.[1];
+  if (type.startsWith('multipart/') && boundary) {
+    const parts = bodyText
+      .split(`--${boundary}`)
+      .slice(1)
+      .filter((p) => !p.startsWith('--'))
+      .map((p) => parseMime(p.replace(/^\r\n/, '').replace(/\r\n$/, '')));
+    return { headers, body: Buffer.alloc(0), parts };
+  }
+  const encoding = (headers['content-transfer-encoding'] ?? '7bit').toLowerCase();
+  const body =
+    encoding === 'base64'
+      ? Buffer.from(bodyText.replace(/\s+/g, ''), 'base64')
+      : encoding === 'quoted-printable'
+        ? Buffer.from(bodyText.replace(/=\r\n/g, '').replace(/=([0-9A-Fa-f]{2})/g, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16))), 'latin1')
+        : Buffer.from(bodyText, 'utf8');
+  return { headers, body, parts: [] };
+}
+
+/** Every leaf part, depth first. */
+const leaves = (part: MimePart): MimePart[] => (part.parts.length === 0 ? [part] : part.parts.flatMap(leaves));
+
+interface ReceivedEmail {
+  from: string;
+  to: string[];
+  raw: string;
+  message: MimePart;
+}
+
+/** A real SMTP server on 127.0.0.1, no auth, that keeps every message (or refuses with 550 while `refuse` is set). */
+class MailSink {
+  readonly received: ReceivedEmail[] = [];
+  refuse = false;
+  port = 0;
+  readonly server = new SMTPServer({
+    authOptional: true,
+    disabledCommands: ['STARTTLS', 'AUTH'],
+    logger: false,
+    onData: (stream, session, callback) => {
+      const chunks: Buffer[] = [];
+      stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+      stream.on('end', () => {
+        if (this.refuse) {
+          callback(Object.assign(new Error('mailbox unavailable'), { responseCode: 550 }));
+          return;
+        }
+        const raw = Buffer.concat(chunks).toString('utf8');
+        this.received.push({
+          from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
+          to: session.envelope.rcptTo.map((r) => r.address),
+          raw,
+          message: parseMime(raw),
+        });
+        callback();
+      });
+    },
+  });
+
+  async start(): Promise<void> {
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    this.port = (this.server.server.address() as AddressInfo).port;
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+}
+
+const flow = (name: string, fields: string) => `
+name: ${name}
+source: { connector: files, format: csv }
+target: { connector: warehouse, table: public.${name} }
+fields:
+${fields}
+`;
+
+const DAILY = `name: daily
+description: four jobs, one failing
+jobs:
+  - name: companies
+    flow_version: companies:v1
+    source_path: "data/import/companies_{date}.csv"
+  - name: contacts
+    flow_version: contacts:v1
+    source_path: "data/import/contacts_{date}.csv"
+  - name: orders
+    flow_version: orders:v1
+    source_path: "data/import/orders_{date}.csv"
+    depends_on: [contacts]
+  - name: products
+    flow_version: products:v1
+    source_path: "data/import/{env}/products_{yyyy}{mm}{dd}.csv"
+`;
+
+describe('pipelines: jobs with dependencies, backups and the one error email', { timeout: 600_000 }, () => {
+  let env: TestWorkflowEnvironment;
+  let db: TestDatabase;
+  let dir: string;
+  let config: SluiceConfig;
+  let runner: InProcessRunner;
+  const mail = new MailSink();
+
+  const write = (relative: string, text: string) => {
+    mkdirSync(path.dirname(path.join(dir, relative)), { recursive: true });
+    writeFileSync(path.join(dir, relative), text);
+  };
+  const run = async (pipeline: string, date = DATE): Promise<PipelineRunState> => {
+    const { workflowId } = await startPipelineRun(env.client, { taskQueue: config.temporal.taskQueue, input: { pipeline, environment: 'dev', date, trigger: 'manual' } });
+    return waitPipelineRun(env.client, workflowId);
+  };
+
+  before(async () => {
+    [env, db] = await Promise.all([startTemporal(), createTestDatabase(), mail.start()]);
+    dir = tempProject();
+    config = {
+      ...testConfig({
+        dir,
+        databaseUrl: db.url,
+        address: env.address,
+        connectors: {
+          files: { kind: 'local', root: '.' },
+          warehouse: { kind: 'postgres' },
+          mail: { kind: 'smtp', host: '127.0.0.1', port: mail.port, secure: false, from: 'Sluice <sluice@example.com>', tls_reject_unauthorized: false, timeout_ms: 5_000 },
+        },
+      }),
+      notifications: { email: { connector: 'mail', to: ['ops@example.com', 'data@example.com'], send: 'problems' } },
+    };
+    runner = await startInProcessRunner(env, db, config);
+    await runner.publish(flow('companies', '  id: { from: id, type: int64, required: true }\n  name: { from: name, type: string, required: true }'));
+    await runner.publish(flow('contacts', '  id: { from: id, type: int64, required: true }'));
+    await runner.publish(flow('orders', '  id: { from: id, type: int64, required: true }'));
+    await runner.publish(flow('products', '  id: { from: id, type: int64, required: true }\n  price: { from: price, type: float64 }'));
+    await runner.publish(flow('regions', '  code: { from: code, type: string, required: true }'));
+    write(`data/import/companies_${DATE}.csv`, 'id,name\n1,Acme\n2,\n3,"Globex, Inc."\n');
+    write(`data/import/orders_${DATE}.csv`, 'id\n1\n');
+    write('data/import/dev/products_20261121.csv', 'id,price\n1,9.5\n2,abc\n3,4\n');
+    write(`data/import/regions_${DATE}.csv`, 'code\nEU\nUS\n');
+    write('pipelines/daily.yaml', DAILY);
+    write('pipelines/clean.yaml', 'name: clean\njobs:\n  - { name: regions, flow_version: regions:v1, source_path: "data/import/regions_{date}.csv" }\n');
+    write(
+      'pipelines/downstream.yaml',
+      'name: downstream\nrequires:\n  - never-ran\n  - daily\n  - { pipeline: clean, within: 1h }\njobs:\n  - { name: regions, flow_version: regions:v1, source_path: "data/import/regions_{date}.csv" }\n',
+    );
+  });
+
+  after(async () => {
+    await runner?.stop();
+    await env?.teardown();
+    await db?.drop();
+    await mail.close();
+  });
+
+  it('runs four jobs: job 2 FAILED, job 3 SKIPPED, jobs 1 and 4 loaded; exactly one email with the rejects attached; sources backed up', async () => {
+    const state = await run('daily');
+    assert.equal(state.status, 'PARTIAL_FAILED');
+    assert.equal(state.date, DATE);
+    const byName = Object.fromEntries(state.jobs.map((j) => [j.name, j]));
+    assert.deepEqual(
+      state.jobs.map((j) => [j.name, j.status]),
+      [
+        ['companies', 'PARTIAL_FAILED'],
+        ['contacts', 'FAILED'],
+        ['orders', 'SKIPPED'],
+        ['products', 'PARTIAL_FAILED'],
+      ],
+    );
+    assert.equal(byName.contacts!.error?.code, 'SOURCE_NOT_FOUND');
+    assert.equal(byName.orders!.reason, 'depends on contacts, which FAILED');
+    assert.equal(byName.orders!.execution_id, undefined, 'a skipped job starts no run');
+    assert.equal((await db.pool.query(`SELECT to_regclass('public.orders') AS t`)).rows[0].t, null, 'the skipped job loaded nothing');
+    assert.deepEqual(byName.companies!.rows, { read: 3, mapped: 2, rejected: 1, written: 2 });
+    assert.equal(byName.products!.source_path, 'data/import/dev/products_20261121.csv');
+    assert.deepEqual(state.totals, { jobs: 4, succeeded: 0, partial_failed: 2, failed: 1, crashed: 0, skipped: 1, already_loaded: 0, rows_rejected: 2 });
+
+    // Backups: the loaded local files moved to data/backup/<date>/, relative to data/import/.
+    assert.deepEqual(byName.companies!.backup, { status: 'moved', path: `data/backup/${DATE}/companies_${DATE}.csv` });
+    assert.deepEqual(byName.products!.backup, { status: 'moved', path: `data/backup/${DATE}/dev/products_20261121.csv` });
+    assert.equal(existsSync(path.join(dir, `data/import/companies_${DATE}.csv`)), false);
+    assert.equal(readFileSync(path.join(dir, `data/backup/${DATE}/companies_${DATE}.csv`), 'utf8'), 'id,name\n1,Acme\n2,\n3,"Globex, Inc."\n');
+    assert.equal(existsSync(path.join(dir, `data/import/orders_${DATE}.csv`)), true, 'a skipped job keeps its source file');
+    assert.equal(byName.orders!.backup, undefined);
+
+    // The rejects files, written from staging.
+    const companiesCsv = 'row_number,id,name,errors\n2,2,,name (required): name is required but missing\n';
+    const productsCsv = 'row_number,id,price,errors\n2,2,abc,"price (type): cannot convert ""abc"" to a float64 (number)"\n';
+    assert.equal(byName.companies!.rejects_file, `data/errors/daily/${DATE}/companies.csv`);
+    assert.equal(readFileSync(path.join(dir, `data/errors/daily/${DATE}/companies.csv`), 'utf8'), companiesCsv);
+
+    // Exactly one email, to every recipient, with both CSVs and the summary.
+    assert.equal(mail.received.length, 1);
+    const [email] = mail.received;
+    assert.deepEqual(email!.to, ['ops@example.com', 'data@example.com']);
+    assert.equal(email!.from, 'sluice@example.com');
+    const headers = email!.message.headers;
+    assert.equal(headers.subject, `[dev] pipeline daily ${DATE}: PARTIAL_FAILED — 2 rows rejected, 1 job failed, 1 skipped`);
+    assert.equal(headers['message-id'], `<${state.workflow_id}.${state.execution_id}@sluice>`);
+    const parts = leaves(email!.message);
+    const attachments = parts.filter((p) => /attachment/.test(p.headers['content-disposition'] ?? ''));
+    assert.deepEqual(
+      attachments.map((p) => [/filename="?([^";]+)"?/.exec(p.headers['content-disposition']!)![1], p.body.toString('utf8')]),
+      [
+        ['companies.csv', companiesCsv],
+        ['products.csv', productsCsv],
+      ],
+    );
+    const text = parts.find((p) => p.headers['content-type']?.startsWith('text/plain'))!.body.toString('utf8');
+    assert.match(text, /job\s+flow version\s+source_path\s+status\s+read\s+mapped\s+rejected\s+written\s+reason/);
+    assert.match(text, /contacts\s+contacts:v1\s+data\/import\/contacts_2026-11-21\.csv\s+FAILED\s+0\s+0\s+0\s+0\s+SOURCE_NOT_FOUND in sync_source/);
+    assert.match(text, /orders\s+orders:v1\s+data\/import\/orders_2026-11-21\.csv\s+SKIPPED\s+-\s+-\s+-\s+-\s+depends on contacts, which FAILED/);
+    assert.match(text, /products\s+products:v1\s+data\/import\/dev\/products_20261121\.csv\s+PARTIAL_FAILED\s+3\s+2\s+1\s+2\s+source moved to data\/backup\/2026-11-21\/dev\/products_20261121\.csv/);
+    const html = parts.find((p) => p.headers['content-type']?.startsWith('text/html'))!.body.toString('utf8');
+    assert.match(html, /<table/);
+    assert.match(html, /depends on contacts, which FAILED/);
+    assert.deepEqual(state.email, {
+      status: 'sent',
+      message_id: `<${state.workflow_id}.${state.execution_id}@sluice>`,
+      to: ['ops@example.com', 'data@example.com'],
+      subject: headers.subject,
+      attachments: ['companies.csv', 'products.csv'],
+    });
+
+    // The status query answers with the job table; the run is recorded.
+    const queried = await env.client.workflow.getHandle(state.workflow_id).query(pipelineStatusQuery);
+    assert.deepEqual(queried.jobs.map((j) => j.status), ['PARTIAL_FAILED', 'FAILED', 'SKIPPED', 'PARTIAL_FAILED']);
+    const recorded = await db.pool.query(`SELECT pipeline, environment, status, run_date::text AS run_date, trigger, ended_at IS NOT NULL AS ended, email->>'status' AS email FROM sluice.pipeline_runs WHERE workflow_id = $1`, [
+      state.workflow_id,
+    ]);
+    assert.deepEqual(recorded.rows, [{ pipeline: 'daily', environment: 'dev', status: 'PARTIAL_FAILED', run_date: DATE, trigger: 'manual', ended: true, email: 'sent' }]);
+  });
+
+  it('sends no email when nothing was rejected, failed or skipped; a second run finds the job ALREADY_LOADED', async () => {
+    const before = mail.received.length;
+    const first = await run('clean');
+    assert.equal(first.status, 'SUCCEEDED');
+    assert.deepEqual(first.jobs.map((j) => [j.name, j.status, j.rows]), [['regions', 'SUCCEEDED', { read: 2, mapped: 2, rejected: 0, written: 2 }]]);
+    assert.deepEqual(first.email, { status: 'not_needed' });
+    const second = await run('clean');
+    assert.equal(second.status, 'SUCCEEDED');
+    assert.equal(second.jobs[0]!.status, 'ALREADY_LOADED');
+    assert.match(second.jobs[0]!.reason!, new RegExp(`^already loaded by run ${first.jobs[0]!.run_id} \\(SUCCEEDED, \\d{4}-\\d{2}-\\d{2} \\d{2}:\\d{2} UTC\\); not loaded again$`));
+    assert.equal(mail.received.length, before, 'no email');
+    assert.equal((await db.pool.query('SELECT count(*)::int AS n FROM public.regions')).rows[0].n, 2, 'loaded once');
+  });
+
+  it('skips a pipeline whose requires are not met, records it, and emails the reason; an SMTP refusal is recorded as email: failed', async () => {
+    const before = mail.received.length;
+    const state = await run('downstream');
+    assert.equal(state.status, 'SKIPPED');
+    assert.match(
+      state.reason!,
+      /^requires never-ran: it has no finished run in environment dev; requires daily: its latest run \(\d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC, PARTIAL_FAILED\) did not succeed within 24h$/,
+    );
+    assert.deepEqual(state.jobs.map((j) => j.status), ['SKIPPED']);
+    assert.equal(state.jobs[0]!.execution_id, undefined);
+    assert.equal(mail.received.length, before + 1);
+    assert.equal(mail.received.at(-1)!.message.headers.subject, `[dev] pipeline downstream ${DATE}: SKIPPED — ${state.reason}`);
+    const recorded = await db.pool.query(`SELECT status, summary->>'reason' AS reason FROM sluice.pipeline_runs WHERE workflow_id = $1`, [state.workflow_id]);
+    assert.deepEqual(recorded.rows, [{ status: 'SKIPPED', reason: state.reason }]);
+
+    mail.refuse = true;
+    try {
+      const refused = await run('downstream');
+      assert.equal(refused.status, 'SKIPPED', 'a failed email does not change the outcome');
+      assert.equal(refused.email.status, 'failed');
+      assert.match(refused.email.reason!, /the SMTP server refused the email: .*550/);
+    } finally {
+      mail.refuse = false;
+    }
+  });
+
+  it('sluice pipeline list | run --wait --json | status: exit 0 on PARTIAL_FAILED, 1 on SKIPPED, 2 on an invalid pipeline', async () => {
+    const cli = (args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> =>
+      new Promise((resolve, reject) => {
+        const child = spawn(process.execPath, [path.join(PROJECT_DIR, 'dist', 'cli', 'main.js'), ...args], {
+          cwd: dir,
+          env: { ...process.env, DATABASE_URL: db.url, TEMPORAL_ADDRESS: env.address, SLUICE_TASK_QUEUE: config.temporal.taskQueue, SLUICE_ENV: '' },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        let stdout = '';
+        let stderr = '';
+        child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+        child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+        child.on('error', reject);
+        child.on('exit', (code) => resolve({ code, stdout, stderr }));
+      });
+    write('pipelines/broken.yaml', 'name: broken\njobs:\n  - { name: a, flow_version: a, source_path: "x_{hour}.csv" }\n');
+
+    const listed = await cli(['pipeline', 'list', '--json']);
+    assert.equal(listed.code, 0, listed.stderr);
+    const list = JSON.parse(listed.stdout) as { name: string; valid: boolean; issues: string[] | null }[];
+    assert.deepEqual(list.map((p) => [p.name, p.valid]), [['broken', false], ['clean', true], ['daily', true], ['downstream', true]]);
+
+    const broken = await cli(['pipeline', 'run', 'broken']);
+    assert.equal(broken.code, 2);
+    assert.match(broken.stderr, /broken\.yaml is invalid \(2 problems\):\n {2}- jobs\[0\]\.flow_version \(line 3\): must be "flow:vN"/);
+
+    write('data/import/regions_2026-11-23.csv', 'code\nJP\n');
+    const clean = await cli(['pipeline', 'run', 'clean', '--date', '2026-11-23', '--wait', '--json']);
+    assert.equal(clean.code, 0, clean.stderr);
+    const out = JSON.parse(clean.stdout) as PipelineRunState & { id: string };
+    assert.match(out.id, /^pipeline-clean-dev-2026-11-23-[0-9a-f]{6}$/);
+    assert.equal(out.status, 'SUCCEEDED');
+    assert.equal(out.date, '2026-11-23');
+    assert.deepEqual(out.jobs.map((j) => [j.name, j.status, j.source_path]), [['regions', 'SUCCEEDED', 'data/import/regions_2026-11-23.csv']]);
+
+    const status = await cli(['pipeline', 'status', out.id]);
+    assert.equal(status.code, 0, status.stderr);
+    assert.match(status.stdout, /^pipeline clean 2026-11-23 \(dev\): SUCCEEDED — 1 job succeeded\n/);
+    assert.match(status.stdout, /\n {2}regions\s+regions:v1\s+data\/import\/regions_2026-11-23\.csv\s+SUCCEEDED\s+1\s+1\s+0\s+1\s+source moved to data\/backup\/2026-11-23\/regions_2026-11-23\.csv\n/);
+    assert.match(status.stdout, /email: not_needed/);
+
+    const skipped = await cli(['pipeline', 'run', 'downstream', '--wait']);
+    assert.equal(skipped.code, 1, skipped.stderr);
+    assert.match(skipped.stdout, /^pipeline downstream \d{4}-\d{2}-\d{2} \(dev\): SKIPPED — requires never-ran: it has no finished run in environment dev/);
+
+    const started = await cli(['pipeline', 'run', 'clean', '--date', '2026-11-24', '--json']);
+    assert.equal(started.code, 0, started.stderr);
+    const startedOut = JSON.parse(started.stdout) as { id: string; status: string; date: string };
+    assert.equal(startedOut.status, 'RUNNING');
+    const ended = await waitPipelineRun(env.client, startedOut.id);
+    assert.equal(ended.status, 'FAILED', 'no regions file for 2026-11-24');
+    assert.equal(ended.jobs[0]!.error?.code, 'SOURCE_NOT_FOUND');
+    const failedStatus = await cli(['pipeline', 'status', startedOut.id, '--json']);
+    assert.equal(failedStatus.code, 0, failedStatus.stderr);
+    assert.equal((JSON.parse(failedStatus.stdout) as PipelineRunState).status, 'FAILED');
+  });
+});
