@@ -3,3 +3,5 @@
  */
 export { Sluice, SluiceRun, RunFailedError, RunTimeoutError, InvalidRequestError, runIdFor } from './sluice';
 export type { SluiceOptions, RunRequest, RunSummary, RunMetadata, RunStatus } from './sluice';
+/** Types for custom maps (`transform: maps/<name>.ts` in a flow): `import type { CustomMap } from 'sluice/client'`. */
+export type { CustomMap, MapContext, MapOutput, MapResult } from '../transform/custom-map';

@@ -229,3 +229,36 @@ describe('every problem at once, even with an invalid nested value', () => {
     ]);
   });
 });
+
+describe('custom maps and link steps', () => {
+  it('keeps transform (normalised) and target.link in the normalised spec', () => {
+    const spec = parseFlowSpec(
+      minimal.replace('table: orders }', 'table: orders, link: ["UPDATE orders SET id = id WHERE false"] }') + 'transform: ./maps/../maps/orders.ts\n',
+    );
+    assert.equal(spec.transform, 'maps/orders.ts');
+    assert.deepEqual(spec.target.link, ['UPDATE orders SET id = id WHERE false']);
+    assert.equal('map' in spec, false, 'the map hash is recorded by publishing, which reads the file');
+  });
+
+  it('refuses transform paths outside the project dir or not .ts/.js, and link steps on an object-store target, all at once', () => {
+    const yaml = `
+name: orders
+source: { connector: files }
+target: { connector: lake, path: "s3://exports/orders.csv", link: ["UPDATE x SET y = 1"] }
+fields:
+  id: { from: id, type: int64 }
+transform: ../shared/orders.ts
+`;
+    const error = flowSpecError(() => parseFlowSpec(yaml, 'flows/orders.yaml'));
+    assert.deepEqual(error.issues, [
+      'target.link: link steps run SQL in the target database; an object-store target ("path") cannot have them',
+      'transform: must be a .ts or .js file path relative to the project dir, inside it (e.g. maps/accounts.ts)',
+    ]);
+    for (const bad of ['/etc/maps/a.ts', 'maps/a.py', 'maps/../../a.ts', 'maps\\a.ts', 'C:/maps/a.ts']) {
+      const problem = flowSpecError(() => parseFlowSpec(`${minimal}transform: "${bad.replace(/\\/g, '\\\\')}"\n`));
+      assert.deepEqual(problem.issues, ['transform: must be a .ts or .js file path relative to the project dir, inside it (e.g. maps/accounts.ts)'], bad);
+    }
+    const empty = flowSpecError(() => parseFlowSpec(minimal.replace('table: orders }', 'table: orders, link: ["  "] }')));
+    assert.deepEqual(empty.issues, ['target.link[0]: must be a SQL statement']);
+  });
+});

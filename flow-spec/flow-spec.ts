@@ -8,6 +8,7 @@
  * spec.fields[0].name; // 'title'
  * ```
  */
+import path from 'node:path';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { FlowSpecError } from '../common/errors';
@@ -30,6 +31,16 @@ const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const TABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$/;
 /** Flow names appear in `name:vN`, workflow ids and search attributes. */
 const FLOW_NAME = /^[a-z][a-z0-9_-]{0,62}$/;
+
+/**
+ * `transform`: a .ts or .js file path relative to the project dir, `/`-separated, that stays inside
+ * it (no absolute path, no `..` leading out). Symlinks are checked when the file is read.
+ */
+function isMapPath(p: string): boolean {
+  if (p.includes('\\') || p.includes('\0') || path.posix.isAbsolute(p) || /^[A-Za-z]:/.test(p)) return false;
+  const normal = path.posix.normalize(p);
+  return normal !== '..' && !normal.startsWith('../') && /\.(ts|js)$/.test(normal);
+}
 
 const identifier = z.string().regex(IDENTIFIER, 'must be a plain SQL identifier (letters, digits, _; not starting with a digit)');
 const tableName = z.string().regex(TABLE_NAME, 'must be "table" or "schema.table" made of plain SQL identifiers');
@@ -81,6 +92,8 @@ const flowSpecSchema = z
         write: z.enum(['append', 'upsert', 'replace']).default('append'),
         key: z.array(identifier).min(1).optional(),
         rejects: z.strictObject({ table: tableName.optional(), path: z.string().regex(OBJECT_PATH).optional() }).optional(),
+        /** Database targets: SQL statements run in order after the load, in its transaction. */
+        link: z.array(z.string().trim().min(1, 'must be a SQL statement')).min(1).optional(),
       })
       .superRefine((target, ctx) => {
         if (target.write === 'upsert' && !target.key) {
@@ -89,11 +102,16 @@ const flowSpecSchema = z
         if ((target.table === undefined) === (target.path === undefined)) {
           ctx.addIssue({ code: 'custom', path: ['table'], message: 'give either "table" (database targets) or "path" (object-store targets)' });
         }
+        if (target.link && target.path !== undefined) {
+          ctx.addIssue({ code: 'custom', path: ['link'], message: 'link steps run SQL in the target database; an object-store target ("path") cannot have them' });
+        }
       }),
     fields: z.record(identifier, fieldSchema).refine((fields) => Object.keys(fields).length > 0, 'at least one field is needed'),
     checks: z.array(z.strictObject({ name: identifier, sql: z.string().min(1) })).optional(),
     dedupe: z.array(identifier).min(1).optional(),
     max_reject_ratio: z.number().min(0).max(1).optional(),
+    /** A custom map: a .ts/.js file under the project dir, applied after the declarative mapping. */
+    transform: z.string().refine(isMapPath, 'must be a .ts or .js file path relative to the project dir, inside it (e.g. maps/accounts.ts)').optional(),
   });
 
 /** The flow spec as written in YAML, after validation and defaults. */
@@ -128,12 +146,33 @@ export interface FlowSpec {
     key?: string[];
     /** `table` for database targets (default `<table>_rejects`), `path` for object stores (default `<path stem>_rejects.<ext>`). */
     rejects: { table?: string; path?: string };
+    /**
+     * Database targets: SQL statements run in order after the load, in the same transaction, before
+     * it commits. `:run_id`, `:flow_version` and `:source_path` are bound as parameters.
+     */
+    link?: string[];
   };
   fields: FieldSpec[];
   checks: { name: string; sql: string }[];
   dedupe?: string[];
   /** Share of read rows (0..1) above which the run is FAILED instead of PARTIAL_FAILED. Default 1. */
   max_reject_ratio: number;
+  /** The custom map as written: a path relative to the project dir (`maps/accounts.ts`). */
+  transform?: string;
+  /**
+   * The custom map as published: its path and the sha256 (hex) of its bytes. Set by
+   * `FlowVersionStore.publish`, which reads the file; present exactly when `transform` is. Part of
+   * the content hash, so a changed map makes a new version when the flow is published again.
+   */
+  map?: MapRef;
+}
+
+/** The custom map a flow version was published with. */
+export interface MapRef {
+  /** Relative to the project dir, `/`-separated, e.g. `maps/accounts.ts`. */
+  path: string;
+  /** sha256 (hex) of the file's bytes when the version was published. */
+  sha256: string;
 }
 
 /**
@@ -212,6 +251,7 @@ export function validateFlowSpec(raw: unknown, origin = 'flow spec'): FlowSpec {
       write: spec.target.write,
       ...(spec.target.key ? { key: spec.target.key } : {}),
       rejects: defaultRejects(spec.target),
+      ...(spec.target.link ? { link: spec.target.link } : {}),
     },
     fields: Object.entries(spec.fields).map(([name, field]) => ({
       name,
@@ -226,6 +266,7 @@ export function validateFlowSpec(raw: unknown, origin = 'flow spec'): FlowSpec {
     checks: spec.checks ?? [],
     ...(spec.dedupe ? { dedupe: spec.dedupe } : {}),
     max_reject_ratio: spec.max_reject_ratio ?? 1,
+    ...(spec.transform !== undefined ? { transform: path.posix.normalize(spec.transform) } : {}),
   };
 }
 

@@ -3,9 +3,13 @@
  * `sluice.flow_versions`. Publishing identical content returns the existing version; changed
  * content makes the next one. Nothing updates or deletes a version (a trigger refuses it).
  *
+ * A flow with a custom map (`transform: maps/accounts.ts`) is published with its map: publishing
+ * reads the file under the project dir, compiles and loads it (so a broken map is refused now, not
+ * at run time), and records `map: { path, sha256 }` in the spec, so the hash covers the map's bytes.
+ *
  * @example
  * ```ts
- * const store = new FlowVersionStore(pool);
+ * const store = new FlowVersionStore(pool, { projectDir: config.projectDir });
  * const { version, created } = await store.publish(parseFlowSpec(text, file), { sourceText: text, sourceFile: file });
  * version.id; // 'movies:v1'
  * ```
@@ -13,7 +17,8 @@
 import { createHash } from 'node:crypto';
 import type { Pool } from 'pg';
 import stringify from 'safe-stable-stringify';
-import { InvalidRequestError } from '../common/errors';
+import { FlowSpecError, InvalidRequestError, UserError } from '../common/errors';
+import { loadMap, readMapFile } from '../transform/map-module';
 import type { FlowSpec } from './flow-spec';
 
 export interface FlowVersion {
@@ -43,7 +48,7 @@ export function parseFlowVersionId(id: string): { flow: string; version: number 
   return { flow: match[1]!, version: Number(match[2]) };
 }
 
-/** sha256 hex of the normalised spec (object keys sorted, arrays in order). */
+/** sha256 hex of the normalised spec (object keys sorted, arrays in order; a custom map's sha256 included). */
 export function contentHash(spec: FlowSpec): string {
   return createHash('sha256').update(stringify(spec) ?? '').digest('hex');
 }
@@ -72,17 +77,54 @@ function toFlowVersion(row: Row): FlowVersion {
   };
 }
 
+/**
+ * Reads, compiles and loads the spec's custom map and records it as `map: { path, sha256 }`.
+ * A spec without `transform` is returned without `map`.
+ * @throws FlowSpecError `transform: …` when the file is missing, outside the project dir, does not
+ *   compile (each syntax error with its file, line and column), throws while loading or exports no function.
+ */
+export function withMapHash(spec: FlowSpec, projectDir: string, origin = 'flow spec'): FlowSpec {
+  const { map: _stale, ...rest } = spec;
+  if (rest.transform === undefined) return rest;
+  try {
+    const file = readMapFile(projectDir, rest.transform);
+    loadMap(file);
+    return { ...rest, map: { path: rest.transform, sha256: file.sha256 } };
+  } catch (error) {
+    if (!(error instanceof UserError)) throw error;
+    const problems = (error.details?.problems as string[] | undefined) ?? [error.message];
+    throw new FlowSpecError(`${origin} is invalid (${problems.length} problem${problems.length === 1 ? '' : 's'}):`, problems.map((p) => `transform: ${p}`));
+  }
+}
+
+export interface FlowVersionStoreOptions {
+  /** Where `transform` paths of published flows are read from. @default process.cwd() */
+  projectDir?: string;
+}
+
 export class FlowVersionStore {
   /** Versions never change, so each is read from the database once per store (every activity asks). */
   private readonly cache = new Map<string, FlowVersion>();
+  private readonly projectDir: string;
 
-  constructor(private readonly pool: Pool) {}
+  constructor(
+    private readonly pool: Pool,
+    options: FlowVersionStoreOptions = {},
+  ) {
+    this.projectDir = options.projectDir ?? process.cwd();
+  }
 
   /**
    * Stores `spec` as the next version of its flow, or returns the existing version with the same
    * content hash. Concurrent publishes of one flow are serialised with a transaction-level advisory lock.
+   * A custom map (`transform`) is read from the project dir and recorded with its sha256 (see {@link withMapHash}).
+   * @throws FlowSpecError when the custom map is missing or broken.
    */
-  async publish(spec: FlowSpec, source: { sourceText: string; sourceFile?: string }): Promise<{ version: FlowVersion; created: boolean }> {
+  async publish(
+    input: FlowSpec,
+    source: { sourceText: string; sourceFile?: string; projectDir?: string },
+  ): Promise<{ version: FlowVersion; created: boolean }> {
+    const spec = withMapHash(input, source.projectDir ?? this.projectDir, source.sourceFile ?? 'flow spec');
     const hash = contentHash(spec);
     const client = await this.pool.connect();
     try {
