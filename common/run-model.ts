@@ -57,6 +57,28 @@ export interface StepMetadata {
   [detail: string]: unknown;
 }
 
+/**
+ * `metadata.steps.transform.map` of a flow with a custom map: which file ran (its sha256 is the one
+ * the flow version recorded) and how many rows went in, came out mapped, and were rejected by it.
+ * Rows a map neither returns nor rejects (merged by a group-by, say) are `rows_in - rows_out - rejected`.
+ */
+export interface CustomMapMetadata {
+  path: string;
+  sha256: string;
+  rows_in: number;
+  rows_out: number;
+  rejected: number;
+}
+
+/**
+ * One entry of `metadata.steps.sync_target.links`: a link step of the target (`target.link[index]`)
+ * and the rows it affected (Postgres' row count; null for a statement that reports none).
+ */
+export interface LinkStepMetadata {
+  index: number;
+  rows: number | null;
+}
+
 /** What went wrong when a run is FAILED or CRASHED. `code` is stable; `message` says how to fix it. */
 export interface RunError {
   code: string;

@@ -10,6 +10,7 @@
  * New connector kinds (S3, …) implement these two interfaces in their own folder and register in
  * `connectors/registry.ts`.
  */
+import type { LinkStepMetadata } from '../common/run-model';
 import type { FlowSpec, SourceFormat } from '../flow-spec/flow-spec';
 
 /** Progress callback: called at least once per chunk, so activities can heartbeat. */
@@ -63,6 +64,9 @@ export interface LoadRequest {
   signal: AbortSignal;
 }
 
+/** The rows one link step affected: `target.link[index]` (see {@link LinkStepMetadata}). */
+export type LinkStepResult = LinkStepMetadata;
+
 export interface LoadResult {
   rowsWritten: number;
   rowsRejected: number;
@@ -72,13 +76,19 @@ export interface LoadResult {
   location: string;
   /** Where the rejected rows went, e.g. `warehouse:public.movies_rejects`. */
   rejectsLocation: string;
+  /**
+   * Database targets with `target.link`: each statement's row count, in order. Link steps run after
+   * the load in its transaction, so a load found done in the ledger reports the counts recorded there.
+   */
+  links?: LinkStepResult[];
 }
 
 export interface TargetConnector {
   readonly kind: string;
   check(): Promise<void>;
   /**
-   * Loads mapped and rejected rows and a ledger row keyed by `executionId` in one transaction;
+   * Loads mapped and rejected rows and a ledger row keyed by `executionId` in one transaction
+   * (database targets also run the flow's `target.link` statements in it, after the rows);
    * returns the ledger's counts without writing when that execution was already loaded.
    * @throws TargetError for user-fixable problems (incompatible existing table, missing key constraint).
    */

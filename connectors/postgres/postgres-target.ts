@@ -11,6 +11,10 @@
  * Tables are created when missing, from the field types (docs/flow-spec.md "Target tables"):
  * `write: append` COPYs into the table; `replace` TRUNCATEs it first in the same transaction;
  * `upsert` COPYs into a temporary table and merges with `INSERT … ON CONFLICT (key) DO UPDATE`.
+ *
+ * Link steps (`target.link`, see link-steps.ts) run after the rows and rejects, in the same
+ * transaction, before the ledger row; their row counts are kept in the ledger (`links`), so a retry
+ * that finds the load done reports them without running anything again.
  */
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -22,7 +26,8 @@ import type { FlowSpec } from '../../flow-spec/flow-spec';
 import { POSTGRES_TYPES } from '../../transform/field-types';
 import { ROW_COLUMN } from '../../transform/map-chunk';
 import { quoteIdent } from '../../transform/polars-sql';
-import type { LoadRequest, LoadResult, TargetConnector } from '../connector';
+import type { LinkStepResult, LoadRequest, LoadResult, TargetConnector } from '../connector';
+import { runLinkSteps } from './link-steps';
 
 const LEDGER_DDL = `
   CREATE SCHEMA IF NOT EXISTS sluice;
@@ -35,8 +40,12 @@ const LEDGER_DDL = `
     rejects_table text NOT NULL,
     rows_written  bigint NOT NULL,
     rows_rejected bigint NOT NULL,
-    loaded_at     timestamptz NOT NULL DEFAULT now()
+    loaded_at     timestamptz NOT NULL DEFAULT now(),
+    links         jsonb
   );`;
+
+/** Ledgers created before link steps lack `links`; added once (only when missing: ALTER TABLE locks the ledger). */
+const LEDGER_LINKS_COLUMN = `ALTER TABLE sluice.load_ledger ADD COLUMN IF NOT EXISTS links jsonb`;
 
 /** `schema.table` → quoted `"schema"."table"` (schema defaults to public). */
 export function qualifiedName(table: string): { schema: string; name: string; sql: string } {
@@ -109,6 +118,10 @@ export class PostgresTarget implements TargetConnector {
       // Serialise DDL across concurrent loads: CREATE … IF NOT EXISTS races otherwise.
       await client.query(`SELECT pg_advisory_xact_lock(hashtext('sluice.ddl'))`);
       await client.query(LEDGER_DDL);
+      const linksColumn = await client.query(
+        `SELECT 1 FROM information_schema.columns WHERE table_schema = 'sluice' AND table_name = 'load_ledger' AND column_name = 'links'`,
+      );
+      if (linksColumn.rowCount === 0) await client.query(LEDGER_LINKS_COLUMN);
       for (const table of [tables.table, tables.rejects]) {
         await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(qualifiedName(table).schema)}`);
       }
@@ -169,18 +182,20 @@ export class PostgresTarget implements TargetConnector {
     try {
       await client.query('BEGIN');
       await client.query(`SELECT pg_advisory_xact_lock(hashtext('sluice.load:' || $1))`, [request.executionId]);
-      const ledger = await client.query<{ rows_written: string; rows_rejected: string }>(
-        'SELECT rows_written, rows_rejected FROM sluice.load_ledger WHERE execution_id = $1',
+      const ledger = await client.query<{ rows_written: string; rows_rejected: string; links: LinkStepResult[] | null }>(
+        'SELECT rows_written, rows_rejected, links FROM sluice.load_ledger WHERE execution_id = $1',
         [request.executionId],
       );
       if (ledger.rows[0]) {
         await client.query('COMMIT');
+        const links = ledger.rows[0].links;
         return {
           rowsWritten: Number(ledger.rows[0].rows_written),
           rowsRejected: Number(ledger.rows[0].rows_rejected),
           alreadyLoaded: true,
           location,
           rejectsLocation,
+          ...(links ? { links } : {}),
         };
       }
       const mapped = (file: string) => pl.readParquet(file).drop(ROW_COLUMN);
@@ -220,15 +235,20 @@ export class PostgresTarget implements TargetConnector {
         request,
         rejected,
       );
+      // After the rows and the rejects (a link may read either), before the ledger: all or nothing.
+      const links = spec.target.link
+        ? await runLinkSteps(client, spec.target.link, { run_id: request.runId, flow_version: request.flowVersion, source_path: request.sourcePath }, request.signal)
+        : undefined;
       await client.query(
-        `INSERT INTO sluice.load_ledger (execution_id, run_id, flow_version, source_path, target_table, rejects_table, rows_written, rows_rejected)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-        [request.executionId, request.runId, request.flowVersion, request.sourcePath, tables.table, tables.rejects, rowsWritten, rejected.rows],
+        `INSERT INTO sluice.load_ledger (execution_id, run_id, flow_version, source_path, target_table, rejects_table, rows_written, rows_rejected, links)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+        [request.executionId, request.runId, request.flowVersion, request.sourcePath, tables.table, tables.rejects, rowsWritten, rejected.rows, links ? JSON.stringify(links) : null],
       );
       await client.query('COMMIT');
-      return { rowsWritten, rowsRejected: rejected.rows, alreadyLoaded: false, location, rejectsLocation };
+      return { rowsWritten, rowsRejected: rejected.rows, alreadyLoaded: false, location, rejectsLocation, ...(links ? { links } : {}) };
     } catch (error) {
       await client.query('ROLLBACK').catch(() => undefined);
+      if (error instanceof TargetError) throw error;
       if (isUserFixable(error)) {
         const hint = (error as { code?: string }).code === '21000' || /affect row a second time/.test((error as Error).message)
           ? '; the batch holds the same key twice: add `dedupe` on the key to the flow'
