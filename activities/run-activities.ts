@@ -17,11 +17,16 @@ import pl from 'nodejs-polars';
 import type { Logger } from 'pino';
 import type { SluiceConfig } from '../config/sluice-config';
 import type { ConnectorRegistry } from '../connectors/registry';
-import type { FlowVersionStore } from '../flow-spec/flow-versions';
+import { TransformError } from '../common/errors';
+import type { CustomMapMetadata } from '../common/run-model';
+import type { FlowVersion, FlowVersionStore } from '../flow-spec/flow-versions';
 import type { ChunkPlan, StagedFileRef } from '../common/chunk-plan';
 import type { Staging } from '../staging/staging';
+import type { LinkStepResult } from '../connectors/connector';
+import { applyCustomMap, mapInput } from '../transform/custom-map';
 import { findDuplicates } from '../transform/dedupe';
 import { mapChunk, ROW_COLUMN, ruleKey, toJson, type RejectError } from '../transform/map-chunk';
+import { loadMap, readMapFile, type MapFile } from '../transform/map-module';
 import { atActivityBoundary } from './activity-boundary';
 
 export interface RunActivityDeps {
@@ -73,6 +78,8 @@ export interface TransformChunkOutput {
 export interface FinishTransformInput extends RunRef {
   chunks: TransformChunkOutput[];
   plan: ChunkPlan[];
+  /** The run's `run_metadata`, handed to a custom map as `ctx.runMetadata`. */
+  runMetadata?: Record<string, unknown>;
 }
 export interface TransformOutput {
   /** Chunks done by each worker (`host:pid` → count). */
@@ -88,6 +95,8 @@ export interface TransformOutput {
   maxRejectRatio: number;
   /** Where the rejected rows sit in staging (`file://…`) until they are loaded. */
   rejectsStagingLocation: string;
+  /** The custom map's path, sha256 and row counts, when the flow has one. */
+  map?: CustomMapMetadata;
 }
 
 export interface SyncTargetInput extends RunRef {
@@ -100,6 +109,8 @@ export interface SyncTargetOutput {
   alreadyLoaded: boolean;
   location: string;
   rejectsLocation: string;
+  /** Row counts of the target's link steps, in order (database targets with `target.link`). */
+  links?: LinkStepResult[];
 }
 
 const part = (i: number) => `part-${String(i).padStart(5, '0')}.parquet`;
@@ -140,17 +151,68 @@ function countRejects(file: string): { rowsRejected: number; byRule: Record<stri
   return { rowsRejected: errors.length, byRule };
 }
 
+/**
+ * Reads a version's custom map on this worker and checks it is the file the version was published with.
+ * @throws TransformError `MAP_NOT_FOUND`, `MAP_OUTSIDE_PROJECT`, or `MAP_CHANGED` (the bytes differ from the recorded sha256).
+ */
+export function verifiedMapFile(projectDir: string, version: FlowVersion): MapFile {
+  const ref = version.spec.map;
+  if (!ref) throw new Error(`${version.id} names a custom map (${version.spec.transform}) but has no recorded map hash`);
+  const file = readMapFile(projectDir, ref.path, version.id);
+  if (file.sha256 !== ref.sha256) {
+    throw new TransformError(
+      'MAP_CHANGED',
+      `${ref.path} changed since ${version.id} was published (sha256 ${ref.sha256.slice(0, 12)}… recorded, ${file.sha256.slice(0, 12)}… on this worker); ` +
+        `publish a new version with \`sluice flows publish ${version.sourceFile ?? `flows/${version.flow}.yaml`}\``,
+      { details: { path: ref.path, recorded: ref.sha256, found: file.sha256 } },
+    );
+  }
+  return file;
+}
+
 export function createRunActivities(deps: RunActivityDeps) {
   const { config, connectors, flowVersions, staging, logger } = deps;
 
   const readSlice = async (chunk: ChunkPlan): Promise<pl.DataFrame> =>
     pl.scanParquet(await staging.fetch(chunk.file)).slice(chunk.offset, chunk.rows).collectSync();
 
+  /**
+   * The original source values (JSON text) of some source rows, read back from staging: what a
+   * reject keeps. `rows` are 1-based source row numbers; the result is in source order.
+   */
+  const originalRecords = async (plan: ChunkPlan[], rows: number[]): Promise<{ rows: number[]; records: string[] }> => {
+    const out = { rows: [] as number[], records: [] as string[] };
+    const sorted = [...rows].sort((a, b) => a - b);
+    for (const chunk of plan) {
+      const inChunk = sorted.filter((row) => row >= chunk.firstRow && row < chunk.firstRow + chunk.rows);
+      if (inChunk.length === 0) continue;
+      const originals = (await readSlice(chunk))
+        .withRowIndex(ROW_COLUMN, chunk.firstRow)
+        .withColumns(pl.col(ROW_COLUMN).cast(pl.Int64))
+        .filter(pl.col(ROW_COLUMN).isIn(inChunk));
+      const sourceColumns = originals.columns.filter((c) => c !== ROW_COLUMN);
+      out.records.push(...(originals.select(pl.struct(sourceColumns.map((c) => pl.col(c))).struct.jsonEncode().alias('record')).getColumn('record').toArray() as string[]));
+      out.rows.push(...(originals.getColumn(ROW_COLUMN).toArray() as unknown[]).map(Number));
+    }
+    return out;
+  };
+
+  /** A rejected part: row numbers, original records and one list of errors per row. */
+  const rejectedFrame = (rows: number[], records: string[], errors: RejectError[][]): pl.DataFrame =>
+    pl.DataFrame({
+      [ROW_COLUMN]: pl.Series(ROW_COLUMN, rows, pl.Int64),
+      record: pl.Series('record', records, pl.Utf8),
+      errors: pl.Series('errors', errors.map((e) => toJson(e)), pl.Utf8),
+    });
+
   return {
     /** Streams the source into staged Parquet files. Heartbeats `{ rows, chunk }`. */
     async syncSource(input: SyncSourceInput): Promise<SyncSourceOutput> {
       return atActivityBoundary(logger, 'syncSource', () => withKeepAlive(async (beat) => {
-        const { spec } = await flowVersions.get(input.flowVersion);
+        const version = await flowVersions.get(input.flowVersion);
+        const { spec } = version;
+        // Fail fast, before staging anything, when this worker's custom map is not the published one.
+        if (spec.transform !== undefined) verifiedMapFile(config.projectDir, version);
         const runKey = staging.runKey(input.runId, input.executionId);
         const scratch = await staging.scratch(runKey, 'source');
         const source = connectors.source(spec.source.connector);
@@ -203,12 +265,13 @@ export function createRunActivities(deps: RunActivityDeps) {
     },
 
     /**
-     * After every chunk: applies `dedupe` across all chunks (keeps the lowest row number), then
-     * counts rows and rejects by rule.
+     * After every chunk: applies `dedupe` across all chunks (keeps the lowest row number), then the
+     * flow's custom map over every mapped row of the run, then counts rows and rejects by rule.
      */
     async finishTransform(input: FinishTransformInput): Promise<TransformOutput> {
       return atActivityBoundary(logger, 'finishTransform', () => withKeepAlive(async (beat) => {
-        const { spec } = await flowVersions.get(input.flowVersion);
+        const version = await flowVersions.get(input.flowVersion);
+        const { spec } = version;
         const runKey = staging.runKey(input.runId, input.executionId);
         const chunks = [...input.chunks].sort((a, b) => a.index - b.index);
         const mappedFiles = chunks.map((c) => c.mappedKey);
@@ -234,36 +297,62 @@ export function createRunActivities(deps: RunActivityDeps) {
             const rejectedKey = `${runKey}/rejected-dedupe/${part(i)}`;
             finalMapped.push(dedupedKey);
             rejectedFiles.push(rejectedKey);
-            const chunk = input.plan[chunks[i]!.index]!;
-            const originals = (await readSlice(chunk))
-              .withRowIndex(ROW_COLUMN, chunk.firstRow)
-              .withColumns(pl.col(ROW_COLUMN).cast(pl.Int64))
-              .filter(pl.col(ROW_COLUMN).isIn(dupRows));
-            const sourceColumns = originals.columns.filter((c) => c !== ROW_COLUMN);
-            const records = originals.select(pl.struct(sourceColumns.map((c) => pl.col(c))).struct.jsonEncode().alias('record')).getColumn('record').toArray() as string[];
-            const rowNumbers = (originals.getColumn(ROW_COLUMN).toArray() as unknown[]).map(Number);
-            const errors = rowNumbers.map((row) =>
-              toJson([{ field: null, rule: 'dedupe', message: `duplicate of row ${duplicates.get(row)} on (${keys.join(', ')})` } satisfies RejectError]),
-            );
-            await staging.writeParquet(
-              pl.DataFrame({
-                [ROW_COLUMN]: pl.Series(ROW_COLUMN, rowNumbers, pl.Int64),
-                record: pl.Series('record', records, pl.Utf8),
-                errors: pl.Series('errors', errors, pl.Utf8),
-              }),
-              rejectedKey,
-            );
+            const originals = await originalRecords([input.plan[chunks[i]!.index]!], dupRows);
+            const errors = originals.rows.map((row): RejectError[] => [
+              { field: null, rule: 'dedupe', message: `duplicate of row ${duplicates.get(row)} on (${keys.join(', ')})` },
+            ]);
+            await staging.writeParquet(rejectedFrame(originals.rows, originals.records, errors), rejectedKey);
             await staging.writeParquet(mapped.filter(pl.col(ROW_COLUMN).isIn(dupRows).not()), dedupedKey);
             rowsMapped -= dupRows.length;
             duplicateCount += dupRows.length;
             beat({ dedupe: i });
           }
         }
-        // Each chunk counted its own rejects; dedupe adds one `dedupe` error per duplicate.
+        // The custom map sees every mapped row of the run at once (it may join or group across chunks).
+        let map: CustomMapMetadata | undefined;
+        let mapRejectedRows = 0;
+        let mapErrors = 0;
+        if (spec.transform !== undefined) {
+          const loaded = loadMap(verifiedMapFile(config.projectDir, version));
+          const local = await Promise.all(finalMapped.map((f) => staging.fetch(f)));
+          const rows = mapInput(spec, local.map((f) => pl.readParquet(f)));
+          beat({ map: loaded.file.path, rows: rows.height });
+          const log = logger.child({ runId: input.runId, flowVersion: input.flowVersion, map: loaded.file.path });
+          const output = await applyCustomMap(spec, loaded, rows, {
+            runId: input.runId,
+            flowVersion: input.flowVersion,
+            sourcePath: input.sourcePath,
+            runMetadata: input.runMetadata ?? {},
+            log,
+          });
+          beat({ map: loaded.file.path, rows: output.mapped.height });
+          // Written back in parts of chunk_rows, so the load stays chunked.
+          finalMapped = [];
+          for (let offset = 0, i = 0; offset < output.mapped.height || i === 0; offset += config.staging.chunkRows, i++) {
+            const key = `${runKey}/custom-map/${part(i)}`;
+            await staging.writeParquet(output.mapped.slice(offset, config.staging.chunkRows), key);
+            finalMapped.push(key);
+          }
+          if (output.rejected.length > 0) {
+            const messages = new Map(output.rejected.map((r) => [r.row, r.messages]));
+            const originals = await originalRecords(input.plan, [...messages.keys()]);
+            const errors = originals.rows.map((row) => messages.get(row)!.map((message): RejectError => ({ field: null, rule: 'map', message })));
+            const key = `${runKey}/rejected/map.parquet`;
+            await staging.writeParquet(rejectedFrame(originals.rows, originals.records, errors), key);
+            rejectedFiles.push(key);
+            mapErrors = errors.reduce((n, e) => n + e.length, 0);
+          }
+          mapRejectedRows = output.rejected.length;
+          map = { path: loaded.file.path, sha256: loaded.file.sha256, rows_in: rows.height, rows_out: output.mapped.height, rejected: mapRejectedRows };
+          rowsMapped = output.mapped.height;
+          log.info({ ...map }, 'custom map applied');
+        }
+        // Each chunk counted its own rejects; dedupe adds one `dedupe` error per duplicate, the map one `map` error per reason.
         const byRule: Record<string, number> = {};
         for (const chunk of chunks) for (const [rule, n] of Object.entries(chunk.byRule)) byRule[rule] = (byRule[rule] ?? 0) + n;
-        const rowsRejected = chunks.reduce((n, c) => n + c.rowsRejected, 0) + duplicateCount;
+        const rowsRejected = chunks.reduce((n, c) => n + c.rowsRejected, 0) + duplicateCount + mapRejectedRows;
         if (duplicateCount > 0) byRule.dedupe = (byRule.dedupe ?? 0) + duplicateCount;
+        if (mapErrors > 0) byRule.map = (byRule.map ?? 0) + mapErrors;
         const workers: Record<string, number> = {};
         for (const chunk of chunks) workers[chunk.worker] = (workers[chunk.worker] ?? 0) + 1;
         logger.info({ runId: input.runId, rowsMapped, rowsRejected, chunks: chunks.length, workers }, 'transform done');
@@ -277,6 +366,7 @@ export function createRunActivities(deps: RunActivityDeps) {
           workers,
           maxRejectRatio: spec.max_reject_ratio,
           rejectsStagingLocation: staging.uri(`${runKey}/rejected`),
+          ...(map ? { map } : {}),
         };
       }));
     },

@@ -120,11 +120,11 @@ export async function runFlow(input: RunFlowInput): Promise<RunMetadata> {
       }
     };
     await Promise.all(Array.from({ length: Math.min(MAX_PARALLEL_CHUNKS, plan.length) }, lane));
-    const transformed = await finishTransform({ ...ref, chunks: outputs, plan });
+    const transformed = await finishTransform({ ...ref, chunks: outputs, plan, runMetadata: metadata.run.run_metadata });
     metadata.rows.mapped = transformed.rowsMapped;
     metadata.rows.rejected = transformed.rowsRejected;
     metadata.rejects = { location: transformed.rejectsStagingLocation, by_rule: transformed.byRule };
-    end({ chunks: transformed.chunks, workers: transformed.workers, mapped: transformed.rowsMapped, rejected: transformed.rowsRejected });
+    end({ chunks: transformed.chunks, workers: transformed.workers, mapped: transformed.rowsMapped, rejected: transformed.rowsRejected, ...(transformed.map && { map: transformed.map }) });
     const ratio = staged.rows === 0 ? 0 : transformed.rowsRejected / staged.rows;
     if (ratio > transformed.maxRejectRatio) {
       throw ApplicationFailure.create({
@@ -141,7 +141,7 @@ export async function runFlow(input: RunFlowInput): Promise<RunMetadata> {
     const loaded = await syncTarget({ ...ref, mappedFiles: transformed.mappedFiles, rejectedFiles: transformed.rejectedFiles });
     metadata.rows.written = loaded.rowsWritten;
     metadata.rejects.location = transformed.rowsRejected > 0 ? loaded.rejectsLocation : null;
-    end({ location: loaded.location, written: loaded.rowsWritten, rejected: loaded.rowsRejected, already_loaded: loaded.alreadyLoaded });
+    end({ location: loaded.location, written: loaded.rowsWritten, rejected: loaded.rowsRejected, already_loaded: loaded.alreadyLoaded, ...(loaded.links && { links: loaded.links }) });
 
     await markFinished(ref);
     await transition(transformed.rowsRejected > 0 ? 'PARTIAL_FAILED' : 'SUCCEEDED');
