@@ -321,6 +321,31 @@ describe('pipelines: jobs with dependencies, backups and the one error email', {
     }
   });
 
+  it('fails a job with an unknown flow version (its dependents SKIPPED) and a pipeline whose file became invalid: FAILED, with the state', async () => {
+    write(
+      'pipelines/ghosts.yaml',
+      'name: ghosts\njobs:\n  - { name: ghost, flow_version: ghost:v9, source_path: "x_{date}.csv" }\n  - { name: after-ghost, flow_version: regions:v1, source_path: "y.csv", depends_on: [ghost] }\n',
+    );
+    const ghosts = await run('ghosts');
+    assert.equal(ghosts.status, 'FAILED');
+    assert.deepEqual(ghosts.jobs.map((j) => [j.name, j.status, j.error?.code ?? null, j.reason]), [
+      ['ghost', 'FAILED', 'UNKNOWN_FLOW_VERSION', 'unknown flow version "ghost:v9"; no flow "ghost" has been published; publish it with: sluice flows publish flows/ghost.yaml'],
+      ['after-ghost', 'SKIPPED', null, 'depends on ghost, which FAILED'],
+    ]);
+    assert.equal(mail.received.at(-1)!.message.headers.subject, `[dev] pipeline ghosts ${DATE}: FAILED — 1 job failed, 1 skipped`);
+
+    write('pipelines/ghosts.yaml', 'name: ghosts\njobs: []\n');
+    const invalid = await run('ghosts');
+    assert.equal(invalid.status, 'FAILED');
+    assert.equal(invalid.error?.code, 'INVALID_PIPELINE_SPEC');
+    assert.match(invalid.error!.message, /ghosts\.yaml is invalid \(1 problem\):\n {2}- jobs \(line 2\): a pipeline needs at least one job$/);
+    assert.equal(mail.received.at(-1)!.message.headers.subject, `[dev] pipeline ghosts ${DATE}: FAILED — INVALID_PIPELINE_SPEC`);
+    const recorded = await db.pool.query(`SELECT status, summary->'error'->>'code' AS code FROM sluice.pipeline_runs WHERE workflow_id = $1`, [invalid.workflow_id]);
+    assert.deepEqual(recorded.rows, [{ status: 'FAILED', code: 'INVALID_PIPELINE_SPEC' }]);
+    const description = await env.client.workflow.getHandle(invalid.workflow_id).describe();
+    assert.equal(description.status.name, 'FAILED', 'a FAILED pipeline run fails its Temporal execution');
+  });
+
   it('sluice pipeline list | run --wait --json | status: exit 0 on PARTIAL_FAILED, 1 on SKIPPED, 2 on an invalid pipeline', async () => {
     const cli = (args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> =>
       new Promise((resolve, reject) => {
@@ -341,7 +366,7 @@ describe('pipelines: jobs with dependencies, backups and the one error email', {
     const listed = await cli(['pipeline', 'list', '--json']);
     assert.equal(listed.code, 0, listed.stderr);
     const list = JSON.parse(listed.stdout) as { name: string; valid: boolean; issues: string[] | null }[];
-    assert.deepEqual(list.map((p) => [p.name, p.valid]), [['broken', false], ['clean', true], ['daily', true], ['downstream', true]]);
+    assert.deepEqual(list.map((p) => [p.name, p.valid]), [['broken', false], ['clean', true], ['daily', true], ['downstream', true], ['ghosts', false]]);
 
     const broken = await cli(['pipeline', 'run', 'broken']);
     assert.equal(broken.code, 2);
