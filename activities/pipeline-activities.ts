@@ -28,7 +28,7 @@ import { resolveUnderRoot } from '../connectors/local/local-source';
 import { createSmtpTransport } from '../connectors/smtp/smtp-transport';
 import type { FlowVersionStore } from '../flow-spec/flow-versions';
 import { attachmentFor, composePipelineEmail, shouldSend, type EmailAttachment } from '../notifications/pipeline-email';
-import { isIsoDate, loadPipeline, pipelineDate, pipelineTimezone, renderSourcePath, type PipelineRequirement } from '../pipeline-spec/pipeline-spec';
+import { dateIn, isIsoDate, loadPipeline, pipelineDate, pipelineTimezone, renderSourcePath, type PipelineRequirement } from '../pipeline-spec/pipeline-spec';
 import type { PipelineEmail, PipelineJobState, PipelineRunState, PipelineStatus } from '../pipeline/pipeline-model';
 import { stagedRejectParts, writeRejectsCsv } from '../pipeline/reject-files';
 import { backupTarget, lastBackup, moveToBackup } from '../pipeline/source-backup';
@@ -47,8 +47,10 @@ export interface PipelineActivityDeps {
 export interface PreparePipelineRunInput {
   pipeline: string;
   environment: string;
-  /** YYYY-MM-DD; absent: today in the schedule's time zone (else UTC). */
+  /** YYYY-MM-DD; absent: the date of `scheduledAt`, else today, in the schedule's time zone (else UTC). */
   date?: string;
+  /** ISO time a Temporal Schedule started this run for (`TemporalScheduledStartTime`): a backfilled run loads its own date. */
+  scheduledAt?: string;
   workflowId: string;
 }
 
@@ -152,7 +154,7 @@ export function createPipelineActivities(deps: PipelineActivityDeps) {
       return atActivityBoundary(logger, 'preparePipelineRun', async () => {
         const spec = loadPipeline(config, input.pipeline);
         if (input.date !== undefined && !isIsoDate(input.date)) throw new UserError('INVALID_DATE', `date "${input.date}" is not a date written YYYY-MM-DD`);
-        const date = input.date ?? pipelineDate(spec);
+        const date = input.date ?? (input.scheduledAt ? dateIn(pipelineTimezone(spec), new Date(input.scheduledAt)) : pipelineDate(spec));
         const jobs: PreparedJob[] = [];
         for (const job of spec.jobs) {
           const sourcePath = renderSourcePath(job.sourcePath, { date, env: input.environment, pipeline: spec.name });

@@ -35,6 +35,7 @@ import { addWebhooksCommands } from './webhooks-command';
 import { startGateway, type Gateway } from '../webhook-gateway/gateway';
 import { addConfigCommands } from './config-command';
 import { addPipelineCommands } from './pipeline-command';
+import { addSchedulesCommands } from './schedules-command';
 
 /** A failure already reported to the user; carries the exit code. */
 class ExitError extends Error {
@@ -340,6 +341,7 @@ export function buildProgram(): Command {
   addWebhooksCommands(program);
   addConfigCommands(program);
   addPipelineCommands(program);
+  addSchedulesCommands(program);
   return program;
 }
 

@@ -87,7 +87,10 @@ export async function runPipeline(input: RunPipelineInput): Promise<PipelineRunS
 
   try {
     await recordPipelineRun({ state });
-    const prepared = await preparePipelineRun({ pipeline: input.pipeline, environment: input.environment, date: input.date, workflowId: info.workflowId });
+    // A run started by a Temporal Schedule (a backfill too) loads the date of its scheduled time.
+    const scheduled = info.typedSearchAttributes.getAll().find((pair) => pair.key.name === 'TemporalScheduledStartTime')?.value;
+    const scheduledAt = scheduled instanceof Date ? scheduled.toISOString() : typeof scheduled === 'string' ? scheduled : undefined;
+    const prepared = await preparePipelineRun({ pipeline: input.pipeline, environment: input.environment, date: input.date, scheduledAt, workflowId: info.workflowId });
     state.date = prepared.date;
     state.timezone = prepared.timezone;
     state.jobs = prepared.jobs.map((job) => ({
