@@ -36,6 +36,7 @@ import { startGateway, type Gateway } from '../webhook-gateway/gateway';
 import { addConfigCommands } from './config-command';
 import { addPipelineCommands } from './pipeline-command';
 import { addSchedulesCommands } from './schedules-command';
+import { addTestConnectionsCommand } from './test-connections-command';
 
 /** A failure already reported to the user; carries the exit code. */
 class ExitError extends Error {
@@ -342,6 +343,7 @@ export function buildProgram(): Command {
   addConfigCommands(program);
   addPipelineCommands(program);
   addSchedulesCommands(program);
+  addTestConnectionsCommand(program);
   return program;
 }
 
