@@ -37,6 +37,7 @@ import { addConfigCommands } from './config-command';
 import { addPipelineCommands } from './pipeline-command';
 import { addSchedulesCommands } from './schedules-command';
 import { addTestConnectionsCommand } from './test-connections-command';
+import { addHousekeepingCommands } from './housekeeping-command';
 
 /** A failure already reported to the user; carries the exit code. */
 class ExitError extends Error {
@@ -344,6 +345,7 @@ export function buildProgram(): Command {
   addPipelineCommands(program);
   addSchedulesCommands(program);
   addTestConnectionsCommand(program);
+  addHousekeepingCommands(program);
   return program;
 }
 

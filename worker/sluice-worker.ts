@@ -17,8 +17,9 @@ import { Pool } from 'pg';
 import type { Logger } from 'pino';
 import { createEventActivities } from '../activities/event-activities';
 import { createPipelineActivities } from '../activities/pipeline-activities';
+import { createHousekeepingActivities } from '../activities/housekeeping-activities';
 import { createRunActivities } from '../activities/run-activities';
-import { requireDatabaseUrl, type SluiceConfig } from '../config/sluice-config';
+import { requireDatabaseUrl, retentionSettings, type SluiceConfig } from '../config/sluice-config';
 import { ConnectorRegistry } from '../connectors/registry';
 import { migrate } from '../db/migrations';
 import { FlowVersionStore } from '../flow-spec/flow-versions';
@@ -101,6 +102,7 @@ export async function createSluiceWorker(options: CreateWorkerOptions): Promise<
       }),
       ...createEventActivities({ pool, runTaskQueue: config.temporal.taskQueue, logger }),
       ...createPipelineActivities({ config, pool, flowVersions: new FlowVersionStore(pool), staging, logger }),
+      ...createHousekeepingActivities({ config, staging, logger }),
     },
     // Temporal's default is 0: in-flight activities would be cancelled at once on SIGTERM.
     shutdownGraceTime: options.shutdownGraceTime ?? '30s',
@@ -108,9 +110,9 @@ export async function createSluiceWorker(options: CreateWorkerOptions): Promise<
     // 1 GiB at the default chunk size and already use both cores (Polars is multi-threaded).
     maxConcurrentActivityTaskExecutions: Number(process.env.SLUICE_MAX_CONCURRENT_ACTIVITIES ?? 2),
   });
-  // Retention: every hour, delete the staged data of runs that ended more than retention_hours ago,
-  // and with it their `data.pipeline` scope of the data store.
-  const retentionMs = config.staging.retentionHours * 3_600_000;
+  // Retention: every hour, delete the staged data of runs that ended more than retention.staging_days
+  // (else staging.retention_hours) ago, and with it their `data.pipeline` scope of the data store.
+  const retentionMs = retentionSettings(config).stagingDays * 86_400_000;
   const sweep = async () => {
     try {
       const deleted = await staging.sweep(retentionMs);

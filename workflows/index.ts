@@ -2,3 +2,4 @@
 export { runFlow } from './run-flow';
 export { deliverWebhook } from './deliver-webhook';
 export { runPipeline } from './run-pipeline';
+export { housekeeping } from './housekeeping';
