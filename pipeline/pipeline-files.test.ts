@@ -10,7 +10,7 @@ import { describe, it } from 'node:test';
 import pl from 'nodejs-polars';
 import { LocalStaging } from '../staging/local-staging';
 import { ROW_COLUMN } from '../transform/map-chunk';
-import { csvField, stagedRejectParts, writeRejectsCsv } from './reject-files';
+import { stagedRejectParts, writeRejectsCsv } from './reject-files';
 import { backupTarget, lastBackup, moveToBackup } from './source-backup';
 
 describe('moveToBackup', () => {
@@ -42,20 +42,6 @@ describe('moveToBackup', () => {
 });
 
 describe('rejects CSV', () => {
-  it('quotes what needs quoting', () => {
-    assert.deepEqual(['a', 'a,b', 'say "hi"', 'line\nbreak', ' edge', null, 12, true, { x: 1 }].map(csvField), [
-      'a',
-      '"a,b"',
-      '"say ""hi"""',
-      '"line\nbreak"',
-      '" edge"',
-      '',
-      '12',
-      'true',
-      '"{""x"":1}"',
-    ]);
-  });
-
   it('writes staged rejected parts (chunks and dedupe) sorted by row, one column per source column', async () => {
     const staging = new LocalStaging(mkdtempSync(path.join(os.tmpdir(), 'sluice-rejects-')));
     const runKey = staging.runKey('orders-v1-abc', 'exec-1');
@@ -71,16 +57,24 @@ describe('rejects CSV', () => {
       part([4, 5], [{ id: '4', amount: '-1', note: 'a, b' }, { id: '5' }], [[{ field: 'amount', rule: 'check', message: 'failed check: amount > 0' }, { field: 'id', rule: 'in', message: 'x' }], []]),
       `${runKey}/rejected/part-00001.parquet`,
     );
+    // The custom map's rejects.
+    await staging.writeParquet(part([3], [{ id: '3', amount: '7', note: 'say "hi"\nbye' }], [[{ field: null, rule: 'map', message: 'superseded by row 6' }]]), `${runKey}/rejected/map.parquet`);
     const parts = await stagedRejectParts(staging, runKey);
-    assert.deepEqual(parts, [`${runKey}/rejected/part-00000.parquet`, `${runKey}/rejected-dedupe/part-00000.parquet`, `${runKey}/rejected/part-00001.parquet`]);
+    assert.deepEqual(parts, [
+      `${runKey}/rejected/part-00000.parquet`,
+      `${runKey}/rejected-dedupe/part-00000.parquet`,
+      `${runKey}/rejected/part-00001.parquet`,
+      `${runKey}/rejected/map.parquet`,
+    ]);
     const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'sluice-errors-')), 'daily', 'orders.csv');
     const rows = await writeRejectsCsv(await Promise.all(parts.map((p) => staging.fetch(p))), file);
-    assert.equal(rows, 4);
+    assert.equal(rows, 5);
     assert.equal(
       readFileSync(file, 'utf8'),
       [
         'row_number,id,amount,note,errors',
         '2,2,abc,,"amount (type): cannot convert ""abc"""',
+        '3,3,7,"say ""hi""\nbye",map: superseded by row 6',
         '4,4,-1,"a, b",amount (check): failed check: amount > 0; id (in): x',
         '5,5,,,',
         '6,6,1,,dedupe: duplicate of row 1 on (id)',

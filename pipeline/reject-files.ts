@@ -16,10 +16,8 @@
  * Rows are sorted by row number. Memory stays bounded by the rejected rows held as Arrow columns, and
  * 10,000 rows at a time as JavaScript values; the file is written to a temporary name, then renamed.
  */
-import { createWriteStream } from 'node:fs';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { once } from 'node:events';
 import pl from 'nodejs-polars';
 import type { Staging } from '../staging/staging';
 import { ROW_COLUMN, type RejectError } from '../transform/map-chunk';
@@ -27,7 +25,10 @@ import { ROW_COLUMN, type RejectError } from '../transform/map-chunk';
 /** Rows converted to JavaScript values at a time. */
 const BATCH_ROWS = 10_000;
 
-/** The staged rejected parts of one run execution, in chunk order. */
+/**
+ * The staged rejected parts of one run execution: each chunk's `rejected/part-N.parquet` (and, with
+ * `dedupe`, `rejected-dedupe/part-N.parquet`) in chunk order, then the custom map's `rejected/map.parquet`.
+ */
 export async function stagedRejectParts(staging: Staging, runKey: string): Promise<string[]> {
   const parts: string[] = [];
   const part = (i: number) => `part-${String(i).padStart(5, '0')}.parquet`;
@@ -35,13 +36,14 @@ export async function stagedRejectParts(staging: Staging, runKey: string): Promi
     parts.push(`${runKey}/rejected/${part(i)}`);
     if (await staging.exists(`${runKey}/rejected-dedupe/${part(i)}`)) parts.push(`${runKey}/rejected-dedupe/${part(i)}`);
   }
+  if (await staging.exists(`${runKey}/rejected/map.parquet`)) parts.push(`${runKey}/rejected/map.parquet`);
   return parts;
 }
 
-/** One CSV field: quoted when it holds a comma, a quote, a line break or edge spaces. */
-export function csvField(value: unknown): string {
-  const text = value === null || value === undefined ? '' : typeof value === 'string' ? value : typeof value === 'object' ? JSON.stringify(value) : String(value);
-  return /[",\r\n]|^\s|\s$/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+/** An original value as CSV text: strings as they are, objects as JSON, null as an empty field. */
+function text(value: unknown): string | null {
+  if (value === null || value === undefined) return null;
+  return typeof value === 'string' ? value : typeof value === 'object' ? JSON.stringify(value) : String(value);
 }
 
 /** The errors of a rejected row in words: `amount (type): cannot convert "abc" …; name (required): …`. */
@@ -50,50 +52,43 @@ export function errorsText(errors: RejectError[]): string {
 }
 
 /**
- * Writes the rejected rows of `parts` (staged Parquet files, local paths) to `file` as CSV.
+ * Writes the rejected rows of `parts` (staged Parquet files, local paths) to `file` as CSV (Polars'
+ * writer: RFC 4180 quoting), sorted by row number: `row_number`, the source columns in the order they
+ * first appear, `errors`. Written to a temporary file, then renamed, so a reader never sees half a file.
  * @returns the number of rows written.
  */
 export async function writeRejectsCsv(parts: string[], file: string): Promise<number> {
   const frame = parts.length === 0 ? null : pl.concat(parts.map((p) => pl.readParquet(p, { columns: [ROW_COLUMN, 'record', 'errors'] } as never))).sort(ROW_COLUMN);
-  const height = frame?.height ?? 0;
-  const batches = function* (): Generator<{ rows: number[]; records: Record<string, unknown>[]; errors: RejectError[][] }> {
-    for (let offset = 0; frame && offset < height; offset += BATCH_ROWS) {
-      const slice = frame.slice(offset, BATCH_ROWS);
-      yield {
-        rows: (slice.getColumn(ROW_COLUMN).toArray() as unknown[]).map(Number),
-        records: (slice.getColumn('record').toArray() as string[]).map((text) => {
-          const value: unknown = JSON.parse(text);
-          return value && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : { value };
-        }),
-        errors: (slice.getColumn('errors').toArray() as string[]).map((text) => JSON.parse(text) as RejectError[]),
-      };
+  const rows: number[] = [];
+  const records: Record<string, unknown>[] = [];
+  const errors: (string | null)[] = [];
+  for (let offset = 0; frame && offset < frame.height; offset += BATCH_ROWS) {
+    const slice = frame.slice(offset, BATCH_ROWS);
+    for (const row of slice.getColumn(ROW_COLUMN).toArray() as unknown[]) rows.push(Number(row));
+    for (const json of slice.getColumn('record').toArray() as string[]) {
+      const value: unknown = JSON.parse(json);
+      records.push(value && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : { value });
     }
-  };
-  // First pass: the source columns, in the order they first appear.
+    for (const json of slice.getColumn('errors').toArray() as string[]) errors.push(errorsText(JSON.parse(json) as RejectError[]) || null);
+  }
+  // The source columns, in the order they first appear.
   const columns = new Set<string>();
-  for (const batch of batches()) for (const record of batch.records) for (const key of Object.keys(record)) columns.add(key);
+  for (const record of records) for (const key of Object.keys(record)) columns.add(key);
   const rowHeader = columns.has('row_number') ? 'sluice_row_number' : 'row_number';
   const errorsHeader = columns.has('errors') ? 'sluice_errors' : 'errors';
-
+  const table = pl.DataFrame([
+    pl.Series(rowHeader, rows, pl.Int64),
+    ...[...columns].map((column) => pl.Series(column, records.map((r) => text(r[column])), pl.Utf8)),
+    pl.Series(errorsHeader, errors, pl.Utf8),
+  ]);
   await mkdir(path.dirname(file), { recursive: true });
   const temporary = `${file}.${process.pid}.tmp`;
-  const out = createWriteStream(temporary, { encoding: 'utf8' });
-  const write = async (line: string) => {
-    if (!out.write(line)) await once(out, 'drain');
-  };
   try {
-    await write(`${[rowHeader, ...columns, errorsHeader].map(csvField).join(',')}\n`);
-    for (const batch of batches()) {
-      const lines = batch.rows.map((row, i) => [row, ...[...columns].map((c) => batch.records[i]![c]), errorsText(batch.errors[i]!)].map(csvField).join(','));
-      await write(`${lines.join('\n')}\n`);
-    }
-    out.end();
-    await once(out, 'finish');
+    table.writeCSV(temporary);
     await rename(temporary, file);
   } catch (error) {
-    out.destroy();
     await rm(temporary, { force: true });
     throw error;
   }
-  return height;
+  return rows.length;
 }
