@@ -36,6 +36,7 @@ import { startGateway, type Gateway } from '../webhook-gateway/gateway';
 import { addConfigCommands } from './config-command';
 import { addPipelineCommands } from './pipeline-command';
 import { addSchedulesCommands } from './schedules-command';
+import { addInitCommand } from './init-command';
 import { addTestConnectionsCommand } from './test-connections-command';
 import { addHousekeepingCommands } from './housekeeping-command';
 
@@ -344,6 +345,7 @@ export function buildProgram(): Command {
   addConfigCommands(program);
   addPipelineCommands(program);
   addSchedulesCommands(program);
+  addInitCommand(program);
   addTestConnectionsCommand(program);
   addHousekeepingCommands(program);
   return program;
