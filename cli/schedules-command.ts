@@ -2,7 +2,7 @@
  * `sluice schedules …`: the project's pipeline schedules as Temporal Schedules, per environment.
  *
  * ```sh
- * sluice schedules apply -e prod                  # create or update a schedule per scheduled pipeline (--prune deletes stale ones)
+ * sluice schedules apply -e prod                  # a schedule per scheduled pipeline + daily housekeeping (--prune deletes stale ones)
  * sluice schedules list -e prod                   # cron lines, time zone, paused, next and recent runs
  * sluice schedules pause daily -e prod --note "warehouse migration"
  * sluice schedules unpause daily -e prod
@@ -54,12 +54,13 @@ export function addSchedulesCommands(program: Command): void {
     .command('apply')
     .description('create or update a Temporal Schedule for every pipeline with a schedule (-e chooses the environment)')
     .option('--prune', "also delete this environment's Sluice schedules whose pipeline has no schedule any more")
+    .option('--no-housekeeping', 'do not keep the daily retention housekeeping schedule (sluice-<env>-housekeeping)')
     .option('--json', 'print a JSON array')
-    .action(async (options: { prune?: boolean; json?: boolean }, command: Command) => {
-      const applied = await withClient(command, (client, config, environment) => applySchedules(client, config, environment, { prune: options.prune }));
+    .action(async (options: { prune?: boolean; housekeeping: boolean; json?: boolean }, command: Command) => {
+      const applied = await withClient(command, (client, config, environment) => applySchedules(client, config, environment, { prune: options.prune, housekeeping: options.housekeeping }));
       if (options.json) return print(JSON.stringify(applied));
       if (applied.length === 0) return print('no pipeline has a schedule; add schedule: { cron: "0 6 * * *", timezone: "Europe/Paris" } to pipelines/<name>.yaml');
-      for (const a of applied) print(`${a.action.padEnd(9)} ${a.id}  (pipelines/${a.pipeline}.yaml)`);
+      for (const a of applied) print(`${a.action.padEnd(9)} ${a.id}  (${a.pipeline === 'housekeeping' ? 'retention housekeeping' : `pipelines/${a.pipeline}.yaml`})`);
     });
 
   schedules

@@ -10,6 +10,9 @@
  *   overlap: skip                # default: a run still going makes the next one skip
  * ```
  *
+ * `applySchedules` also keeps one housekeeping schedule per environment (`sluice-<env>-housekeeping`,
+ * daily at 03:30 UTC: the retention windows of `retention`, see docs/operations.md).
+ *
  * `applySchedules` makes Temporal match the project: it creates missing schedules, updates changed ones
  * (the spec's content hash is kept in the schedule's memo, so unchanged ones are left alone, paused or
  * not), and with `prune` deletes this environment's Sluice schedules whose pipeline no longer has a
@@ -25,6 +28,7 @@ import { UserError } from '../common/errors';
 import type { SluiceConfig } from '../config/sluice-config';
 import { listPipelines, loadPipeline, type OverlapPolicy, type PipelineSpec } from '../pipeline-spec/pipeline-spec';
 import type { RunPipelineInput } from '../pipeline/pipeline-model';
+import { housekeepingScheduleSpec } from '../workflows/housekeeping';
 
 /** Workflow type the schedules start (see `workflows/run-pipeline.ts`). */
 const PIPELINE_WORKFLOW_TYPE = 'runPipeline';
@@ -43,6 +47,9 @@ const OVERLAP: Record<OverlapPolicy, ScheduleOverlapPolicy> = {
   terminate_other: ScheduleOverlapPolicy.TERMINATE_OTHER,
   allow_all: ScheduleOverlapPolicy.ALLOW_ALL,
 };
+
+/** The name `sluice schedules` uses for the housekeeping schedule (no pipeline may take it). */
+export const HOUSEKEEPING = 'housekeeping';
 
 /** `sluice-<env>-<pipeline>`. */
 export function scheduleId(environment: string, pipeline: string): string {
@@ -89,6 +96,33 @@ export function desiredSchedule(spec: PipelineSpec, environment: string, taskQue
   };
 }
 
+/** The daily housekeeping (retention) schedule of one environment: `sluice-<env>-housekeeping`. */
+export function housekeepingSchedule(environment: string, taskQueue: string): DesiredSchedule {
+  const plan = housekeepingScheduleSpec();
+  const id = scheduleId(environment, HOUSEKEEPING);
+  const specHash = createHash('sha256').update(JSON.stringify({ ...plan, taskQueue })).digest('hex').slice(0, 16);
+  return {
+    id,
+    pipeline: HOUSEKEEPING,
+    specHash,
+    options: {
+      scheduleId: id,
+      spec: { cronExpressions: [plan.cron] },
+      action: {
+        type: 'startWorkflow',
+        workflowType: plan.workflowType,
+        workflowId: `housekeeping-${environment}`,
+        taskQueue,
+        args: plan.args,
+        memo: { [SPEC_HASH_MEMO]: specHash, [CRON_MEMO]: [plan.cron] },
+      },
+      policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1h' },
+      memo: { [PIPELINE_MEMO]: HOUSEKEEPING, [ENVIRONMENT_MEMO]: environment },
+      state: { note: `sluice schedules apply (${environment}): retention housekeeping` },
+    },
+  };
+}
+
 /** What `applySchedules` did to one schedule. */
 export interface AppliedSchedule {
   id: string;
@@ -119,17 +153,23 @@ async function existingSluiceSchedules(client: Client, environment: string): Pro
  * Creates or updates the schedules of every scheduled pipeline of the project in one environment.
  * A paused schedule stays paused when updated.
  * @param options.prune also delete this environment's Sluice schedules whose pipeline is gone or no longer scheduled.
+ * @param options.housekeeping also keep the daily retention housekeeping schedule (`sluice-<env>-housekeeping`, 03:30 UTC). @default true
  * @throws PipelineSpecError for an invalid pipeline file (nothing is applied then).
  */
 export async function applySchedules(
   client: Client,
   config: SluiceConfig,
   environment: string,
-  options: { prune?: boolean } = {},
+  options: { prune?: boolean; housekeeping?: boolean } = {},
 ): Promise<AppliedSchedule[]> {
   // Parse every pipeline first: one bad file applies nothing.
   const specs = listPipelines(config).map((listed) => loadPipeline(config, listed.name));
+  if (specs.some((spec) => spec.name === HOUSEKEEPING)) {
+    throw new UserError('RESERVED_PIPELINE_NAME', `pipelines/${HOUSEKEEPING}.yaml: the name "${HOUSEKEEPING}" is the retention schedule's; rename the pipeline`);
+  }
   const desired = specs.filter((spec) => spec.schedule).map((spec) => desiredSchedule(spec, environment, config.temporal.taskQueue));
+  // Retention runs daily in every environment that has schedules applied (docs/operations.md).
+  if (options.housekeeping ?? true) desired.push(housekeepingSchedule(environment, config.temporal.taskQueue));
   const applied: AppliedSchedule[] = [];
   for (const want of desired) {
     const current = await describeOrNull(client, want.id);

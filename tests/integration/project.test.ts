@@ -90,7 +90,7 @@ describe('a scaffolded project runs a scheduled pipeline in the test environment
 
   after(async () => {
     killAll(workers);
-    await env?.client.schedule.getHandle('sluice-test-daily').delete().catch(() => undefined);
+    for (const id of ['sluice-test-daily', 'sluice-test-housekeeping']) await env?.client.schedule.getHandle(id).delete().catch(() => undefined);
     await new Promise<void>((resolve) => smtp?.close(() => resolve()));
     await env?.teardown();
     await db?.drop();
@@ -151,7 +151,10 @@ describe('a scaffolded project runs a scheduled pipeline in the test environment
     assert.equal(published.code, 0, published.stderr);
     const applied = await cli(['schedules', 'apply', '-e', 'test', '--json']);
     assert.equal(applied.code, 0, applied.stderr);
-    assert.deepEqual(JSON.parse(applied.stdout), [{ id: 'sluice-test-daily', pipeline: 'daily', action: 'created' }]);
+    assert.deepEqual(JSON.parse(applied.stdout), [
+      { id: 'sluice-test-daily', pipeline: 'daily', action: 'created' },
+      { id: 'sluice-test-housekeeping', pipeline: 'housekeeping', action: 'created' },
+    ]);
     assert.equal((await cli(['schedules', 'trigger', 'daily', '-e', 'test'])).code, 0);
     const handle = env.client.schedule.getHandle('sluice-test-daily');
     let workflowId: string | undefined;

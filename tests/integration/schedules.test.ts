@@ -95,6 +95,7 @@ fields:
 
   after(async () => {
     await env?.client.schedule.getHandle(id).delete().catch(() => undefined);
+    await env?.client.schedule.getHandle('sluice-test-housekeeping').delete().catch(() => undefined);
     await runner?.stop();
     await env?.teardown();
     await db?.drop();
@@ -102,8 +103,13 @@ fields:
 
   it('creates a schedule from the pipeline file, leaves it alone when unchanged and updates it when changed', async () => {
     writePipeline(pipelineYaml('0 6 * * *'));
-    assert.deepEqual(await json(['schedules', 'apply']), [{ id, pipeline: 'nightly', action: 'created' }]);
-    assert.deepEqual(await json(['schedules', 'apply']), [{ id, pipeline: 'nightly', action: 'unchanged' }]);
+    assert.deepEqual(await json(['schedules', 'apply']), [
+      { id, pipeline: 'nightly', action: 'created' },
+      { id: 'sluice-test-housekeeping', pipeline: 'housekeeping', action: 'created' },
+    ]);
+    assert.deepEqual(await json(['schedules', 'apply', '--no-housekeeping']), [{ id, pipeline: 'nightly', action: 'unchanged' }]);
+    const housekeeping = await env.client.schedule.getHandle('sluice-test-housekeeping').describe();
+    assert.equal(housekeeping.action.type === 'startWorkflow' && housekeeping.action.workflowType, 'housekeeping');
     const described = await env.client.schedule.getHandle(id).describe();
     assert.equal(described.spec.timezone, 'Europe/Paris');
     assert.equal(described.action.type, 'startWorkflow');
@@ -115,15 +121,16 @@ fields:
     assert.equal(new Intl.DateTimeFormat('en-GB', { timeZone: 'Europe/Paris', hour: '2-digit', minute: '2-digit' }).format(next), '06:00');
 
     writePipeline(pipelineYaml('*/5 7-18 * * *', '  overlap: buffer_one\n'));
-    assert.deepEqual(await json(['schedules', 'apply']), [{ id, pipeline: 'nightly', action: 'updated' }]);
+    assert.deepEqual(await json(['schedules', 'apply', '--no-housekeeping']), [{ id, pipeline: 'nightly', action: 'updated' }]);
     const updated = await env.client.schedule.getHandle(id).describe();
     assert.equal(updated.policies.overlap, 'BUFFER_ONE');
     const hour = Number(new Intl.DateTimeFormat('en-GB', { timeZone: 'Europe/Paris', hour: '2-digit', hourCycle: 'h23' }).format(updated.info.nextActionTimes[0]!));
     assert.ok(hour >= 7 && hour <= 18, `every 5 minutes from 7 to 18 in Paris (next at hour ${hour})`);
     const listed = await json(['schedules', 'list']);
-    assert.equal(listed.length, 1);
-    assert.equal(listed[0].id, id);
-    assert.equal(listed[0].paused, false);
+    assert.deepEqual(listed.map((l: { id: string }) => l.id), ['sluice-test-housekeeping', id], 'sorted by id');
+    assert.equal(listed[1].paused, false);
+    assert.deepEqual(listed[1].cron, ['*/5 7-18 * * *'], 'the cron lines as written');
+    assert.deepEqual(listed[0].cron, ['30 3 * * *']);
   });
 
   it('pauses and unpauses, and refuses an unknown pipeline with exit 2', async () => {
@@ -132,7 +139,7 @@ fields:
     assert.equal((await env.client.schedule.getHandle(id).describe()).state.paused, true);
     assert.match((await cli(['schedules', 'list'])).stdout, /PAUSED \(warehouse migration\)/);
     // Applying an unchanged pipeline keeps it paused.
-    assert.equal((await json(['schedules', 'apply']))[0].action, 'unchanged');
+    assert.deepEqual((await json(['schedules', 'apply'])).map((a: { action: string }) => a.action), ['unchanged', 'unchanged']);
     assert.equal((await env.client.schedule.getHandle(id).describe()).state.paused, true);
     assert.equal((await cli(['schedules', 'unpause', 'nightly'])).code, 0);
     assert.equal((await env.client.schedule.getHandle(id).describe()).state.paused, false);
@@ -155,7 +162,7 @@ fields:
 
   it('backfills past times: one run per scheduled time, each loading the date of its scheduled time', async () => {
     writePipeline(pipelineYaml('0 6 * * *'));
-    assert.equal((await json(['schedules', 'apply']))[0].action, 'updated');
+    assert.equal((await json(['schedules', 'apply', '--no-housekeeping']))[0].action, 'updated');
     const before = (await scheduledRuns()).length;
     const backfill = await cli(['schedules', 'backfill', 'nightly', '--from', '2026-11-01T00:00:00Z', '--to', '2026-11-03T00:00:00Z']);
     assert.equal(backfill.code, 0, backfill.stderr);
@@ -172,9 +179,12 @@ fields:
 
   it('prunes the schedule of a pipeline that no longer has one', async () => {
     writeFileSync(path.join(dir, 'pipelines', 'nightly.yaml'), pipelineYaml('0 6 * * *').replace(/schedule:\n(  .*\n)+/, ''));
-    assert.deepEqual(await json(['schedules', 'apply']), [], 'without --prune nothing is deleted');
-    assert.deepEqual(await json(['schedules', 'apply', '--prune']), [{ id, pipeline: 'nightly', action: 'deleted' }]);
-    assert.deepEqual(await json(['schedules', 'list']), []);
+    assert.deepEqual(await json(['schedules', 'apply', '--no-housekeeping']), [], 'without --prune nothing is deleted');
+    assert.deepEqual(await json(['schedules', 'apply', '--prune']), [
+      { id: 'sluice-test-housekeeping', pipeline: 'housekeeping', action: 'unchanged' },
+      { id, pipeline: 'nightly', action: 'deleted' },
+    ]);
+    assert.deepEqual((await json(['schedules', 'list'])).map((l: { id: string }) => l.id), ['sluice-test-housekeeping']);
   });
 });
 
