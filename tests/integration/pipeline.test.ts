@@ -15,6 +15,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { simpleParser, type ParsedMail } from 'mailparser';
 import { SMTPServer } from 'smtp-server';
 import type { SluiceConfig } from '../../config/sluice-config';
 import { startPipelineRun, waitPipelineRun } from '../../pipeline/pipeline-client';
@@ -23,61 +24,11 @@ import { createTestDatabase, PROJECT_DIR, startInProcessRunner, startTemporal, t
 
 const DATE = '2026-11-21';
 
-interface MimePart {
-  headers: Record<string, string>;
-  body: Buffer;
-  parts: MimePart[];
-}
-
-/** Decodes RFC 2047 encoded words (`=?UTF-8?Q?…?=`, `=?UTF-8?B?…?=`) in a header value. */
-function decodeWords(value: string): string {
-  return value
-    .replace(/\?=\s+=\?/g, '?==?')
-    .replace(/=\?([^?]+)\?([QqBb])\?([^?]*)\?=/g, (_, _charset: string, encoding: string, text: string) =>
-      encoding.toUpperCase() === 'B'
-        ? Buffer.from(text, 'base64').toString('utf8')
-        : Buffer.from(text.replace(/_/g, ' ').replace(/=([0-9A-Fa-f]{2})/g, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16))), 'latin1').toString('utf8'),
-    );
-}
-
-/** A small MIME parser (headers, multipart bodies, base64 and quoted-printable), enough to read what nodemailer sends. */
-function parseMime(raw: string): MimePart {
-  const split = raw.indexOf('\r\n\r\n');
-  const head = raw.slice(0, split).replace(/\r\n[ \t]+/g, ' ');
-  const bodyText = raw.slice(split + 4);
-  const headers: Record<string, string> = {};
-  for (const line of head.split('\r\n')) {
-    const colon = line.indexOf(':');
-    if (colon > 0) headers[line.slice(0, colon).toLowerCase()] = decodeWords(line.slice(colon + 1).trim());
-  }
-  const type = headers['content-type'] ?? 'text/plain';
-  const boundary = /boundary="?([^";]+)"?/i.exec(type)?.[1];
-  if (type.startsWith('multipart/') && boundary) {
-    const parts = bodyText
-      .split(`--${boundary}`)
-      .slice(1)
-      .filter((p) => !p.startsWith('--'))
-      .map((p) => parseMime(p.replace(/^\r\n/, '').replace(/\r\n$/, '')));
-    return { headers, body: Buffer.alloc(0), parts };
-  }
-  const encoding = (headers['content-transfer-encoding'] ?? '7bit').toLowerCase();
-  const body =
-    encoding === 'base64'
-      ? Buffer.from(bodyText.replace(/\s+/g, ''), 'base64')
-      : encoding === 'quoted-printable'
-        ? Buffer.from(bodyText.replace(/=\r\n/g, '').replace(/=([0-9A-Fa-f]{2})/g, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16))), 'latin1')
-        : Buffer.from(bodyText, 'utf8');
-  return { headers, body, parts: [] };
-}
-
-/** Every leaf part, depth first. */
-const leaves = (part: MimePart): MimePart[] => (part.parts.length === 0 ? [part] : part.parts.flatMap(leaves));
-
 interface ReceivedEmail {
   from: string;
   to: string[];
-  raw: string;
-  message: MimePart;
+  /** Parsed by mailparser. */
+  message: ParsedMail;
 }
 
 /** A real SMTP server on 127.0.0.1, no auth, that keeps every message (or refuses with 550 while `refuse` is set). */
@@ -90,22 +41,17 @@ class MailSink {
     disabledCommands: ['STARTTLS', 'AUTH'],
     logger: false,
     onData: (stream, session, callback) => {
-      const chunks: Buffer[] = [];
-      stream.on('data', (chunk: Buffer) => chunks.push(chunk));
-      stream.on('end', () => {
-        if (this.refuse) {
-          callback(Object.assign(new Error('mailbox unavailable'), { responseCode: 550 }));
-          return;
-        }
-        const raw = Buffer.concat(chunks).toString('utf8');
-        this.received.push({
-          from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
-          to: session.envelope.rcptTo.map((r) => r.address),
-          raw,
-          message: parseMime(raw),
-        });
-        callback();
-      });
+      simpleParser(stream).then(
+        (message) => {
+          if (this.refuse) {
+            callback(Object.assign(new Error('mailbox unavailable'), { responseCode: 550 }));
+            return;
+          }
+          this.received.push({ from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '', to: session.envelope.rcptTo.map((r) => r.address), message });
+          callback();
+        },
+        (error: Error) => callback(error),
+      );
     },
   });
 
@@ -244,31 +190,29 @@ describe('pipelines: jobs with dependencies, backups and the one error email', {
     const [email] = mail.received;
     assert.deepEqual(email!.to, ['ops@example.com', 'data@example.com']);
     assert.equal(email!.from, 'sluice@example.com');
-    const headers = email!.message.headers;
-    assert.equal(headers.subject, `[dev] pipeline daily ${DATE}: PARTIAL_FAILED — 2 rows rejected, 1 job failed, 1 skipped`);
-    assert.equal(headers['message-id'], `<${state.workflow_id}.${state.execution_id}@sluice>`);
-    const parts = leaves(email!.message);
-    const attachments = parts.filter((p) => /attachment/.test(p.headers['content-disposition'] ?? ''));
+    const message = email!.message;
+    assert.equal(message.subject, `[dev] pipeline daily ${DATE}: PARTIAL_FAILED — 2 rows rejected, 1 job failed, 1 skipped`);
+    assert.equal(message.messageId, `<${state.workflow_id}.${state.execution_id}@sluice>`);
     assert.deepEqual(
-      attachments.map((p) => [/filename="?([^";]+)"?/.exec(p.headers['content-disposition']!)![1], p.body.toString('utf8')]),
+      message.attachments.map((a) => [a.filename, a.content.toString('utf8')]),
       [
         ['companies.csv', companiesCsv],
         ['products.csv', productsCsv],
       ],
     );
-    const text = parts.find((p) => p.headers['content-type']?.startsWith('text/plain'))!.body.toString('utf8');
+    const text = message.text ?? '';
     assert.match(text, /job\s+flow version\s+source_path\s+status\s+read\s+mapped\s+rejected\s+written\s+reason/);
     assert.match(text, /contacts\s+contacts:v1\s+data\/import\/contacts_2026-11-21\.csv\s+FAILED\s+0\s+0\s+0\s+0\s+SOURCE_NOT_FOUND in sync_source/);
     assert.match(text, /orders\s+orders:v1\s+data\/import\/orders_2026-11-21\.csv\s+SKIPPED\s+-\s+-\s+-\s+-\s+depends on contacts, which FAILED/);
     assert.match(text, /products\s+products:v1\s+data\/import\/dev\/products_20261121\.csv\s+PARTIAL_FAILED\s+3\s+2\s+1\s+2\s+source moved to data\/backup\/2026-11-21\/dev\/products_20261121\.csv/);
-    const html = parts.find((p) => p.headers['content-type']?.startsWith('text/html'))!.body.toString('utf8');
+    const html = typeof message.html === 'string' ? message.html : '';
     assert.match(html, /<table/);
     assert.match(html, /depends on contacts, which FAILED/);
     assert.deepEqual(state.email, {
       status: 'sent',
       message_id: `<${state.workflow_id}.${state.execution_id}@sluice>`,
       to: ['ops@example.com', 'data@example.com'],
-      subject: headers.subject,
+      subject: message.subject,
       attachments: ['companies.csv', 'products.csv'],
     });
 
@@ -306,7 +250,7 @@ describe('pipelines: jobs with dependencies, backups and the one error email', {
     assert.deepEqual(state.jobs.map((j) => j.status), ['SKIPPED']);
     assert.equal(state.jobs[0]!.execution_id, undefined);
     assert.equal(mail.received.length, before + 1);
-    assert.equal(mail.received.at(-1)!.message.headers.subject, `[dev] pipeline downstream ${DATE}: SKIPPED — ${state.reason}`);
+    assert.equal(mail.received.at(-1)!.message.subject, `[dev] pipeline downstream ${DATE}: SKIPPED — ${state.reason}`);
     const recorded = await db.pool.query(`SELECT status, summary->>'reason' AS reason FROM sluice.pipeline_runs WHERE workflow_id = $1`, [state.workflow_id]);
     assert.deepEqual(recorded.rows, [{ status: 'SKIPPED', reason: state.reason }]);
 
@@ -332,14 +276,14 @@ describe('pipelines: jobs with dependencies, backups and the one error email', {
       ['ghost', 'FAILED', 'UNKNOWN_FLOW_VERSION', 'unknown flow version "ghost:v9"; no flow "ghost" has been published; publish it with: sluice flows publish flows/ghost.yaml'],
       ['after-ghost', 'SKIPPED', null, 'depends on ghost, which FAILED'],
     ]);
-    assert.equal(mail.received.at(-1)!.message.headers.subject, `[dev] pipeline ghosts ${DATE}: FAILED — 1 job failed, 1 skipped`);
+    assert.equal(mail.received.at(-1)!.message.subject, `[dev] pipeline ghosts ${DATE}: FAILED — 1 job failed, 1 skipped`);
 
     write('pipelines/ghosts.yaml', 'name: ghosts\njobs: []\n');
     const invalid = await run('ghosts');
     assert.equal(invalid.status, 'FAILED');
     assert.equal(invalid.error?.code, 'INVALID_PIPELINE_SPEC');
     assert.match(invalid.error!.message, /ghosts\.yaml is invalid \(1 problem\):\n {2}- jobs \(line 2\): a pipeline needs at least one job$/);
-    assert.equal(mail.received.at(-1)!.message.headers.subject, `[dev] pipeline ghosts ${DATE}: FAILED — INVALID_PIPELINE_SPEC`);
+    assert.equal(mail.received.at(-1)!.message.subject, `[dev] pipeline ghosts ${DATE}: FAILED — INVALID_PIPELINE_SPEC`);
     const recorded = await db.pool.query(`SELECT status, summary->'error'->>'code' AS code FROM sluice.pipeline_runs WHERE workflow_id = $1`, [invalid.workflow_id]);
     assert.deepEqual(recorded.rows, [{ status: 'FAILED', code: 'INVALID_PIPELINE_SPEC' }]);
     const description = await env.client.workflow.getHandle(invalid.workflow_id).describe();
