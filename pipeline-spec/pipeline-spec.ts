@@ -31,6 +31,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { msToNumber, type Duration } from '@temporalio/common';
 import { LineCounter, parseDocument, type Document } from 'yaml';
+import { CronExpressionParser } from 'cron-parser';
 import { z } from 'zod';
 import { UserError } from '../common/errors';
 import { projectPaths, type SluiceConfig } from '../config/sluice-config';
@@ -106,20 +107,11 @@ export interface PipelineSpec {
 // Cron lines and time zones
 
 const CRON_MACROS = ['@yearly', '@annually', '@monthly', '@weekly', '@daily', '@midnight', '@hourly'];
-const MONTHS = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'];
-const WEEKDAYS = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'];
-const CRON_FIELDS: { name: string; min: number; max: number; names?: string[] }[] = [
-  { name: 'minute', min: 0, max: 59 },
-  { name: 'hour', min: 0, max: 23 },
-  { name: 'day of month', min: 1, max: 31 },
-  { name: 'month', min: 1, max: 12, names: MONTHS },
-  { name: 'day of week', min: 0, max: 7, names: WEEKDAYS },
-];
 
 /**
- * Checks one cron line: five fields (minute hour day-of-month month day-of-week), each `*`, a value, a
- * range `a-b`, a step `*\/n` or `a-b/n`, or a comma list of those; months and weekdays may be names
- * (`JAN`, `MON`). Also `@yearly`, `@annually`, `@monthly`, `@weekly`, `@daily`, `@midnight`, `@hourly`.
+ * Checks one cron line: five fields (minute hour day-of-month month day-of-week), as Temporal
+ * Schedules read them, or a macro (`@yearly`, `@annually`, `@monthly`, `@weekly`, `@daily`,
+ * `@midnight`, `@hourly`). The fields are checked by the `cron-parser` library.
  * @returns null when valid, else what is wrong.
  */
 export function cronProblem(line: string): string | null {
@@ -129,30 +121,12 @@ export function cronProblem(line: string): string | null {
   if (parts.length !== 5) {
     return `"${line}" has ${parts.length} field${parts.length === 1 ? '' : 's'}; a cron line has 5: minute hour day-of-month month day-of-week (e.g. "0 6 * * *")`;
   }
-  for (const [i, part] of parts.entries()) {
-    const field = CRON_FIELDS[i]!;
-    const value = (token: string): number | null => {
-      if (/^\d+$/.test(token)) return Number(token);
-      const named = field.names?.indexOf(token.toLowerCase()) ?? -1;
-      return named >= 0 ? named + (field.name === 'month' ? 1 : 0) : null;
-    };
-    for (const item of part.split(',')) {
-      const match = /^([^/]+)(?:\/(\d+))?$/.exec(item);
-      if (!match) return `${field.name} "${part}" is not valid`;
-      const [, range, step] = match;
-      if (step !== undefined && Number(step) < 1) return `${field.name} "${part}": a step must be at least 1`;
-      if (range === '*') continue;
-      const bounds = range!.split('-');
-      if (bounds.length > 2) return `${field.name} "${part}" is not valid`;
-      const numbers = bounds.map(value);
-      for (const [j, n] of numbers.entries()) {
-        if (n === null) return `${field.name} "${bounds[j]}" is not a number${field.names ? ' or a name' : ''}`;
-        if (n < field.min || n > field.max) return `${field.name} ${n} is out of range ${field.min}-${field.max}`;
-      }
-      if (numbers.length === 2 && numbers[0]! > numbers[1]!) return `${field.name} range "${range}" runs backwards`;
-    }
+  try {
+    CronExpressionParser.parse(text);
+    return null;
+  } catch (error) {
+    return `"${line}" is not a valid cron line: ${(error as Error).message}`;
   }
-  return null;
 }
 
 /**
