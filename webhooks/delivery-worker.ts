@@ -12,7 +12,7 @@ import type { Pool } from 'pg';
 import type { Logger } from 'pino';
 import type { SluiceConfig, WebhookSettings } from '../config/sluice-config';
 import type { DeliveryMetrics } from '../webhook-gateway/metrics';
-import { workflowBundle, type SluiceWorker } from '../worker/sluice-worker';
+import { runnable, workflowBundle, type SluiceWorker } from '../worker/sluice-worker';
 import { createDeliveryActivities } from './delivery-activities';
 import { EventPublisher, webhooksTaskQueue } from './event-publisher';
 
@@ -44,20 +44,7 @@ export async function createDeliveryWorker(options: DeliveryWorkerOptions): Prom
     maxConcurrentActivityTaskExecutions: Number(process.env.SLUICE_MAX_CONCURRENT_DELIVERIES ?? 100),
     shutdownGraceTime: `${options.settings.timeoutMs + 5_000}ms`,
   });
-  let running: Promise<void> | undefined;
-  const release = async () => {
+  return runnable(worker, async () => {
     if (ownConnection) await connection.close().catch(() => undefined);
-  };
-  return {
-    worker,
-    run() {
-      running ??= worker.run().finally(release);
-      return running;
-    },
-    async shutdown() {
-      if (worker.getState() === 'RUNNING') worker.shutdown();
-      if (running) await running;
-      else await release();
-    },
-  };
+  });
 }

@@ -125,13 +125,21 @@ export async function createSluiceWorker(options: CreateWorkerOptions): Promise<
   const sweeper = setInterval(sweep, 3_600_000);
   sweeper.unref();
   void sweep();
-  let running: Promise<void> | undefined;
-  const release = async () => {
+  return runnable(worker, async () => {
     clearInterval(sweeper);
     await connectors.close();
     await pool.end().catch(() => undefined);
     if (ownConnection) await connection.close().catch(() => undefined);
-  };
+  });
+}
+
+/**
+ * Wraps a Temporal worker as a {@link SluiceWorker}: `run()` once (later calls return the same
+ * promise), `shutdown()` drains it; `release` frees what the worker used, once, after it stopped
+ * (or at shutdown when it never ran).
+ */
+export function runnable(worker: Worker, release: () => Promise<void>): SluiceWorker {
+  let running: Promise<void> | undefined;
   return {
     worker,
     run() {

@@ -179,6 +179,37 @@ export async function startInProcessRunner(env: TestWorkflowEnvironment, db: Tes
   };
 }
 
+/** What a CLI process printed and how it exited. */
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** The built CLI's entry point. */
+export const CLI_MAIN = path.join(PROJECT_DIR, 'dist', 'cli', 'main.js');
+
+/**
+ * Runs the built CLI (`node dist/cli/main.js …`) the way a user does: a child process in `cwd` with
+ * exactly `env` as its environment, `input` on its stdin (none: stdin is closed), no terminal.
+ */
+export function runCli(args: string[], options: { cwd: string; env: NodeJS.ProcessEnv; input?: string }): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI_MAIN, ...args], {
+      cwd: options.cwd,
+      env: options.env,
+      stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('exit', (code) => resolve({ code, stdout, stderr }));
+    if (options.input !== undefined) child.stdin!.end(options.input);
+  });
+}
+
 /**
  * Starts `sluice worker` as a separate process in `dir` (its project dir: config file, `files` root),
  * with `env` added to this process's environment — the way operators run workers.

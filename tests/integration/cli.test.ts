@@ -4,20 +4,14 @@
  * vega-datasets movies.json, with expectations computed independently from the JSON.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { SluiceConfig } from '../../config/sluice-config';
 import { createSluiceWorker, type SluiceWorker } from '../../worker/sluice-worker';
-import { createTestDatabase, logger, PROJECT_DIR, startTemporal, testConfig, type TestDatabase } from '../helpers/services';
+import { createTestDatabase, logger, PROJECT_DIR, startTemporal, testConfig, type TestDatabase, runCli, type CliResult } from '../helpers/services';
 
-interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 describe('sluice CLI', () => {
   let env: TestWorkflowEnvironment;
@@ -27,24 +21,15 @@ describe('sluice CLI', () => {
   let running: Promise<void>;
 
   const cli = (args: string[], cwd = PROJECT_DIR): Promise<CliResult> =>
-    new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [path.join(PROJECT_DIR, 'dist', 'cli', 'main.js'), ...args], {
-        cwd,
-        env: {
-          ...process.env,
-          DATABASE_URL: db.url,
-          TEMPORAL_ADDRESS: env.address,
-          SLUICE_TASK_QUEUE: config.temporal.taskQueue,
-          SLUICE_STATE_DIR: path.join(config.staging.dir, 'state'),
-        },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      child.on('error', reject);
-      child.on('exit', (code) => resolve({ code, stdout, stderr }));
+    runCli(args, {
+      cwd,
+      env: {
+        ...process.env,
+        DATABASE_URL: db.url,
+        TEMPORAL_ADDRESS: env.address,
+        SLUICE_TASK_QUEUE: config.temporal.taskQueue,
+        SLUICE_STATE_DIR: path.join(config.staging.dir, 'state'),
+      },
     });
 
   before(async () => {

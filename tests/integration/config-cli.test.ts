@@ -5,37 +5,23 @@
  * No other service is needed.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { runCli, type CliResult } from '../helpers/services';
 
-const PROJECT_DIR = path.resolve(__dirname, '..', '..', '..');
 
-interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 describe('sluice secret and sluice config show (CLI)', () => {
   let dir: string;
   const SECRET_URL = 'postgres://app:hunter2@db.internal:5432/wh';
 
-  const cli = (args: string[], options: { input?: string; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> =>
-    new Promise((resolve, reject) => {
-      const env: NodeJS.ProcessEnv = { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
-      for (const name of ['SLUICE_STATE_DIR', 'SLUICE_CONFIG', 'SLUICE_ENV', 'SLUICE_MASTER_KEY', 'SLUICE_MASTER_KEY_FILE', 'DATABASE_URL', 'TEMPORAL_ADDRESS']) delete env[name];
-      const child = spawn(process.execPath, [path.join(PROJECT_DIR, 'dist', 'cli', 'main.js'), ...args], { cwd: dir, env: { ...env, ...options.env }, stdio: ['pipe', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      child.on('error', reject);
-      child.on('exit', (code) => resolve({ code, stdout, stderr }));
-      child.stdin.end(options.input ?? '');
-    });
+  const cli = (args: string[], options: { input?: string; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> => {
+    const env: NodeJS.ProcessEnv = { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
+    for (const name of ['SLUICE_STATE_DIR', 'SLUICE_CONFIG', 'SLUICE_ENV', 'SLUICE_MASTER_KEY', 'SLUICE_MASTER_KEY_FILE', 'DATABASE_URL', 'TEMPORAL_ADDRESS']) delete env[name];
+    return runCli(args, { cwd: dir, env: { ...env, ...options.env }, input: options.input ?? '' });
+  };
 
   const configFile = () => path.join(dir, 'sluice.config.yaml');
   const keyFile = () => path.join(dir, '.sluice', 'master.key');

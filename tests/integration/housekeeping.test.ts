@@ -7,7 +7,6 @@
  * window is deleted; the files of the runs in flight are kept; `--dry-run` deletes nothing.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, realpathSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -16,17 +15,12 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { HousekeepingReport } from '../../activities/housekeeping-activities';
 import type { SluiceConfig } from '../../config/sluice-config';
 import { createSluiceWorker, type SluiceWorker } from '../../worker/sluice-worker';
-import { createTestDatabase, logger, PROJECT_DIR, startTemporal, tempProject, testConfig, type TestDatabase } from '../helpers/services';
+import { createTestDatabase, logger, PROJECT_DIR, startTemporal, tempProject, testConfig, type TestDatabase, runCli, type CliResult } from '../helpers/services';
 
 const DAY = 86_400_000;
 /** `YYYY-MM-DD` of `n` days before today (UTC). */
 const daysAgo = (n: number) => new Date(Date.now() - n * DAY).toISOString().slice(0, 10);
 
-interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 describe('housekeeping (retention)', () => {
   let env: TestWorkflowEnvironment;
@@ -42,25 +36,16 @@ describe('housekeeping (retention)', () => {
   const pipelineId = `pipeline-nightly-dev-${backfillDate}-${randomUUID().slice(0, 6)}`;
 
   const cli = (args: string[]): Promise<CliResult> =>
-    new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [path.join(PROJECT_DIR, 'dist', 'cli', 'main.js'), ...args], {
-        cwd: dir,
-        env: {
-          ...process.env,
-          DATABASE_URL: db.url,
-          TEMPORAL_ADDRESS: env.address,
-          SLUICE_TASK_QUEUE: config.temporal.taskQueue,
-          SLUICE_STATE_DIR: path.join(dir, '.sluice'),
-          AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-        },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      child.on('error', reject);
-      child.on('exit', (code) => resolve({ code, stdout, stderr }));
+    runCli(args, {
+      cwd: dir,
+      env: {
+        ...process.env,
+        DATABASE_URL: db.url,
+        TEMPORAL_ADDRESS: env.address,
+        SLUICE_TASK_QUEUE: config.temporal.taskQueue,
+        SLUICE_STATE_DIR: path.join(dir, '.sluice'),
+        AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+      },
     });
 
   /** Writes a file `ageDays` old (mtime), like a source file moved into a backup folder keeps its own mtime. */

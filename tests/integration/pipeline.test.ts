@@ -9,7 +9,6 @@
  * SKIPPED with the reasons. An SMTP refusal is recorded as `email: failed`. The CLI runs and shows them.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -20,7 +19,7 @@ import { SMTPServer } from 'smtp-server';
 import type { SluiceConfig } from '../../config/sluice-config';
 import { startPipelineRun, waitPipelineRun } from '../../pipeline/pipeline-client';
 import { pipelineStatusQuery, type PipelineRunState } from '../../pipeline/pipeline-model';
-import { createTestDatabase, PROJECT_DIR, startInProcessRunner, startTemporal, tempProject, testConfig, type InProcessRunner, type TestDatabase } from '../helpers/services';
+import { createTestDatabase, PROJECT_DIR, startInProcessRunner, startTemporal, tempProject, testConfig, type InProcessRunner, type TestDatabase, runCli } from '../helpers/services';
 
 const DATE = '2026-11-21';
 
@@ -291,20 +290,8 @@ describe('pipelines: jobs with dependencies, backups and the one error email', {
   });
 
   it('sluice pipeline list | run --wait --json | status: exit 0 on PARTIAL_FAILED, 1 on SKIPPED, 2 on an invalid pipeline', async () => {
-    const cli = (args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> =>
-      new Promise((resolve, reject) => {
-        const child = spawn(process.execPath, [path.join(PROJECT_DIR, 'dist', 'cli', 'main.js'), ...args], {
-          cwd: dir,
-          env: { ...process.env, DATABASE_URL: db.url, TEMPORAL_ADDRESS: env.address, SLUICE_TASK_QUEUE: config.temporal.taskQueue, SLUICE_ENV: '' },
-          stdio: ['ignore', 'pipe', 'pipe'],
-        });
-        let stdout = '';
-        let stderr = '';
-        child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-        child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-        child.on('error', reject);
-        child.on('exit', (code) => resolve({ code, stdout, stderr }));
-      });
+    const cli = (args: string[]) =>
+      runCli(args, { cwd: dir, env: { ...process.env, DATABASE_URL: db.url, TEMPORAL_ADDRESS: env.address, SLUICE_TASK_QUEUE: config.temporal.taskQueue, SLUICE_ENV: '' } });
     write('pipelines/broken.yaml', 'name: broken\njobs:\n  - { name: a, flow_version: a, source_path: "x_{hour}.csv" }\n');
 
     const listed = await cli(['pipeline', 'list', '--json']);

@@ -7,7 +7,7 @@
  * exactly one email with the error file attached. Real Temporal, PostgreSQL and SMTP server.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
@@ -18,13 +18,8 @@ import { simpleParser, type ParsedMail } from 'mailparser';
 import { SMTPServer } from 'smtp-server';
 import { waitPipelineRun } from '../../pipeline/pipeline-client';
 import { dateIn } from '../../pipeline-spec/pipeline-spec';
-import { createTestDatabase, killAll, PROJECT_DIR, spawnCliWorker, startTemporal, tempProject, type TestDatabase } from '../helpers/services';
+import { createTestDatabase, killAll, PROJECT_DIR, spawnCliWorker, startTemporal, tempProject, type TestDatabase, runCli, type CliResult } from '../helpers/services';
 
-interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 const SMTP_PASSWORD = 'smtp-pass-7f3a';
 
@@ -51,20 +46,7 @@ describe('a scaffolded project runs a scheduled pipeline in the test environment
   });
 
   const cli = (args: string[], options: { cwd?: string; input?: string } = {}): Promise<CliResult> =>
-    new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [path.join(PROJECT_DIR, 'dist', 'cli', 'main.js'), ...args], {
-        cwd: options.cwd ?? dir,
-        env: childEnv(),
-        stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
-      child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-      child.on('error', reject);
-      child.on('exit', (code) => resolve({ code, stdout, stderr }));
-      if (options.input !== undefined) child.stdin!.end(options.input);
-    });
+    runCli(args, { cwd: options.cwd ?? dir, env: childEnv(), ...(options.input === undefined ? {} : { input: options.input }) });
 
   before(async () => {
     [env, db] = await Promise.all([startTemporal(), createTestDatabase()]);

@@ -5,20 +5,14 @@
  * (each run loads the date of its own scheduled time).
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { waitPipelineRun } from '../../pipeline/pipeline-client';
 import { dateIn } from '../../pipeline-spec/pipeline-spec';
-import { createTestDatabase, PROJECT_DIR, startInProcessRunner, startTemporal, tempProject, testConfig, type InProcessRunner, type TestDatabase } from '../helpers/services';
+import { createTestDatabase, PROJECT_DIR, startInProcessRunner, startTemporal, tempProject, testConfig, type InProcessRunner, type TestDatabase, runCli, type CliResult } from '../helpers/services';
 
-interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 const pipelineYaml = (cron: string, extra = '') => `
 name: nightly
@@ -41,18 +35,9 @@ describe('sluice schedules on the real Temporal dev server', { timeout: 300_000 
   const id = 'sluice-test-nightly';
 
   const cli = (args: string[]): Promise<CliResult> =>
-    new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [path.join(PROJECT_DIR, 'dist', 'cli', 'main.js'), ...args, '-e', 'test'], {
-        cwd: dir,
-        env: { ...process.env, DATABASE_URL: db.url, TEMPORAL_ADDRESS: env.address, SLUICE_TASK_QUEUE: taskQueue, SLUICE_STATE_DIR: path.join(dir, '.sluice') },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      child.on('error', reject);
-      child.on('exit', (code) => resolve({ code, stdout, stderr }));
+    runCli([...args, '-e', 'test'], {
+      cwd: dir,
+      env: { ...process.env, DATABASE_URL: db.url, TEMPORAL_ADDRESS: env.address, SLUICE_TASK_QUEUE: taskQueue, SLUICE_STATE_DIR: path.join(dir, '.sluice') },
     });
 
   const json = async (args: string[]) => {

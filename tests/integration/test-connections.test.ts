@@ -6,7 +6,6 @@
  * notifications.email, which sends one real test email; one verified only), and the Temporal dev server.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -16,13 +15,8 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { SMTPServer } from 'smtp-server';
 import { createS3Client } from '../../connectors/s3/s3-client';
 import { startS3Server, type S3Server } from '../helpers/s3-server';
-import { createTestDatabase, PROJECT_DIR, startTemporal, tempProject, type TestDatabase } from '../helpers/services';
+import { createTestDatabase, PROJECT_DIR, startTemporal, tempProject, type TestDatabase, runCli, type CliResult } from '../helpers/services';
 
-interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 interface ReceivedMail {
   from: string;
@@ -41,29 +35,20 @@ describe('sluice test-connections (CLI)', () => {
   const BROKEN_PASSWORD = 'hunter2-broken';
 
   const cli = (args: string[]): Promise<CliResult> =>
-    new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [path.join(PROJECT_DIR, 'dist', 'cli', 'main.js'), ...args], {
-        cwd: dir,
-        env: {
-          ...process.env,
-          DATABASE_URL: db.url,
-          TEMPORAL_ADDRESS: env.address,
-          SLUICE_STATE_DIR: path.join(dir, '.sluice'),
-          SLUICE_ENV: '',
-          WAREHOUSE_URL: db.url,
-          BROKEN_PASSWORD,
-          LAKE_KEY: s3.accessKeyId,
-          LAKE_SECRET: s3.secretAccessKey,
-          AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-        },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      child.on('error', reject);
-      child.on('exit', (code) => resolve({ code, stdout, stderr }));
+    runCli(args, {
+      cwd: dir,
+      env: {
+        ...process.env,
+        DATABASE_URL: db.url,
+        TEMPORAL_ADDRESS: env.address,
+        SLUICE_STATE_DIR: path.join(dir, '.sluice'),
+        SLUICE_ENV: '',
+        WAREHOUSE_URL: db.url,
+        BROKEN_PASSWORD,
+        LAKE_KEY: s3.accessKeyId,
+        LAKE_SECRET: s3.secretAccessKey,
+        AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+      },
     });
 
   before(async () => {

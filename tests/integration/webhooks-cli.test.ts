@@ -14,15 +14,9 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Webhook } from 'standardwebhooks';
-import { createTestDatabase, PROJECT_DIR, startInProcessRunner, startTemporal, tempProject, testConfig, type InProcessRunner, type TestDatabase } from '../helpers/services';
+import { createTestDatabase, startInProcessRunner, startTemporal, tempProject, testConfig, type InProcessRunner, type TestDatabase, runCli, CLI_MAIN, type CliResult } from '../helpers/services';
 
-const CLI = path.join(PROJECT_DIR, 'dist', 'cli', 'main.js');
 
-interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 describe('sluice webhooks and a gateway restarted mid-schedule', { timeout: 300_000 }, () => {
   let env: TestWorkflowEnvironment;
@@ -45,20 +39,11 @@ describe('sluice webhooks and a gateway restarted mid-schedule', { timeout: 300_
     SLUICE_LOG_LEVEL: 'warn',
   });
 
-  const cli = (args: string[]): Promise<CliResult> =>
-    new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [CLI, ...args], { cwd: dir, env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      child.on('error', reject);
-      child.on('exit', (code) => resolve({ code, stdout, stderr }));
-    });
+  const cli = (args: string[]): Promise<CliResult> => runCli(args, { cwd: dir, env: childEnv() });
 
   /** Starts `sluice gateway` and resolves with its URL once it listens. */
   const startGatewayProcess = async (): Promise<{ child: ChildProcess; url: string }> => {
-    const child = spawn(process.execPath, [CLI, 'gateway', '--port', '0'], { cwd: dir, env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI_MAIN, 'gateway', '--port', '0'], { cwd: dir, env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
     gateways.push(child);
     let output = '';
     let errors = '';
