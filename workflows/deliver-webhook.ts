@@ -5,17 +5,19 @@
  *
  * Durable: the schedule's waits are Temporal timers, so a delivery survives a gateway or worker
  * restart in the middle of it (the next gateway picks it up where it was). The schedule comes from
- * the gateway's config (`gateway.webhooks.retry_schedule`) through `planDelivery`, recorded in the
- * history when the delivery starts. Each attempt is one `attemptDelivery` activity, which sends, logs
+ * the gateway's config (`gateway.webhooks.retry_schedule`) through `planDelivery` (a local activity),
+ * recorded in the history when the delivery starts. Each attempt is one `attemptDelivery` activity, which sends, logs
  * the attempt and decides what comes next (Retry-After, 410 Gone, disabling after a failure streak).
  *
  * Deterministic: imports only `@temporalio/workflow` and activity *types*.
  */
-import { proxyActivities, sleep } from '@temporalio/workflow';
+import { proxyActivities, proxyLocalActivities, sleep } from '@temporalio/workflow';
 import type { DeliveryActivities, DeliveryOutcome } from '../webhooks/delivery-activities';
 
-const { planDelivery } = proxyActivities<DeliveryActivities>({
-  startToCloseTimeout: '1m',
+// A local activity: it only reads the worker's config, and saves two Temporal tasks per delivery
+// (measured: 15% more deliveries per second on the dev server, docs/benchmarks.md).
+const { planDelivery } = proxyLocalActivities<DeliveryActivities>({
+  startToCloseTimeout: '10s',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m', maximumAttempts: 20 },
 });
 
