@@ -10,6 +10,7 @@
  * The event is acknowledged (the publishing activity completes) only after both steps, so a crash
  * anywhere in between is repaired by the retry. Deliveries wait in Temporal while no gateway runs.
  */
+import { randomBytes } from 'node:crypto';
 import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy, type Client } from '@temporalio/client';
 import type { Pool } from 'pg';
 import type { Logger } from 'pino';
@@ -85,7 +86,8 @@ export class EventPublisher {
    * @returns the new delivery id.
    */
   async deliverAgain(eventId: string, webhookId: string, trigger: Exclude<DeliveryTrigger, 'event'>): Promise<string> {
-    const id = deterministicId('dlv', eventId, webhookId, trigger, `${Date.now()}`, `${Math.random()}`);
+    // A fresh id every call (not derived): each redeliver or recover is a new delivery. Same shape as deterministicId's.
+    const id = `dlv_${randomBytes(13).toString('hex')}`;
     await this.webhooks.addDelivery({ id, webhookId, eventId, trigger });
     await this.startDelivery(id);
     return id;
