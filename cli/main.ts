@@ -21,6 +21,7 @@ import { RunFailedError, RunTimeoutError, Sluice, type SluiceRun } from '../clie
 import { UserError } from '../common/errors';
 import { createLogger } from '../common/logger';
 import { RUN_STATUSES, type RunMetadata, type RunStatus } from '../common/run-model';
+import { maskSecret } from '../config/secrets';
 import { requireDatabaseUrl, type SluiceConfig } from '../config/sluice-config';
 import { parseFlowSpec } from '../flow-spec/flow-spec';
 import { Pool } from 'pg';
@@ -327,7 +328,7 @@ export function buildProgram(): Command {
       };
       process.on('SIGINT', () => void stop());
       process.on('SIGTERM', () => void stop());
-      process.stdout.write(`Temporal UI: ${stack.uiUrl}\nDATABASE_URL=${redactUrl(stack.config.databaseUrl!)}\n`);
+      process.stdout.write(`Temporal UI: ${stack.uiUrl}\nDATABASE_URL=${maskSecret(stack.config.databaseUrl!, 'url')}\n`);
       let code = 0;
       if (options.example) code = await runExample(stack.config);
       if (options.exit) {
@@ -349,16 +350,6 @@ export function buildProgram(): Command {
   addTestConnectionsCommand(program);
   addHousekeepingCommands(program);
   return program;
-}
-
-function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return '(set)';
-  }
 }
 
 /** The `npm start` example: movies.json from vega-datasets through flows/movies.yaml. */
