@@ -186,9 +186,12 @@ export function configSecrets(config: Pick<SluiceConfig, 'connectors' | 'databas
   return [...Object.values(config.connectors).flatMap((c) => connectorSecrets(c)), ...connectorSecrets({ kind: 'metadata', url: config.databaseUrl })];
 }
 
+/** The message of an error a check threw already worded as its reason (`explained: true`), else null. */
+const explained = (error: unknown): string | null => ((error as { explained?: boolean }).explained ? messageOf(error) : null);
+
 /**
  * Runs one check under a timeout and times it. `body` gets a signal aborted at the timeout (to close
- * what it opened); its error becomes the reason through `explain`.
+ * what it opened); its error becomes the reason as it is when `explained`, else through `explain`.
  */
 async function runCheck(
   row: Pick<ConnectionCheck, 'connector' | 'kind' | 'system'>,
@@ -212,7 +215,10 @@ async function runCheck(
     const verified = await Promise.race([body(controller.signal), timeout]);
     result = { ok: true, reason: verified.reason, ...(verified.detail ? { detail: verified.detail } : {}) };
   } catch (error) {
-    result = { ok: false, reason: error instanceof CheckTimeout || controller.signal.aborted ? `no answer within ${seconds(timeoutMs)} — ${onTimeout}` : explain(error) };
+    result = {
+      ok: false,
+      reason: error instanceof CheckTimeout || controller.signal.aborted ? `no answer within ${seconds(timeoutMs)} — ${onTimeout}` : (explained(error) ?? explain(error)),
+    };
   } finally {
     clearTimeout(timer);
   }
@@ -246,7 +252,7 @@ function pgTarget(url: string): PgTarget {
 }
 
 /** Why a postgres connection or query failed, and what to fix (`fix` names the config field). */
-export function postgresReason(error: unknown, url: string, fix: string, queryFix?: string): string {
+function postgresReason(error: unknown, url: string, fix: string, queryFix?: string): string {
   const target = pgTarget(url);
   const where = `${target.host}:${target.port}`;
   const code = errorCode(error);
@@ -530,18 +536,13 @@ export function testTemporal(temporal: { address: string; namespace: string }, o
         close();
       }
     },
-    (error) => {
-      if ((error as { explained?: boolean }).explained) return messageOf(error);
-      return networkReason(errorCode(error), temporal.address, 'the Temporal server (`sluice dev` starts one)', fix) ?? `${messageOf(error)} — check ${fix}`;
-    },
+    (error) => networkReason(errorCode(error), temporal.address, 'the Temporal server (`sluice dev` starts one)', fix) ?? `${messageOf(error)} — check ${fix}`,
     `is the Temporal server up? check ${fix}`,
   );
 }
 
 // ---------------------------------------------------------------------------------------------------------------
 // one connector, all of them
-
-const explained = (error: unknown): string | null => ((error as { explained?: boolean }).explained ? messageOf(error) : null);
 
 /**
  * Checks one connector (see the table at the top of this module for what each kind checks).
@@ -573,7 +574,7 @@ export function testConnection(name: string, config: ConnectorConfig, options: T
         timeoutMs,
         secrets,
         (signal) => checkS3(name, config, options.buckets ?? [], signal),
-        (error) => explained(error) ?? s3Reason(error, name, config),
+        (error) => s3Reason(error, name, config),
         `is the S3 endpoint ${endpointOf(config)} right and reachable? check connectors.${name}.endpoint and region`,
       );
     case 'local':
@@ -582,7 +583,7 @@ export function testConnection(name: string, config: ConnectorConfig, options: T
         timeoutMs,
         secrets,
         () => checkLocal(name, config, options.projectDir),
-        (error) => explained(error) ?? `${messageOf(error)} — check connectors.${name}.root`,
+        (error) => `${messageOf(error)} — check connectors.${name}.root`,
         `is ${path.resolve(options.projectDir, config.root)} on a hung network mount?`,
       );
     case 'smtp':
@@ -591,7 +592,7 @@ export function testConnection(name: string, config: ConnectorConfig, options: T
         timeoutMs,
         secrets,
         (signal) => checkSmtp(name, config, options.emailTo ?? [], options.environment, timeoutMs, signal),
-        (error) => explained(error) ?? smtpReason(error, name, config),
+        (error) => smtpReason(error, name, config),
         `a firewall, or the wrong host or port? check connectors.${name}.host and port`,
       );
   }
@@ -610,7 +611,7 @@ export interface TestConnectionsOptions {
 }
 
 /** The buckets config reaches through each s3 connector: `staging.s3` and `data_store.s3`. */
-export function configuredBuckets(config: Pick<SluiceConfig, 'staging' | 'dataStore'>): Map<string, { bucket: string; usedBy: string }[]> {
+function configuredBuckets(config: Pick<SluiceConfig, 'staging' | 'dataStore'>): Map<string, { bucket: string; usedBy: string }[]> {
   const byConnector = new Map<string, { bucket: string; usedBy: string }[]>();
   const add = (location: { connector: string; bucket: string } | undefined, usedBy: string) => {
     if (!location) return;
