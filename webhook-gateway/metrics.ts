@@ -12,9 +12,11 @@
  * - `sluice_webhook_deliveries_pending`: deliveries waiting for an attempt, read from the delivery log at scrape time.
  */
 import type { RequestHandler } from 'express';
+import type { WebhookAttemptKind } from './send-webhook';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
-export type AttemptOutcome = 'success' | 'http_error' | 'gone' | 'timeout' | 'network_error' | 'unsafe_address';
+/** An attempt's outcome label: the `kind` of its result. */
+export type AttemptOutcome = WebhookAttemptKind;
 
 /** What the delivery activities report; a no-op implementation is used where no gateway serves metrics. */
 export interface DeliveryMetrics {

@@ -172,6 +172,7 @@ describe('sendWebhook', () => {
   it('500 is a failure with the status and the body excerpt', async () => {
     assert.deepEqual(stable(await sendWebhook(request({ url: `${base}/500` }))), {
       ok: false,
+      kind: 'http_error',
       httpStatus: 500,
       error: 'HTTP 500',
       retryAfterMs: null,
@@ -183,6 +184,7 @@ describe('sendWebhook', () => {
   it('410 is gone', async () => {
     assert.deepEqual(stable(await sendWebhook(request({ url: `${base}/410` }))), {
       ok: false,
+      kind: 'gone',
       httpStatus: 410,
       error: 'HTTP 410',
       retryAfterMs: null,
@@ -216,6 +218,7 @@ describe('sendWebhook', () => {
     assert.equal(result.ok, false);
     assert.equal(result.httpStatus, null);
     assert.equal(result.error, 'timed out after 300 ms');
+    assert.equal(result.kind, 'timeout');
     assert.equal(result.responseExcerpt, null);
     assert.ok(result.latencyMs >= 290 && result.latencyMs < 1_000, `latency ${result.latencyMs}`);
   });
@@ -250,6 +253,7 @@ describe('sendWebhook', () => {
   it('reports a refused connection, over http and https', async () => {
     assert.deepEqual(stable(await sendWebhook(request({ url: `http://127.0.0.1:${closedPort}/hook` }))), {
       ok: false,
+      kind: 'network_error',
       httpStatus: null,
       error: 'connection refused (ECONNREFUSED)',
       retryAfterMs: null,
@@ -273,6 +277,7 @@ describe('sendWebhook', () => {
     const connectionsBefore = connections;
     const literal = await sendWebhook(request({ url: `${base}/ok`, policy: { allowHttp: true, allowlist: [] } }));
     assert.equal(literal.ok, false);
+    assert.equal(literal.kind, 'unsafe_address');
     assert.equal(literal.httpStatus, null);
     assert.equal(
       literal.error,
@@ -281,6 +286,7 @@ describe('sendWebhook', () => {
 
     const named = await sendWebhook(request({ url: base.replace('127.0.0.1', 'localhost') + '/ok', policy: { allowHttp: true, allowlist: [] } }));
     assert.equal(named.ok, false);
+    assert.equal(named.kind, 'unsafe_address');
     assert.match(named.error ?? '', /^unsafe address: webhook host localhost resolves to (127\.0\.0\.1|::1), a loopback address \(range "loopback"\)/);
 
     assert.equal(seen.length, before, 'the server saw no request');

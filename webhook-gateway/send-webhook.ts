@@ -57,10 +57,19 @@ export interface WebhookAttemptRequest {
   policy: Pick<WebhookSettings, 'allowHttp' | 'allowlist'>;
 }
 
+/**
+ * How an attempt ended, for metrics: `success` (2xx), `gone` (410), `http_error` (any other status),
+ * `unsafe_address` (the SSRF guard refused the address), `timeout` (the attempt's deadline, or
+ * ETIMEDOUT), `network_error` (anything else: refused URL, DNS, connection, TLS).
+ */
+export type WebhookAttemptKind = 'success' | 'http_error' | 'gone' | 'timeout' | 'network_error' | 'unsafe_address';
+
 /** What one attempt did. */
 export interface WebhookAttemptResult {
   /** True when the response status is 2xx. */
   ok: boolean;
+  /** How the attempt ended (see {@link WebhookAttemptKind}). */
+  kind: WebhookAttemptKind;
   /** The response status, or null when no response arrived. */
   httpStatus: number | null;
   /** Milliseconds from the start of the attempt to the response headers (or to the failure). */
@@ -112,7 +121,7 @@ export async function sendWebhook(req: WebhookAttemptRequest): Promise<WebhookAt
   try {
     url = parseWebhookUrl(req.url, req.policy);
   } catch (caught) {
-    if (caught instanceof UnsafeWebhookUrlError) return failure(started, `unsafe URL: ${caught.message}`);
+    if (caught instanceof UnsafeWebhookUrlError) return failure(started, 'network_error', `unsafe URL: ${caught.message}`);
     throw caught;
   }
   const host = bareHostname(url);
@@ -120,7 +129,7 @@ export async function sendWebhook(req: WebhookAttemptRequest): Promise<WebhookAt
     // Node does not call `lookup` for a literal IP, so guardedLookup would never see it.
     const { allowed, range } = isAddressAllowed(host, host, req.policy);
     if (!allowed) {
-      return failure(started, `unsafe address: ${refusalMessage(`webhook host ${host}`, host, host, range)}`);
+      return failure(started, 'unsafe_address', `unsafe address: ${refusalMessage(`webhook host ${host}`, host, host, range)}`);
     }
   }
   const body = Buffer.from(req.payload, 'utf8');
@@ -233,7 +242,7 @@ function attempt(url: URL, options: http.RequestOptions, body: Buffer, started: 
     } catch (caught) {
       // e.g. ERR_INVALID_CHAR: a header value (the webhook-id) with a control character.
       const error = caught as NodeJS.ErrnoException;
-      settle(failure(started, `request not sent: ${error.message}${error.code ? ` (${error.code})` : ''}`));
+      settle(failure(started, 'network_error', `request not sent: ${error.message}${error.code ? ` (${error.code})` : ''}`));
       return;
     }
     timer = setTimeout(() => {
@@ -244,11 +253,12 @@ function attempt(url: URL, options: http.RequestOptions, body: Buffer, started: 
     request.on('error', (error: NodeJS.ErrnoException) => {
       if (response) return; // the response handlers settle
       if (timedOut) {
-        settle(failure(started, `timed out after ${timeoutMs} ms`));
+        settle(failure(started, 'timeout', `timed out after ${timeoutMs} ms`));
         return;
       }
       const stale = request.reusedSocket && error.code === 'ECONNRESET';
-      settle(failure(started, describeError(error, bareHostname(url))), stale);
+      const { kind, description } = describeError(error, bareHostname(url));
+      settle(failure(started, kind, description), stale);
     });
     request.end(body);
   });
@@ -263,6 +273,7 @@ function resultOf(url: URL, res: http.IncomingMessage, status: number, latencyMs
   }
   return {
     ok,
+    kind: ok ? 'success' : status === 410 ? 'gone' : 'http_error',
     httpStatus: status,
     latencyMs,
     error,
@@ -285,9 +296,14 @@ function retryAfterMs(header: string | undefined): number | null {
   return Math.max(0, at - Date.now());
 }
 
-/** A one-line description of a request error: `connection refused (ECONNREFUSED)`, `unsafe address: …`, `TLS error: … (CODE)`. */
-function describeError(error: NodeJS.ErrnoException, host: string): string {
+/** A one-line description of a request error (`connection refused (ECONNREFUSED)`, `unsafe address: …`, `TLS error: … (CODE)`) and its kind. */
+function describeError(error: NodeJS.ErrnoException, host: string): { kind: WebhookAttemptKind; description: string } {
   const code = error.code ?? (error instanceof AggregateError ? (error.errors[0] as NodeJS.ErrnoException | undefined)?.code : undefined);
+  const kind: WebhookAttemptKind = code === 'EUNSAFEADDRESS' ? 'unsafe_address' : code === 'ETIMEDOUT' ? 'timeout' : 'network_error';
+  return { kind, description: describeErrorCode(error, code, host) };
+}
+
+function describeErrorCode(error: NodeJS.ErrnoException, code: string | undefined, host: string): string {
   switch (code) {
     case 'EUNSAFEADDRESS':
       return `unsafe address: ${error.message}`;
@@ -324,8 +340,8 @@ function oneLine(message: string): string {
   return (openssl?.[1] ?? message).replace(/\s+/g, ' ').trim();
 }
 
-function failure(started: number, error: string): WebhookAttemptResult {
-  return { ok: false, httpStatus: null, latencyMs: elapsed(started), error, retryAfterMs: null, gone: false, responseExcerpt: null };
+function failure(started: number, kind: WebhookAttemptKind, error: string): WebhookAttemptResult {
+  return { ok: false, kind, httpStatus: null, latencyMs: elapsed(started), error, retryAfterMs: null, gone: false, responseExcerpt: null };
 }
 
 function elapsed(started: number): number {

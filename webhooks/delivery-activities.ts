@@ -18,8 +18,8 @@
  */
 import type { Logger } from 'pino';
 import type { WebhookSettings } from '../config/sluice-config';
-import type { DeliveryMetrics, AttemptOutcome } from '../webhook-gateway/metrics';
-import { sendWebhook, type WebhookAttemptResult } from '../webhook-gateway/send-webhook';
+import type { DeliveryMetrics } from '../webhook-gateway/metrics';
+import { sendWebhook } from '../webhook-gateway/send-webhook';
 import { deterministicId, getEvent, type EventPayload, type WebhookDisabledData } from './events';
 import type { EventPublisher } from './event-publisher';
 import { signingSecrets } from './webhook-store';
@@ -43,16 +43,6 @@ export interface AttemptDeliveryInput {
   attempt: number;
   /** The schedule's delay before the next attempt, or null when this is the last one. */
   scheduledDelayMs: number | null;
-}
-
-/** How a failed attempt is counted in metrics. */
-function attemptOutcome(result: WebhookAttemptResult): AttemptOutcome {
-  if (result.ok) return 'success';
-  if (result.gone) return 'gone';
-  if (result.httpStatus !== null) return 'http_error';
-  if (/unsafe address/i.test(result.error ?? '')) return 'unsafe_address';
-  if (/timed out/i.test(result.error ?? '')) return 'timeout';
-  return 'network_error';
 }
 
 export function createDeliveryActivities(deps: DeliveryActivityDeps) {
@@ -110,7 +100,7 @@ export function createDeliveryActivities(deps: DeliveryActivityDeps) {
         timeoutMs: settings.timeoutMs,
         policy: settings,
       });
-      metrics.attempt(attemptOutcome(result), result.latencyMs);
+      metrics.attempt(result.kind, result.latencyMs);
       const attempt = {
         attempt: input.attempt,
         attemptedAt,
