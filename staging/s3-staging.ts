@@ -8,7 +8,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream, existsSync } from 'node:fs';
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -22,10 +22,11 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import type pl from 'nodejs-polars';
+import { s3ErrorCode } from '../connectors/s3/s3-client';
 import { FINISHED_MARKER, runKeyOf, type Staging } from './staging';
 
-/** Objects at least this large go up as multipart uploads. */
-const MULTIPART_BYTES = 16 * 1024 * 1024;
+/** Upload part size: smaller files go up in a single PutObject. */
+const PART_BYTES = 16 * 1024 * 1024;
 
 export class S3Staging implements Staging {
   private readonly prefix: string;
@@ -69,12 +70,8 @@ export class S3Staging implements Staging {
   }
 
   async store(localFile: string, key: string): Promise<void> {
-    const { size } = await stat(localFile);
-    if (size >= MULTIPART_BYTES) {
-      await new Upload({ client: this.client, params: { Bucket: this.bucket, Key: this.objectKey(key), Body: createReadStream(localFile) } }).done();
-    } else {
-      await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key), Body: createReadStream(localFile), ContentLength: size }));
-    }
+    // One PutObject when the file fits in a part, else a multipart upload completed at the end.
+    await new Upload({ client: this.client, params: { Bucket: this.bucket, Key: this.objectKey(key), Body: createReadStream(localFile) }, partSize: PART_BYTES }).done();
     // Keep it in this worker's cache: the next step often runs here.
     const cached = this.cachePath(key);
     await mkdir(path.dirname(cached), { recursive: true });
@@ -111,8 +108,8 @@ export class S3Staging implements Staging {
       await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key) }));
       return true;
     } catch (error) {
-      const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-      if (status === 404 || (error as Error).name === 'NotFound' || (error as Error).name === 'NoSuchKey') return false;
+      const code = s3ErrorCode(error);
+      if (code === 'NotFound' || code === 'NoSuchKey' || (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) return false;
       throw error;
     }
   }
