@@ -22,15 +22,9 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import type { S3ConnectorConfig, S3Location } from '../config/sluice-config';
-import { createS3Client } from '../connectors/s3/s3-client';
+import { createS3Client, s3ErrorCode } from '../connectors/s3/s3-client';
 import type { DataBackend } from './data-backend';
 import { DataStoreError } from './data-store-error';
-
-interface AwsError {
-  name?: string;
-  Code?: string;
-  $metadata?: { httpStatusCode?: number };
-}
 
 export class S3DataBackend implements DataBackend {
   private readonly client: S3Client;
@@ -50,14 +44,14 @@ export class S3DataBackend implements DataBackend {
 
   /** Missing object → undefined; missing bucket → DataStoreError; anything else is rethrown. */
   private missing(error: unknown): undefined {
-    const e = error as AwsError;
-    if (e.name === 'NoSuchBucket' || e.Code === 'NoSuchBucket') {
+    const code = s3ErrorCode(error);
+    if (code === 'NoSuchBucket') {
       throw new DataStoreError('DATA_STORE_BUCKET_NOT_FOUND', `the data store's bucket "${this.bucket}" does not exist; create it, or fix data_store.s3.bucket in sluice.config.yaml`, {
         cause: error,
         details: { bucket: this.bucket },
       });
     }
-    if (e.name === 'NoSuchKey' || e.name === 'NotFound' || e.$metadata?.httpStatusCode === 404) return undefined;
+    if (code === 'NoSuchKey' || code === 'NotFound' || (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) return undefined;
     throw error;
   }
 
