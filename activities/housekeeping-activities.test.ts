@@ -5,7 +5,7 @@ import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { loadConfig } from '../config/sluice-config';
 import { LocalStaging } from '../staging/local-staging';
-import { dateFolderDay, expiredDateFolders, inFlightDays, inFlightReason, isDateFolderExpired, sweepKind, type InFlightRun } from './housekeeping-activities';
+import { dateFolderDay, inFlightDays, inFlightReason, isDateFolderExpired, sweepKind, type InFlightRun } from './housekeeping-activities';
 
 const NOW = Date.parse('2026-03-31T03:30:00Z');
 const DAY = 86_400_000;
@@ -21,6 +21,7 @@ describe('date folder selection', () => {
 
   it('selects the folders whose whole day is older than the window: today and the N days before it stay', () => {
     const names = ['2026-01-15', '2026-02-28', '2026-03-01', '2026-03-30', '2026-03-31', '2026-04-01', '2026-02-30', 'invoices'];
+    const expiredDateFolders = (names: string[], windowDays: number, nowMs: number) => names.filter((name) => isDateFolderExpired(name, windowDays, nowMs));
     assert.deepEqual(expiredDateFolders(names, 30, NOW), ['2026-01-15', '2026-02-28']);
     assert.deepEqual(expiredDateFolders(names, 1, NOW), ['2026-01-15', '2026-02-28', '2026-03-01']);
     assert.deepEqual(expiredDateFolders(names, 365, NOW), []);

@@ -114,7 +114,7 @@ export interface InFlightRun {
 
 const DAY_MS = 86_400_000;
 /** Files modified this recently are kept, whatever their window. */
-export const RECENT_WRITE_MS = 3_600_000;
+const RECENT_WRITE_MS = 3_600_000;
 const LIST_LIMIT = 100;
 const DATE_FOLDER = /^(\d{4})-(\d{2})-(\d{2})$/;
 
@@ -138,11 +138,6 @@ export function isDateFolderExpired(name: string, windowDays: number, nowMs: num
   const today = Math.floor(nowMs / DAY_MS) * DAY_MS;
   if (day >= today) return false;
   return day + DAY_MS + windowDays * DAY_MS <= nowMs;
-}
-
-/** The names among `names` that are date folders past their window, in the order given. */
-export function expiredDateFolders(names: string[], windowDays: number, nowMs: number): string[] {
-  return names.filter((name) => isDateFolderExpired(name, windowDays, nowMs));
 }
 
 /** The staging-safe form of an id, as in staging run keys (staging/staging.ts `runKeyOf`). */
@@ -193,6 +188,9 @@ export interface SweepOptions {
   recentSinceMs?: number;
 }
 
+/** `full` relative to the project dir, with `/` separators (as paths are reported). */
+const relativePath = (projectDir: string, full: string): string => path.relative(projectDir, full).split(path.sep).join('/');
+
 /** Collects one kind's report while walking. */
 class Sweep {
   readonly result: SweepRetentionResult;
@@ -221,7 +219,7 @@ class Sweep {
   }
 
   rel(full: string): string {
-    return path.relative(this.options.config.projectDir, full).split(path.sep).join('/');
+    return relativePath(this.options.config.projectDir, full);
   }
 
   tick(): void {
@@ -365,7 +363,7 @@ async function sweepFilesByAge(dir: string, cutoffMs: number, sweep: Sweep): Pro
 }
 
 /** A staged execution: its run key, when it finished (null: no `finished.json`), its size. */
-export interface StagedExecution {
+interface StagedExecution {
   runKey: string;
   finishedAtMs: number | null;
   files: number;
@@ -393,7 +391,7 @@ async function treeSize(dir: string): Promise<{ files: number; bytes: number }> 
  * Lists staged executions (read-only), reading `finished.json` the way `Staging.sweep` does: local staging takes
  * its `finished_at` (else the marker's mtime), S3 staging the marker object's LastModified.
  */
-export async function listStagedExecutions(config: SluiceConfig): Promise<StagedExecution[]> {
+async function listStagedExecutions(config: SluiceConfig): Promise<StagedExecution[]> {
   const s3 = config.staging.s3;
   if (!s3) {
     const root = config.staging.dir;
@@ -486,7 +484,7 @@ async function sweepStaging(sweep: Sweep): Promise<void> {
 export async function sweepKind(kind: RetentionKind, options: SweepOptions): Promise<SweepRetentionResult> {
   const windows = retentionSettings(options.config);
   const paths = projectPaths(options.config);
-  const rel = (full: string) => path.relative(options.config.projectDir, full).split(path.sep).join('/');
+  const rel = (full: string) => relativePath(options.config.projectDir, full);
   switch (kind) {
     case 'backup': {
       const sweep = new Sweep(options, kind, windows.backupDays, rel(paths.backup));
