@@ -39,10 +39,13 @@ function uiLink(config: SluiceConfig, workflowId: string): string {
   return `${config.temporal.uiUrl}/namespaces/${config.temporal.namespace}/workflows/${encodeURIComponent(workflowId)}`;
 }
 
-/** Opens Temporal (and the metadata database when configured), runs `body`, closes both. */
-async function withTemporal<T>(config: SluiceConfig, body: (client: Client, pool: Pool | undefined) => Promise<T>): Promise<T> {
+/**
+ * Opens Temporal (and, with `database` and a configured `databaseUrl`, the metadata database, where
+ * ended pipeline runs are recorded), runs `body`, closes both.
+ */
+async function withTemporal<T>(config: SluiceConfig, database: boolean, body: (client: Client, pool: Pool | undefined) => Promise<T>): Promise<T> {
   const connection = await Connection.connect({ address: config.temporal.address });
-  const pool = config.databaseUrl ? new Pool({ connectionString: config.databaseUrl, max: 1, application_name: 'sluice:cli' }) : undefined;
+  const pool = database && config.databaseUrl ? new Pool({ connectionString: config.databaseUrl, max: 1, application_name: 'sluice:cli' }) : undefined;
   pool?.on('error', () => undefined);
   try {
     if (pool) await migrate(pool);
@@ -120,7 +123,8 @@ export function addPipelineCommands(program: Command): void {
       if (options.date !== undefined && !isIsoDate(options.date)) throw new UserError('INVALID_DATE', `--date must be a date written YYYY-MM-DD, not "${options.date}"`);
       const date = options.date ?? pipelineDate(spec);
       const input = { pipeline: spec.name, environment, date, trigger: 'manual' as const };
-      const code = await withTemporal(config, async (client, pool) => {
+      // Only --wait reads a recorded run, so only --wait opens (and migrates) the metadata database.
+      const code = await withTemporal(config, options.wait === true, async (client, pool) => {
         const { workflowId } = await startPipelineRun(client, { taskQueue: config.temporal.taskQueue, input });
         if (!options.wait) {
           if (options.json) print(JSON.stringify({ id: workflowId, pipeline: spec.name, environment, date, status: 'RUNNING', ui_url: uiLink(config, workflowId) }));
@@ -148,7 +152,7 @@ export function addPipelineCommands(program: Command): void {
     .option('--json', 'print exactly one JSON object on stdout')
     .action(async (id: string, options: { json?: boolean }, command: Command) => {
       const config = configFrom(command);
-      const state = await withTemporal(config, (client, pool) => getPipelineRun(client, id, pool));
+      const state = await withTemporal(config, true, (client, pool) => getPipelineRun(client, id, pool));
       if (options.json) print(JSON.stringify({ id, ...state }));
       else printState(config, state);
     });
