@@ -282,17 +282,18 @@ export function createRunActivities(deps: RunActivityDeps) {
         if (spec.dedupe) {
           const keys = spec.dedupe;
           const local = await Promise.all(mappedFiles.map((f) => staging.fetch(f)));
-          const keyFrame = pl.concat(local.map((f) => pl.readParquet(f, { columns: [ROW_COLUMN, ...keys] } as never)));
-          const duplicates = findDuplicates(keyFrame, keys);
+          const keyFrames = local.map((f) => pl.readParquet(f, { columns: [ROW_COLUMN, ...keys] } as never));
+          const duplicates = findDuplicates(pl.concat(keyFrames), keys);
           const allDuplicates = [...duplicates.keys()];
           finalMapped = [];
           for (const [i, file] of local.entries()) {
-            const mapped = pl.readParquet(file);
-            const dupRows = (mapped.filter(pl.col(ROW_COLUMN).isIn(allDuplicates)).getColumn(ROW_COLUMN).toArray() as unknown[]).map(Number);
+            // Only a part holding duplicates is read whole and rewritten.
+            const dupRows = (keyFrames[i]!.filter(pl.col(ROW_COLUMN).isIn(allDuplicates)).getColumn(ROW_COLUMN).toArray() as unknown[]).map(Number);
             if (dupRows.length === 0) {
               finalMapped.push(mappedFiles[i]!);
               continue;
             }
+            const mapped = pl.readParquet(file);
             const dedupedKey = `${runKey}/deduped/${part(i)}`;
             const rejectedKey = `${runKey}/rejected-dedupe/${part(i)}`;
             finalMapped.push(dedupedKey);
