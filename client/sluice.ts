@@ -131,6 +131,8 @@ function failureMetadata(error: unknown): RunMetadata | undefined {
 export class SluiceRun {
   status: RunStatus = 'CREATED';
   metadata: RunMetadata | undefined;
+  /** Whether the last `refresh()` found the workflow still open. */
+  private open = true;
 
   constructor(
     readonly id: string,
@@ -152,7 +154,8 @@ export class SluiceRun {
       if (error instanceof WorkflowNotFoundError) throw new InvalidRequestError('RUN_NOT_FOUND', `no run with id "${this.id}"`);
       throw error;
     }
-    if (description.status.name !== 'RUNNING') {
+    this.open = description.status.name === 'RUNNING';
+    if (!this.open) {
       const final = await this.handle.result().then(
         (metadata) => metadata as RunMetadata,
         (error: unknown) => failureMetadata(error),
@@ -197,9 +200,8 @@ export class SluiceRun {
     for (;;) {
       // Progress costs queries, which the worker answers between workflow tasks: only when asked.
       if (!closed && options.onProgress) {
-        const description = await this.handle.describe();
-        if (description.status.name !== 'RUNNING') break;
-        await this.refresh().catch(() => undefined);
+        await this.refresh(); // one describe per poll; it notes whether the run is still open
+        if (!this.open) break;
         options.onProgress(this);
       }
       if (closed) break;
