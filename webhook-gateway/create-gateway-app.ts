@@ -5,7 +5,7 @@
  *
  * @example
  * ```ts
- * const app = createGatewayApp({ sluice, tokens: gatewaySettings(config).tokens, logger, databaseUrl: config.databaseUrl });
+ * const app = createGatewayApp({ sluice, tokens: gatewaySettings(config).tokens, logger, pool, webhooks });
  * const server = await startGatewayServer(app, { port: 8700, host: '127.0.0.1' });
  * ```
  *
@@ -28,7 +28,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import express, { type Express, type Request } from 'express';
-import { Client as PgClient, type Pool } from 'pg';
+import type { Pool } from 'pg';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import type { Sluice, SluiceRun } from '../client/sluice';
@@ -59,11 +59,9 @@ export interface GatewayOptions {
   /** Accepted API tokens (hashed), from `gateway.tokens` in config. */
   tokens: readonly GatewayToken[];
   logger: Logger;
-  /** The metadata Postgres `/readyz` checks; undefined makes the gateway never ready. */
-  databaseUrl: string | undefined;
   /** How long each readiness check may take, in ms. @default 2000 */
   readinessTimeoutMs?: number;
-  /** The metadata database (migrated): run events. */
+  /** The metadata database (migrated): run events; `/readyz` checks it with `SELECT 1`. */
   pool: Pool;
   /** Webhook subscriptions and deliveries. */
   webhooks: WebhookService;
@@ -308,17 +306,7 @@ export function createGatewayApp(options: GatewayOptions): Express {
   app.get('/readyz', async (_req, res) => {
     const checks: Record<string, () => Promise<unknown>> = {
       temporal: () => sluice.client.workflowService.getSystemInfo({}),
-      postgres: async () => {
-        if (!options.databaseUrl) throw new Error('no metadata database configured (DATABASE_URL or database_url)');
-        const client = new PgClient({ connectionString: options.databaseUrl, connectionTimeoutMillis: readinessTimeoutMs });
-        client.on('error', () => undefined);
-        try {
-          await client.connect();
-          await client.query('SELECT 1');
-        } finally {
-          await client.end().catch(() => undefined);
-        }
-      },
+      postgres: () => pool.query('SELECT 1'),
     };
     const results = await Promise.all(
       Object.entries(checks).map(async ([name, check]) => {

@@ -39,7 +39,7 @@ describe('gateway OpenAPI document', () => {
   const pool = new Pool({ connectionString: 'postgres://127.0.0.1:1/none' });
   const logger = pino({ level: 'silent' });
   const webhooks = new WebhookService(new EventPublisher(pool, sluice.client, 'sluice-webhooks', logger), DEFAULT_WEBHOOK_SETTINGS);
-  const app = createGatewayApp({ sluice, tokens: [], logger, databaseUrl: undefined, pool, webhooks });
+  const app = createGatewayApp({ sluice, tokens: [], logger, pool, webhooks });
   after(async () => {
     await sluice.close();
     await pool.end();

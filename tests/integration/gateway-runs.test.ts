@@ -7,7 +7,7 @@ import { createWriteStream, writeFileSync } from 'node:fs';
 import { once } from 'node:events';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Pool } from 'pg';
 import { Sluice } from '../../client/sluice';
 import { DEFAULT_WEBHOOK_SETTINGS, type GatewayToken, type SluiceConfig } from '../../config/sluice-config';
 import { EventPublisher } from '../../webhooks/event-publisher';
@@ -15,7 +15,7 @@ import { WebhookService } from '../../webhooks/webhook-service';
 import { hashToken } from '../../webhook-gateway/auth';
 import { createGatewayApp } from '../../webhook-gateway/create-gateway-app';
 import { startGatewayServer, type GatewayServer } from '../../webhook-gateway/server';
-import { createTestDatabase, logger, startTemporal, tempProject, testConfig, startInProcessRunner, type InProcessRunner, type TestDatabase } from '../helpers/services';
+import { logger, startRunStack, type InProcessRunner, type RunStack, type TestDatabase } from '../helpers/services';
 
 const WRITER = 'writer-token-0123456789';
 const READER = 'reader-token-0123456789';
@@ -43,7 +43,7 @@ interface Answer {
 }
 
 describe('gateway runs API on real Temporal and Postgres', () => {
-  let env: TestWorkflowEnvironment;
+  let stack: RunStack;
   let db: TestDatabase;
   let dir: string;
   let config: SluiceConfig;
@@ -90,8 +90,8 @@ describe('gateway runs API on real Temporal and Postgres', () => {
   }
 
   before(async () => {
-    [env, db] = await Promise.all([startTemporal(), createTestDatabase()]);
-    dir = tempProject();
+    stack = await startRunStack({ connectors: () => ({ files: { kind: 'local', root: '.' }, warehouse: { kind: 'postgres' } }) });
+    ({ db, dir, config, runner, sluice } = stack);
     writeFileSync(path.join(dir, 'clean.csv'), 'id,name,amount\n1,a,10\n2,b,20\n3,c,30\n');
     writeFileSync(path.join(dir, 'other.csv'), 'id,name,amount\n4,d,40\n');
     const big = createWriteStream(path.join(dir, 'big.csv'));
@@ -103,19 +103,14 @@ describe('gateway runs API on real Temporal and Postgres', () => {
     }
     big.end();
     await once(big, 'close');
-    config = testConfig({ dir, databaseUrl: db.url, address: env.address, connectors: { files: { kind: 'local', root: '.' }, warehouse: { kind: 'postgres' } } });
-    runner = await startInProcessRunner(env, db, config);
-    ({ sluice } = runner);
     webhooks = new WebhookService(new EventPublisher(db.pool, sluice.client, `${config.temporal.taskQueue}-webhooks`, logger), DEFAULT_WEBHOOK_SETTINGS);
-    const app = createGatewayApp({ sluice, tokens: TOKENS, logger, databaseUrl: db.url, pool: db.pool, webhooks });
+    const app = createGatewayApp({ sluice, tokens: TOKENS, logger, pool: db.pool, webhooks });
     gateway = await startGatewayServer(app, { port: 0, host: '127.0.0.1' });
   });
 
   after(async () => {
     await gateway?.close();
-    await runner?.stop();
-    await env?.teardown();
-    await db?.drop();
+    await stack?.stop();
   });
 
   it('answers 401 without a token or with an unknown one, and 403 for a read-only token on POST', async () => {
@@ -273,7 +268,8 @@ describe('gateway runs API on real Temporal and Postgres', () => {
   });
 
   it('says which dependency is down in /readyz (503)', async () => {
-    const down = createGatewayApp({ sluice, tokens: TOKENS, logger, databaseUrl: 'postgres://postgres@127.0.0.1:1/none', readinessTimeoutMs: 1000, pool: db.pool, webhooks });
+    const deadPool = new Pool({ connectionString: 'postgres://postgres@127.0.0.1:1/none' });
+    const down = createGatewayApp({ sluice, tokens: TOKENS, logger, readinessTimeoutMs: 1000, pool: deadPool, webhooks });
     const server = await startGatewayServer(down, { port: 0, host: '127.0.0.1' });
     try {
       const response = await fetch(`${server.url}/readyz`);
@@ -285,6 +281,7 @@ describe('gateway runs API on real Temporal and Postgres', () => {
       assert.equal(body.error.details.checks.postgres!.ok, false);
     } finally {
       await server.close();
+      await deadPool.end();
     }
   });
 });
