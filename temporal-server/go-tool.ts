@@ -5,7 +5,7 @@
  * install it.
  */
 import { spawn } from 'node:child_process';
-import { accessSync, constants, existsSync } from 'node:fs';
+import { accessSync, constants } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
@@ -61,7 +61,7 @@ export async function findGoTool(tool: GoTool, options: { projectDir: string; lo
   if (fromPath) return fromPath;
   const binDir = toolsBinDir(options.projectDir);
   const cached = path.join(binDir, tool.binary);
-  if (existsSync(cached) && isExecutable(cached)) return cached;
+  if (isExecutable(cached)) return cached;
   const go = onPath('go', env);
   if (options.build === false || !go) {
     throw new ConfigError(

@@ -8,11 +8,9 @@
 import type { Logger } from 'pino';
 import { findGoTool, type GoTool } from './go-tool';
 
-export { toolsBinDir } from './go-tool';
+const TEMPORAL_CLI_MODULE = 'github.com/temporalio/cli/cmd/temporal@v1.5.1';
 
-export const TEMPORAL_CLI_MODULE = 'github.com/temporalio/cli/cmd/temporal@v1.5.1';
-
-export const TEMPORAL_CLI: GoTool = {
+const TEMPORAL_CLI: GoTool = {
   binary: 'temporal',
   module: TEMPORAL_CLI_MODULE,
   envVar: 'TEMPORAL_CLI',

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { findGoTool, type GoTool } from '../../temporal-server/go-tool';
 import { logger } from './services';
 
-export const VERSITYGW_MODULE = 'github.com/versity/versitygw/cmd/versitygw@v1.8.0';
+const VERSITYGW_MODULE = 'github.com/versity/versitygw/cmd/versitygw@v1.8.0';
 
 export interface S3Server {
   endpoint: string;
@@ -25,7 +25,7 @@ export interface S3Server {
 }
 
 /** versitygw, found or built like the Temporal CLI (temporal-server/go-tool.ts). */
-export const VERSITYGW: GoTool = {
+const VERSITYGW: GoTool = {
   binary: 'versitygw',
   module: VERSITYGW_MODULE,
   envVar: 'SLUICE_S3_SERVER',
@@ -34,7 +34,7 @@ export const VERSITYGW: GoTool = {
 };
 
 /** Finds versitygw, building it with Go into `<projectDir>/.tools/bin` when needed. */
-export function findS3Server(projectDir: string): Promise<string> {
+function findS3Server(projectDir: string): Promise<string> {
   return findGoTool(VERSITYGW, { projectDir, logger });
 }
 
