@@ -312,13 +312,16 @@ export function plainTextSecret(raw: string, kind: SecretKind): string | null {
   return password && !password.includes(PLACEHOLDER) ? 'a plain-text password' : null;
 }
 
+/** A libpq `password=…` setting, quoted or not: group 1 is what precedes the value, group 2 the value. */
+export const LIBPQ_PASSWORD = /((?:^|\s)password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)/;
+
 /** The password of a connection URL (`user:password@`, `?password=`) or libpq string (`password=…`), if any. */
 function urlPassword(text: string): string | null {
   try {
     const url = new URL(text);
     return url.password || url.searchParams.get('password') || null;
   } catch {
-    return /(?:^|\s)password\s*=\s*('(?:[^'\\]|\\.)*'|\S+)/.exec(text)?.[1] ?? null;
+    return LIBPQ_PASSWORD.exec(text)?.[2] ?? null;
   }
 }
 
@@ -341,6 +344,6 @@ export function maskSecret(value: string, kind: SecretKind): string {
     if (url.searchParams.has('password')) url.searchParams.set('password', MASK);
     return url.toString();
   } catch {
-    return /=/.test(value) ? value.replace(/((?:^|\s)password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)/g, `$1${MASK}`) : MASK;
+    return /=/.test(value) ? value.replace(new RegExp(LIBPQ_PASSWORD, 'g'), `$1${MASK}`) : MASK;
   }
 }

@@ -32,7 +32,7 @@ import { HeadBucketCommand, ListBucketsCommand } from '@aws-sdk/client-s3';
 import { Connection } from '@temporalio/client';
 import { Client as PgClient } from 'pg';
 import { ConfigError, UserError } from '../common/errors';
-import { maskSecret, MASK } from '../config/secrets';
+import { LIBPQ_PASSWORD, maskSecret, MASK } from '../config/secrets';
 import type { ConnectorConfig, LocalConnectorConfig, PostgresConnectorConfig, S3ConnectorConfig, SluiceConfig, SmtpConnectorConfig } from '../config/sluice-config';
 import { bindSourcePath } from './postgres/postgres-source';
 import { createS3Client, s3ErrorCode } from './s3/s3-client';
@@ -160,8 +160,8 @@ function connectorSecrets(config: ConnectorConfig | { kind: 'metadata'; url?: st
       const password = new URL(url).password;
       if (password) values.push(password, decodeURIComponent(password));
     } catch {
-      const match = /(?:^|\s)password\s*=\s*('(?:[^'\\]|\\.)*'|\S+)/.exec(url);
-      if (match?.[1]) values.push(match[1].replace(/^'|'$/g, ''));
+      const password = LIBPQ_PASSWORD.exec(url)?.[2];
+      if (password) values.push(password.replace(/^'|'$/g, ''));
     }
   };
   switch (config.kind) {
