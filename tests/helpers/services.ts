@@ -179,6 +179,41 @@ export async function startInProcessRunner(env: TestWorkflowEnvironment, db: Tes
   };
 }
 
+/** What a test file of runs starts once: Temporal, a fresh database, a temp project and an in-process runner. */
+export interface RunStack {
+  env: TestWorkflowEnvironment;
+  db: TestDatabase;
+  dir: string;
+  config: SluiceConfig;
+  runner: InProcessRunner;
+  sluice: Sluice;
+  /** Stops the runner, tears Temporal down and drops the database. */
+  stop(): Promise<void>;
+}
+
+/** Starts a {@link RunStack}; `connectors` may name the test database (its url). */
+export async function startRunStack(options: { connectors?: (db: TestDatabase) => SluiceConfig['connectors']; chunkRows?: number } = {}): Promise<RunStack> {
+  const [env, db] = await Promise.all([startTemporal(), createTestDatabase()]);
+  const dir = tempProject();
+  const config = testConfig({ dir, databaseUrl: db.url, address: env.address, chunkRows: options.chunkRows, connectors: options.connectors?.(db) });
+  const stopServices = async () => {
+    await env.teardown();
+    await db.drop();
+  };
+  const runner = await startInProcessRunner(env, db, config).catch(async (error: unknown) => {
+    await stopServices();
+    throw error;
+  });
+  return {
+    env, db, dir, config, runner,
+    sluice: runner.sluice,
+    async stop() {
+      await runner.stop();
+      await stopServices();
+    },
+  };
+}
+
 /** What a CLI process printed and how it exited. */
 export interface CliResult {
   code: number | null;

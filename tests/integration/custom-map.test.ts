@@ -11,16 +11,14 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import pl from 'nodejs-polars';
 import { RunFailedError, Sluice } from '../../client/sluice';
-import type { SluiceConfig } from '../../config/sluice-config';
 import { PostgresTarget } from '../../connectors/postgres/postgres-target';
 import { parseFlowSpec } from '../../flow-spec/flow-spec';
 import { FlowVersionStore } from '../../flow-spec/flow-versions';
-import { ROW_COLUMN } from '../../transform/map-chunk';
+import { emptyRejected, ROW_COLUMN } from '../../transform/map-chunk';
 import { sha256Hex } from '../../transform/map-module';
-import { createTestDatabase, startInProcessRunner, startTemporal, tempProject, testConfig, type InProcessRunner, type TestDatabase } from '../helpers/services';
+import { startRunStack, type RunStack, type TestDatabase } from '../helpers/services';
 
 // 10 rows, 3 per chunk: account A appears in chunks 1 and 2, C in chunks 2 and 3.
 const ACCOUNTS_CSV = [
@@ -94,11 +92,9 @@ const accountsTable = (table: string) => `
   )`;
 
 describe('custom maps and link steps on real Temporal and Postgres', () => {
-  let env: TestWorkflowEnvironment;
+  let stack: RunStack;
   let db: TestDatabase;
   let dir: string;
-  let config: SluiceConfig;
-  let runner: InProcessRunner;
   let sluice: Sluice;
   let store: FlowVersionStore;
 
@@ -106,24 +102,19 @@ describe('custom maps and link steps on real Temporal and Postgres', () => {
   const count = async (sql: string) => Number((await db.pool.query<{ n: string }>(`SELECT count(*) AS n FROM ${sql}`)).rows[0]!.n);
 
   before(async () => {
-    [env, db] = await Promise.all([startTemporal(), createTestDatabase()]);
-    dir = tempProject();
+    stack = await startRunStack({ chunkRows: 3, connectors: () => ({ files: { kind: 'local', root: '.' }, warehouse: { kind: 'postgres' } }) });
+    ({ db, dir, sluice } = stack);
     mkdirSync(path.join(dir, 'maps'));
     writeFileSync(path.join(dir, 'maps', 'accounts.ts'), ACCOUNTS_MAP);
     writeFileSync(path.join(dir, 'accounts.csv'), ACCOUNTS_CSV);
     writeFileSync(path.join(dir, 'accounts-2.csv'), 'code,name,parent_code,balance\nG,Golf,ROOT,1\n');
     for (const table of ['accounts', 'badlink_accounts']) await db.pool.query(accountsTable(table));
     await db.pool.query('CREATE TABLE public.account_loads (run_id text, source_path text, accounts bigint)');
-    config = testConfig({ dir, databaseUrl: db.url, address: env.address, chunkRows: 3, connectors: { files: { kind: 'local', root: '.' }, warehouse: { kind: 'postgres' } } });
-    runner = await startInProcessRunner(env, db, config);
-    ({ sluice } = runner);
     store = new FlowVersionStore(db.pool, { projectDir: dir });
   });
 
   after(async () => {
-    await runner?.stop();
-    await env?.teardown();
-    await db?.drop();
+    await stack?.stop();
   });
 
   it('applies the map to every mapped row across chunks, rejects with reasons, and links parents in the load transaction', async () => {
@@ -228,7 +219,7 @@ describe('custom maps and link steps on real Temporal and Postgres', () => {
     const mapped = path.join(files, 'mapped.parquet');
     const rejected = path.join(files, 'rejected.parquet');
     pl.DataFrame({ [ROW_COLUMN]: pl.Series(ROW_COLUMN, [1], pl.Int64), code: ['H'], name: ['Hotel'], parent_code: ['ROOT'], balance: pl.Series('balance', [4], pl.Int64) }).writeParquet(mapped);
-    pl.DataFrame({ [ROW_COLUMN]: pl.Series(ROW_COLUMN, [], pl.Int64), record: pl.Series('record', [], pl.Utf8), errors: pl.Series('errors', [], pl.Utf8) }).writeParquet(rejected);
+    emptyRejected().writeParquet(rejected);
     const target = new PostgresTarget(db.pool, 'warehouse');
     const request = {
       runId: 'accounts-retry',

@@ -8,8 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { InvalidRequestError, RunFailedError, RunTimeoutError, Sluice } from '../../client/sluice';
 import { metadataQuery, RUN_STATUSES, statusQuery } from '../../common/run-model';
-import type { SluiceConfig } from '../../config/sluice-config';
-import { createTestDatabase, startTemporal, tempProject, testConfig, startInProcessRunner, type InProcessRunner, type TestDatabase } from '../helpers/services';
+import { startRunStack, type InProcessRunner, type RunStack, type TestDatabase } from '../helpers/services';
 
 const ORDERS_CSV = [
   'id,name,amount,day,active',
@@ -42,40 +41,32 @@ max_reject_ratio: ${overrides.maxRejectRatio ?? 0.9}
 `;
 
 describe('runFlow on real Temporal and Postgres', () => {
+  let stack: RunStack;
   let env: TestWorkflowEnvironment;
   let db: TestDatabase;
   let dir: string;
-  let config: SluiceConfig;
   let runner: InProcessRunner;
   let sluice: Sluice;
 
   const publish = (yaml: string) => runner.publish(yaml);
 
   before(async () => {
-    [env, db] = await Promise.all([startTemporal(), createTestDatabase()]);
-    dir = tempProject();
+    stack = await startRunStack({
+      connectors: (db) => ({
+        files: { kind: 'local', root: '.' },
+        warehouse: { kind: 'postgres' },
+        erp: { kind: 'postgres', url: db.url, query: 'SELECT id, amount FROM public.invoices WHERE batch_id = :source_path ORDER BY id' },
+      }),
+    });
+    ({ env, db, dir, runner, sluice } = stack);
     writeFileSync(path.join(dir, 'orders.csv'), ORDERS_CSV);
     writeFileSync(path.join(dir, 'clean.csv'), 'id,name,amount,day,active\n1,a,1,2024-02-01,true\n2,b,2,2024-02-02,false\n3,c,3,,\n');
     await db.pool.query(`CREATE TABLE public.invoices (batch_id text, id integer, amount numeric)`);
     await db.pool.query(`INSERT INTO public.invoices VALUES ('b1', 1, 10.5), ('b1', 2, 20), ('b1', 3, 30), ('b2', 4, 40), ('b2', 5, 50)`);
-    config = testConfig({
-      dir,
-      databaseUrl: db.url,
-      address: env.address,
-      connectors: {
-        files: { kind: 'local', root: '.' },
-        warehouse: { kind: 'postgres' },
-        erp: { kind: 'postgres', url: db.url, query: 'SELECT id, amount FROM public.invoices WHERE batch_id = :source_path ORDER BY id' },
-      },
-    });
-    runner = await startInProcessRunner(env, db, config);
-    ({ sluice } = runner);
   });
 
   after(async () => {
-    await runner?.stop();
-    await env?.teardown();
-    await db?.drop();
+    await stack?.stop();
   });
 
   it('reaches SUCCEEDED on clean rows, with status and metadata from the workflow queries', async () => {
