@@ -26,7 +26,7 @@ import { createHash } from 'node:crypto';
 import { ScheduleNotFoundError, ScheduleOverlapPolicy, type Client, type ScheduleDescription, type ScheduleOptions } from '@temporalio/client';
 import { UserError } from '../common/errors';
 import type { SluiceConfig } from '../config/sluice-config';
-import { listPipelines, loadPipeline, type OverlapPolicy, type PipelineSpec } from '../pipeline-spec/pipeline-spec';
+import { listPipelines, type OverlapPolicy, type PipelineSpec } from '../pipeline-spec/pipeline-spec';
 import type { RunPipelineInput } from '../pipeline/pipeline-model';
 import { housekeepingScheduleSpec } from '../workflows/housekeeping';
 
@@ -162,8 +162,11 @@ export async function applySchedules(
   environment: string,
   options: { prune?: boolean; housekeeping?: boolean } = {},
 ): Promise<AppliedSchedule[]> {
-  // Parse every pipeline first: one bad file applies nothing.
-  const specs = listPipelines(config).map((listed) => loadPipeline(config, listed.name));
+  // Every pipeline is parsed first (by listPipelines, once): one bad file applies nothing.
+  const specs = listPipelines(config).map((listed) => {
+    if (listed.error) throw listed.error;
+    return listed.spec!;
+  });
   if (specs.some((spec) => spec.name === HOUSEKEEPING)) {
     throw new UserError('RESERVED_PIPELINE_NAME', `pipelines/${HOUSEKEEPING}.yaml: the name "${HOUSEKEEPING}" is the retention schedule's; rename the pipeline`);
   }
