@@ -297,7 +297,8 @@ export function decryptSecret(value: string, ring: MasterKeyRing | null): string
 // ---------------------------------------------------------------------------------------------------------------
 // Plain text and masking
 
-const ENV_REFERENCE = /\$\{env:[A-Za-z_][A-Za-z0-9_]*\}/g;
+/** A `${env:NAME}` reference in config text; group 1 is the variable's name. */
+export const ENV_REFERENCE = /\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}/g;
 const PLACEHOLDER = 'sluiceenvreference';
 
 /**

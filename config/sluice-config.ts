@@ -31,6 +31,7 @@ import { DEFAULT_ENVIRONMENT, requiresEncryptedSecrets, selectEnvironment, unkno
 import {
   decryptSecret,
   encryptedKeyId,
+  ENV_REFERENCE,
   findSecretFields,
   isEncrypted,
   loadMasterKeys,
@@ -330,8 +331,6 @@ export interface ResolvedConfigFile {
   secrets: ResolvedSecret[];
   warnings: string[];
 }
-
-const ENV_REFERENCE = /\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}/g;
 
 /** Replaces `${env:NAME}` in every string of a parsed YAML value; unset variables are collected in `missing`. */
 function substituteEnv(value: unknown, env: NodeJS.ProcessEnv, at: string[], missing: { path: string[]; message: string }[]): unknown {
