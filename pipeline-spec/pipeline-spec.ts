@@ -338,8 +338,7 @@ function formatPath(at: readonly PropertyKey[]): string {
 }
 
 /** The 1-based line of the deepest node of `at` present in the document. */
-function lineOf(doc: Document | undefined, lines: LineCounter | undefined, at: Path): number | undefined {
-  if (!doc || !lines) return undefined;
+function lineOf(doc: Document, lines: LineCounter, at: Path): number | undefined {
   for (let depth = at.length; depth >= 0; depth--) {
     const node = (depth === 0 ? doc.contents : doc.getIn(at.slice(0, depth), true)) as { range?: [number, number, number] } | undefined | null;
     if (node && typeof node === 'object' && node.range) return lines.linePos(node.range[0]).line;
@@ -347,13 +346,13 @@ function lineOf(doc: Document | undefined, lines: LineCounter | undefined, at: P
   return undefined;
 }
 
-/** Options of {@link validatePipelineSpec} and {@link parsePipelineSpec}. */
+/** Options of {@link parsePipelineSpec}. */
 export interface PipelineSpecOptions {
   /** The pipeline's name as given by its file name; `name:` must match it. */
   expectedName?: string;
 }
 
-function validate(raw: unknown, origin: string, options: PipelineSpecOptions, doc?: Document, lines?: LineCounter): PipelineSpec {
+function validate(raw: unknown, origin: string, options: PipelineSpecOptions, doc: Document, lines: LineCounter): PipelineSpec {
   const result = pipelineSpecSchema.safeParse(raw);
   const found: { path: Path; message: string }[] = [
     ...(result.success ? [] : result.error.issues.map((issue) => ({ path: issue.path as Path, message: issue.message }))),
@@ -391,14 +390,6 @@ function validate(raw: unknown, origin: string, options: PipelineSpecOptions, do
       backup: job.backup ?? true,
     })),
   };
-}
-
-/**
- * Validates a pipeline spec object and returns its normalised form.
- * @throws PipelineSpecError listing every problem at once, each as `path: message`.
- */
-export function validatePipelineSpec(raw: unknown, origin = 'pipeline spec', options: PipelineSpecOptions = {}): PipelineSpec {
-  return validate(raw, origin, options);
 }
 
 /**

@@ -39,7 +39,7 @@ const isInside = (parent: string, child: string) => {
 const real = (dir: string) => (existsSync(dir) ? realpathSync(dir) : path.resolve(dir));
 
 /** Where a file goes in the backup folder, before any suffix. */
-export function backupTarget(options: Omit<MoveToBackupOptions, 'file'> & { file: string }): string {
+export function backupTarget(options: MoveToBackupOptions): string {
   const importDir = real(options.importDir);
   const base = isInside(importDir, options.file) ? importDir : real(options.root);
   const relative = isInside(base, options.file) ? path.relative(base, options.file) : path.basename(options.file);
