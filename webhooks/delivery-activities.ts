@@ -20,7 +20,7 @@ import type { Logger } from 'pino';
 import type { WebhookSettings } from '../config/sluice-config';
 import type { DeliveryMetrics } from '../webhook-gateway/metrics';
 import { sendWebhook } from '../webhook-gateway/send-webhook';
-import { deterministicId, getEvent, type EventPayload, type WebhookDisabledData } from './events';
+import { deterministicId, type EventPayload, type WebhookDisabledData } from './events';
 import type { EventPublisher } from './event-publisher';
 import { signingSecrets } from './webhook-store';
 
@@ -80,22 +80,20 @@ export function createDeliveryActivities(deps: DeliveryActivityDeps) {
      * @throws only on metadata-database or Temporal errors (the activity is then retried; the attempt row is overwritten).
      */
     async attemptDelivery(input: AttemptDeliveryInput): Promise<DeliveryOutcome> {
-      const delivery = await store.getDelivery(input.deliveryId);
+      const delivery = await store.deliveryForAttempt(input.deliveryId);
       if (!delivery) throw new Error(`delivery ${input.deliveryId} is not in the delivery log`);
-      if (delivery.status === 'succeeded') return { outcome: 'succeeded', attempts: delivery.attempts.length, httpStatus: delivery.attempts.at(-1)?.httpStatus ?? 200 };
-      if (delivery.status === 'failed') return { outcome: 'failed', attempts: delivery.attempts.length, reason: delivery.lastError ?? 'failed' };
-      const webhook = await store.getWithSecrets(delivery.webhookId);
-      if (!webhook || webhook.deleted) return fail(delivery.id, input.attempt - 1, 'the webhook was deleted');
+      if (delivery.status === 'succeeded') return { outcome: 'succeeded', attempts: delivery.attempts, httpStatus: delivery.lastHttpStatus ?? 200 };
+      if (delivery.status === 'failed') return { outcome: 'failed', attempts: delivery.attempts, reason: delivery.lastError ?? 'failed' };
+      const { webhook } = delivery;
+      if (webhook.deleted) return fail(delivery.id, input.attempt - 1, 'the webhook was deleted');
       if (webhook.disabled) return fail(delivery.id, input.attempt - 1, `the endpoint is disabled: ${webhook.disabledReason ?? 'no reason recorded'}`);
-      const event = await getEvent(store.pool, delivery.eventId);
-      if (!event) throw new Error(`event ${delivery.eventId} of delivery ${delivery.id} is missing`);
 
       const attemptedAt = new Date();
       const result = await sendWebhook({
         url: webhook.url,
-        id: event.id,
+        id: delivery.eventId,
         timestamp: attemptedAt,
-        payload: JSON.stringify(event.payload),
+        payload: JSON.stringify(delivery.payload),
         secrets: signingSecrets(webhook, attemptedAt),
         timeoutMs: settings.timeoutMs,
         policy: settings,
@@ -110,7 +108,7 @@ export function createDeliveryActivities(deps: DeliveryActivityDeps) {
         response: result.responseExcerpt,
         nextRetryAt: null as Date | null,
       };
-      const log = { deliveryId: delivery.id, webhookId: webhook.id, eventId: event.id, attempt: input.attempt, httpStatus: result.httpStatus, latencyMs: result.latencyMs };
+      const log = { deliveryId: delivery.id, webhookId: webhook.id, eventId: delivery.eventId, attempt: input.attempt, httpStatus: result.httpStatus, latencyMs: result.latencyMs };
 
       if (result.ok) {
         await store.recordHealth(webhook.id, true);

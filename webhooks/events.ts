@@ -129,12 +129,6 @@ export async function insertEvent(
   return result.rowCount === 1;
 }
 
-/** One event by id, or null. */
-export async function getEvent(db: Queryable, id: string): Promise<StoredEvent | null> {
-  const { rows } = await db.query<EventRow>('SELECT id, seq, type, run_id, payload, created_at FROM sluice.events WHERE id = $1', [id]);
-  return rows[0] ? toEvent(rows[0]) : null;
-}
-
 /**
  * A run's events in the order they happened (every execution of the run id, oldest first).
  * @param after an event id: only the events stored after it (the pull fallback's cursor).

@@ -12,7 +12,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Pool, PoolClient } from 'pg';
-import type { EventType } from './events';
+import type { EventPayload, EventType } from './events';
 
 type Queryable = Pool | PoolClient;
 
@@ -68,6 +68,21 @@ export interface Delivery {
   lastError: string | null;
   createdAt: Date;
   updatedAt: Date;
+}
+
+/** What one attempt of a delivery reads (see {@link WebhookStore.deliveryForAttempt}). */
+export interface DeliveryForAttempt {
+  id: string;
+  status: DeliveryStatus;
+  /** Attempts made so far. */
+  attempts: number;
+  /** The HTTP status of the latest attempt, or null (none yet, or no response). */
+  lastHttpStatus: number | null;
+  lastError: string | null;
+  /** Its webhook, with secrets; deleted ones included (the delivery must learn it was deleted). */
+  webhook: WebhookWithSecrets;
+  eventId: string;
+  payload: EventPayload;
 }
 
 /** A new `whsec_…` secret (24 random bytes, base64, per the Standard Webhooks spec). */
@@ -261,6 +276,31 @@ export class WebhookStore {
   async getDelivery(id: string): Promise<Delivery | null> {
     const found = await this.deliveries('d.id = $1', [id], 1);
     return found[0] ?? null;
+  }
+
+  /** A delivery, its webhook and its event's payload, in one query; null when there is no such delivery. */
+  async deliveryForAttempt(id: string): Promise<DeliveryForAttempt | null> {
+    const { rows } = await this.pool.query<
+      WebhookRow & { delivery_status: DeliveryStatus; delivery_attempts: number; delivery_last_error: string | null; last_http_status: number | null; event_id: string; payload: EventPayload }
+    >(
+      `SELECT w.*, d.status AS delivery_status, d.attempts AS delivery_attempts, d.last_error AS delivery_last_error, d.event_id, e.payload,
+         (SELECT a.http_status FROM sluice.webhook_attempts a WHERE a.delivery_id = d.id ORDER BY a.attempt DESC LIMIT 1) AS last_http_status
+       FROM sluice.webhook_deliveries d JOIN sluice.webhooks w ON w.id = d.webhook_id JOIN sluice.events e ON e.id = d.event_id
+       WHERE d.id = $1`,
+      [id],
+    );
+    const row = rows[0];
+    if (!row) return null;
+    return {
+      id,
+      status: row.delivery_status,
+      attempts: row.delivery_attempts,
+      lastHttpStatus: row.last_http_status,
+      lastError: row.delivery_last_error,
+      webhook: toWebhookWithSecrets(row),
+      eventId: row.event_id,
+      payload: row.payload,
+    };
   }
 
   /**
