@@ -35,7 +35,7 @@ async function withScope<T>(command: Command, body: (scope: DataScope) => Promis
     throw new DataStoreError('INVALID_DATA_SCOPE', 'give exactly one scope: --user (persistent data) or --pipeline <run-id> (one run\'s data)');
   }
   const config = configFrom(command);
-  const store = options.pipeline !== undefined ? createDataStore(config, options.pipeline) : createDataStore(config);
+  const store = createDataStore(config, options.pipeline);
   try {
     return await body(store.pipeline ?? store.user);
   } finally {
