@@ -14,6 +14,7 @@
  */
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { text } from 'node:stream/consumers';
 import type { Command } from 'commander';
 import { ConfigError, UserError } from '../common/errors';
 import {
@@ -46,12 +47,6 @@ function requireKeys(): MasterKeyRing {
     throw new ConfigError('NO_MASTER_KEY', `no master key: set SLUICE_MASTER_KEY or SLUICE_MASTER_KEY_FILE, or create ${file} with \`sluice secret keygen\``);
   }
   return ring;
-}
-
-async function readStdin(): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
 }
 
 /** Reads a line from the terminal without echoing it. */
@@ -112,7 +107,7 @@ export function addSecretCommands(program: Command): void {
         value = await promptHidden('secret (not echoed): ');
         if (value !== '' && (await promptHidden('again: ')) !== value) throw new UserError('SECRET_MISMATCH', 'the two entries differ; nothing was encrypted');
       } else {
-        value = (await readStdin()).replace(/\r?\n$/, '');
+        value = (await text(process.stdin)).replace(/\r?\n$/, '');
       }
       if (value === '') throw new UserError('EMPTY_SECRET', 'no secret given; type it at the prompt or pipe it: printf %s "$SECRET" | sluice secret encrypt');
       process.stdout.write(`${encryptSecret(value, ring)}\n`);
