@@ -127,6 +127,19 @@ function failureMetadata(error: unknown): RunMetadata | undefined {
   return details?.run && details.status ? details : undefined;
 }
 
+/**
+ * Describes a run's workflow.
+ * @throws InvalidRequestError `RUN_NOT_FOUND`.
+ */
+async function describeRun(handle: WorkflowHandle, id: string): Promise<Awaited<ReturnType<WorkflowHandle['describe']>>> {
+  try {
+    return await handle.describe();
+  } catch (error) {
+    if (error instanceof WorkflowNotFoundError) throw new InvalidRequestError('RUN_NOT_FOUND', `no run with id "${id}"`);
+    throw error;
+  }
+}
+
 /** A handle on one run; `status` and `metadata` are as of the last `refresh()`. */
 export class SluiceRun {
   status: RunStatus = 'CREATED';
@@ -147,13 +160,7 @@ export class SluiceRun {
    * @throws InvalidRequestError `RUN_NOT_FOUND`.
    */
   async refresh(): Promise<this> {
-    let description: Awaited<ReturnType<WorkflowHandle['describe']>>;
-    try {
-      description = await this.handle.describe();
-    } catch (error) {
-      if (error instanceof WorkflowNotFoundError) throw new InvalidRequestError('RUN_NOT_FOUND', `no run with id "${this.id}"`);
-      throw error;
-    }
+    const description = await describeRun(this.handle, this.id);
     this.open = description.status.name === 'RUNNING';
     if (!this.open) {
       const final = await this.handle.result().then(
@@ -330,15 +337,8 @@ export class Sluice {
    * @throws InvalidRequestError `RUN_NOT_FOUND`.
    */
   async getRun(id: string): Promise<SluiceRun> {
-    const handle = this.client.workflow.getHandle(id);
-    try {
-      await handle.describe();
-    } catch (error) {
-      if (error instanceof WorkflowNotFoundError) throw new InvalidRequestError('RUN_NOT_FOUND', `no run with id "${id}"`);
-      throw error;
-    }
-    const run = new SluiceRun(id, handle);
-    return run.refresh();
+    // refresh() describes the run, and throws RUN_NOT_FOUND.
+    return new SluiceRun(id, this.client.workflow.getHandle(id)).refresh();
   }
 
   /**
@@ -418,15 +418,10 @@ export class Sluice {
    */
   async cancel(id: string): Promise<void> {
     const handle = this.client.workflow.getHandle(id);
-    let description;
-    try {
-      description = await handle.describe();
-    } catch (error) {
-      if (error instanceof WorkflowNotFoundError) throw new InvalidRequestError('RUN_NOT_FOUND', `no run with id "${id}"`);
-      throw error;
-    }
-    if (description.status.name !== 'RUNNING') {
-      const status = description.typedSearchAttributes.get(SEARCH_ATTRIBUTES.status);
+    const description = await describeRun(handle, id);
+    const status = description.typedSearchAttributes.get(SEARCH_ATTRIBUTES.status);
+    // A run already showing a terminal status is only recording how it ended, where a cancel is ignored.
+    if (description.status.name !== 'RUNNING' || (status !== undefined && (TERMINAL_STATUSES as readonly string[]).includes(status))) {
       throw new InvalidRequestError('RUN_NOT_RUNNING', `run ${id} has already ended${status ? ` (${status})` : ''}; only a running run can be cancelled`, {
         details: { run_id: id, status },
       });
