@@ -80,7 +80,7 @@ function prng(seed: number): () => number {
   };
 }
 
-export const BAD_KINDS = ['bad_id', 'blank_id', 'blank_customer', 'bad_amount', 'bad_day', 'blank_day'] as const;
+const BAD_KINDS = ['bad_id', 'blank_id', 'blank_customer', 'bad_amount', 'bad_day', 'blank_day'] as const;
 export type BadKind = (typeof BAD_KINDS)[number];
 
 export interface GeneratedCsv {
@@ -245,7 +245,7 @@ export async function openBenchPostgres(cleanups: (() => Promise<void>)[]): Prom
   return { db, embedded };
 }
 
-export async function createBenchDatabase(adminUrl: string): Promise<BenchDatabase> {
+async function createBenchDatabase(adminUrl: string): Promise<BenchDatabase> {
   const name = `sluice_bench_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
   const admin = new PgClient({ connectionString: adminUrl });
   await admin.connect();

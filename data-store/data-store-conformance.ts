@@ -68,7 +68,7 @@ async function writeLargeFile(file: string, size: number): Promise<string> {
 }
 
 /** Bad names with the exact message each must be refused with. */
-export const REFUSED_NAMES: ReadonlyArray<readonly [name: string, message: string]> = [
+const REFUSED_NAMES: ReadonlyArray<readonly [name: string, message: string]> = [
   ['', 'data name must not be empty; give a relative name such as "reports/2024-06.csv"'],
   ['../secret.txt', 'data name "../secret.txt" contains a ".." segment; names cannot leave their scope: remove the ".." segment'],
   ['a/../../user/x', 'data name "a/../../user/x" contains a ".." segment; names cannot leave their scope: remove the ".." segment'],
@@ -90,7 +90,7 @@ export const REFUSED_NAMES: ReadonlyArray<readonly [name: string, message: strin
 ];
 
 /** A name of exactly 1024 UTF-8 bytes, the longest accepted. */
-export const LONGEST_NAME = ['a'.repeat(255), 'b'.repeat(255), 'c'.repeat(255), 'd'.repeat(254), 'e'].join('/');
+const LONGEST_NAME = ['a'.repeat(255), 'b'.repeat(255), 'c'.repeat(255), 'd'.repeat(254), 'e'].join('/');
 
 /**
  * Registers the conformance tests for one backend under `describe('data store conformance: <name>')`.

@@ -227,7 +227,7 @@ export class ScopedData implements DataScope {
 }
 
 /** The backend a config names. */
-export function createDataBackend(config: SluiceConfig): DataBackend {
+function createDataBackend(config: SluiceConfig): DataBackend {
   const { dataStore } = config;
   if (dataStore.backend === 'local') return new LocalDataBackend(dataStore.dir);
   const location = dataStore.s3;

@@ -57,7 +57,7 @@ export function qualifiedName(table: string): { schema: string; name: string; sq
  * The target and rejects tables of a flow.
  * @throws TargetError `TARGET_NEEDS_TABLE` when the flow names an object path instead of a table.
  */
-export function databaseTables(spec: FlowSpec): { table: string; rejects: string } {
+function databaseTables(spec: FlowSpec): { table: string; rejects: string } {
   if (!spec.target.table || !spec.target.rejects.table) {
     throw new TargetError('TARGET_NEEDS_TABLE', `flow ${spec.name} targets a postgres connector, so target.table (and rejects.table) must name tables, not a path`);
   }

@@ -53,7 +53,7 @@ export const S3_METADATA = {
 } as const;
 
 /** The suffix of a temporary key: `<final key>.sluice-tmp-<executionId>`. */
-export const TEMP_MARKER = '.sluice-tmp-';
+const TEMP_MARKER = '.sluice-tmp-';
 
 const EXTENSIONS: Record<string, TargetFormat> = { '.csv': 'csv', '.parquet': 'parquet', '.ndjson': 'ndjson', '.jsonl': 'ndjson' };
 const CONTENT_TYPES: Record<TargetFormat, string> = {
