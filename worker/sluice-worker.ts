@@ -85,6 +85,8 @@ export async function createSluiceWorker(options: CreateWorkerOptions): Promise<
   await migrate(pool);
   const connectors = new ConnectorRegistry(config);
   const staging = createStaging(config);
+  // One store, so its cache of (immutable) versions serves run and pipeline activities alike.
+  const flowVersions = new FlowVersionStore(pool);
   const ownConnection = !options.connection;
   const connection = options.connection ?? (await NativeConnection.connect({ address: config.temporal.address }));
   const worker = await Worker.create({
@@ -93,15 +95,9 @@ export async function createSluiceWorker(options: CreateWorkerOptions): Promise<
     taskQueue: config.temporal.taskQueue,
     workflowBundle: await workflowBundle(),
     activities: {
-      ...createRunActivities({
-        config,
-        connectors,
-        flowVersions: new FlowVersionStore(pool),
-        staging,
-        logger,
-      }),
+      ...createRunActivities({ config, connectors, flowVersions, staging, logger }),
       ...createEventActivities({ pool, runTaskQueue: config.temporal.taskQueue, logger }),
-      ...createPipelineActivities({ config, pool, flowVersions: new FlowVersionStore(pool), staging, logger }),
+      ...createPipelineActivities({ config, pool, flowVersions, staging, logger }),
       ...createHousekeepingActivities({ config, staging, logger }),
     },
     // Temporal's default is 0: in-flight activities would be cancelled at once on SIGTERM.
