@@ -362,7 +362,7 @@ async function sweepFilesByAge(dir: string, cutoffMs: number, sweep: Sweep): Pro
   return deleted;
 }
 
-/** A staged execution: its run key, when it finished (null: no `finished.json`), its size. */
+/** A staged execution: its run key, when it finished (null: no `finished.json`), its size (local staging: 0 while unfinished). */
 interface StagedExecution {
   runKey: string;
   finishedAtMs: number | null;
@@ -407,7 +407,9 @@ async function listStagedExecutions(config: SluiceConfig): Promise<StagedExecuti
           const parsed = Date.parse(((JSON.parse(await readFile(marker, 'utf8').catch(() => '{}')) ?? {}) as { finished_at?: string }).finished_at ?? '');
           finishedAtMs = Number.isNaN(parsed) ? (await stat(marker)).mtimeMs : parsed;
         }
-        found.push({ runKey: `${run.name}/${execution.name}`, finishedAtMs, ...(await treeSize(dir)) });
+        // Only finished executions can be deleted, so only their size is reported; a run in flight is not walked.
+        const size = finishedAtMs === null ? { files: 0, bytes: 0 } : await treeSize(dir);
+        found.push({ runKey: `${run.name}/${execution.name}`, finishedAtMs, ...size });
       }
     }
     return found;
