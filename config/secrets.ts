@@ -30,7 +30,7 @@ import { ConfigError } from '../common/errors';
 export type SecretKind = 'value' | 'url';
 
 /** Registry of the zod schemas of secret fields; fill it with {@link secret}. */
-export const secretFields = z.registry<{ kind: SecretKind }>();
+const secretFields = z.registry<{ kind: SecretKind }>();
 
 /**
  * Marks a field's schema as secret: `url: secret(z.string().min(1), 'url').optional()`.
