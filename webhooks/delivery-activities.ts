@@ -52,12 +52,12 @@ export function createDeliveryActivities(deps: DeliveryActivityDeps) {
 
   /** Disables the endpoint (once) and emits `webhook.disabled` to the other subscribers. */
   const disable = async (webhookId: string, url: string, reason: string) => {
-    if (!(await store.disable(webhookId, reason))) return;
+    const disabledAt = await store.disable(webhookId, reason);
+    if (!disabledAt) return;
     logger.warn({ webhookId, url, reason }, 'webhook endpoint disabled');
-    const disabled = await store.getWithSecrets(webhookId);
     const payload: EventPayload<WebhookDisabledData> = {
       type: 'webhook.disabled',
-      timestamp: (disabled?.disabledAt ?? new Date()).toISOString(),
+      timestamp: disabledAt.toISOString(),
       data: { webhook_id: webhookId, url, reason },
     };
     await publisher.publish({ id: deterministicId('evt', webhookId, 'disabled', payload.timestamp), runId: null, executionId: null, payload });

@@ -217,15 +217,15 @@ export class WebhookStore {
 
   /**
    * Disables a webhook unless it already is.
-   * @returns true when this call disabled it (the caller then emits `webhook.disabled`).
+   * @returns when this call disabled it (the caller then emits `webhook.disabled`), or null when it did not.
    */
-  async disable(id: string, reason: string, db: Queryable = this.pool): Promise<boolean> {
-    const result = await db.query(
+  async disable(id: string, reason: string, db: Queryable = this.pool): Promise<Date | null> {
+    const { rows } = await db.query<{ disabled_at: Date }>(
       `UPDATE sluice.webhooks SET disabled = true, disabled_reason = $2, disabled_at = now(), updated_at = now()
-       WHERE id = $1 AND NOT disabled AND deleted_at IS NULL`,
+       WHERE id = $1 AND NOT disabled AND deleted_at IS NULL RETURNING disabled_at`,
       [id, reason],
     );
-    return result.rowCount === 1;
+    return rows[0]?.disabled_at ?? null;
   }
 
   /**
