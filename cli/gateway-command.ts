@@ -8,6 +8,7 @@
  * curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8700/v1/runs
  * ```
  */
+import { text as readText } from 'node:stream/consumers';
 import type { Command } from 'commander';
 import { UserError } from '../common/errors';
 import { createLogger } from '../common/logger';
@@ -21,12 +22,6 @@ const port = (value: string) => {
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new UserError('INVALID_PORT', `--port must be a port number 0–65535, not "${value}"`);
   return n;
 };
-
-async function readStdin(): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
-}
 
 /** Adds `sluice gateway` and `sluice token hash` to a program. */
 export function addGatewayCommands(program: Command): void {
@@ -62,7 +57,7 @@ export function addGatewayCommands(program: Command): void {
     .command('hash')
     .description('read a token from stdin and print its sha256 (hex) for gateway.tokens[].sha256 in sluice.config.yaml')
     .action(async () => {
-      const text = (await readStdin()).replace(/\r?\n$/, '');
+      const text = (await readText(process.stdin)).replace(/\r?\n$/, '');
       if (text.length === 0) throw new UserError('EMPTY_TOKEN', 'no token on stdin; e.g. printf %s "$TOKEN" | sluice token hash');
       if (/\s/.test(text)) throw new UserError('INVALID_TOKEN', 'a bearer token cannot contain whitespace');
       process.stdout.write(`${hashToken(text)}\n`);
