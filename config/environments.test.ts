@@ -3,35 +3,11 @@
  * default `dev`), unknown names, and problems reported at the path where the environment block wrote them.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { after, describe, it } from 'node:test';
-import { ConfigError } from '../common/errors';
+import { describe, it } from 'node:test';
+import { configError, project } from './config-test-helpers';
 import { mergeEnvironment, requiresEncryptedSecrets } from './environments';
 import { loadConfig } from './sluice-config';
-
-const temps: string[] = [];
-function project(configText?: string): string {
-  const dir = realpathSync(mkdtempSync(path.join(os.tmpdir(), 'sluice-env-')));
-  temps.push(dir);
-  if (configText !== undefined) writeFileSync(path.join(dir, 'sluice.config.yaml'), configText);
-  return dir;
-}
-after(() => {
-  for (const dir of temps) rmSync(dir, { recursive: true, force: true });
-});
-
-function configError(fn: () => unknown, code: string): ConfigError {
-  try {
-    fn();
-  } catch (error) {
-    assert.ok(error instanceof ConfigError, `expected ConfigError, got ${String(error)}`);
-    assert.equal(error.code, code);
-    return error;
-  }
-  assert.fail('expected a ConfigError, nothing was thrown');
-}
 
 describe('mergeEnvironment', () => {
   it('merges maps key by key, recursively, keeping what the environment does not mention', () => {

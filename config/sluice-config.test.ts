@@ -2,36 +2,11 @@
  * Unit tests of `loadConfig` with temporary project folders and explicit env objects.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { after, describe, it } from 'node:test';
-import { ConfigError } from '../common/errors';
+import { describe, it } from 'node:test';
+import { configError, project } from './config-test-helpers';
 import { loadConfig, requireDatabaseUrl } from './sluice-config';
-
-const temps: string[] = [];
-function project(configText?: string, fileName = 'sluice.config.yaml'): string {
-  const dir = realpathSync(mkdtempSync(path.join(os.tmpdir(), 'sluice-config-')));
-  temps.push(dir);
-  if (configText !== undefined) writeFileSync(path.join(dir, fileName), configText);
-  return dir;
-}
-
-after(() => {
-  for (const dir of temps) rmSync(dir, { recursive: true, force: true });
-});
-
-function configError(fn: () => unknown, code: string): ConfigError {
-  try {
-    fn();
-  } catch (error) {
-    assert.ok(error instanceof ConfigError, `expected ConfigError, got ${String(error)}`);
-    assert.equal(error.name, 'ConfigError');
-    assert.equal(error.code, code);
-    return error;
-  }
-  assert.fail('expected a ConfigError, nothing was thrown');
-}
 
 describe('loadConfig', () => {
   it('with no config file: the files and warehouse connectors and local defaults', () => {
