@@ -15,12 +15,9 @@
 import type { Command } from 'commander';
 import { stringify } from 'yaml';
 import { maskSecret } from '../config/secrets';
-import { resolveConfigFile, type ResolvedConfigFile } from '../config/sluice-config';
+import { OVERRIDING_VARIABLES, resolveConfigFile, type ResolvedConfigFile } from '../config/sluice-config';
 import { globalOptions } from './cli-config';
 import { addSecretCommands } from './secret-command';
-
-/** Environment variables that override the file in `loadConfig`. */
-const OVERRIDING_VARIABLES = ['DATABASE_URL', 'TEMPORAL_ADDRESS', 'TEMPORAL_NAMESPACE', 'SLUICE_TASK_QUEUE', 'TEMPORAL_UI_URL', 'SLUICE_STAGING_DIR', 'SLUICE_CHUNK_ROWS'];
 
 /** A copy of the resolved file with every secret field masked. */
 export function maskedConfig(resolved: ResolvedConfigFile): Record<string, unknown> {

@@ -481,6 +481,9 @@ export function resolveConfigFile(options: ResolveConfigFileOptions = {}): Resol
   return { projectDir, stateDir, environment, environments: selection.defined, configFile: candidate, requireEncryptedSecrets: requireEncrypted, file: parsed.data, secrets, warnings };
 }
 
+/** The environment variables that override a value of the file in {@link loadConfig} (`sluice config show` names those set). */
+export const OVERRIDING_VARIABLES = ['DATABASE_URL', 'TEMPORAL_ADDRESS', 'TEMPORAL_NAMESPACE', 'SLUICE_TASK_QUEUE', 'TEMPORAL_UI_URL', 'SLUICE_STAGING_DIR', 'SLUICE_CHUNK_ROWS'] as const;
+
 /**
  * Loads and validates the configuration for one environment (`options.environment`, else `SLUICE_ENV`, else `dev`),
  * decrypting its secrets. Environment variables (`DATABASE_URL`, `TEMPORAL_ADDRESS`, …) override the file.
