@@ -24,3 +24,13 @@ export function configFrom(command: Command): SluiceConfig {
   if (options.env) process.env.SLUICE_ENV = options.env;
   return loadConfig({ configFile: options.config, environment: options.env });
 }
+
+/**
+ * A failure already reported to the user: `main` exits with `exitCode` and prints nothing more
+ * (a FAILED run is 1; a refused request is 2 through UserError).
+ */
+export class ExitError extends Error {
+  constructor(readonly exitCode: number) {
+    super(`exit ${exitCode}`);
+  }
+}

@@ -20,7 +20,7 @@ import type { HousekeepingReport, SweepRetentionResult } from '../activities/hou
 import { UserError } from '../common/errors';
 import type { SluiceConfig } from '../config/sluice-config';
 import { HOUSEKEEPING_INCOMPLETE_TYPE, HOUSEKEEPING_WORKFLOW_TYPE } from '../workflows/housekeeping';
-import { configFrom } from './cli-config';
+import { configFrom, ExitError } from './cli-config';
 
 const DEFAULT_TIMEOUT_S = 600;
 
@@ -64,12 +64,6 @@ export function formatReport(report: HousekeepingReport, workflowId: string): st
   const deleted = report.kinds.flatMap((k) => k.deleted.paths.map((p) => `  ${k.kind}: ${p}`));
   if (deleted.length > 0) lines.push(report.dryRun ? 'would delete:' : 'deleted:', ...deleted);
   return `${lines.join('\n')}\n`;
-}
-
-function exitWith(code: number): Promise<never> {
-  return new Promise<never>(() => {
-    process.stdout.write('', () => process.exit(code));
-  });
 }
 
 /** Starts the housekeeping workflow on the run task queue and waits for its report. */
@@ -125,6 +119,6 @@ export function addHousekeepingCommands(program: Command): void {
         if (report) process.stdout.write(formatReport(report, workflowId));
         if (error) process.stderr.write(`error: ${error}\n`);
       }
-      if (error) await exitWith(1);
+      if (error) throw new ExitError(1);
     });
 }

@@ -27,7 +27,7 @@ import { parseFlowSpec } from '../flow-spec/flow-spec';
 import { Pool } from 'pg';
 import { migrate } from '../db/migrations';
 import { FlowVersionStore } from '../flow-spec/flow-versions';
-import { configFrom } from './cli-config';
+import { configFrom, ExitError } from './cli-config';
 import { startLocalStack } from './local-stack';
 import { createSluiceWorker } from '../worker/sluice-worker';
 import { addDataCommands } from './data-command';
@@ -40,13 +40,6 @@ import { addSchedulesCommands } from './schedules-command';
 import { addInitCommand } from './init-command';
 import { addTestConnectionsCommand } from './test-connections-command';
 import { addHousekeepingCommands } from './housekeeping-command';
-
-/** A failure already reported to the user; carries the exit code. */
-class ExitError extends Error {
-  constructor(readonly exitCode: number) {
-    super(`exit ${exitCode}`);
-  }
-}
 
 function clientFor(config: SluiceConfig): Sluice {
   return new Sluice({

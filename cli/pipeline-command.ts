@@ -22,18 +22,11 @@ import { isIsoDate, listPipelines, loadPipeline, pipelineDate } from '../pipelin
 import { getPipelineRun, startPipelineRun, waitPipelineRun } from '../pipeline/pipeline-client';
 import { pipelineHeadline, type PipelineRunState } from '../pipeline/pipeline-model';
 import { textTable } from '../notifications/pipeline-email';
-import { configFrom, globalOptions } from './cli-config';
+import { configFrom, ExitError, globalOptions } from './cli-config';
 
 const print = (line: string): void => {
   process.stdout.write(`${line}\n`);
 };
-
-/** Exits with `code` once stdout is flushed (main() would turn a normal return into exit 0). */
-function exitWith(code: number): Promise<never> {
-  return new Promise(() => {
-    process.stdout.write('', () => process.exit(code));
-  });
-}
 
 function uiLink(config: SluiceConfig, workflowId: string): string {
   return `${config.temporal.uiUrl}/namespaces/${config.temporal.namespace}/workflows/${encodeURIComponent(workflowId)}`;
@@ -142,7 +135,7 @@ export function addPipelineCommands(program: Command): void {
         else printState(config, state);
         return exitCodeOf(state);
       });
-      if (code !== 0) await exitWith(code);
+      if (code !== 0) throw new ExitError(code);
     });
 
   pipeline

@@ -17,7 +17,7 @@
 import type { Command } from 'commander';
 import { UserError } from '../common/errors';
 import { DEFAULT_CHECK_TIMEOUT_MS, testConnections, type ConnectionCheck } from '../connectors/test-connection';
-import { configFrom } from './cli-config';
+import { configFrom, ExitError } from './cli-config';
 
 interface TestConnectionsOptions {
   json?: boolean;
@@ -61,13 +61,6 @@ export function formatChecks(checks: ConnectionCheck[]): string {
   return `${[line(header), ...rows.map(line)].join('\n')}\n\n${summary}\n`;
 }
 
-/** Exits with `code` once stdout is flushed (main() would turn a normal return into exit 0). */
-function exitWith(code: number): Promise<never> {
-  return new Promise<never>(() => {
-    process.stdout.write('', () => process.exit(code));
-  });
-}
-
 /** Adds `sluice test-connections` to a program. */
 export function addTestConnectionsCommand(program: Command): void {
   program
@@ -97,6 +90,6 @@ export function addTestConnectionsCommand(program: Command): void {
       } else {
         process.stdout.write(formatChecks(checks));
       }
-      if (!ok) await exitWith(1);
+      if (!ok) throw new ExitError(1);
     });
 }
