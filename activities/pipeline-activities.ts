@@ -20,19 +20,19 @@ import path from 'node:path';
 import { Context } from '@temporalio/activity';
 import type { Pool } from 'pg';
 import type { Logger } from 'pino';
-import { runIdFor, SluiceRun } from '../client/sluice';
 import { ConfigError, SourceError, UserError } from '../common/errors';
 import type { RunMetadata, RunStatus } from '../common/run-model';
 import { projectPaths, type SluiceConfig } from '../config/sluice-config';
 import { resolveUnderRoot } from '../connectors/local/local-source';
 import { createSmtpTransport } from '../connectors/smtp/smtp-transport';
-import type { FlowVersionStore } from '../flow-spec/flow-versions';
-import { attachmentFor, composePipelineEmail, shouldSend, type EmailAttachment } from '../notifications/pipeline-email';
-import { dateIn, isIsoDate, loadPipeline, pipelineDate, pipelineTimezone, renderSourcePath, type PipelineRequirement } from '../pipeline-spec/pipeline-spec';
-import type { PipelineEmail, PipelineJobState, PipelineRunState, PipelineStatus } from '../pipeline/pipeline-model';
-import { stagedRejectParts, writeRejectsCsv } from '../pipeline/reject-files';
-import { backupTarget, lastBackup, moveToBackup } from '../pipeline/source-backup';
-import type { Staging } from '../staging/staging';
+import { runIdFor, type FlowVersionStore } from '../flows/flow-versions';
+import { readRunState } from '../common/run-reader';
+import { attachmentFor, composePipelineEmail, shouldSend, type EmailAttachment } from '../pipelines/pipeline-email';
+import { dateIn, isIsoDate, loadPipeline, pipelineDate, pipelineTimezone, renderSourcePath, type PipelineRequirement } from '../pipelines/pipeline-spec';
+import type { PipelineEmail, PipelineJobState, PipelineRunState, PipelineStatus } from '../pipelines/pipeline-model';
+import { stagedRejectParts, writeRejectsCsv } from '../pipelines/reject-files';
+import { backupTarget, lastBackup, moveToBackup } from '../pipelines/source-backup';
+import type { Staging } from '../storage/staging';
 import { atActivityBoundary } from './activity-boundary';
 
 export interface PipelineActivityDeps {
@@ -208,11 +208,11 @@ export function createPipelineActivities(deps: PipelineActivityDeps) {
       const client = Context.current().client;
       const handle = client.workflow.getHandle(input.runId);
       const description = await handle.describe();
-      const run = await new SluiceRun(input.runId, handle).refresh();
+      const run = await readRunState(handle, input.runId);
       const closed = description.closeTime;
       return {
         running: description.status.name === 'RUNNING',
-        status: run.status,
+        status: run.status ?? 'CREATED',
         ...(run.metadata ? { metadata: run.metadata } : {}),
         ...(closed ? { endedAt: formatTime(closed, 'UTC') } : {}),
       };

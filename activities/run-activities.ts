@@ -19,14 +19,14 @@ import type { SluiceConfig } from '../config/sluice-config';
 import type { ConnectorRegistry } from '../connectors/registry';
 import { TransformError } from '../common/errors';
 import type { CustomMapMetadata } from '../common/run-model';
-import type { FlowVersion, FlowVersionStore } from '../flow-spec/flow-versions';
+import type { FlowVersion, FlowVersionStore } from '../flows/flow-versions';
 import type { ChunkPlan, StagedFileRef } from '../common/chunk-plan';
-import type { Staging } from '../staging/staging';
+import type { Staging } from '../storage/staging';
 import type { LinkStepResult } from '../connectors/connector';
 import { applyCustomMap, mapInput } from '../transform/custom-map';
 import { findDuplicates } from '../transform/dedupe';
 import { mapChunk, ROW_COLUMN, ruleKey, toJson, type RejectError } from '../transform/map-chunk';
-import { loadMap, readMapFile, type MapFile } from '../transform/map-module';
+import { loadMap, readMapFile, type MapFile } from '../flows/map-module';
 import { atActivityBoundary } from './activity-boundary';
 
 export interface RunActivityDeps {

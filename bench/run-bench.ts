@@ -32,11 +32,11 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { Sluice } from '../client/sluice';
 import { createLogger } from '../common/logger';
 import { type RunMetadata, type StepName } from '../common/run-model';
-import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../db/embedded-postgres';
+import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../local-stack/embedded-postgres';
 import { migrate } from '../db/migrations';
 import { qualifiedName, targetTableDdl } from '../connectors/postgres/postgres-target';
-import { parseFlowSpec, type FlowSpec } from '../flow-spec/flow-spec';
-import { FlowVersionStore } from '../flow-spec/flow-versions';
+import { parseFlowSpec, type FlowSpec } from '../flows/flow-spec';
+import { FlowVersionStore } from '../flows/flow-versions';
 import { quoteIdent } from '../transform/polars-sql';
 import { startTemporal } from '../tests/helpers/services';
 

@@ -35,8 +35,8 @@ import { Sluice } from '../client/sluice';
 import { type RunMetadata } from '../common/run-model';
 import { createS3Client } from '../connectors/s3/s3-client';
 import { qualifiedName } from '../connectors/postgres/postgres-target';
-import { parseFlowSpec } from '../flow-spec/flow-spec';
-import { FlowVersionStore } from '../flow-spec/flow-versions';
+import { parseFlowSpec } from '../flows/flow-spec';
+import { FlowVersionStore } from '../flows/flow-versions';
 import { startS3Server } from '../tests/helpers/s3-server';
 import { startTemporal } from '../tests/helpers/services';
 import {

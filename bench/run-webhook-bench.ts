@@ -50,7 +50,7 @@
  * - `--worker-options '<json>'` runs the delivery worker built here instead of the gateway's, with
  *   these `Worker.create` options on top of the gateway's (e.g.
  *   `{"maxConcurrentWorkflowTaskExecutions":100,"maxConcurrentWorkflowTaskPolls":20}`), to measure
- *   what other worker settings would do without changing `webhooks/delivery-worker.ts`.
+ *   what other worker settings would do without changing `worker/delivery-worker.ts`.
  * - `--workflows-path <file>` that worker bundles these workflows instead of `workflows/` (a changed
  *   `deliverWebhook`, e.g. with local activities), to measure a workflow change before making it.
  * - `--retry-schedule 0,1000,5000` the delivery retry schedule in ms (@default 0,1000,2000,5000,10000);
@@ -76,9 +76,9 @@ import { createLogger } from '../common/logger';
 import { DEFAULT_WEBHOOK_SETTINGS, type SluiceConfig, type WebhookSettings } from '../config/sluice-config';
 import { hashToken } from '../webhook-gateway/auth';
 import { startGateway, type Gateway } from '../webhook-gateway/gateway';
-import { NO_DELIVERY_METRICS } from '../webhook-gateway/metrics';
-import { closeWebhookAgents } from '../webhook-gateway/send-webhook';
-import { createDeliveryActivities } from '../webhooks/delivery-activities';
+import { NO_DELIVERY_METRICS } from '../webhooks/delivery-metrics';
+import { closeWebhookAgents } from '../webhooks/send-webhook';
+import { createDeliveryActivities } from '../activities/delivery-activities';
 import { deliveryWorkflowId, EventPublisher, webhooksTaskQueue } from '../webhooks/event-publisher';
 import { deterministicId, insertEvent, type EventPayload, type RunEventData } from '../webhooks/events';
 import { workflowBundle } from '../worker/sluice-worker';
@@ -766,7 +766,7 @@ async function main(): Promise<void> {
 }
 
 /**
- * A delivery worker like the gateway's (`webhooks/delivery-worker.ts`: same task queue, activities,
+ * A delivery worker like the gateway's (`worker/delivery-worker.ts`: same task queue, activities,
  * pool, activity concurrency and grace time) with extra `Worker.create` options.
  * @returns its shutdown.
  */

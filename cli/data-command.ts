@@ -14,8 +14,8 @@
  * Refused requests (bad name, missing object, bad range, no scope) exit 2 with `error: <message>`.
  */
 import type { Command } from 'commander';
-import { createDataStore, type ByteRange, type DataScope } from '../data-store/data-store';
-import { DataStoreError } from '../data-store/data-store-error';
+import { createDataStore, type ByteRange, type DataScope } from '../storage/data-store';
+import { DataStoreError } from '../storage/data-store-error';
 import { configFrom } from './cli-config';
 
 interface ScopeOptions {

@@ -1,6 +1,6 @@
 /**
  * `sluice housekeeping run`: runs the `housekeeping` workflow now (retention of backups, rejected-row files,
- * logs and staging; rules in activities/housekeeping-activities.ts), waits for it and prints its report. The
+ * logs and staging; rules in ops/housekeeping.ts), waits for it and prints its report. The
  * daily run is a Temporal Schedule made by `sluice schedules apply` (workflows/housekeeping.ts
  * `housekeepingScheduleSpec`). A worker of the environment must be running: it does the deleting, with its
  * own config's `retention` windows.
@@ -16,10 +16,10 @@
 import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure, TimeoutFailure } from '@temporalio/common';
 import type { Command } from 'commander';
-import type { HousekeepingReport, SweepRetentionResult } from '../activities/housekeeping-activities';
+import type { HousekeepingReport, SweepRetentionResult } from '../ops/housekeeping';
 import { UserError } from '../common/errors';
 import type { SluiceConfig } from '../config/sluice-config';
-import { HOUSEKEEPING_INCOMPLETE_TYPE, HOUSEKEEPING_WORKFLOW_TYPE } from '../workflows/housekeeping';
+import { HOUSEKEEPING_INCOMPLETE_TYPE, HOUSEKEEPING_WORKFLOW_TYPE } from '../common/workflow-types';
 import { configFrom, ExitError } from './cli-config';
 
 const DEFAULT_TIMEOUT_S = 600;

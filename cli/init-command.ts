@@ -8,7 +8,7 @@
  * ```
  */
 import type { Command } from 'commander';
-import { scaffoldProject } from '../project/scaffold';
+import { scaffoldProject } from '../local-stack/scaffold';
 
 /** Adds `sluice init` to a program. */
 export function addInitCommand(program: Command): void {

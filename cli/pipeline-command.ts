@@ -18,10 +18,10 @@ import { UserError } from '../common/errors';
 import { DEFAULT_ENVIRONMENT } from '../config/environments';
 import type { SluiceConfig } from '../config/sluice-config';
 import { migrate } from '../db/migrations';
-import { isIsoDate, listPipelines, loadPipeline, pipelineDate } from '../pipeline-spec/pipeline-spec';
-import { getPipelineRun, startPipelineRun, waitPipelineRun } from '../pipeline/pipeline-client';
-import { pipelineHeadline, type PipelineRunState } from '../pipeline/pipeline-model';
-import { textTable } from '../notifications/pipeline-email';
+import { isIsoDate, listPipelines, loadPipeline, pipelineDate } from '../pipelines/pipeline-spec';
+import { getPipelineRun, startPipelineRun, waitPipelineRun } from '../client/pipeline-client';
+import { pipelineHeadline, type PipelineRunState } from '../pipelines/pipeline-model';
+import { textTable } from '../pipelines/pipeline-email';
 import { configFrom, ExitError, globalOptions } from './cli-config';
 
 const print = (line: string): void => {

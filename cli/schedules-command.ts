@@ -17,7 +17,7 @@ import { Client, Connection, ScheduleOverlapPolicy } from '@temporalio/client';
 import { UserError } from '../common/errors';
 import { DEFAULT_ENVIRONMENT } from '../config/environments';
 import type { SluiceConfig } from '../config/sluice-config';
-import { applySchedules, listSchedules, pipelineSchedule } from '../schedules/pipeline-schedules';
+import { applySchedules, listSchedules, pipelineSchedule } from '../pipelines/pipeline-schedules';
 import { configFrom, globalOptions } from './cli-config';
 
 const print = (line: string): void => {

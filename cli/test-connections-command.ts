@@ -1,6 +1,6 @@
 /**
  * `sluice test-connections`: checks every connector of an environment, the metadata database and Temporal,
- * in parallel, and prints one row each (what is checked per kind: connectors/test-connection.ts).
+ * in parallel, and prints one row each (what is checked per kind: ops/test-connection.ts).
  *
  * ```sh
  * sluice test-connections -e prod                       # the table; exit 1 if any FAILED
@@ -16,7 +16,7 @@
  */
 import type { Command } from 'commander';
 import { UserError } from '../common/errors';
-import { DEFAULT_CHECK_TIMEOUT_MS, testConnections, type ConnectionCheck } from '../connectors/test-connection';
+import { DEFAULT_CHECK_TIMEOUT_MS, testConnections, type ConnectionCheck } from '../ops/test-connection';
 import { configFrom, ExitError } from './cli-config';
 
 interface TestConnectionsOptions {

@@ -1,7 +1,8 @@
 /**
  * `sluice/client`: the client SDK. See {@link Sluice}.
  */
-export { Sluice, SluiceRun, RunFailedError, RunTimeoutError, InvalidRequestError, runIdFor } from './sluice';
+export { Sluice, SluiceRun, RunFailedError, RunTimeoutError, InvalidRequestError } from './sluice';
+export { runIdFor } from '../flows/flow-versions';
 export type { SluiceOptions, RunRequest, RunSummary, RunMetadata, RunStatus } from './sluice';
 /** Types for custom maps (`transform: maps/<name>.ts` in a flow): `import type { CustomMap } from 'sluice/client'`. */
 export type { CustomMap, MapContext, MapOutput, MapResult } from '../transform/custom-map';

@@ -18,15 +18,13 @@
  */
 import { createHash } from 'node:crypto';
 import { Client, Connection, WorkflowFailedError, type WorkflowExecutionInfo, type WorkflowHandle } from '@temporalio/client';
-import { ApplicationFailure, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/common';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { executionInfoFromRaw } from '@temporalio/client/lib/helpers';
 import { Pool } from 'pg';
 import { InvalidRequestError } from '../common/errors';
 import {
   DEFAULT_TASK_QUEUE,
-  metadataQuery,
   RUN_STATUSES,
-  RUN_WORKFLOW_TYPE,
   SEARCH_ATTRIBUTES,
   TERMINAL_STATUSES,
   type RunError,
@@ -34,8 +32,10 @@ import {
   type RunMetadata,
   type RunStatus,
 } from '../common/run-model';
+import { RUN_WORKFLOW_TYPE } from '../common/workflow-types';
 import { migrate } from '../db/migrations';
-import { FlowVersionStore, parseFlowVersionId } from '../flow-spec/flow-versions';
+import { FlowVersionStore, runIdFor } from '../flows/flow-versions';
+import { describeRun, failureMetadata, readRunState } from '../common/run-reader';
 
 export { InvalidRequestError } from '../common/errors';
 export type { RunMetadata, RunStatus } from '../common/run-model';
@@ -97,15 +97,6 @@ export interface RunSummary {
   closedAt: Date | undefined;
 }
 
-/**
- * The run id of a (flow version, source_path): `<flow>-v<N>-<first 16 hex of sha256(source_path)>`.
- * Deterministic, so Temporal's workflow-id reuse policy enforces "one successful run per source_path".
- */
-export function runIdFor(flowVersion: string, sourcePath: string): string {
-  const { flow, version } = parseFlowVersionId(flowVersion);
-  return `${flow}-v${version}-${createHash('sha256').update(sourcePath).digest('hex').slice(0, 16)}`;
-}
-
 /** A run's row in a visibility listing. */
 function runSummaryOf(execution: WorkflowExecutionInfo): RunSummary {
   return {
@@ -119,26 +110,6 @@ function runSummaryOf(execution: WorkflowExecutionInfo): RunSummary {
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** The final metadata a FAILED or CRASHED run carries in its failure details, if `error` is one. */
-function failureMetadata(error: unknown): RunMetadata | undefined {
-  const failure = error instanceof WorkflowFailedError ? error.cause : undefined;
-  const details = failure instanceof ApplicationFailure ? (failure.details?.[0] as RunMetadata | undefined) : undefined;
-  return details?.run && details.status ? details : undefined;
-}
-
-/**
- * Describes a run's workflow.
- * @throws InvalidRequestError `RUN_NOT_FOUND`.
- */
-async function describeRun(handle: WorkflowHandle, id: string): Promise<Awaited<ReturnType<WorkflowHandle['describe']>>> {
-  try {
-    return await handle.describe();
-  } catch (error) {
-    if (error instanceof WorkflowNotFoundError) throw new InvalidRequestError('RUN_NOT_FOUND', `no run with id "${id}"`);
-    throw error;
-  }
-}
 
 /** A handle on one run; `status` and `metadata` are as of the last `refresh()`. */
 export class SluiceRun {
@@ -160,29 +131,10 @@ export class SluiceRun {
    * @throws InvalidRequestError `RUN_NOT_FOUND`.
    */
   async refresh(): Promise<this> {
-    const description = await describeRun(this.handle, this.id);
-    this.open = description.status.name === 'RUNNING';
-    if (!this.open) {
-      const final = await this.handle.result().then(
-        (metadata) => metadata as RunMetadata,
-        (error: unknown) => failureMetadata(error),
-      );
-      if (final) {
-        this.metadata = final;
-        this.status = final.status;
-        return this;
-      }
-    }
-    try {
-      const deadline = Date.now() + 5_000;
-      // One query: the metadata carries the status, so both come from the same moment of the run.
-      const metadata = await this.handle.client.connection.withDeadline(deadline, () => this.handle.query(metadataQuery));
-      this.status = metadata.status;
-      this.metadata = metadata;
-    } catch {
-      const status = description.typedSearchAttributes.get(SEARCH_ATTRIBUTES.status);
-      if (status && (RUN_STATUSES as readonly string[]).includes(status)) this.status = status as RunStatus;
-    }
+    const state = await readRunState(this.handle, this.id);
+    this.open = state.open;
+    this.status = state.status ?? this.status;
+    this.metadata = state.metadata ?? this.metadata;
     return this;
   }
 

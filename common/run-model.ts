@@ -117,5 +117,3 @@ export const RUN_CRASHED_TYPE = 'SluiceRunCrashed';
 export const statusQuery = defineQuery<RunStatus>('status');
 export const metadataQuery = defineQuery<RunMetadata>('metadata');
 
-/** The Temporal workflow type name of a run. */
-export const RUN_WORKFLOW_TYPE = 'runFlow';

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { configError, project } from './config-test-helpers';
+import { configError, project } from '../tests/helpers/config-fixtures';
 import { mergeEnvironment, requiresEncryptedSecrets } from './environments';
 import { loadConfig } from './sluice-config';
 

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { configError, project } from './config-test-helpers';
+import { configError, project } from '../tests/helpers/config-fixtures';
 import { loadConfig, requireDatabaseUrl } from './sluice-config';
 
 describe('loadConfig', () => {

@@ -11,7 +11,7 @@
  * `connectors/registry.ts`.
  */
 import type { LinkStepMetadata } from '../common/run-model';
-import type { FlowSpec, SourceFormat } from '../flow-spec/flow-spec';
+import type { FlowSpec, SourceFormat } from '../flows/flow-spec';
 
 /** Progress callback: called at least once per chunk, so activities can heartbeat. */
 export type ProgressFn = (progress: { rows: number; chunk: number }) => void;

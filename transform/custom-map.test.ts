@@ -10,11 +10,11 @@ import { describe, it } from 'node:test';
 import pl from 'nodejs-polars';
 import pino from 'pino';
 import { FlowSpecError, TransformError } from '../common/errors';
-import { validateFlowSpec, type FlowSpec } from '../flow-spec/flow-spec';
-import { contentHash, withMapHash } from '../flow-spec/flow-versions';
+import { validateFlowSpec, type FlowSpec } from '../flows/flow-spec';
+import { contentHash, withMapHash } from '../flows/flow-versions';
 import { applyCustomMap, mapInput, type MapContext } from './custom-map';
 import { ROW_COLUMN } from './map-chunk';
-import { loadMap, readMapFile, sha256Hex } from './map-module';
+import { loadMap, readMapFile, sha256Hex } from '../flows/map-module';
 
 const spec: FlowSpec = validateFlowSpec({
   name: 'accounts',

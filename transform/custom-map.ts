@@ -32,9 +32,9 @@
 import pl, { type DataType } from 'nodejs-polars';
 import type { Logger } from 'pino';
 import { TransformError } from '../common/errors';
-import type { FieldType, FlowSpec } from '../flow-spec/flow-spec';
+import type { FieldType, FlowSpec } from '../flows/flow-spec';
 import { ROW_COLUMN } from './map-chunk';
-import type { LoadedMap } from './map-module';
+import type { LoadedMap } from '../flows/map-module';
 
 /** What a custom map gets besides the rows. */
 export interface MapContext {
@@ -228,7 +228,7 @@ export async function applyCustomMap(spec: FlowSpec, map: LoadedMap, input: pl.D
   const file = map.file.path;
   let result: unknown;
   try {
-    result = await map.fn(input, ctx);
+    result = await (map.fn as CustomMap)(input, ctx);
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     throw new TransformError('MAP_FAILED', `custom map ${file} threw: ${message}${map.locate(error)}`, { cause: error });

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import pl from 'nodejs-polars';
-import { validateFlowSpec, type FieldType } from '../flow-spec/flow-spec';
+import { validateFlowSpec, type FieldType } from '../flows/flow-spec';
 import { describeType, POSTGRES_TYPES, validateJsonColumn } from './field-types';
 import { mapChunk, ROW_COLUMN } from './map-chunk';
 

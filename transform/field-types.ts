@@ -15,7 +15,7 @@
  * - date and datetime text must match the format exactly: trailing text or a zone offset fails.
  */
 import pl, { type DataType } from 'nodejs-polars';
-import type { FieldSpec, FieldType } from '../flow-spec/flow-spec';
+import type { FieldSpec, FieldType } from '../flows/flow-spec';
 
 /** Postgres column type for each field type. */
 export const POSTGRES_TYPES: Record<FieldType, string> = {

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import pl from 'nodejs-polars';
 import { TransformError } from '../common/errors';
-import { validateFlowSpec } from '../flow-spec/flow-spec';
+import { validateFlowSpec } from '../flows/flow-spec';
 import { emptyRejected, mapChunk, ROW_COLUMN, ruleKey, toJson } from './map-chunk';
 
 function spec(fields: Record<string, unknown>, extra: Record<string, unknown> = {}) {

@@ -15,7 +15,7 @@
  */
 import pl from 'nodejs-polars';
 import { TransformError } from '../common/errors';
-import type { FieldSpec, FlowSpec } from '../flow-spec/flow-spec';
+import type { FieldSpec, FlowSpec } from '../flows/flow-spec';
 import { castField, describeType, validateJsonColumn } from './field-types';
 import { executeSql } from './polars-sql';
 

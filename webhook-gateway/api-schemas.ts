@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { RUN_STATUSES } from '../common/run-model';
 import { EVENT_TYPES } from '../webhooks/events';
-import { parseFlowVersionId } from '../flow-spec/flow-versions';
+import { parseFlowVersionId } from '../flows/flow-versions';
 
 const isFlowVersionId = (value: string) => {
   try {

@@ -17,7 +17,7 @@ import type { Logger } from 'pino';
 import { Sluice } from '../client/sluice';
 import { gatewaySettings, requireDatabaseUrl, type SluiceConfig } from '../config/sluice-config';
 import { migrate } from '../db/migrations';
-import { createDeliveryWorker } from '../webhooks/delivery-worker';
+import { createDeliveryWorker } from '../worker/delivery-worker';
 import { EventPublisher, webhooksTaskQueue } from '../webhooks/event-publisher';
 import { WebhookService } from '../webhooks/webhook-service';
 import type { SluiceWorker } from '../worker/sluice-worker';

@@ -14,11 +14,9 @@ import { randomBytes } from 'node:crypto';
 import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy, type Client } from '@temporalio/client';
 import type { Pool } from 'pg';
 import type { Logger } from 'pino';
+import { DELIVERY_WORKFLOW_TYPE } from '../common/workflow-types';
 import { deterministicId, insertEvent, type EventPayload } from './events';
 import { WebhookStore, type DeliveryTrigger } from './webhook-store';
-
-/** Workflow type of one delivery (see `workflows/deliver-webhook.ts`). */
-export const DELIVERY_WORKFLOW_TYPE = 'deliverWebhook';
 
 /** The task queue of webhook deliveries: the runs' task queue + `-webhooks`. */
 export function webhooksTaskQueue(runTaskQueue: string): string {

@@ -8,7 +8,7 @@
  */
 import type { WebhookSettings } from '../config/sluice-config';
 import { UserError } from '../common/errors';
-import { checkWebhookUrl } from '../webhook-gateway/ssrf-guard';
+import { checkWebhookUrl } from './ssrf-guard';
 import type { EventType } from './events';
 import type { EventPublisher } from './event-publisher';
 import type { Delivery, DeliveryStatus, Webhook } from './webhook-store';

@@ -22,9 +22,9 @@ import { createRunActivities } from '../activities/run-activities';
 import { requireDatabaseUrl, retentionSettings, type SluiceConfig } from '../config/sluice-config';
 import { ConnectorRegistry } from '../connectors/registry';
 import { migrate } from '../db/migrations';
-import { FlowVersionStore } from '../flow-spec/flow-versions';
-import { purgePipelineData } from '../data-store/data-store';
-import { createStaging } from '../staging/create-staging';
+import { FlowVersionStore } from '../flows/flow-versions';
+import { purgePipelineData } from '../storage/data-store';
+import { createStaging } from '../storage/create-staging';
 
 let bundle: Promise<WorkflowBundleOption> | undefined;
 let runtimeInstalled = false;

@@ -12,7 +12,7 @@
  * Deterministic: imports only `@temporalio/workflow` and activity *types*.
  */
 import { proxyActivities, proxyLocalActivities, sleep } from '@temporalio/workflow';
-import type { DeliveryActivities, DeliveryOutcome } from '../webhooks/delivery-activities';
+import type { DeliveryActivities, DeliveryOutcome } from '../activities/delivery-activities';
 
 /** Retries of a failing activity itself (metadata database or Temporal down), not of the HTTP attempt. */
 const ACTIVITY_RETRY = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m', maximumAttempts: 20 } as const;

@@ -1,8 +1,8 @@
 /**
  * The `housekeeping` workflow: applies the `retention` windows of config — deletes date folders of
  * `data/backup` and `data/errors`, files of `logs/` and staged data of finished runs older than their window —
- * and never touches the files of a run in flight (the rules: activities/housekeeping-activities.ts). Run daily
- * by a Temporal Schedule ({@link housekeepingScheduleSpec}, created by `sluice schedules apply`), or now with
+ * and never touches the files of a run in flight (the rules: ops/housekeeping.ts). Run daily
+ * by a Temporal Schedule (`housekeepingScheduleSpec` in pipelines/pipeline-schedules.ts, created by `sluice schedules apply`), or now with
  * `sluice housekeeping run [--dry-run]`. It runs on the run task queue, where every Sluice worker serves it.
  *
  * One `sweepRetention` activity per kind, in order, all with the workflow's "now". A kind that fails (after its
@@ -12,24 +12,12 @@
  * Deterministic: imports only `@temporalio/workflow` and activity *types*.
  */
 import { ActivityFailure, ApplicationFailure, proxyActivities } from '@temporalio/workflow';
-import type { HousekeepingActivities, HousekeepingInput, HousekeepingReport, RetentionKind, SweepRetentionResult } from '../activities/housekeeping-activities';
-
-/** The Temporal workflow type. */
-export const HOUSEKEEPING_WORKFLOW_TYPE = 'housekeeping';
-
-/** The failure type when some kind could not be swept; its details hold the {@link HousekeepingReport}. */
-export const HOUSEKEEPING_INCOMPLETE_TYPE = 'HousekeepingIncomplete';
+import { HOUSEKEEPING_INCOMPLETE_TYPE } from '../common/workflow-types';
+import type { HousekeepingActivities } from '../activities/housekeeping-activities';
+import type { HousekeepingInput, HousekeepingReport, RetentionKind, SweepRetentionResult } from '../ops/housekeeping';
 
 /** The kinds, in the order they are swept. */
 export const RETENTION_KINDS: readonly RetentionKind[] = ['backup', 'errors', 'logs', 'staging'];
-
-/**
- * The daily schedule of housekeeping, for `sluice schedules apply`: 03:30 every day (UTC unless the schedule
- * sets a time zone), on the run task queue. `scheduleId` is a stable id for the Temporal Schedule.
- */
-export function housekeepingScheduleSpec(): { scheduleId: string; workflowType: string; cron: string; args: [HousekeepingInput] } {
-  return { scheduleId: 'sluice-housekeeping', workflowType: HOUSEKEEPING_WORKFLOW_TYPE, cron: '30 3 * * *', args: [{ dryRun: false }] };
-}
 
 /** Sweeps every kind; returns the report (see {@link HousekeepingReport}). */
 export async function housekeeping(input: HousekeepingInput = {}): Promise<HousekeepingReport> {

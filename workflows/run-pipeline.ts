@@ -30,7 +30,8 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { PipelineActivities, PreparedJob } from '../activities/pipeline-activities';
-import { RUN_CRASHED_TYPE, RUN_FAILED_TYPE, RUN_WORKFLOW_TYPE, SEARCH_ATTRIBUTES, type RunFlowInput, type RunMetadata } from '../common/run-model';
+import { RUN_CRASHED_TYPE, RUN_FAILED_TYPE, SEARCH_ATTRIBUTES, type RunFlowInput, type RunMetadata } from '../common/run-model';
+import { RUN_WORKFLOW_TYPE } from '../common/workflow-types';
 import {
   LOADED_JOB_STATUSES,
   PIPELINE_FAILED_TYPE,
@@ -40,7 +41,7 @@ import {
   type PipelineJobState,
   type PipelineRunState,
   type RunPipelineInput,
-} from '../pipeline/pipeline-model';
+} from '../pipelines/pipeline-model';
 
 /** The `runFlow` workflow's signature, for typing its children (by type name: this file does not import it). */
 type RunFlowWorkflow = (input: RunFlowInput) => Promise<RunMetadata>;

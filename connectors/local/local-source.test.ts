@@ -10,7 +10,7 @@ import { pathToFileURL } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import pl from 'nodejs-polars';
 import { SourceError } from '../../common/errors';
-import { validateFlowSpec } from '../../flow-spec/flow-spec';
+import { validateFlowSpec } from '../../flows/flow-spec';
 import type { StageSourceRequest } from '../connector';
 import { detectFormat, LocalSource, resolveUnderRoot } from './local-source';
 

@@ -14,7 +14,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pl from 'nodejs-polars';
 import { SourceError } from '../../common/errors';
-import type { SourceFormat } from '../../flow-spec/flow-spec';
+import type { SourceFormat } from '../../flows/flow-spec';
 import type { SourceConnector, StagedSource, StageSourceRequest } from '../connector';
 
 const EXTENSIONS: Record<string, SourceFormat> = {

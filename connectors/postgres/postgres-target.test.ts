@@ -3,7 +3,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { validateFlowSpec } from '../../flow-spec/flow-spec';
+import { validateFlowSpec } from '../../flows/flow-spec';
 import { qualifiedName, rejectsTableDdl, targetTableDdl } from './postgres-target';
 
 const allTypes = (target: Record<string, unknown>) =>

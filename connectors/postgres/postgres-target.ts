@@ -22,7 +22,7 @@ import pl from 'nodejs-polars';
 import type { Pool, PoolClient } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { TargetError } from '../../common/errors';
-import type { FlowSpec } from '../../flow-spec/flow-spec';
+import type { FlowSpec } from '../../flows/flow-spec';
 import { POSTGRES_TYPES } from '../../transform/field-types';
 import { ROW_COLUMN } from '../../transform/map-chunk';
 import { quoteIdent } from '../../transform/polars-sql';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { NoSuchBucket, NoSuchKey, S3ServiceException } from '@aws-sdk/client-s3';
 import { ConfigError, SourceError, TargetError } from '../../common/errors';
-import { parseFlowSpec } from '../../flow-spec/flow-spec';
+import { parseFlowSpec } from '../../flows/flow-spec';
 import { createS3Client, formatS3Uri, mapS3Error, parseS3Uri, renderPathTemplate } from './s3-client';
 import { targetFormat, targetObjects } from './s3-target';
 

@@ -38,7 +38,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { Context } from '@temporalio/activity';
 import pl from 'nodejs-polars';
 import { TargetError } from '../../common/errors';
-import type { FlowSpec, TargetFormat } from '../../flow-spec/flow-spec';
+import type { FlowSpec, TargetFormat } from '../../flows/flow-spec';
 import { emptyRejected, ROW_COLUMN } from '../../transform/map-chunk';
 import type { LoadRequest, LoadResult, TargetConnector } from '../connector';
 import { formatS3Uri, mapS3Error, parseS3Uri, renderPathTemplate, s3ErrorCode, type S3Uri } from './s3-client';

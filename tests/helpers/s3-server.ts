@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { findGoTool, type GoTool } from '../../temporal-server/go-tool';
+import { findGoTool, type GoTool } from '../../local-stack/go-tool';
 import { logger } from './services';
 
 const VERSITYGW_MODULE = 'github.com/versity/versitygw/cmd/versitygw@v1.8.0';
@@ -24,7 +24,7 @@ export interface S3Server {
   stop(): Promise<void>;
 }
 
-/** versitygw, found or built like the Temporal CLI (temporal-server/go-tool.ts). */
+/** versitygw, found or built like the Temporal CLI (local-stack/go-tool.ts). */
 const VERSITYGW: GoTool = {
   binary: 'versitygw',
   module: VERSITYGW_MODULE,

@@ -18,11 +18,11 @@ import { SEARCH_ATTRIBUTES } from '../../common/run-model';
 import { createLogger } from '../../common/logger';
 import { loadConfig, type SluiceConfig } from '../../config/sluice-config';
 import { migrate } from '../../db/migrations';
-import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../../db/embedded-postgres';
+import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../../local-stack/embedded-postgres';
 import { Sluice } from '../../client/sluice';
-import { parseFlowSpec } from '../../flow-spec/flow-spec';
-import { FlowVersionStore } from '../../flow-spec/flow-versions';
-import { findTemporalCli } from '../../temporal-server/temporal-cli';
+import { parseFlowSpec } from '../../flows/flow-spec';
+import { FlowVersionStore } from '../../flows/flow-versions';
+import { findTemporalCli } from '../../local-stack/temporal-cli';
 import { createSluiceWorker, type SluiceWorker } from '../../worker/sluice-worker';
 
 export const PROJECT_DIR = path.resolve(__dirname, '..', '..', '..');

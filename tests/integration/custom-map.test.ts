@@ -14,10 +14,10 @@ import { after, before, describe, it } from 'node:test';
 import pl from 'nodejs-polars';
 import { RunFailedError, Sluice } from '../../client/sluice';
 import { PostgresTarget } from '../../connectors/postgres/postgres-target';
-import { parseFlowSpec } from '../../flow-spec/flow-spec';
-import { FlowVersionStore } from '../../flow-spec/flow-versions';
+import { parseFlowSpec } from '../../flows/flow-spec';
+import { FlowVersionStore } from '../../flows/flow-versions';
 import { emptyRejected, ROW_COLUMN } from '../../transform/map-chunk';
-import { sha256Hex } from '../../transform/map-module';
+import { sha256Hex } from '../../flows/map-module';
 import { startRunStack, type RunStack, type TestDatabase } from '../helpers/services';
 
 // 10 rows, 3 per chunk: account A appears in chunks 1 and 2, C in chunks 2 and 3.

@@ -12,7 +12,7 @@ import { existsSync, mkdirSync, readdirSync, realpathSync, rmSync, utimesSync, w
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { HousekeepingReport } from '../../activities/housekeeping-activities';
+import type { HousekeepingReport } from '../../ops/housekeeping';
 import type { SluiceConfig } from '../../config/sluice-config';
 import { createSluiceWorker, type SluiceWorker } from '../../worker/sluice-worker';
 import { createTestDatabase, logger, PROJECT_DIR, startTemporal, tempProject, testConfig, type TestDatabase, runCli, type CliResult } from '../helpers/services';

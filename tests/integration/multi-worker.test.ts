@@ -12,8 +12,8 @@ import { after, before, describe, it } from 'node:test';
 import { CreateBucketCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Sluice } from '../../client/sluice';
-import { parseFlowSpec } from '../../flow-spec/flow-spec';
-import { FlowVersionStore } from '../../flow-spec/flow-versions';
+import { parseFlowSpec } from '../../flows/flow-spec';
+import { FlowVersionStore } from '../../flows/flow-versions';
 import { createTestDatabase, PROJECT_DIR, startTemporal, tempProject, type TestDatabase, killAll, spawnCliWorker } from '../helpers/services';
 import { startS3Server, type S3Server } from '../helpers/s3-server';
 

@@ -17,8 +17,8 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { simpleParser, type ParsedMail } from 'mailparser';
 import { SMTPServer } from 'smtp-server';
 import type { SluiceConfig } from '../../config/sluice-config';
-import { startPipelineRun, waitPipelineRun } from '../../pipeline/pipeline-client';
-import { pipelineStatusQuery, type PipelineRunState } from '../../pipeline/pipeline-model';
+import { startPipelineRun, waitPipelineRun } from '../../client/pipeline-client';
+import { pipelineStatusQuery, type PipelineRunState } from '../../pipelines/pipeline-model';
 import { createTestDatabase, PROJECT_DIR, startInProcessRunner, startTemporal, tempProject, testConfig, type InProcessRunner, type TestDatabase, runCli } from '../helpers/services';
 
 const DATE = '2026-11-21';

@@ -16,8 +16,8 @@ import { after, before, describe, it } from 'node:test';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { simpleParser, type ParsedMail } from 'mailparser';
 import { SMTPServer } from 'smtp-server';
-import { waitPipelineRun } from '../../pipeline/pipeline-client';
-import { dateIn } from '../../pipeline-spec/pipeline-spec';
+import { waitPipelineRun } from '../../client/pipeline-client';
+import { dateIn } from '../../pipelines/pipeline-spec';
 import { createTestDatabase, killAll, PROJECT_DIR, spawnCliWorker, startTemporal, tempProject, type TestDatabase, runCli, type CliResult } from '../helpers/services';
 
 

@@ -23,7 +23,7 @@ import { RunFailedError, Sluice } from '../../client/sluice';
 import type { SluiceConfig } from '../../config/sluice-config';
 import { createS3Client } from '../../connectors/s3/s3-client';
 import { S3Target } from '../../connectors/s3/s3-target';
-import { parseFlowSpec } from '../../flow-spec/flow-spec';
+import { parseFlowSpec } from '../../flows/flow-spec';
 import { emptyRejected, ROW_COLUMN } from '../../transform/map-chunk';
 import { createTestDatabase, PROJECT_DIR, startTemporal, tempProject, testConfig, startInProcessRunner, type InProcessRunner, type TestDatabase } from '../helpers/services';
 import { startS3Server, type S3Server } from '../helpers/s3-server';

@@ -9,8 +9,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { waitPipelineRun } from '../../pipeline/pipeline-client';
-import { dateIn } from '../../pipeline-spec/pipeline-spec';
+import { waitPipelineRun } from '../../client/pipeline-client';
+import { dateIn } from '../../pipelines/pipeline-spec';
 import { createTestDatabase, PROJECT_DIR, startInProcessRunner, startTemporal, tempProject, testConfig, type InProcessRunner, type TestDatabase, runCli, type CliResult } from '../helpers/services';
 
 

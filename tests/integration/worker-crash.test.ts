@@ -12,8 +12,8 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import pl from 'nodejs-polars';
 import { Sluice } from '../../client/sluice';
 import { PostgresTarget } from '../../connectors/postgres/postgres-target';
-import { parseFlowSpec } from '../../flow-spec/flow-spec';
-import { FlowVersionStore } from '../../flow-spec/flow-versions';
+import { parseFlowSpec } from '../../flows/flow-spec';
+import { FlowVersionStore } from '../../flows/flow-versions';
 import { emptyRejected, ROW_COLUMN } from '../../transform/map-chunk';
 import { createTestDatabase, startTemporal, tempProject, type TestDatabase, killAll, spawnCliWorker } from '../helpers/services';
 

@@ -19,8 +19,8 @@
  */
 import { statSync } from 'node:fs';
 import path from 'node:path';
-import type { PipelineJobState, PipelineRunState } from '../pipeline/pipeline-model';
-import { hasProblems, pipelineHeadline } from '../pipeline/pipeline-model';
+import type { PipelineJobState, PipelineRunState } from './pipeline-model';
+import { hasProblems, pipelineHeadline } from './pipeline-model';
 
 /** Total size of attachments one email carries; larger files are named in the body instead. */
 export const MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024;

@@ -7,7 +7,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { hasProblems, pipelineHeadline, pipelineStatusOf, pipelineTotals, type JobStatus, type PipelineJobState, type PipelineRunState } from '../pipeline/pipeline-model';
+import { hasProblems, pipelineHeadline, pipelineStatusOf, pipelineTotals, type JobStatus, type PipelineJobState, type PipelineRunState } from './pipeline-model';
 import { composePipelineEmail, emailSubject, MAX_ATTACHMENT_BYTES, shouldSend, textTable } from './pipeline-email';
 
 const job = (name: string, status: JobStatus, rejected = 0, extra: Partial<PipelineJobState> = {}): PipelineJobState => ({

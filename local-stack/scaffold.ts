@@ -8,7 +8,7 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../common/errors';
-import { dateIn } from '../pipeline-spec/pipeline-spec';
+import { dateIn } from '../pipelines/pipeline-spec';
 
 const TIMEZONE = 'Europe/Paris';
 

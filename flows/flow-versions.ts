@@ -18,7 +18,7 @@ import { createHash } from 'node:crypto';
 import type { Pool } from 'pg';
 import stringify from 'safe-stable-stringify';
 import { FlowSpecError, InvalidRequestError, UserError } from '../common/errors';
-import { loadMap, readMapFile } from '../transform/map-module';
+import { loadMap, readMapFile } from './map-module';
 import type { FlowSpec } from './flow-spec';
 
 export interface FlowVersion {
@@ -179,4 +179,13 @@ export class FlowVersionStore {
       : await this.pool.query<Row>('SELECT * FROM sluice.flow_versions ORDER BY flow, version DESC');
     return result.rows.map(toFlowVersion);
   }
+}
+
+/**
+ * The run id of a (flow version, source_path): `<flow>-v<N>-<first 16 hex of sha256(source_path)>`.
+ * Deterministic, so Temporal's workflow-id reuse policy enforces "one successful run per source_path".
+ */
+export function runIdFor(flowVersion: string, sourcePath: string): string {
+  const { flow, version } = parseFlowVersionId(flowVersion);
+  return `${flow}-v${version}-${createHash('sha256').update(sourcePath).digest('hex').slice(0, 16)}`;
 }

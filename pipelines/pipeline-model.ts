@@ -10,9 +10,6 @@
 import { defineQuery } from '@temporalio/workflow';
 import type { RunError, RunMetadata } from '../common/run-model';
 
-/** The Temporal workflow type name of a pipeline run. */
-export const PIPELINE_WORKFLOW_TYPE = 'runPipeline';
-
 /** Failure type of a pipeline run that ended FAILED (its state is the failure's first detail). */
 export const PIPELINE_FAILED_TYPE = 'SluicePipelineFailed';
 

@@ -34,9 +34,9 @@ import { Client as PgClient } from 'pg';
 import { ConfigError, UserError } from '../common/errors';
 import { LIBPQ_PASSWORD, maskSecret, MASK } from '../config/secrets';
 import type { ConnectorConfig, LocalConnectorConfig, PostgresConnectorConfig, S3ConnectorConfig, SluiceConfig, SmtpConnectorConfig } from '../config/sluice-config';
-import { bindSourcePath } from './postgres/postgres-source';
-import { createS3Client, s3ErrorCode } from './s3/s3-client';
-import { createSmtpTransport } from './smtp/smtp-transport';
+import { bindSourcePath } from '../connectors/postgres/postgres-source';
+import { createS3Client, s3ErrorCode } from '../connectors/s3/s3-client';
+import { createSmtpTransport } from '../connectors/smtp/smtp-transport';
 
 /** The result of one check: a row of the `sluice test-connections` table. */
 export interface ConnectionCheck {

@@ -18,10 +18,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { finished } from 'node:stream/promises';
 import { after, before, describe, it } from 'node:test';
-import { UserError } from '../common/errors';
-import type { SluiceConfig } from '../config/sluice-config';
-import { createDataStore, purgePipelineData, type DataScope, type DataStore } from './data-store';
-import { DataStoreError, type DataStoreErrorCode } from './data-store-error';
+import { UserError } from '../../common/errors';
+import type { SluiceConfig } from '../../config/sluice-config';
+import { createDataStore, purgePipelineData, type DataScope, type DataStore } from '../../storage/data-store';
+import { DataStoreError, type DataStoreErrorCode } from '../../storage/data-store-error';
 
 export interface ConformanceBackend {
   /** Runs once before the suite (start a server, create a bucket). */

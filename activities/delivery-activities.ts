@@ -18,11 +18,11 @@
  */
 import type { Logger } from 'pino';
 import type { WebhookSettings } from '../config/sluice-config';
-import type { DeliveryMetrics } from '../webhook-gateway/metrics';
-import { sendWebhook } from '../webhook-gateway/send-webhook';
-import { deterministicId, type EventPayload, type WebhookDisabledData } from './events';
-import type { EventPublisher } from './event-publisher';
-import { signingSecrets } from './webhook-store';
+import type { DeliveryMetrics } from '../webhooks/delivery-metrics';
+import { sendWebhook } from '../webhooks/send-webhook';
+import { deterministicId, type EventPayload, type WebhookDisabledData } from '../webhooks/events';
+import type { EventPublisher } from '../webhooks/event-publisher';
+import { signingSecrets } from '../webhooks/webhook-store';
 
 export interface DeliveryActivityDeps {
   settings: WebhookSettings;

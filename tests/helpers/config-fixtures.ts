@@ -7,7 +7,7 @@ import { mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after } from 'node:test';
-import { ConfigError } from '../common/errors';
+import { ConfigError } from '../../common/errors';
 
 const temps: string[] = [];
 after(() => {

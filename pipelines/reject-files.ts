@@ -19,7 +19,7 @@
 import { mkdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import pl from 'nodejs-polars';
-import type { Staging } from '../staging/staging';
+import type { Staging } from '../storage/staging';
 import { ROW_COLUMN, type RejectError } from '../transform/map-chunk';
 
 /** Rows converted to JavaScript values at a time. */

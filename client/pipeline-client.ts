@@ -14,7 +14,8 @@ import { WorkflowFailedError, WorkflowNotFoundError, type Client } from '@tempor
 import { ApplicationFailure } from '@temporalio/common';
 import type { Pool } from 'pg';
 import { InvalidRequestError } from '../common/errors';
-import { PIPELINE_FAILED_TYPE, PIPELINE_WORKFLOW_TYPE, pipelineStatusQuery, type PipelineRunState, type RunPipelineInput } from './pipeline-model';
+import { PIPELINE_WORKFLOW_TYPE } from '../common/workflow-types';
+import { PIPELINE_FAILED_TYPE, pipelineStatusQuery, type PipelineRunState, type RunPipelineInput } from '../pipelines/pipeline-model';
 
 /** `pipeline-<name>-<env>-<date>-<6 hex>`: findable by name and date, unique per start. */
 export function pipelineWorkflowId(input: Pick<RunPipelineInput, 'pipeline' | 'environment'> & { date?: string }): string {

@@ -11,10 +11,10 @@ import { NativeConnection, Worker } from '@temporalio/worker';
 import type { Pool } from 'pg';
 import type { Logger } from 'pino';
 import type { SluiceConfig, WebhookSettings } from '../config/sluice-config';
-import type { DeliveryMetrics } from '../webhook-gateway/metrics';
-import { runnable, workflowBundle, type SluiceWorker } from '../worker/sluice-worker';
-import { createDeliveryActivities } from './delivery-activities';
-import { EventPublisher, webhooksTaskQueue } from './event-publisher';
+import type { DeliveryMetrics } from '../webhooks/delivery-metrics';
+import { runnable, workflowBundle, type SluiceWorker } from './sluice-worker';
+import { createDeliveryActivities } from '../activities/delivery-activities';
+import { EventPublisher, webhooksTaskQueue } from '../webhooks/event-publisher';
 
 export interface DeliveryWorkerOptions {
   config: SluiceConfig;

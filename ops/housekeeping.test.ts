@@ -4,8 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { loadConfig } from '../config/sluice-config';
-import { LocalStaging } from '../staging/local-staging';
-import { dateFolderDay, inFlightDays, inFlightReason, isDateFolderExpired, sweepKind, type InFlightRun } from './housekeeping-activities';
+import { LocalStaging } from '../storage/local-staging';
+import { dateFolderDay, inFlightDays, inFlightReason, isDateFolderExpired, sweepKind, type InFlightRun } from './housekeeping';
 
 const NOW = Date.parse('2026-03-31T03:30:00Z');
 const DAY = 86_400_000;

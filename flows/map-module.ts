@@ -24,7 +24,6 @@ import { createRequire, SourceMap, type SourceMapPayload } from 'node:module';
 import path from 'node:path';
 import vm from 'node:vm';
 import { TransformError } from '../common/errors';
-import type { CustomMap } from './custom-map';
 
 /** A map file as read from disk. */
 export interface MapFile {
@@ -40,7 +39,8 @@ export interface MapFile {
 /** A compiled, evaluated map. */
 export interface LoadedMap {
   file: MapFile;
-  fn: CustomMap;
+  /** The module's default export, checked to be a function; `transform/custom-map.ts` calls it as a `CustomMap`. */
+  fn: (...args: never[]) => unknown;
   /** ` (at maps/accounts.ts:12:7)` for an error thrown by the map's code, else `''`. */
   locate(error: unknown): string;
 }
@@ -197,7 +197,7 @@ function evaluate(file: MapFile, compiled: Compiled): LoadedMap {
       `custom map ${file.path} exports no function; write \`export default function map(df, ctx) { … }\` (or export a function named "map")`,
     );
   }
-  return { file, fn: fn as CustomMap, locate };
+  return { file, fn: fn as LoadedMap['fn'], locate };
 }
 
 /** Compiled maps by absolute path and sha256: content-addressed, so an edited file compiles again. */

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import pl from 'nodejs-polars';
-import { LocalStaging } from '../staging/local-staging';
+import { LocalStaging } from '../storage/local-staging';
 import { ROW_COLUMN } from '../transform/map-chunk';
 import { stagedRejectParts, writeRejectsCsv } from './reject-files';
 import { backupTarget, lastBackup, moveToBackup } from './source-backup';

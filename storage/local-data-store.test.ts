@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { loadConfig, type SluiceConfig } from '../config/sluice-config';
-import { dataStoreConformance } from './data-store-conformance';
+import { dataStoreConformance } from '../tests/helpers/data-store-conformance';
 import { createDataStore } from './data-store';
 
 const base = mkdtempSync(path.join(os.tmpdir(), 'sluice-data-local-'));

@@ -26,12 +26,18 @@ import { createHash } from 'node:crypto';
 import { ScheduleNotFoundError, ScheduleOverlapPolicy, type Client, type ScheduleDescription, type ScheduleOptions } from '@temporalio/client';
 import { UserError } from '../common/errors';
 import type { SluiceConfig } from '../config/sluice-config';
-import { listPipelines, type OverlapPolicy, type PipelineSpec } from '../pipeline-spec/pipeline-spec';
-import type { RunPipelineInput } from '../pipeline/pipeline-model';
-import { housekeepingScheduleSpec } from '../workflows/housekeeping';
+import { listPipelines, type OverlapPolicy, type PipelineSpec } from './pipeline-spec';
+import type { RunPipelineInput } from './pipeline-model';
+import { HOUSEKEEPING_WORKFLOW_TYPE, PIPELINE_WORKFLOW_TYPE } from '../common/workflow-types';
 
-/** Workflow type the schedules start (see `workflows/run-pipeline.ts`). */
-const PIPELINE_WORKFLOW_TYPE = 'runPipeline';
+/**
+ * The daily schedule of housekeeping, for `sluice schedules apply`: 03:30 every day (UTC unless the schedule
+ * sets a time zone), on the run task queue. `scheduleId` is a stable id for the Temporal Schedule.
+ */
+function housekeepingScheduleSpec(): { scheduleId: string; workflowType: string; cron: string; args: [{ dryRun: boolean }] } {
+  return { scheduleId: 'sluice-housekeeping', workflowType: HOUSEKEEPING_WORKFLOW_TYPE, cron: '30 3 * * *', args: [{ dryRun: false }] };
+}
+
 const SPEC_HASH_MEMO = 'sluiceSpecHash';
 const PIPELINE_MEMO = 'sluicePipeline';
 const ENVIRONMENT_MEMO = 'sluiceEnvironment';

@@ -8,10 +8,10 @@ import path from 'node:path';
 import { Pool } from 'pg';
 import type { Logger } from 'pino';
 import type { SluiceConfig } from '../config/sluice-config';
-import { startEmbeddedPostgres } from '../db/embedded-postgres';
+import { startEmbeddedPostgres } from './embedded-postgres';
 import { migrate } from '../db/migrations';
-import { startDevServer } from '../temporal-server/dev-server';
-import { findTemporalCli } from '../temporal-server/temporal-cli';
+import { startDevServer } from './dev-server';
+import { findTemporalCli } from './temporal-cli';
 import { createSluiceWorker, type SluiceWorker } from '../worker/sluice-worker';
 
 export interface LocalStack {
