@@ -1,5 +1,5 @@
 /**
- * The activities of a run: `syncSource`, `transform`, `syncTarget`, `purgeStaging`.
+ * The activities of a run: `syncSource`, `transformChunk`, `finishTransform`, `syncTarget`, `finishRun`.
  * Everything with I/O lives here; the workflow only orchestrates.
  *
  * Built by a factory so the worker passes real dependencies and tests pass their own:

@@ -23,7 +23,7 @@ import { defineQuery } from '@temporalio/workflow';
 /** The task queue every Sluice worker polls unless configured otherwise. */
 export const DEFAULT_TASK_QUEUE = 'sluice';
 
-/** Run states, exactly; see DESIGN.md "The model". */
+/** Run states, exactly; see README.md "Run states". */
 export const RUN_STATUSES = [
   'CREATED',
   'SYNCING_SOURCE',

