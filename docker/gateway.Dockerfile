@@ -35,10 +35,9 @@ RUN --mount=type=cache,target=/root/.npm,sharing=locked \
     npm install --no-audit --no-fund
 COPY . .
 # The workflow bundle is prebuilt here (dist/workflow-bundle.js): workers start without webpack.
-RUN npx tsc -p . \
- && node dist/worker/build-workflow-bundle.js \
- && rm -rf dist/tests dist/bench \
- && find dist -name '*.test.js' -delete -o -name '*.test.js.map' -delete
+# tsconfig.build.json leaves tests, test helpers and benchmarks out of the build.
+RUN npx tsc -p tsconfig.build.json \
+ && node dist/worker/build-workflow-bundle.js
 
 # ---- prod-deps: production dependencies only ------------------------------------------------------
 FROM base AS prod-deps
