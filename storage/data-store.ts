@@ -277,8 +277,8 @@ export function createDataStore(config: SluiceConfig, runId?: string): DataStore
 }
 
 /**
- * Deletes every object of one run's pipeline data (`data.pipeline`); the staging purge calls it
- * when it purges that run. Idempotent: returns how many objects were deleted, 0 when none.
+ * Deletes every object of one run's pipeline data (`data.pipeline`); the staging sweep
+ * (ops/housekeeping.ts) calls it for each run it sweeps, unless that run id is in flight again. Idempotent: returns how many objects were deleted, 0 when none.
  * @throws DataStoreError `INVALID_RUN_ID`.
  */
 export async function purgePipelineData(config: SluiceConfig, runId: string): Promise<number> {

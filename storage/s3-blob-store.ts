@@ -33,6 +33,8 @@ export interface S3BlobStoreOptions {
   prefix: string;
   /** Upload part size in bytes (at least 5 MiB); smaller objects go up in one PutObject. @default 8 MiB */
   partBytes?: number;
+  /** Keys asked for per ListObjectsV2 page (S3 returns at most 1000). @default 1000 */
+  listPageSize?: number;
   /**
    * The error to throw when the bucket does not exist (S3 `NoSuchBucket`), given S3's error.
    * @default S3's error itself
@@ -52,6 +54,7 @@ export class S3BlobStore implements BlobStore {
   /** Key prefix of the whole store: "" or ending with "/". */
   private readonly prefix: string;
   private readonly partBytes: number;
+  private readonly listPageSize: number | undefined;
   private readonly bucketNotFound: ((error: unknown) => Error) | undefined;
 
   constructor(options: S3BlobStoreOptions) {
@@ -59,6 +62,7 @@ export class S3BlobStore implements BlobStore {
     this.bucket = options.bucket;
     this.prefix = options.prefix === '' || options.prefix.endsWith('/') ? options.prefix : `${options.prefix}/`;
     this.partBytes = options.partBytes ?? 8 * 1024 * 1024;
+    this.listPageSize = options.listPageSize;
     this.bucketNotFound = options.bucketNotFound;
   }
 
@@ -150,7 +154,7 @@ export class S3BlobStore implements BlobStore {
 
   async *list(prefix: string): AsyncGenerator<BlobInfo> {
     try {
-      for await (const page of paginateListObjectsV2({ client: this.client }, { Bucket: this.bucket, Prefix: this.prefix + prefix })) {
+      for await (const page of paginateListObjectsV2({ client: this.client, pageSize: this.listPageSize }, { Bucket: this.bucket, Prefix: this.prefix + prefix })) {
         for (const object of page.Contents ?? []) {
           if (object.Key) yield { key: object.Key.slice(this.prefix.length), size: object.Size ?? 0, lastModifiedMs: object.LastModified?.getTime() ?? 0 };
         }

@@ -1,6 +1,6 @@
 /**
  * The data store's conformance suite: one set of node:test tests that every backend must pass,
- * run against local disk (`data-store/local-data-store.test.ts`) and a real S3 server
+ * run against local disk (`storage/local-data-store.test.ts`) and a real S3 server
  * (`tests/integration/s3-data-store.test.ts`). Each test gets a fresh, empty data store from the
  * backend's `freshConfig()`, and checks exact values, exact error codes and exact messages.
  *
