@@ -173,8 +173,10 @@ export class LocalBlobStore implements BlobStore {
   }
 
   async hasAny(prefix: string): Promise<boolean> {
-    for await (const _ of this.walk(prefix, prefix)) return true;
-    return false;
+    const walk = this.walk(prefix, prefix);
+    const first = await walk.next();
+    await walk.return(undefined);
+    return first.done !== true;
   }
 
   /** Removes empty folders from `dir` upwards, stopping below the root. */
@@ -205,12 +207,12 @@ export class LocalBlobStore implements BlobStore {
 
   async deleteUnder(prefix: string): Promise<number> {
     if (!prefix.endsWith('/')) throw new Error(`deleteUnder needs a folder prefix ending with "/", not ${JSON.stringify(prefix)}`);
-    let count = 0;
-    for await (const _ of this.walk(prefix, prefix)) count += 1;
+    const keys: string[] = [];
+    for await (const key of this.walk(prefix, prefix)) keys.push(key);
     const dir = this.resolve(prefix.slice(0, -1));
     await rm(dir, { recursive: true, force: true });
     await this.prune(path.dirname(dir));
-    return count;
+    return keys.length;
   }
 
   async close(): Promise<void> {
