@@ -29,16 +29,13 @@
  *
  * With `dryRun` nothing is deleted and the report says what would be.
  */
-import { existsSync } from 'node:fs';
-import { lstat, readdir, readFile, rmdir, stat, unlink } from 'node:fs/promises';
+import { lstat, readdir, rmdir, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import type { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
 import { projectPaths, retentionSettings, type RetentionSettings, type SluiceConfig } from '../config/sluice-config';
-import { createS3Client } from '../connectors/s3/s3-client';
 import { purgePipelineData } from '../storage/data-store';
-import { FINISHED_MARKER, type Staging } from '../storage/staging';
+import type { Staging } from '../storage/staging';
 import { HOUSEKEEPING_WORKFLOW_TYPE } from '../common/workflow-types';
 
 /** What retention applies to. */
@@ -362,89 +359,10 @@ async function sweepFilesByAge(dir: string, cutoffMs: number, sweep: Sweep): Pro
   return deleted;
 }
 
-/** A staged execution: its run key, when it finished (null: no `finished.json`), its size (local staging: 0 while unfinished). */
-interface StagedExecution {
-  runKey: string;
-  finishedAtMs: number | null;
-  files: number;
-  bytes: number;
-}
-
-async function treeSize(dir: string): Promise<{ files: number; bytes: number }> {
-  let files = 0;
-  let bytes = 0;
-  for (const entry of await entriesOf(dir)) {
-    const full = path.join(dir, entry.name);
-    if (entry.isDirectory()) {
-      const inner = await treeSize(full);
-      files += inner.files;
-      bytes += inner.bytes;
-    } else {
-      files += 1;
-      bytes += (await lstat(full).catch(() => ({ size: 0 }))).size;
-    }
-  }
-  return { files, bytes };
-}
-
-/**
- * Lists staged executions (read-only), reading `finished.json` the way `Staging.sweep` does: local staging takes
- * its `finished_at` (else the marker's mtime), S3 staging the marker object's LastModified.
- */
-async function listStagedExecutions(config: SluiceConfig): Promise<StagedExecution[]> {
-  const s3 = config.staging.s3;
-  if (!s3) {
-    const root = config.staging.dir;
-    const found: StagedExecution[] = [];
-    for (const run of await entriesOf(root)) {
-      if (!run.isDirectory()) continue;
-      for (const execution of await entriesOf(path.join(root, run.name))) {
-        if (!execution.isDirectory()) continue;
-        const dir = path.join(root, run.name, execution.name);
-        const marker = path.join(dir, FINISHED_MARKER);
-        let finishedAtMs: number | null = null;
-        if (existsSync(marker)) {
-          const parsed = Date.parse(((JSON.parse(await readFile(marker, 'utf8').catch(() => '{}')) ?? {}) as { finished_at?: string }).finished_at ?? '');
-          finishedAtMs = Number.isNaN(parsed) ? (await stat(marker)).mtimeMs : parsed;
-        }
-        // Only finished executions can be deleted, so only their size is reported; a run in flight is not walked.
-        const size = finishedAtMs === null ? { files: 0, bytes: 0 } : await treeSize(dir);
-        found.push({ runKey: `${run.name}/${execution.name}`, finishedAtMs, ...size });
-      }
-    }
-    return found;
-  }
-  const connector = config.connectors[s3.connector];
-  if (!connector || connector.kind !== 's3') throw new Error(`staging.s3.connector "${s3.connector}" is not an s3 connector`);
-  const client = createS3Client(connector, s3.connector);
-  const prefix = s3.prefix === '' || s3.prefix.endsWith('/') ? s3.prefix : `${s3.prefix}/`;
-  const byKey = new Map<string, StagedExecution>();
-  try {
-    let token: string | undefined;
-    do {
-      const page = await client.send(new ListObjectsV2Command({ Bucket: s3.bucket, Prefix: prefix, ContinuationToken: token }));
-      for (const object of page.Contents ?? []) {
-        const parts = (object.Key ?? '').slice(prefix.length).split('/');
-        if (parts.length < 3) continue;
-        const runKey = `${parts[0]}/${parts[1]}`;
-        const entry = byKey.get(runKey) ?? { runKey, finishedAtMs: null, files: 0, bytes: 0 };
-        entry.files += 1;
-        entry.bytes += object.Size ?? 0;
-        if (parts.length === 3 && parts[2] === FINISHED_MARKER && object.LastModified) entry.finishedAtMs = object.LastModified.getTime();
-        byKey.set(runKey, entry);
-      }
-      token = page.IsTruncated ? page.NextContinuationToken : undefined;
-    } while (token);
-  } finally {
-    client.destroy();
-  }
-  return [...byKey.values()];
-}
-
 async function sweepStaging(sweep: Sweep): Promise<void> {
   const { config, staging, dryRun, nowMs, inFlight, logger } = sweep.options;
   const windowMs = sweep.result.windowDays * DAY_MS;
-  const executions = await listStagedExecutions(config);
+  const executions = await staging.executions();
   sweep.options.heartbeat?.();
   for (const execution of executions) {
     if (execution.finishedAtMs !== null) continue;

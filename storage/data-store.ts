@@ -28,11 +28,12 @@
 import { stat } from 'node:fs/promises';
 import type { SluiceConfig } from '../config/sluice-config';
 import { ConfigError } from '../common/errors';
-import type { DataBackend } from './data-backend';
+import { createS3Client } from '../connectors/s3/s3-client';
+import { listKeys, type BlobStore } from './blob-store';
 import { compareNames, validateDataName, validateDataPrefix, validateRunId } from './data-names';
 import { DataStoreError } from './data-store-error';
-import { LocalDataBackend } from './local-data-store';
-import { S3DataBackend } from './s3-data-store';
+import { LocalBlobStore } from './local-blob-store';
+import { S3BlobStore } from './s3-blob-store';
 
 /** `[begin, end)`: a half-open range of byte offsets, `0 <= begin <= end <= size`. */
 export type ByteRange = readonly [begin: number, end: number];
@@ -110,13 +111,16 @@ export type PipelineDataStore = DataStore & { readonly pipeline: DataScope };
 
 const describeScope = (scope: 'user' | 'pipeline', runId: string | undefined) => (scope === 'user' ? 'the user data store' : `the pipeline data of run ${runId}`);
 
-/** One scope over a backend: validates names and forms keys under its root, so it never leaves it. */
+/**
+ * One scope over the data store's blob store: validates names and forms keys under its root (`user/<name>` or
+ * `pipeline/<run id>/<name>`), so it never leaves it; turns missing objects into `DATA_NOT_FOUND` with the user's name.
+ */
 export class ScopedData implements DataScope {
   /** `user/` or `pipeline/<run id>/`. */
   private readonly root: string;
 
   constructor(
-    private readonly backend: DataBackend,
+    private readonly backend: BlobStore,
     readonly scope: 'user' | 'pipeline',
     readonly runId: string | undefined,
   ) {
@@ -133,7 +137,7 @@ export class ScopedData implements DataScope {
     const segments = name.split('/');
     for (let i = 1; i < segments.length; i++) {
       const folder = segments.slice(0, i).join('/');
-      if ((await this.backend.size(this.root + folder)) !== undefined) {
+      if ((await this.backend.stat(this.root + folder)) !== undefined) {
         throw new DataStoreError('DATA_NAME_CONFLICT', `cannot store ${JSON.stringify(name)}: ${JSON.stringify(folder)} is an object, so it cannot also be a folder; delete it or choose another name`, {
           details: { name, object: folder },
         });
@@ -181,7 +185,7 @@ export class ScopedData implements DataScope {
         details: { name, begin, end },
       });
     }
-    const size = await this.backend.size(key);
+    const size = (await this.backend.stat(key))?.size;
     if (size === undefined) throw this.notFound(name);
     if (end > size) {
       throw new DataStoreError('INVALID_BYTE_RANGE', `byte range [${begin}, ${end}) is outside ${JSON.stringify(name)}, which is ${size} bytes long; the range must end at or before ${size}`, {
@@ -196,18 +200,18 @@ export class ScopedData implements DataScope {
 
   async list(prefix = ''): Promise<string[]> {
     validateDataPrefix(prefix);
-    const keys = await this.backend.list(this.root + prefix);
+    const keys = await listKeys(this.backend, this.root + prefix);
     return keys.map((key) => key.slice(this.root.length)).sort(compareNames);
   }
 
   async exists(name: string): Promise<boolean> {
     validateDataName(name);
-    return (await this.backend.size(this.root + name)) !== undefined;
+    return (await this.backend.stat(this.root + name)) !== undefined;
   }
 
   async size(name: string): Promise<number> {
     validateDataName(name);
-    const size = await this.backend.size(this.root + name);
+    const size = (await this.backend.stat(this.root + name))?.size;
     if (size === undefined) throw this.notFound(name);
     return size;
   }
@@ -226,16 +230,29 @@ export class ScopedData implements DataScope {
   }
 }
 
-/** The backend a config names. */
-function createDataBackend(config: SluiceConfig): DataBackend {
+/**
+ * The blob store a config names: local disk under `dataStore.dir`, or S3 under `s3://<bucket>/<prefix>`, where a
+ * missing bucket is a `DATA_STORE_BUCKET_NOT_FOUND`.
+ */
+function createDataBackend(config: SluiceConfig): BlobStore {
   const { dataStore } = config;
-  if (dataStore.backend === 'local') return new LocalDataBackend(dataStore.dir);
+  if (dataStore.backend === 'local') return new LocalBlobStore(dataStore.dir);
   const location = dataStore.s3;
   if (!location) throw new ConfigError('INVALID_CONFIG', 'data_store.s3: backend s3 needs s3: { connector, bucket, prefix }');
   const connector = config.connectors[location.connector];
   if (!connector) throw new ConfigError('INVALID_CONFIG', `data_store.s3.connector: no connector named "${location.connector}"`);
   if (connector.kind !== 's3') throw new ConfigError('INVALID_CONFIG', `data_store.s3.connector: "${location.connector}" is a ${connector.kind} connector, not s3`);
-  return new S3DataBackend(connector, location);
+  const { bucket } = location;
+  return new S3BlobStore({
+    client: createS3Client(connector, location.connector),
+    bucket,
+    prefix: location.prefix,
+    bucketNotFound: (error) =>
+      new DataStoreError('DATA_STORE_BUCKET_NOT_FOUND', `the data store's bucket "${bucket}" does not exist; create it, or fix data_store.s3.bucket in sluice.config.yaml`, {
+        cause: error,
+        details: { bucket },
+      }),
+  });
 }
 
 /**
@@ -260,8 +277,8 @@ export function createDataStore(config: SluiceConfig, runId?: string): DataStore
 }
 
 /**
- * Deletes every object of one run's pipeline data (`data.pipeline`); the staging purge calls it
- * when it purges that run. Idempotent: returns how many objects were deleted, 0 when none.
+ * Deletes every object of one run's pipeline data (`data.pipeline`); the staging sweep
+ * (ops/housekeeping.ts) calls it for each run it sweeps, unless that run id is in flight again. Idempotent: returns how many objects were deleted, 0 when none.
  * @throws DataStoreError `INVALID_RUN_ID`.
  */
 export async function purgePipelineData(config: SluiceConfig, runId: string): Promise<number> {

@@ -12,6 +12,7 @@
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { Client } from '@temporalio/client';
 import { bundleWorkflowCode, NativeConnection, Runtime, Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import { Pool } from 'pg';
 import type { Logger } from 'pino';
@@ -19,12 +20,13 @@ import { createEventActivities } from '../activities/event-activities';
 import { createPipelineActivities } from '../activities/pipeline-activities';
 import { createHousekeepingActivities } from '../activities/housekeeping-activities';
 import { createRunActivities } from '../activities/run-activities';
-import { requireDatabaseUrl, retentionSettings, type SluiceConfig } from '../config/sluice-config';
+import { requireDatabaseUrl, type SluiceConfig } from '../config/sluice-config';
 import { ConnectorRegistry } from '../connectors/registry';
 import { migrate } from '../db/migrations';
 import { FlowVersionStore } from '../flows/flow-versions';
-import { purgePipelineData } from '../storage/data-store';
+import { listInFlightFromVisibility } from '../ops/housekeeping';
 import { createStaging } from '../storage/create-staging';
+import { startStagingSweeper } from './staging-sweeper';
 
 let bundle: Promise<WorkflowBundleOption> | undefined;
 let runtimeInstalled = false;
@@ -106,23 +108,11 @@ export async function createSluiceWorker(options: CreateWorkerOptions): Promise<
     // 1 GiB at the default chunk size and already use both cores (Polars is multi-threaded).
     maxConcurrentActivityTaskExecutions: Number(process.env.SLUICE_MAX_CONCURRENT_ACTIVITIES ?? 2),
   });
-  // Retention: every hour, delete the staged data of runs that ended more than retention.staging_days
-  // (else staging.retention_hours) ago, and with it their `data.pipeline` scope of the data store.
-  const retentionMs = retentionSettings(config).stagingDays * 86_400_000;
-  const sweep = async () => {
-    try {
-      const deleted = await staging.sweep(retentionMs);
-      for (const runId of new Set(deleted.map((runKey) => runKey.split('/')[0]!))) await purgePipelineData(config, runId);
-      if (deleted.length > 0) logger.info({ deleted: deleted.length }, 'staging retention: deleted finished runs and their pipeline data');
-    } catch (error) {
-      logger.warn({ err: error }, 'staging retention sweep failed');
-    }
-  };
-  const sweeper = setInterval(sweep, 3_600_000);
-  sweeper.unref();
-  void sweep();
+  // Retention: every hour, housekeeping's staging sweep (runs in flight listed on this worker's connection).
+  const inFlightClient = new Client({ connection, namespace: config.temporal.namespace });
+  const sweeper = startStagingSweeper({ config, staging, logger, listInFlight: () => listInFlightFromVisibility(inFlightClient) });
   return runnable(worker, async () => {
-    clearInterval(sweeper);
+    sweeper.stop();
     await connectors.close();
     await pool.end().catch(() => undefined);
     if (ownConnection) await connection.close().catch(() => undefined);
