@@ -20,6 +20,7 @@ import type { HousekeepingReport, SweepRetentionResult } from '../ops/housekeepi
 import { UserError } from '../common/errors';
 import type { SluiceConfig } from '../config/sluice-config';
 import { HOUSEKEEPING_INCOMPLETE_TYPE, HOUSEKEEPING_WORKFLOW_TYPE } from '../common/workflow-types';
+import type { housekeeping as housekeepingWorkflow } from '../workflows/housekeeping';
 import { configFrom, ExitError } from './cli-config';
 
 const DEFAULT_TIMEOUT_S = 600;
@@ -72,7 +73,7 @@ async function runHousekeeping(config: SluiceConfig, options: { dryRun: boolean;
   try {
     const client = new Client({ connection, namespace: config.temporal.namespace });
     const workflowId = `sluice-housekeeping-manual-${new Date().toISOString().replace(/[:.]/g, '-')}`;
-    const handle = await client.workflow.start(HOUSEKEEPING_WORKFLOW_TYPE, {
+    const handle = await client.workflow.start<typeof housekeepingWorkflow>(HOUSEKEEPING_WORKFLOW_TYPE, {
       taskQueue: config.temporal.taskQueue,
       workflowId,
       args: [{ dryRun: options.dryRun }],

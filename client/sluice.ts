@@ -33,6 +33,7 @@ import {
   type RunStatus,
 } from '../common/run-model';
 import { RUN_WORKFLOW_TYPE } from '../common/workflow-types';
+import type { runFlow } from '../workflows/run-flow';
 import { migrate } from '../db/migrations';
 import { FlowVersionStore, runIdFor } from '../flows/flow-versions';
 import { describeRun, failureMetadata, readRunState } from '../common/run-reader';
@@ -253,7 +254,7 @@ export class Sluice {
     const id = runIdFor(version.id, sourcePath);
     const input: RunFlowInput = { flowVersion: version.id, sourcePath, runMetadata };
     try {
-      const handle = await this.client.workflow.start(RUN_WORKFLOW_TYPE, {
+      const handle = await this.client.workflow.start<typeof runFlow>(RUN_WORKFLOW_TYPE, {
         workflowId: id,
         taskQueue: this.taskQueue,
         args: [input],
