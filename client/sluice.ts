@@ -33,6 +33,7 @@ import {
   type RunStatus,
 } from '../common/run-model';
 import { RUN_WORKFLOW_TYPE } from '../common/workflow-types';
+import { runMetadataSchema, sourcePathSchema } from '../common/run-inputs';
 import type { runFlow } from '../workflows/run-flow';
 import { migrate } from '../db/migrations';
 import { FlowVersionStore, runIdFor } from '../flows/flow-versions';
@@ -244,11 +245,11 @@ export class Sluice {
   async run(request: RunRequest): Promise<SluiceRun> {
     const version = await (await this.flowVersions()).get(request.flowVersion);
     const sourcePath = request.sourcePath;
-    if (typeof sourcePath !== 'string' || sourcePath.trim() === '' || sourcePath.length > 2048 || /[\u0000-\u001f]/.test(sourcePath)) {
+    if (!sourcePathSchema.safeParse(sourcePath).success) {
       throw new InvalidRequestError('INVALID_SOURCE_PATH', 'source_path must be a non-empty string of at most 2,048 characters without control characters');
     }
     const runMetadata = request.runMetadata ?? {};
-    if (typeof runMetadata !== 'object' || Array.isArray(runMetadata) || JSON.stringify(runMetadata).length > 16_384) {
+    if (!runMetadataSchema.safeParse(runMetadata).success) {
       throw new InvalidRequestError('INVALID_RUN_METADATA', 'run_metadata must be a JSON object of at most 16 KiB');
     }
     const id = runIdFor(version.id, sourcePath);
