@@ -40,6 +40,7 @@ import { addSchedulesCommands } from './schedules-command';
 import { addInitCommand } from './init-command';
 import { addTestConnectionsCommand } from './test-connections-command';
 import { addHousekeepingCommands } from './housekeeping-command';
+import { portNumber, seconds, wholeNumber } from './number-options';
 
 function clientFor(config: SluiceConfig): Sluice {
   return new Sluice({
@@ -163,7 +164,7 @@ export function buildProgram(): Command {
     .option('--json', 'print exactly one JSON object on stdout')
     .option('--force-rerun', 'run even if this flow version already ran on this source_path')
     .option('-m, --metadata <json>', 'run metadata as a JSON object')
-    .option('--timeout <seconds>', 'with --wait, give up after this many seconds', (v) => Number(v))
+    .option('--timeout <seconds>', 'with --wait, give up after this many seconds', seconds({ above: 0 }))
     .action(async (flow: string, options: { source: string; wait?: boolean; json?: boolean; forceRerun?: boolean; metadata?: string; timeout?: number }, command: Command) => {
       const config = configFrom(command);
       const runMetadata = parseMetadata(options.metadata);
@@ -208,7 +209,7 @@ export function buildProgram(): Command {
     .option('--flow <name>', 'only runs of this flow')
     .option('--flow-version <flow:vN>', 'only runs of this flow version')
     .addOption(new Option('--status <status>', 'only runs in this status').choices([...RUN_STATUSES]))
-    .option('--limit <n>', 'at most this many', (v) => Number(v), 20)
+    .option('--limit <n>', 'at most this many', wholeNumber({ min: 1 }), 20)
     .option('--json', 'print a JSON array')
     .action(async (options: { flow?: string; flowVersion?: string; status?: RunStatus; limit: number; json?: boolean }, command: Command) => {
       const config = configFrom(command);
@@ -289,10 +290,10 @@ export function buildProgram(): Command {
     .description('start the local stack (Temporal dev server + UI, Postgres, a worker, the gateway); Ctrl-C stops it')
     .option('--example', 'publish flows/movies.yaml and run it on vega-datasets movies.json')
     .option('--exit', 'with --example, stop the stack when the example run ends (for scripts)')
-    .option('--temporal-port <port>', 'Temporal dev server gRPC port', (v) => Number(v), 7233)
-    .option('--ui-port <port>', 'Temporal UI port', (v) => Number(v), 8233)
-    .option('--postgres-port <port>', 'embedded PostgreSQL port (when DATABASE_URL is not set)', (v) => Number(v), 54329)
-    .option('--gateway-port <port>', 'gateway port (default: gateway.port, else 8700)', (v) => Number(v))
+    .option('--temporal-port <port>', 'Temporal dev server gRPC port', portNumber, 7233)
+    .option('--ui-port <port>', 'Temporal UI port', portNumber, 8233)
+    .option('--postgres-port <port>', 'embedded PostgreSQL port (when DATABASE_URL is not set)', portNumber, 54329)
+    .option('--gateway-port <port>', 'gateway port (default: gateway.port, else 8700)', portNumber)
     .option('--no-gateway', 'do not start the gateway (API and webhook deliveries) in this process')
     .action(async (options: { example?: boolean; exit?: boolean; temporalPort: number; uiPort: number; postgresPort: number; gatewayPort?: number; gateway: boolean }, command: Command) => {
       const config = configFrom(command);
