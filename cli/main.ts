@@ -19,6 +19,7 @@ import path from 'node:path';
 import { Command, Option } from 'commander';
 import { RunFailedError, RunTimeoutError, Sluice, type SluiceRun } from '../client/sluice';
 import { UserError } from '../common/errors';
+import { readEnv } from '../common/env';
 import { createLogger } from '../common/logger';
 import { RUN_STATUSES, type RunMetadata, type RunStatus } from '../common/run-model';
 import { maskSecret } from '../config/secrets';
@@ -152,7 +153,7 @@ export function buildProgram(): Command {
   const program = new Command('sluice')
     .description('Sluice: sync-transform-sync data pipelines on Temporal')
     .option('-c, --config <file>', 'config file (default: ./sluice.config.yaml when present)')
-    .option('-e, --env <name>', 'environment name (also SLUICE_ENV)', process.env.SLUICE_ENV)
+    .option('-e, --env <name>', 'environment name (also SLUICE_ENV)', readEnv('SLUICE_ENV'))
     .showHelpAfterError();
 
   program
@@ -297,7 +298,7 @@ export function buildProgram(): Command {
     .option('--no-gateway', 'do not start the gateway (API and webhook deliveries) in this process')
     .action(async (options: { example?: boolean; exit?: boolean; temporalPort: number; uiPort: number; postgresPort: number; gatewayPort?: number; gateway: boolean }, command: Command) => {
       const config = configFrom(command);
-      const logger = createLogger('sluice', process.env.SLUICE_LOG_LEVEL ?? 'warn');
+      const logger = createLogger('sluice', readEnv('SLUICE_LOG_LEVEL') ?? 'warn');
       process.stdout.write('starting the local stack (Temporal dev server, PostgreSQL, worker)…\n');
       const stack = await startLocalStack(config, logger, { temporalPort: options.temporalPort, uiPort: options.uiPort, postgresPort: options.postgresPort });
       // The gateway in-process (as the embedded default's design has it): the API, and webhook deliveries.
@@ -391,7 +392,7 @@ export async function main(argv: string[]): Promise<number> {
       : `unexpected error: ${message}`;
     if (json) process.stdout.write(`${JSON.stringify({ error: { code: unreachable ? 'UNREACHABLE' : 'INTERNAL_ERROR', message: text } })}\n`);
     else process.stderr.write(`error: ${text}\n`);
-    if (process.env.SLUICE_DEBUG && error instanceof Error) process.stderr.write(`${error.stack}\n`);
+    if (readEnv('SLUICE_DEBUG') && error instanceof Error) process.stderr.write(`${error.stack}\n`);
     return 1;
   }
 }

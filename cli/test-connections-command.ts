@@ -16,6 +16,7 @@
  */
 import type { Command } from 'commander';
 import { UserError } from '../common/errors';
+import { readEnv } from '../common/env';
 import { DEFAULT_CHECK_TIMEOUT_MS, testConnections, type ConnectionCheck } from '../ops/test-connection';
 import { configFrom, ExitError } from './cli-config';
 import { seconds } from './number-options';
@@ -68,7 +69,7 @@ export function addTestConnectionsCommand(program: Command): void {
     .option('--only <names>', 'comma-separated connector names (and/or metadata, temporal) to check')
     .action(async (options: TestConnectionsOptions, command: Command) => {
       const config = configFrom(command);
-      const environment = process.env.SLUICE_ENV || 'dev';
+      const environment = readEnv('SLUICE_ENV') || 'dev';
       const checks = await testConnections(config, { only: list(options.only), to: recipients(options.to), timeoutMs: timeoutMs(options.timeout), environment });
       const ok = checks.every((c) => c.ok);
       if (options.json) {

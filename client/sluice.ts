@@ -22,6 +22,7 @@ import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { executionInfoFromRaw } from '@temporalio/client/lib/helpers';
 import { Pool } from 'pg';
 import { InvalidRequestError } from '../common/errors';
+import { readEnv } from '../common/env';
 import {
   DEFAULT_TASK_QUEUE,
   RUN_STATUSES,
@@ -213,10 +214,10 @@ export class Sluice {
 
   constructor(options: SluiceOptions = {}) {
     this.ownConnection = !options.connection;
-    this.connection = options.connection ?? Connection.lazy({ address: options.address ?? process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233' });
+    this.connection = options.connection ?? Connection.lazy({ address: options.address ?? readEnv('TEMPORAL_ADDRESS') ?? '127.0.0.1:7233' });
     this.client = new Client({ connection: this.connection, namespace: options.namespace ?? 'default' });
     this.taskQueue = options.taskQueue ?? DEFAULT_TASK_QUEUE;
-    this.databaseUrl = options.databaseUrl ?? process.env.DATABASE_URL;
+    this.databaseUrl = options.databaseUrl ?? readEnv('DATABASE_URL');
   }
 
   /** The flow version store of the metadata database (migrated on first use). */
