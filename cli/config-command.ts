@@ -14,6 +14,7 @@
  */
 import type { Command } from 'commander';
 import { stringify } from 'yaml';
+import { readEnv } from '../common/env';
 import { maskSecret } from '../config/secrets';
 import { OVERRIDING_VARIABLES, resolveConfigFile, type ResolvedConfigFile } from '../config/sluice-config';
 import { globalOptions } from './cli-config';
@@ -46,7 +47,7 @@ export function addConfigCommands(program: Command): void {
       const resolved = resolveConfigFile({ configFile: global.config, environment: global.env, secrets: 'decrypt-if-key' });
       for (const warning of resolved.warnings) process.stderr.write(`warning: ${warning}\n`);
       const masked = maskedConfig(resolved);
-      const overrides = OVERRIDING_VARIABLES.filter((name) => process.env[name] !== undefined && process.env[name] !== '');
+      const overrides = OVERRIDING_VARIABLES.filter((name) => readEnv(name) !== undefined && readEnv(name) !== '');
       if (options.json) {
         process.stdout.write(
           `${JSON.stringify({

@@ -16,19 +16,14 @@ import { hashToken } from '../webhook-gateway/auth';
 import { startGateway } from '../webhook-gateway/gateway';
 import { gatewaySettings } from '../config/sluice-config';
 import { configFrom } from './cli-config';
-
-const port = (value: string) => {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new UserError('INVALID_PORT', `--port must be a port number 0–65535, not "${value}"`);
-  return n;
-};
+import { portNumber } from './number-options';
 
 /** Adds `sluice gateway` and `sluice token hash` to a program. */
 export function addGatewayCommands(program: Command): void {
   program
     .command('gateway')
     .description('serve the HTTP API (runs, events, webhooks; health, readiness, metrics) and deliver webhooks until SIGINT/SIGTERM')
-    .option('--port <port>', 'port (default: gateway.port, else 8700)', port)
+    .option('--port <port>', 'port (default: gateway.port, else 8700)', portNumber)
     .option('--host <host>', 'address to bind (default: gateway.host, else 127.0.0.1)')
     .action(async (options: { port?: number; host?: string }, command: Command) => {
       const config = configFrom(command);

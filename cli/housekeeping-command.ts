@@ -17,10 +17,11 @@ import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure, TimeoutFailure } from '@temporalio/common';
 import type { Command } from 'commander';
 import type { HousekeepingReport, SweepRetentionResult } from '../ops/housekeeping';
-import { UserError } from '../common/errors';
 import type { SluiceConfig } from '../config/sluice-config';
 import { HOUSEKEEPING_INCOMPLETE_TYPE, HOUSEKEEPING_WORKFLOW_TYPE } from '../common/workflow-types';
+import type { housekeeping as housekeepingWorkflow } from '../workflows/housekeeping';
 import { configFrom, ExitError } from './cli-config';
+import { seconds } from './number-options';
 
 const DEFAULT_TIMEOUT_S = 600;
 
@@ -72,7 +73,7 @@ async function runHousekeeping(config: SluiceConfig, options: { dryRun: boolean;
   try {
     const client = new Client({ connection, namespace: config.temporal.namespace });
     const workflowId = `sluice-housekeeping-manual-${new Date().toISOString().replace(/[:.]/g, '-')}`;
-    const handle = await client.workflow.start(HOUSEKEEPING_WORKFLOW_TYPE, {
+    const handle = await client.workflow.start<typeof housekeepingWorkflow>(HOUSEKEEPING_WORKFLOW_TYPE, {
       taskQueue: config.temporal.taskQueue,
       workflowId,
       args: [{ dryRun: options.dryRun }],
@@ -107,12 +108,10 @@ export function addHousekeepingCommands(program: Command): void {
     .description('run the housekeeping workflow now on the environment\'s workers, wait, and print its report')
     .option('--dry-run', 'report what would be deleted; delete nothing')
     .option('--json', 'print the report as one JSON object: { workflow_id, report, error? }')
-    .option('--timeout <seconds>', `give up after this many seconds (default ${DEFAULT_TIMEOUT_S})`)
-    .action(async (options: { dryRun?: boolean; json?: boolean; timeout?: string }, command: Command) => {
-      const timeoutS = options.timeout === undefined ? DEFAULT_TIMEOUT_S : Number(options.timeout);
-      if (!Number.isFinite(timeoutS) || timeoutS < 1) throw new UserError('INVALID_TIMEOUT', `--timeout must be a number of seconds, at least 1, not "${options.timeout}"`);
+    .option('--timeout <seconds>', `give up after this many seconds (default ${DEFAULT_TIMEOUT_S})`, seconds({ atLeast: 1 }))
+    .action(async (options: { dryRun?: boolean; json?: boolean; timeout?: number }, command: Command) => {
       const config = configFrom(command);
-      const { workflowId, report, error } = await runHousekeeping(config, { dryRun: options.dryRun ?? false, timeoutS });
+      const { workflowId, report, error } = await runHousekeeping(config, { dryRun: options.dryRun ?? false, timeoutS: options.timeout ?? DEFAULT_TIMEOUT_S });
       if (options.json) {
         process.stdout.write(`${JSON.stringify({ workflow_id: workflowId, report: report ?? null, ...(error ? { error } : {}) })}\n`);
       } else {

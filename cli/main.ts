@@ -19,6 +19,7 @@ import path from 'node:path';
 import { Command, Option } from 'commander';
 import { RunFailedError, RunTimeoutError, Sluice, type SluiceRun } from '../client/sluice';
 import { UserError } from '../common/errors';
+import { readEnv } from '../common/env';
 import { createLogger } from '../common/logger';
 import { RUN_STATUSES, type RunMetadata, type RunStatus } from '../common/run-model';
 import { maskSecret } from '../config/secrets';
@@ -40,6 +41,7 @@ import { addSchedulesCommands } from './schedules-command';
 import { addInitCommand } from './init-command';
 import { addTestConnectionsCommand } from './test-connections-command';
 import { addHousekeepingCommands } from './housekeeping-command';
+import { portNumber, seconds, wholeNumber } from './number-options';
 
 function clientFor(config: SluiceConfig): Sluice {
   return new Sluice({
@@ -151,7 +153,7 @@ export function buildProgram(): Command {
   const program = new Command('sluice')
     .description('Sluice: sync-transform-sync data pipelines on Temporal')
     .option('-c, --config <file>', 'config file (default: ./sluice.config.yaml when present)')
-    .option('-e, --env <name>', 'environment name (also SLUICE_ENV)', process.env.SLUICE_ENV)
+    .option('-e, --env <name>', 'environment name (also SLUICE_ENV)', readEnv('SLUICE_ENV'))
     .showHelpAfterError();
 
   program
@@ -163,7 +165,7 @@ export function buildProgram(): Command {
     .option('--json', 'print exactly one JSON object on stdout')
     .option('--force-rerun', 'run even if this flow version already ran on this source_path')
     .option('-m, --metadata <json>', 'run metadata as a JSON object')
-    .option('--timeout <seconds>', 'with --wait, give up after this many seconds', (v) => Number(v))
+    .option('--timeout <seconds>', 'with --wait, give up after this many seconds', seconds({ above: 0 }))
     .action(async (flow: string, options: { source: string; wait?: boolean; json?: boolean; forceRerun?: boolean; metadata?: string; timeout?: number }, command: Command) => {
       const config = configFrom(command);
       const runMetadata = parseMetadata(options.metadata);
@@ -208,7 +210,7 @@ export function buildProgram(): Command {
     .option('--flow <name>', 'only runs of this flow')
     .option('--flow-version <flow:vN>', 'only runs of this flow version')
     .addOption(new Option('--status <status>', 'only runs in this status').choices([...RUN_STATUSES]))
-    .option('--limit <n>', 'at most this many', (v) => Number(v), 20)
+    .option('--limit <n>', 'at most this many', wholeNumber({ min: 1 }), 20)
     .option('--json', 'print a JSON array')
     .action(async (options: { flow?: string; flowVersion?: string; status?: RunStatus; limit: number; json?: boolean }, command: Command) => {
       const config = configFrom(command);
@@ -289,14 +291,14 @@ export function buildProgram(): Command {
     .description('start the local stack (Temporal dev server + UI, Postgres, a worker, the gateway); Ctrl-C stops it')
     .option('--example', 'publish flows/movies.yaml and run it on vega-datasets movies.json')
     .option('--exit', 'with --example, stop the stack when the example run ends (for scripts)')
-    .option('--temporal-port <port>', 'Temporal dev server gRPC port', (v) => Number(v), 7233)
-    .option('--ui-port <port>', 'Temporal UI port', (v) => Number(v), 8233)
-    .option('--postgres-port <port>', 'embedded PostgreSQL port (when DATABASE_URL is not set)', (v) => Number(v), 54329)
-    .option('--gateway-port <port>', 'gateway port (default: gateway.port, else 8700)', (v) => Number(v))
+    .option('--temporal-port <port>', 'Temporal dev server gRPC port', portNumber, 7233)
+    .option('--ui-port <port>', 'Temporal UI port', portNumber, 8233)
+    .option('--postgres-port <port>', 'embedded PostgreSQL port (when DATABASE_URL is not set)', portNumber, 54329)
+    .option('--gateway-port <port>', 'gateway port (default: gateway.port, else 8700)', portNumber)
     .option('--no-gateway', 'do not start the gateway (API and webhook deliveries) in this process')
     .action(async (options: { example?: boolean; exit?: boolean; temporalPort: number; uiPort: number; postgresPort: number; gatewayPort?: number; gateway: boolean }, command: Command) => {
       const config = configFrom(command);
-      const logger = createLogger('sluice', process.env.SLUICE_LOG_LEVEL ?? 'warn');
+      const logger = createLogger('sluice', readEnv('SLUICE_LOG_LEVEL') ?? 'warn');
       process.stdout.write('starting the local stack (Temporal dev server, PostgreSQL, worker)…\n');
       const stack = await startLocalStack(config, logger, { temporalPort: options.temporalPort, uiPort: options.uiPort, postgresPort: options.postgresPort });
       // The gateway in-process (as the embedded default's design has it): the API, and webhook deliveries.
@@ -390,7 +392,7 @@ export async function main(argv: string[]): Promise<number> {
       : `unexpected error: ${message}`;
     if (json) process.stdout.write(`${JSON.stringify({ error: { code: unreachable ? 'UNREACHABLE' : 'INTERNAL_ERROR', message: text } })}\n`);
     else process.stderr.write(`error: ${text}\n`);
-    if (process.env.SLUICE_DEBUG && error instanceof Error) process.stderr.write(`${error.stack}\n`);
+    if (readEnv('SLUICE_DEBUG') && error instanceof Error) process.stderr.write(`${error.stack}\n`);
     return 1;
   }
 }

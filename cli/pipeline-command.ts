@@ -15,6 +15,7 @@ import type { Command } from 'commander';
 import { Client, Connection } from '@temporalio/client';
 import { Pool } from 'pg';
 import { UserError } from '../common/errors';
+import { readEnv } from '../common/env';
 import { DEFAULT_ENVIRONMENT } from '../config/environments';
 import type { SluiceConfig } from '../config/sluice-config';
 import { migrate } from '../db/migrations';
@@ -111,7 +112,7 @@ export function addPipelineCommands(program: Command): void {
     .option('--json', 'print exactly one JSON object on stdout')
     .action(async (name: string, options: { date?: string; wait?: boolean; json?: boolean }, command: Command) => {
       const config = configFrom(command);
-      const environment = globalOptions(command).env || process.env.SLUICE_ENV || DEFAULT_ENVIRONMENT;
+      const environment = globalOptions(command).env || readEnv('SLUICE_ENV') || DEFAULT_ENVIRONMENT;
       const spec = loadPipeline(config, name);
       if (options.date !== undefined && !isIsoDate(options.date)) throw new UserError('INVALID_DATE', `--date must be a date written YYYY-MM-DD, not "${options.date}"`);
       const date = options.date ?? pipelineDate(spec);

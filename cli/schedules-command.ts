@@ -15,6 +15,7 @@
 import type { Command } from 'commander';
 import { Client, Connection, ScheduleOverlapPolicy } from '@temporalio/client';
 import { UserError } from '../common/errors';
+import { readEnv } from '../common/env';
 import { DEFAULT_ENVIRONMENT } from '../config/environments';
 import type { SluiceConfig } from '../config/sluice-config';
 import { applySchedules, listSchedules, pipelineSchedule } from '../pipelines/pipeline-schedules';
@@ -27,7 +28,7 @@ const print = (line: string): void => {
 /** Runs `body` with a Temporal client for the command's config and environment. */
 async function withClient<T>(command: Command, body: (client: Client, config: SluiceConfig, environment: string) => Promise<T>): Promise<T> {
   const config = configFrom(command);
-  const environment = globalOptions(command).env || process.env.SLUICE_ENV || DEFAULT_ENVIRONMENT;
+  const environment = globalOptions(command).env || readEnv('SLUICE_ENV') || DEFAULT_ENVIRONMENT;
   const connection = await Connection.connect({ address: config.temporal.address });
   try {
     return await body(new Client({ connection, namespace: config.temporal.namespace }), config, environment);

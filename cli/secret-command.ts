@@ -17,6 +17,7 @@ import path from 'node:path';
 import { text } from 'node:stream/consumers';
 import type { Command } from 'commander';
 import { ConfigError, UserError } from '../common/errors';
+import { readEnv } from '../common/env';
 import {
   decryptSecret,
   ENCRYPTED_VALUE_PATTERN,
@@ -140,7 +141,7 @@ export function addSecretCommands(program: Command): void {
         writePrivately(file, `# Sluice master key: the first key encrypts, every key decrypts. Keep this file private (mode 0600).\n# ${id} created ${created}\n${key}\n`, 0o600);
         process.stdout.write(`wrote key ${id} to ${file} (mode 0600)\n`);
       }
-      if (process.env.SLUICE_MASTER_KEY) process.stderr.write('warning: SLUICE_MASTER_KEY is set and is used instead of any key file\n');
+      if (readEnv('SLUICE_MASTER_KEY')) process.stderr.write('warning: SLUICE_MASTER_KEY is set and is used instead of any key file\n');
     });
 
   secret
@@ -156,7 +157,7 @@ export function addSecretCommands(program: Command): void {
     .description('re-encrypt every enc:v1 value of the config file (all environments) with the first master key, in place')
     .option('--dry-run', 'say what would change, write nothing')
     .action((options: { dryRun?: boolean }, command: Command) => {
-      const explicit = globalOptions(command).config ?? process.env.SLUICE_CONFIG;
+      const explicit = globalOptions(command).config ?? readEnv('SLUICE_CONFIG');
       const file = path.resolve(explicit ?? 'sluice.config.yaml');
       if (!existsSync(file)) throw new ConfigError('CONFIG_NOT_FOUND', `config file ${file} does not exist`);
       const ring = requireKeys();

@@ -16,12 +16,14 @@
  */
 import type { Command } from 'commander';
 import { UserError } from '../common/errors';
+import { readEnv } from '../common/env';
 import { DEFAULT_CHECK_TIMEOUT_MS, testConnections, type ConnectionCheck } from '../ops/test-connection';
 import { configFrom, ExitError } from './cli-config';
+import { seconds } from './number-options';
 
 interface TestConnectionsOptions {
   json?: boolean;
-  timeout?: string;
+  timeout?: number;
   to?: string;
   only?: string;
 }
@@ -32,12 +34,7 @@ const list = (text: string | undefined): string[] =>
     .map((s) => s.trim())
     .filter(Boolean);
 
-function timeoutMs(text: string | undefined): number {
-  if (text === undefined) return DEFAULT_CHECK_TIMEOUT_MS;
-  const value = Number(text);
-  if (!Number.isFinite(value) || value <= 0 || value > 600) throw new UserError('INVALID_TIMEOUT', `--timeout must be a number of seconds between 0 and 600, not "${text}"`);
-  return Math.round(value * 1000);
-}
+const timeoutMs = (timeoutS: number | undefined): number => (timeoutS === undefined ? DEFAULT_CHECK_TIMEOUT_MS : Math.round(timeoutS * 1000));
 
 function recipients(text: string | undefined): string[] {
   const addresses = list(text);
@@ -67,12 +64,12 @@ export function addTestConnectionsCommand(program: Command): void {
     .command('test-connections')
     .description('check every connector of the environment (-e), the metadata database and Temporal; exit 1 if any failed')
     .option('--json', 'print one JSON object: { environment, ok, checks: [{ connector, kind, status, ok, latency_ms, reason, detail }] }')
-    .option('--timeout <seconds>', `give each check this long (default ${DEFAULT_CHECK_TIMEOUT_MS / 1000})`)
+    .option('--timeout <seconds>', `give each check this long (default ${DEFAULT_CHECK_TIMEOUT_MS / 1000})`, seconds({ above: 0, atMost: 600 }))
     .option('--to <addresses>', 'comma-separated recipients of the test email of smtp connectors that notifications.email does not name')
     .option('--only <names>', 'comma-separated connector names (and/or metadata, temporal) to check')
     .action(async (options: TestConnectionsOptions, command: Command) => {
       const config = configFrom(command);
-      const environment = process.env.SLUICE_ENV || 'dev';
+      const environment = readEnv('SLUICE_ENV') || 'dev';
       const checks = await testConnections(config, { only: list(options.only), to: recipients(options.to), timeoutMs: timeoutMs(options.timeout), environment });
       const ok = checks.every((c) => c.ok);
       if (options.json) {

@@ -30,6 +30,7 @@ import { EventPublisher, webhooksTaskQueue } from '../webhooks/event-publisher';
 import { WebhookService } from '../webhooks/webhook-service';
 import type { DeliveryStatus } from '../webhooks/webhook-store';
 import { configFrom } from './cli-config';
+import { wholeNumber } from './number-options';
 
 /** Opens the metadata database and Temporal, runs `body`, and closes both. */
 async function withWebhooks<T>(command: Command, body: (service: WebhookService) => Promise<T>): Promise<T> {
@@ -115,13 +116,12 @@ export function addWebhooksCommands(program: Command): void {
     .description("a webhook's deliveries, newest first, with every attempt")
     .argument('<webhook-id>', 'wh_…')
     .option('--status <status>', 'only pending, succeeded or failed')
-    .option('--limit <n>', 'at most n (1–500)', (v) => Number(v), 20)
+    .option('--limit <n>', 'at most n (1–500)', wholeNumber({ min: 1, max: 500 }), 20)
     .option('--json', 'print a JSON array')
     .action(async (id: string, options: { status?: string; limit: number; json?: boolean }, command: Command) => {
       if (options.status !== undefined && !['pending', 'succeeded', 'failed'].includes(options.status)) {
         throw new UserError('INVALID_STATUS', `--status must be pending, succeeded or failed, not "${options.status}"`);
       }
-      if (!Number.isInteger(options.limit) || options.limit < 1 || options.limit > 500) throw new UserError('INVALID_LIMIT', '--limit must be an integer from 1 to 500');
       const list = await withWebhooks(command, (service) => service.deliveries(id, { status: options.status as DeliveryStatus | undefined, limit: options.limit }));
       if (options.json) return printJson(list.map(deliveryJson));
       if (list.length === 0) return print('no deliveries');

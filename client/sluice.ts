@@ -22,6 +22,7 @@ import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { executionInfoFromRaw } from '@temporalio/client/lib/helpers';
 import { Pool } from 'pg';
 import { InvalidRequestError } from '../common/errors';
+import { readEnv } from '../common/env';
 import {
   DEFAULT_TASK_QUEUE,
   RUN_STATUSES,
@@ -33,6 +34,8 @@ import {
   type RunStatus,
 } from '../common/run-model';
 import { RUN_WORKFLOW_TYPE } from '../common/workflow-types';
+import { runMetadataSchema, sourcePathSchema } from '../common/run-inputs';
+import type { runFlow } from '../workflows/run-flow';
 import { migrate } from '../db/migrations';
 import { FlowVersionStore, runIdFor } from '../flows/flow-versions';
 import { describeRun, failureMetadata, readRunState } from '../common/run-reader';
@@ -211,10 +214,10 @@ export class Sluice {
 
   constructor(options: SluiceOptions = {}) {
     this.ownConnection = !options.connection;
-    this.connection = options.connection ?? Connection.lazy({ address: options.address ?? process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233' });
+    this.connection = options.connection ?? Connection.lazy({ address: options.address ?? readEnv('TEMPORAL_ADDRESS') ?? '127.0.0.1:7233' });
     this.client = new Client({ connection: this.connection, namespace: options.namespace ?? 'default' });
     this.taskQueue = options.taskQueue ?? DEFAULT_TASK_QUEUE;
-    this.databaseUrl = options.databaseUrl ?? process.env.DATABASE_URL;
+    this.databaseUrl = options.databaseUrl ?? readEnv('DATABASE_URL');
   }
 
   /** The flow version store of the metadata database (migrated on first use). */
@@ -243,17 +246,17 @@ export class Sluice {
   async run(request: RunRequest): Promise<SluiceRun> {
     const version = await (await this.flowVersions()).get(request.flowVersion);
     const sourcePath = request.sourcePath;
-    if (typeof sourcePath !== 'string' || sourcePath.trim() === '' || sourcePath.length > 2048 || /[\u0000-\u001f]/.test(sourcePath)) {
+    if (!sourcePathSchema.safeParse(sourcePath).success) {
       throw new InvalidRequestError('INVALID_SOURCE_PATH', 'source_path must be a non-empty string of at most 2,048 characters without control characters');
     }
     const runMetadata = request.runMetadata ?? {};
-    if (typeof runMetadata !== 'object' || Array.isArray(runMetadata) || JSON.stringify(runMetadata).length > 16_384) {
+    if (!runMetadataSchema.safeParse(runMetadata).success) {
       throw new InvalidRequestError('INVALID_RUN_METADATA', 'run_metadata must be a JSON object of at most 16 KiB');
     }
     const id = runIdFor(version.id, sourcePath);
     const input: RunFlowInput = { flowVersion: version.id, sourcePath, runMetadata };
     try {
-      const handle = await this.client.workflow.start(RUN_WORKFLOW_TYPE, {
+      const handle = await this.client.workflow.start<typeof runFlow>(RUN_WORKFLOW_TYPE, {
         workflowId: id,
         taskQueue: this.taskQueue,
         args: [input],

@@ -6,6 +6,7 @@
  * log object or one level down.
  */
 import pino, { type Logger } from 'pino';
+import { readEnv } from './env';
 
 /** Property names whose values are never logged (not `token`: the gateway logs API token *names* under it). */
 export const REDACTED_KEYS = [
@@ -24,7 +25,7 @@ export const REDACTED_KEYS = [
   'authorization',
 ] as const;
 
-export function createLogger(name = 'sluice', level = process.env.SLUICE_LOG_LEVEL ?? 'info'): Logger {
+export function createLogger(name = 'sluice', level = readEnv('SLUICE_LOG_LEVEL') ?? 'info'): Logger {
   const paths = REDACTED_KEYS.flatMap((key) => [key, `*.${key}`]);
   return pino({ name, level, redact: paths }, pino.destination(2));
 }

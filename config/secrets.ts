@@ -22,6 +22,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { ConfigError } from '../common/errors';
+import { readEnv } from '../common/env';
 
 /**
  * How a secret field is secret: `value` (the whole string) or `url` (a connection URL or libpq string whose
@@ -204,7 +205,7 @@ export function readMasterKeyFile(file: string): MasterKeyRing {
 
 /** Where the key file is looked for: `SLUICE_MASTER_KEY_FILE` (relative to the project dir), else `<stateDir>/master.key`. */
 export function masterKeyFilePath(options: { env: NodeJS.ProcessEnv; stateDir: string; projectDir?: string }): string {
-  const explicit = options.env.SLUICE_MASTER_KEY_FILE;
+  const explicit = readEnv('SLUICE_MASTER_KEY_FILE', options.env);
   return explicit ? path.resolve(options.projectDir ?? process.cwd(), explicit) : path.join(options.stateDir, MASTER_KEY_FILE_NAME);
 }
 
@@ -214,10 +215,10 @@ export function masterKeyFilePath(options: { env: NodeJS.ProcessEnv; stateDir: s
  * @throws ConfigError when the key text is malformed or the key file is missing (explicit) or readable by others.
  */
 export function loadMasterKeys(options: { env: NodeJS.ProcessEnv; stateDir: string; projectDir?: string }): MasterKeyRing | null {
-  const fromEnv = options.env.SLUICE_MASTER_KEY;
+  const fromEnv = readEnv('SLUICE_MASTER_KEY', options.env);
   if (fromEnv !== undefined && fromEnv.trim() !== '') return parseMasterKeys(fromEnv, 'SLUICE_MASTER_KEY');
   const file = masterKeyFilePath(options);
-  if (options.env.SLUICE_MASTER_KEY_FILE || existsSync(file)) return readMasterKeyFile(file);
+  if (readEnv('SLUICE_MASTER_KEY_FILE', options.env) || existsSync(file)) return readMasterKeyFile(file);
   return null;
 }
 

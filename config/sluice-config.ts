@@ -26,6 +26,7 @@ import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { msToNumber, type Duration } from '@temporalio/common';
 import { ConfigError } from '../common/errors';
+import { DEFAULT_CHUNK_ROWS, readEnv, readEnvCount, type EnvName } from '../common/env';
 import { DEFAULT_TASK_QUEUE } from '../common/run-model';
 import { DEFAULT_ENVIRONMENT, requiresEncryptedSecrets, selectEnvironment, unknownEnvironment } from './environments';
 import {
@@ -356,7 +357,7 @@ function setAt(doc: unknown, at: string[], value: unknown): void {
 
 /** The state dir: `$SLUICE_STATE_DIR` (relative to the project dir), @default `<projectDir>/.sluice`. */
 export function resolveStateDir(projectDir: string, env: NodeJS.ProcessEnv = process.env): string {
-  return path.resolve(projectDir, env.SLUICE_STATE_DIR ?? '.sluice');
+  return path.resolve(projectDir, readEnv('SLUICE_STATE_DIR', env) ?? '.sluice');
 }
 
 /** Reads `<stateDir>/stack.json`, written by `sluice dev` so other commands find the embedded stack. */
@@ -384,8 +385,8 @@ export function resolveConfigFile(options: ResolveConfigFileOptions = {}): Resol
   const env = options.env ?? process.env;
   const projectDir = path.resolve(options.projectDir ?? process.cwd());
   const stateDir = resolveStateDir(projectDir, env);
-  const environment = options.environment || env.SLUICE_ENV || DEFAULT_ENVIRONMENT;
-  const explicit = options.configFile ?? env.SLUICE_CONFIG;
+  const environment = options.environment || readEnv('SLUICE_ENV', env) || DEFAULT_ENVIRONMENT;
+  const explicit = options.configFile ?? readEnv('SLUICE_CONFIG', env);
   const candidate = explicit ? path.resolve(projectDir, explicit) : path.join(projectDir, 'sluice.config.yaml');
   if (!existsSync(candidate)) {
     if (explicit) throw new ConfigError('CONFIG_NOT_FOUND', `config file ${candidate} does not exist`);
@@ -482,7 +483,7 @@ export function resolveConfigFile(options: ResolveConfigFileOptions = {}): Resol
 }
 
 /** The environment variables that override a value of the file in {@link loadConfig} (`sluice config show` names those set). */
-export const OVERRIDING_VARIABLES = ['DATABASE_URL', 'TEMPORAL_ADDRESS', 'TEMPORAL_NAMESPACE', 'SLUICE_TASK_QUEUE', 'TEMPORAL_UI_URL', 'SLUICE_STAGING_DIR', 'SLUICE_CHUNK_ROWS'] as const;
+export const OVERRIDING_VARIABLES = ['DATABASE_URL', 'TEMPORAL_ADDRESS', 'TEMPORAL_NAMESPACE', 'SLUICE_TASK_QUEUE', 'TEMPORAL_UI_URL', 'SLUICE_STAGING_DIR', 'SLUICE_CHUNK_ROWS'] as const satisfies readonly EnvName[];
 
 /**
  * Loads and validates the configuration for one environment (`options.environment`, else `SLUICE_ENV`, else `dev`),
@@ -496,10 +497,7 @@ export function loadConfig(options: LoadConfigOptions = {}): SluiceConfig {
   const { projectDir, stateDir, file, configFile } = resolved;
   const warn = options.onWarning ?? ((message: string) => process.stderr.write(`warning: ${message}\n`));
   for (const warning of resolved.warnings) warn(warning);
-  const chunkRows = Number(env.SLUICE_CHUNK_ROWS ?? file.staging?.chunk_rows ?? 250_000);
-  if (!Number.isInteger(chunkRows) || chunkRows < 1) {
-    throw new ConfigError('INVALID_CONFIG', `SLUICE_CHUNK_ROWS must be a whole number of rows above 0, not "${env.SLUICE_CHUNK_ROWS}"`);
-  }
+  const chunkRows = readEnvCount('SLUICE_CHUNK_ROWS', env) ?? file.staging?.chunk_rows ?? DEFAULT_CHUNK_ROWS;
   const stack = readStackFile(stateDir);
   const connectors: Record<string, ConnectorConfig> = file.connectors ?? {
     files: { kind: 'local', root: '.' },
@@ -508,15 +506,15 @@ export function loadConfig(options: LoadConfigOptions = {}): SluiceConfig {
   return {
     projectDir,
     stateDir,
-    databaseUrl: env.DATABASE_URL ?? file.database_url ?? stack.databaseUrl,
+    databaseUrl: readEnv('DATABASE_URL', env) ?? file.database_url ?? stack.databaseUrl,
     temporal: {
-      address: env.TEMPORAL_ADDRESS ?? file.temporal?.address ?? stack.temporalAddress ?? '127.0.0.1:7233',
-      namespace: env.TEMPORAL_NAMESPACE ?? file.temporal?.namespace ?? 'default',
-      taskQueue: env.SLUICE_TASK_QUEUE ?? file.temporal?.task_queue ?? DEFAULT_TASK_QUEUE,
-      uiUrl: env.TEMPORAL_UI_URL ?? file.temporal?.ui_url ?? stack.uiUrl ?? 'http://127.0.0.1:8233',
+      address: readEnv('TEMPORAL_ADDRESS', env) ?? file.temporal?.address ?? stack.temporalAddress ?? '127.0.0.1:7233',
+      namespace: readEnv('TEMPORAL_NAMESPACE', env) ?? file.temporal?.namespace ?? 'default',
+      taskQueue: readEnv('SLUICE_TASK_QUEUE', env) ?? file.temporal?.task_queue ?? DEFAULT_TASK_QUEUE,
+      uiUrl: readEnv('TEMPORAL_UI_URL', env) ?? file.temporal?.ui_url ?? stack.uiUrl ?? 'http://127.0.0.1:8233',
     },
     staging: {
-      dir: path.resolve(projectDir, env.SLUICE_STAGING_DIR ?? file.staging?.dir ?? path.join(stateDir, 'staging')),
+      dir: path.resolve(projectDir, readEnv('SLUICE_STAGING_DIR', env) ?? file.staging?.dir ?? path.join(stateDir, 'staging')),
       chunkRows,
       ...(file.staging?.s3 ? { s3: file.staging.s3 } : {}),
       retentionHours: file.staging?.retention_hours ?? 24,

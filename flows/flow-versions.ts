@@ -18,6 +18,7 @@ import { createHash } from 'node:crypto';
 import type { Pool } from 'pg';
 import stringify from 'safe-stable-stringify';
 import { FlowSpecError, InvalidRequestError, UserError } from '../common/errors';
+import { FLOW_VERSION_ID } from '../common/run-inputs';
 import { loadMap, readMapFile } from './map-module';
 import type { FlowSpec } from './flow-spec';
 
@@ -34,14 +35,12 @@ export interface FlowVersion {
   createdAt: string;
 }
 
-const VERSION_ID = /^([a-z][a-z0-9_-]{0,62}):v([1-9][0-9]*)$/;
-
 /**
  * Splits `flow:vN`.
  * @throws InvalidRequestError when the text is not of that form.
  */
 export function parseFlowVersionId(id: string): { flow: string; version: number } {
-  const match = VERSION_ID.exec(id);
+  const match = FLOW_VERSION_ID.exec(id);
   if (!match) {
     throw new InvalidRequestError('INVALID_FLOW_VERSION', `"${id}" is not a flow version; expected "flow:vN", e.g. "movies:v1"`);
   }

@@ -7,6 +7,7 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Pool } from 'pg';
 import type { Logger } from 'pino';
+import { readEnv } from '../common/env';
 import type { SluiceConfig } from '../config/sluice-config';
 import { startEmbeddedPostgres } from './embedded-postgres';
 import { migrate } from '../db/migrations';
@@ -34,7 +35,7 @@ export async function startLocalStack(config: SluiceConfig, logger: Logger, opti
     for (const stop of stops.reverse()) await stop().catch((error: unknown) => logger.warn({ err: error }, 'stop failed'));
   };
   try {
-    const external = process.env.TEMPORAL_ADDRESS;
+    const external = readEnv('TEMPORAL_ADDRESS');
     let address = config.temporal.address;
     let uiUrl = config.temporal.uiUrl;
     if (!external) {
@@ -44,7 +45,7 @@ export async function startLocalStack(config: SluiceConfig, logger: Logger, opti
       address = server.address;
       uiUrl = server.uiUrl;
     }
-    let databaseUrl = process.env.DATABASE_URL;
+    let databaseUrl = readEnv('DATABASE_URL');
     if (!databaseUrl) {
       logger.info('DATABASE_URL is not set: starting the embedded PostgreSQL');
       const postgres = await startEmbeddedPostgres(config.stateDir, logger, options.postgresPort);

@@ -6,6 +6,7 @@
  * `replace` directive that `go install` refuses) → a ConfigError saying how to install it.
  */
 import type { Logger } from 'pino';
+import type { EnvName } from '../common/env';
 import { findGoTool, type GoTool } from './go-tool';
 
 const TEMPORAL_CLI_MODULE = 'github.com/temporalio/cli/cmd/temporal@v1.5.1';
@@ -13,7 +14,7 @@ const TEMPORAL_CLI_MODULE = 'github.com/temporalio/cli/cmd/temporal@v1.5.1';
 const TEMPORAL_CLI: GoTool = {
   binary: 'temporal',
   module: TEMPORAL_CLI_MODULE,
-  envVar: 'TEMPORAL_CLI',
+  envVar: 'TEMPORAL_CLI' satisfies EnvName,
   notFoundCode: 'TEMPORAL_CLI_NOT_FOUND',
   installHint: 'Install the Temporal CLI (https://docs.temporal.io/cli)',
 };

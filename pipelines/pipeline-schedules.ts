@@ -23,12 +23,14 @@
  * with its scheduled time, which `runPipeline` reads as its date).
  */
 import { createHash } from 'node:crypto';
-import { ScheduleNotFoundError, ScheduleOverlapPolicy, type Client, type ScheduleDescription, type ScheduleOptions } from '@temporalio/client';
+import { ScheduleNotFoundError, ScheduleOverlapPolicy, type Client, type ScheduleDescription, type ScheduleOptions, type ScheduleOptionsStartWorkflowAction } from '@temporalio/client';
 import { UserError } from '../common/errors';
 import type { SluiceConfig } from '../config/sluice-config';
 import { listPipelines, type OverlapPolicy, type PipelineSpec } from './pipeline-spec';
 import type { RunPipelineInput } from './pipeline-model';
 import { HOUSEKEEPING_WORKFLOW_TYPE, PIPELINE_WORKFLOW_TYPE } from '../common/workflow-types';
+import type { housekeeping } from '../workflows/housekeeping';
+import type { runPipeline } from '../workflows/run-pipeline';
 
 /**
  * The daily schedule of housekeeping, for `sluice schedules apply`: 03:30 every day (UTC unless the schedule
@@ -94,7 +96,7 @@ export function desiredSchedule(spec: PipelineSpec, environment: string, taskQue
         args: [input],
         // The action's memo (unlike the schedule's) can be updated: it carries the spec's hash.
         memo: { [SPEC_HASH_MEMO]: specHash, [CRON_MEMO]: spec.schedule.cron },
-      },
+      } satisfies ScheduleOptionsStartWorkflowAction<typeof runPipeline>,
       policies: { overlap: OVERLAP[spec.schedule.overlap], catchupWindow: '10m', pauseOnFailure: false },
       memo: { [PIPELINE_MEMO]: spec.name, [ENVIRONMENT_MEMO]: environment },
       state: { note: `sluice schedules apply (${environment}): pipelines/${spec.name}.yaml` },
@@ -121,7 +123,7 @@ export function housekeepingSchedule(environment: string, taskQueue: string): De
         taskQueue,
         args: plan.args,
         memo: { [SPEC_HASH_MEMO]: specHash, [CRON_MEMO]: [plan.cron] },
-      },
+      } satisfies ScheduleOptionsStartWorkflowAction<typeof housekeeping>,
       policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1h' },
       memo: { [PIPELINE_MEMO]: HOUSEKEEPING, [ENVIRONMENT_MEMO]: environment },
       state: { note: `sluice schedules apply (${environment}): retention housekeeping` },

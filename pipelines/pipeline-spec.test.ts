@@ -124,6 +124,12 @@ jobs:
     assert.match(error.message, /^pipelines\/daily\.yaml is invalid \(11 problems\):\n {2}- /);
   });
 
+  it('holds templates to the source_path rule the client and the API use (common/run-inputs.ts)', () => {
+    const job = (sourcePath: string) => `name: daily\njobs:\n  - name: a\n    flow_version: a:v1\n    source_path: ${JSON.stringify(sourcePath)}\n`;
+    assert.deepEqual(specError(() => parsePipelineSpec(job('data/\t{date}.csv'), 'pipelines/daily.yaml')).issues, ['jobs[0].source_path (line 5): must not contain control characters']);
+    assert.deepEqual(specError(() => parsePipelineSpec(job('  '), 'pipelines/daily.yaml')).issues, ['jobs[0].source_path (line 5): must not be only white space']);
+  });
+
   it('names the cycle', () => {
     const error = specError(() =>
       parsePipelineSpec(`name: p

@@ -34,12 +34,11 @@ import { LineCounter, parseDocument, type Document } from 'yaml';
 import { CronExpressionParser } from 'cron-parser';
 import { z } from 'zod';
 import { UserError } from '../common/errors';
+import { FLOW_VERSION_ID, sourcePathSchema } from '../common/run-inputs';
 import { projectPaths, type SluiceConfig } from '../config/sluice-config';
 
 /** Pipeline and job names: lower-case letters, digits, `-`, `_`; they appear in workflow ids and file names. */
 export const PIPELINE_NAME = /^[a-z][a-z0-9_-]{0,62}$/;
-/** `flow:vN`. */
-export const FLOW_VERSION = /^[a-z][a-z0-9_-]{0,62}:v[1-9][0-9]*$/;
 
 /** What a schedule does when a run is due while the previous one still runs (Temporal's overlap policies). */
 export const OVERLAP_POLICIES = ['skip', 'buffer_one', 'buffer_all', 'cancel_other', 'terminate_other', 'allow_all'] as const;
@@ -224,16 +223,12 @@ const cronLine = z.string().superRefine((line, ctx) => {
   if (problem) ctx.addIssue({ code: 'custom', message: problem });
 });
 
-const sourcePathTemplate = z
-  .string()
-  .min(1)
-  .max(2048)
-  .superRefine((template, ctx) => {
-    if (/[\u0000-\u001f]/.test(template)) ctx.addIssue({ code: 'custom', message: 'source_path must not contain control characters' });
-    for (const placeholder of unknownPlaceholders(template)) {
-      ctx.addIssue({ code: 'custom', message: `unknown placeholder {${placeholder}}; known: ${TEMPLATE_PLACEHOLDERS.map((p) => `{${p}}`).join(', ')}` });
-    }
-  });
+/** A job's `source_path` template: the source_path rule (common/run-inputs.ts), and only known placeholders. */
+const sourcePathTemplate = sourcePathSchema.superRefine((template, ctx) => {
+  for (const placeholder of unknownPlaceholders(template)) {
+    ctx.addIssue({ code: 'custom', message: `unknown placeholder {${placeholder}}; known: ${TEMPLATE_PLACEHOLDERS.map((p) => `{${p}}`).join(', ')}` });
+  }
+});
 
 const pipelineSpecSchema = z.strictObject({
   name: name('pipeline'),
@@ -256,7 +251,7 @@ const pipelineSpecSchema = z.strictObject({
     .array(
       z.strictObject({
         name: name('job'),
-        flow_version: z.string().regex(FLOW_VERSION, 'must be "flow:vN", e.g. "companies:v3"'),
+        flow_version: z.string().regex(FLOW_VERSION_ID, 'must be "flow:vN", e.g. "companies:v3"'),
         source_path: sourcePathTemplate,
         depends_on: z.array(z.string()).optional(),
         backup: z.boolean().optional(),

@@ -6,32 +6,15 @@
 import { z } from 'zod';
 import { RUN_STATUSES } from '../common/run-model';
 import { EVENT_TYPES } from '../webhooks/events';
-import { parseFlowVersionId } from '../flows/flow-versions';
+import { flowVersionIdSchema, runMetadataSchema, sourcePathSchema } from '../common/run-inputs';
 
-const isFlowVersionId = (value: string) => {
-  try {
-    parseFlowVersionId(value);
-    return true;
-  } catch {
-    return false;
-  }
-};
-
-const flowVersion = z
-  .string()
-  .refine(isFlowVersionId, 'expected a flow version "flow:vN", e.g. "movies:v1"')
-  .describe('A flow version, `flow:vN`, e.g. `movies:v1`.');
+const flowVersion = flowVersionIdSchema.describe('A flow version, `flow:vN`, e.g. `movies:v1`.');
 
 /** `POST /v1/runs`. */
 export const createRunBody = z.strictObject({
   flow_version: flowVersion,
-  source_path: z
-    .string()
-    .min(1)
-    .max(2048)
-    .regex(/^[^\u0000-\u001f]*$/, 'must not contain control characters')
-    .describe('A file path or URI for file connectors, a batch id for database connectors; at most 2,048 characters.'),
-  run_metadata: z.record(z.string(), z.unknown()).optional().describe('Free-form JSON object kept with the run (at most 16 KiB serialised).'),
+  source_path: sourcePathSchema.describe('A file path or URI for file connectors, a batch id for database connectors; at most 2,048 characters.'),
+  run_metadata: runMetadataSchema.optional().describe('Free-form JSON object kept with the run (at most 16 KiB serialised).'),
   force_rerun: z.boolean().optional().describe('Run again even if this (flow version, source_path) already SUCCEEDED or PARTIAL_FAILED.'),
 });
 export type CreateRunBody = z.infer<typeof createRunBody>;

@@ -15,6 +15,7 @@ import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy, type Clien
 import type { Pool } from 'pg';
 import type { Logger } from 'pino';
 import { DELIVERY_WORKFLOW_TYPE } from '../common/workflow-types';
+import type { deliverWebhook } from '../workflows/deliver-webhook';
 import { deterministicId, insertEvent, type EventPayload } from './events';
 import { WebhookStore, type DeliveryTrigger } from './webhook-store';
 
@@ -94,7 +95,7 @@ export class EventPublisher {
   /** Starts the delivery's workflow unless it already ran or runs. */
   async startDelivery(deliveryId: string): Promise<void> {
     try {
-      await this.client.workflow.start(DELIVERY_WORKFLOW_TYPE, {
+      await this.client.workflow.start<typeof deliverWebhook>(DELIVERY_WORKFLOW_TYPE, {
         taskQueue: this.taskQueue,
         workflowId: deliveryWorkflowId(deliveryId),
         args: [{ deliveryId }],

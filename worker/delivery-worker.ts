@@ -10,6 +10,7 @@ import type { Client } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import type { Pool } from 'pg';
 import type { Logger } from 'pino';
+import { DEFAULT_MAX_CONCURRENT_DELIVERIES, readEnvCount } from '../common/env';
 import type { SluiceConfig, WebhookSettings } from '../config/sluice-config';
 import type { DeliveryMetrics } from '../webhooks/delivery-metrics';
 import { runnable, workflowBundle, type SluiceWorker } from './sluice-worker';
@@ -41,7 +42,7 @@ export async function createDeliveryWorker(options: DeliveryWorkerOptions): Prom
     taskQueue,
     workflowBundle: await workflowBundle(),
     activities: createDeliveryActivities({ settings: options.settings, publisher, metrics: options.metrics, logger }),
-    maxConcurrentActivityTaskExecutions: Number(process.env.SLUICE_MAX_CONCURRENT_DELIVERIES ?? 100),
+    maxConcurrentActivityTaskExecutions: readEnvCount('SLUICE_MAX_CONCURRENT_DELIVERIES') ?? DEFAULT_MAX_CONCURRENT_DELIVERIES,
     shutdownGraceTime: `${options.settings.timeoutMs + 5_000}ms`,
   });
   return runnable(worker, async () => {

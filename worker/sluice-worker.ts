@@ -17,6 +17,7 @@ import { bundleWorkflowCode, NativeConnection, Runtime, Worker, type WorkflowBun
 import { Pool } from 'pg';
 import type { Logger } from 'pino';
 import { createEventActivities } from '../activities/event-activities';
+import { DEFAULT_MAX_CONCURRENT_ACTIVITIES, readEnv, readEnvCount } from '../common/env';
 import { createPipelineActivities } from '../activities/pipeline-activities';
 import { createHousekeepingActivities } from '../activities/housekeeping-activities';
 import { createRunActivities } from '../activities/run-activities';
@@ -40,7 +41,7 @@ export const PREBUILT_BUNDLE = path.join(__dirname, '..', 'workflow-bundle.js');
  * seconds) — so a development checkout never runs a stale bundle.
  */
 export function workflowBundle(): Promise<WorkflowBundleOption> {
-  const prebuilt = process.env.SLUICE_WORKFLOW_BUNDLE ?? (process.env.NODE_ENV === 'production' ? PREBUILT_BUNDLE : '');
+  const prebuilt = readEnv('SLUICE_WORKFLOW_BUNDLE') ?? (readEnv('NODE_ENV') === 'production' ? PREBUILT_BUNDLE : '');
   bundle ??= prebuilt && existsSync(prebuilt)
     ? Promise.resolve({ codePath: prebuilt })
     : bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} } });
@@ -106,7 +107,7 @@ export async function createSluiceWorker(options: CreateWorkerOptions): Promise<
     shutdownGraceTime: options.shutdownGraceTime ?? '30s',
     // Each transform chunk holds a few hundred MiB while mapped; two at a time keep a worker under
     // 1 GiB at the default chunk size and already use both cores (Polars is multi-threaded).
-    maxConcurrentActivityTaskExecutions: Number(process.env.SLUICE_MAX_CONCURRENT_ACTIVITIES ?? 2),
+    maxConcurrentActivityTaskExecutions: readEnvCount('SLUICE_MAX_CONCURRENT_ACTIVITIES') ?? DEFAULT_MAX_CONCURRENT_ACTIVITIES,
   });
   // Retention: every hour, housekeeping's staging sweep (runs in flight listed on this worker's connection).
   const inFlightClient = new Client({ connection, namespace: config.temporal.namespace });

@@ -32,6 +32,7 @@ import {
 import type { PipelineActivities, PreparedJob } from '../activities/pipeline-activities';
 import { RUN_CRASHED_TYPE, RUN_FAILED_TYPE, SEARCH_ATTRIBUTES, type RunFlowInput, type RunMetadata } from '../common/run-model';
 import { RUN_WORKFLOW_TYPE } from '../common/workflow-types';
+import type { runFlow } from './run-flow';
 import {
   LOADED_JOB_STATUSES,
   PIPELINE_FAILED_TYPE,
@@ -42,9 +43,6 @@ import {
   type PipelineRunState,
   type RunPipelineInput,
 } from '../pipelines/pipeline-model';
-
-/** The `runFlow` workflow's signature, for typing its children (by type name: this file does not import it). */
-type RunFlowWorkflow = (input: RunFlowInput) => Promise<RunMetadata>;
 
 const retry = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '60s', maximumAttempts: 10 };
 
@@ -225,9 +223,9 @@ async function runChild(job: PreparedJob, row: PipelineJobState, state: Pipeline
     runMetadata: { pipeline: state.pipeline, pipeline_run: info.workflowId, job: job.name, environment: input.environment, date: state.date, trigger: input.trigger },
   };
   row.started_at = new Date().toISOString();
-  let handle: ChildWorkflowHandle<RunFlowWorkflow>;
+  let handle: ChildWorkflowHandle<typeof runFlow>;
   try {
-    handle = await startChild<RunFlowWorkflow>(RUN_WORKFLOW_TYPE, {
+    handle = await startChild<typeof runFlow>(RUN_WORKFLOW_TYPE, {
       workflowId: job.runId,
       taskQueue: info.taskQueue,
       args: [runInput],

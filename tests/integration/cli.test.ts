@@ -131,4 +131,14 @@ describe('sluice CLI', () => {
     assert.equal(unknown.code, 2);
     assert.match(unknown.stderr, /unknown flow version "movies:v7"; known versions of "movies": movies:v1/);
   });
+
+  it('refuses a numeric option that is not a number with exit 2, naming the option', async () => {
+    const result = await cli(['run', 'movies:v1', '--source', 'data/movies.json', '--wait', '--timeout', 'abc']);
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /^error: option '--timeout <seconds>' argument 'abc' is invalid\. expected a number of seconds above 0\n/);
+    assert.equal(result.stdout, '');
+    const limit = await cli(['runs', 'list', '--limit', '0']);
+    assert.equal(limit.code, 2);
+    assert.match(limit.stderr, /^error: option '--limit <n>' argument '0' is invalid\. expected a whole number, at least 1\n/);
+  });
 });

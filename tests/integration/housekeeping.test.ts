@@ -14,6 +14,9 @@ import { after, before, describe, it } from 'node:test';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { HousekeepingReport } from '../../ops/housekeeping';
 import type { SluiceConfig } from '../../config/sluice-config';
+import { PIPELINE_WORKFLOW_TYPE, RUN_WORKFLOW_TYPE } from '../../common/workflow-types';
+import type { runFlow } from '../../workflows/run-flow';
+import type { runPipeline } from '../../workflows/run-pipeline';
 import { createSluiceWorker, type SluiceWorker } from '../../worker/sluice-worker';
 import { createTestDatabase, logger, PROJECT_DIR, startTemporal, tempProject, testConfig, type TestDatabase, runCli, type CliResult } from '../helpers/services';
 
@@ -92,13 +95,13 @@ describe('housekeeping (retention)', () => {
     running = worker.run();
 
     // A run in flight: started on a task queue no worker polls, so it stays Running.
-    const handle = await env.client.workflow.start('runFlow', {
+    const handle = await env.client.workflow.start<typeof runFlow>(RUN_WORKFLOW_TYPE, {
       taskQueue: `no-worker-${randomUUID()}`,
       workflowId: inFlightId,
       args: [{ flowVersion: 'orders:v1', sourcePath: 'data/import/orders.csv' }],
     });
     inFlightExecution = handle.firstExecutionRunId;
-    await env.client.workflow.start('runPipeline', { taskQueue: `no-worker-${randomUUID()}`, workflowId: pipelineId, args: [{ pipeline: 'nightly', environment: 'dev', date: backfillDate }] });
+    await env.client.workflow.start<typeof runPipeline>(PIPELINE_WORKFLOW_TYPE, { taskQueue: `no-worker-${randomUUID()}`, workflowId: pipelineId, args: [{ pipeline: 'nightly', environment: 'dev', date: backfillDate, trigger: 'manual' }] });
     for (let i = 0; ; i++) {
       const listed = [];
       for await (const w of env.client.workflow.list({ query: `ExecutionStatus = 'Running'` })) listed.push(w);
