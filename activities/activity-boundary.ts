@@ -1,29 +1,65 @@
 /**
- * The one place where Sluice errors become Temporal failures.
+ * The one place where Sluice errors become Temporal failures. Every activity set (run, pipeline, event,
+ * delivery, housekeeping) returns its functions through {@link withActivityBoundary}.
  *
- * A {@link UserError} becomes a non-retryable `ApplicationFailure` whose `type` is the error's
- * stable code (the run ends FAILED with that code). Anything else is rethrown as is: Temporal
- * retries it per the activity's retry policy and, if it never succeeds, the run ends CRASHED.
+ * What an activity throws, classified by the error catalogue (common/error-codes.ts):
+ * - a `UserError` (code of kind `user`): a non-retryable `ApplicationFailure` whose `type` is the
+ *   error's stable code and whose details are the error's `details` (the run ends FAILED with that code);
+ * - a `TransientError` (kind `transient`): a retryable `ApplicationFailure` with the code as `type`;
+ *   Temporal retries it per the activity's retry policy;
+ * - anything else, including an `ApplicationFailure` the activity made itself, is rethrown as is:
+ *   Temporal retries it (unless it says otherwise) and, if it never succeeds, the run ends CRASHED.
+ *
+ * @example
+ * ```ts
+ * export function createEventActivities(deps: EventDeps) {
+ *   return withActivityBoundary(deps.logger, { async publishRunEvent(input) { … } });
+ * }
+ * ```
  */
 import { ApplicationFailure } from '@temporalio/activity';
 import type { Logger } from 'pino';
-import { coerceError, UserError } from '../common/errors';
+import { ERROR_CATALOGUE } from '../common/error-codes';
+import { coerceError, SluiceError } from '../common/errors';
 
+/**
+ * Runs one activity's body and converts what it throws, as the module doc says.
+ * @throws ApplicationFailure (non-retryable, `type` = code) for a UserError; ApplicationFailure (retryable,
+ *   `type` = code) for a TransientError; anything else unchanged.
+ */
 export async function atActivityBoundary<T>(logger: Logger, activity: string, body: () => Promise<T>): Promise<T> {
   try {
     return await body();
   } catch (caught) {
     const error = coerceError(caught);
-    if (error instanceof UserError) {
-      logger.warn({ activity, code: error.code }, error.message);
+    if (error instanceof SluiceError) {
+      const nonRetryable = ERROR_CATALOGUE[error.code].kind === 'user';
+      if (nonRetryable) logger.warn({ activity, code: error.code }, error.message);
+      else logger.warn({ activity, code: error.code, err: error }, 'activity failed transiently; Temporal will retry it');
       throw ApplicationFailure.create({
         type: error.code,
         message: error.message,
-        nonRetryable: true,
+        nonRetryable,
         details: error.details ? [error.details] : [],
+        ...(nonRetryable ? {} : { cause: error }),
       });
     }
     logger.error({ activity, err: error }, 'activity failed; Temporal will retry it');
     throw error;
   }
+}
+
+/** An object of activity functions, as a `create…Activities` factory returns it. */
+type ActivityFunctions = Record<string, (...args: never[]) => Promise<unknown>>;
+
+/**
+ * Wraps every function of an activity set in {@link atActivityBoundary}, named by its key; the result has
+ * the same type, so workflows keep `proxyActivities<ReturnType<typeof create…Activities>>`.
+ */
+export function withActivityBoundary<A extends ActivityFunctions>(logger: Logger, activities: A): A {
+  const bounded: Record<string, unknown> = {};
+  for (const [name, activity] of Object.entries(activities)) {
+    bounded[name] = (...args: never[]) => atActivityBoundary(logger, name, () => activity(...args));
+  }
+  return bounded as A;
 }

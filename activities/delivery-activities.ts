@@ -23,6 +23,7 @@ import { sendWebhook } from '../webhooks/send-webhook';
 import { deterministicId, type EventPayload, type WebhookDisabledData } from '../webhooks/events';
 import type { EventPublisher } from '../webhooks/event-publisher';
 import { signingSecrets } from '../webhooks/webhook-store';
+import { withActivityBoundary } from './activity-boundary';
 
 export interface DeliveryActivityDeps {
   settings: WebhookSettings;
@@ -69,7 +70,7 @@ export function createDeliveryActivities(deps: DeliveryActivityDeps) {
     return { outcome: 'failed', attempts, reason };
   };
 
-  return {
+  return withActivityBoundary(logger, {
     /** The retry schedule and per-attempt timeout, from the gateway's config (recorded in the workflow's history). */
     async planDelivery(_input: { deliveryId: string }): Promise<{ retryScheduleMs: number[]; timeoutMs: number }> {
       return { retryScheduleMs: [...settings.retryScheduleMs], timeoutMs: settings.timeoutMs };
@@ -144,7 +145,7 @@ export function createDeliveryActivities(deps: DeliveryActivityDeps) {
       logger.debug({ ...log, error: result.error, nextDelayMs }, 'webhook delivery attempt failed; will retry');
       return { outcome: 'retry', attempts: input.attempt, nextDelayMs };
     },
-  };
+  });
 }
 
 export type DeliveryActivities = ReturnType<typeof createDeliveryActivities>;

@@ -13,6 +13,7 @@ import type { Logger } from 'pino';
 import type { RunError, RunStatus } from '../common/run-model';
 import { runEventId, runEventType, type EventPayload, type RunEventData, type RunRows } from '../webhooks/events';
 import { EventPublisher, webhooksTaskQueue } from '../webhooks/event-publisher';
+import { withActivityBoundary } from './activity-boundary';
 
 export interface PublishRunEventInput {
   runId: string;
@@ -27,7 +28,7 @@ export interface PublishRunEventInput {
 
 export function createEventActivities(deps: { pool: Pool; runTaskQueue: string; logger: Logger }) {
   const taskQueue = webhooksTaskQueue(deps.runTaskQueue);
-  return {
+  return withActivityBoundary(deps.logger, {
     /**
      * Stores the transition's event and starts its deliveries.
      * @returns the event id and how many deliveries it has.
@@ -48,7 +49,7 @@ export function createEventActivities(deps: { pool: Pool; runTaskQueue: string; 
       const { deliveries } = await publisher.publish({ id: eventId, runId: input.runId, executionId: input.executionId, payload });
       return { eventId, deliveries: deliveries.length };
     },
-  };
+  });
 }
 
 export type EventActivities = ReturnType<typeof createEventActivities>;

@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import { retentionSettings, type RetentionSettings, type SluiceConfig } from '../config/sluice-config';
 import { listInFlightFromVisibility, sweepKind, type InFlightRun, type SweepRetentionInput, type SweepRetentionResult } from '../ops/housekeeping';
 import type { Staging } from '../storage/staging';
+import { withActivityBoundary } from './activity-boundary';
 
 export interface HousekeepingDeps {
   config: SluiceConfig;
@@ -18,7 +19,7 @@ export interface HousekeepingDeps {
 
 export function createHousekeepingActivities(deps: HousekeepingDeps) {
   const listInFlight = deps.listInFlight ?? (() => listInFlightFromVisibility(Context.current().client));
-  return {
+  return withActivityBoundary(deps.logger, {
     /** Deletes one kind's files older than its window, keeping those of runs in flight; see the module doc. */
     async sweepRetention(input: SweepRetentionInput): Promise<SweepRetentionResult> {
       const context = Context.current();
@@ -42,7 +43,7 @@ export function createHousekeepingActivities(deps: HousekeepingDeps) {
     async retentionWindows(): Promise<RetentionSettings> {
       return retentionSettings(deps.config);
     },
-  };
+  });
 }
 
 export type HousekeepingActivities = ReturnType<typeof createHousekeepingActivities>;

@@ -33,7 +33,7 @@ import type { PipelineEmail, PipelineJobState, PipelineRunState, PipelineStatus 
 import { stagedRejectParts, writeRejectsCsv } from '../pipelines/reject-files';
 import { backupTarget, lastBackup, moveToBackup } from '../pipelines/source-backup';
 import type { Staging } from '../storage/staging';
-import { atActivityBoundary } from './activity-boundary';
+import { withActivityBoundary } from './activity-boundary';
 
 export interface PipelineActivityDeps {
   config: SluiceConfig;
@@ -133,7 +133,7 @@ export function createPipelineActivities(deps: PipelineActivityDeps) {
     return connector?.kind === 'local' ? path.resolve(config.projectDir, connector.root) : null;
   };
 
-  return {
+  return withActivityBoundary(logger, {
     /** Inserts or updates the pipeline run's row (keyed by the Temporal execution). */
     async recordPipelineRun(input: { state: PipelineRunState }): Promise<void> {
       const { state } = input;
@@ -151,25 +151,23 @@ export function createPipelineActivities(deps: PipelineActivityDeps) {
      * @throws (non-retryable) `INVALID_PIPELINE_SPEC`, `UNKNOWN_PIPELINE`, `INVALID_PIPELINE_NAME`, `INVALID_DATE`.
      */
     async preparePipelineRun(input: PreparePipelineRunInput): Promise<PreparedPipeline> {
-      return atActivityBoundary(logger, 'preparePipelineRun', async () => {
-        const spec = loadPipeline(config, input.pipeline);
-        if (input.date !== undefined && !isIsoDate(input.date)) throw new UserError('INVALID_DATE', `date "${input.date}" is not a date written YYYY-MM-DD`);
-        const date = input.date ?? (input.scheduledAt ? dateIn(pipelineTimezone(spec), new Date(input.scheduledAt)) : pipelineDate(spec));
-        const jobs: PreparedJob[] = [];
-        for (const job of spec.jobs) {
-          const sourcePath = renderSourcePath(job.sourcePath, { date, env: input.environment, pipeline: spec.name });
-          const prepared: PreparedJob = { name: job.name, flowVersion: job.flowVersion, sourcePath, dependsOn: job.dependsOn, runId: runIdFor(job.flowVersion, sourcePath), backup: false };
-          try {
-            prepared.backup = job.backup && (await localRootOf(job.flowVersion)) !== null;
-          } catch (error) {
-            if (!(error instanceof UserError)) throw error;
-            prepared.error = { code: error.code, message: error.message };
-          }
-          jobs.push(prepared);
+      const spec = loadPipeline(config, input.pipeline);
+      if (input.date !== undefined && !isIsoDate(input.date)) throw new UserError('INVALID_DATE', `date "${input.date}" is not a date written YYYY-MM-DD`);
+      const date = input.date ?? (input.scheduledAt ? dateIn(pipelineTimezone(spec), new Date(input.scheduledAt)) : pipelineDate(spec));
+      const jobs: PreparedJob[] = [];
+      for (const job of spec.jobs) {
+        const sourcePath = renderSourcePath(job.sourcePath, { date, env: input.environment, pipeline: spec.name });
+        const prepared: PreparedJob = { name: job.name, flowVersion: job.flowVersion, sourcePath, dependsOn: job.dependsOn, runId: runIdFor(job.flowVersion, sourcePath), backup: false };
+        try {
+          prepared.backup = job.backup && (await localRootOf(job.flowVersion)) !== null;
+        } catch (error) {
+          if (!(error instanceof UserError)) throw error;
+          prepared.error = { code: error.code, message: error.message };
         }
-        logger.info({ pipeline: spec.name, date, jobs: jobs.length, workflowId: input.workflowId }, 'pipeline prepared');
-        return { date, timezone: pipelineTimezone(spec), requires: spec.requires, jobs };
-      });
+        jobs.push(prepared);
+      }
+      logger.info({ pipeline: spec.name, date, jobs: jobs.length, workflowId: input.workflowId }, 'pipeline prepared');
+      return { date, timezone: pipelineTimezone(spec), requires: spec.requires, jobs };
     },
 
     /**
@@ -224,25 +222,23 @@ export function createPipelineActivities(deps: PipelineActivityDeps) {
      * @throws (non-retryable) `SOURCE_NOT_LOCAL`, `SOURCE_NOT_FOUND` (nothing to move, and no earlier attempt moved it).
      */
     async backupSource(input: BackupSourceInput): Promise<{ path: string }> {
-      return atActivityBoundary(logger, 'backupSource', async () => {
-        const root = await localRootOf(input.flowVersion);
-        if (!root) throw new ConfigError('SOURCE_NOT_LOCAL', `${input.flowVersion} does not read from a local connector; only local source files are backed up`);
-        const where = { root, importDir: paths.import, backupDir: paths.backup, date: input.date };
-        let file: string;
-        try {
-          file = resolveUnderRoot(root, input.sourcePath);
-        } catch (error) {
-          if (!(error instanceof SourceError && error.code === 'SOURCE_NOT_FOUND')) throw error;
-          // A retry after the move: the file is already in the backup folder.
-          const guess = backupTarget({ ...where, file: path.resolve(root, input.sourcePath) });
-          const moved = lastBackup(guess);
-          if (moved) return { path: relative(config.projectDir, moved) };
-          throw error;
-        }
-        const moved = await moveToBackup({ ...where, file });
-        logger.info({ sourcePath: input.sourcePath, backup: moved }, 'source file moved to backup');
-        return { path: relative(config.projectDir, moved) };
-      });
+      const root = await localRootOf(input.flowVersion);
+      if (!root) throw new ConfigError('SOURCE_NOT_LOCAL', `${input.flowVersion} does not read from a local connector; only local source files are backed up`);
+      const where = { root, importDir: paths.import, backupDir: paths.backup, date: input.date };
+      let file: string;
+      try {
+        file = resolveUnderRoot(root, input.sourcePath);
+      } catch (error) {
+        if (!(error instanceof SourceError && error.code === 'SOURCE_NOT_FOUND')) throw error;
+        // A retry after the move: the file is already in the backup folder.
+        const guess = backupTarget({ ...where, file: path.resolve(root, input.sourcePath) });
+        const moved = lastBackup(guess);
+        if (moved) return { path: relative(config.projectDir, moved) };
+        throw error;
+      }
+      const moved = await moveToBackup({ ...where, file });
+      logger.info({ sourcePath: input.sourcePath, backup: moved }, 'source file moved to backup');
+      return { path: relative(config.projectDir, moved) };
     },
 
     /**
@@ -251,23 +247,21 @@ export function createPipelineActivities(deps: PipelineActivityDeps) {
      * e.g. above `max_reject_ratio`).
      */
     async writeRejectFiles(input: WriteRejectFilesInput): Promise<{ files: RejectFile[] }> {
-      return atActivityBoundary(logger, 'writeRejectFiles', async () => {
-        const files: RejectFile[] = [];
-        for (const job of input.jobs) {
-          if (!job.execution_id || !job.rows || job.rows.rejected === 0) continue;
-          const runKey = staging.runKey(job.run_id, job.execution_id);
-          const parts = await stagedRejectParts(staging, runKey);
-          if (parts.length === 0) {
-            logger.warn({ job: job.name, runKey }, 'rejected rows are no longer in staging; no rejects file');
-            continue;
-          }
-          const file = path.join(paths.errors, input.pipeline, input.date, `${job.name}.csv`);
-          const rows = await writeRejectsCsv(await Promise.all(parts.map((p) => staging.fetch(p))), file);
-          Context.current().heartbeat({ job: job.name });
-          files.push({ job: job.name, path: relative(config.projectDir, file), rows });
+      const files: RejectFile[] = [];
+      for (const job of input.jobs) {
+        if (!job.execution_id || !job.rows || job.rows.rejected === 0) continue;
+        const runKey = staging.runKey(job.run_id, job.execution_id);
+        const parts = await stagedRejectParts(staging, runKey);
+        if (parts.length === 0) {
+          logger.warn({ job: job.name, runKey }, 'rejected rows are no longer in staging; no rejects file');
+          continue;
         }
-        return { files };
-      });
+        const file = path.join(paths.errors, input.pipeline, input.date, `${job.name}.csv`);
+        const rows = await writeRejectsCsv(await Promise.all(parts.map((p) => staging.fetch(p))), file);
+        Context.current().heartbeat({ job: job.name });
+        files.push({ job: job.name, path: relative(config.projectDir, file), rows });
+      }
+      return { files };
     },
 
     /**
@@ -277,54 +271,52 @@ export function createPipelineActivities(deps: PipelineActivityDeps) {
      * are not retried.
      */
     async sendPipelineEmail(input: { state: PipelineRunState }): Promise<PipelineEmail> {
-      return atActivityBoundary(logger, 'sendPipelineEmail', async () => {
-        const { state } = input;
-        const settings = config.notifications?.email;
-        if (!settings) {
-          logger.info({ pipeline: state.pipeline, workflowId: state.workflow_id }, 'no notifications.email configured: no pipeline email');
-          return { status: 'not_configured' };
-        }
-        if (!shouldSend(state, settings.send)) return { status: 'not_needed' };
-        const connector = config.connectors[settings.connector];
-        if (!connector || connector.kind !== 'smtp') {
-          throw new ConfigError(
-            'EMAIL_CONNECTOR_INVALID',
-            `notifications.email.connector "${settings.connector}" ${connector ? `is a ${connector.kind} connector, not smtp` : 'is not a configured connector'}`,
-          );
-        }
-        const sent = await pool.query<{ email: PipelineEmail | null }>('SELECT email FROM sluice.pipeline_runs WHERE id = $1', [state.execution_id]);
-        const previous = sent.rows[0]?.email;
-        if (previous?.status === 'sent') return previous;
+      const { state } = input;
+      const settings = config.notifications?.email;
+      if (!settings) {
+        logger.info({ pipeline: state.pipeline, workflowId: state.workflow_id }, 'no notifications.email configured: no pipeline email');
+        return { status: 'not_configured' };
+      }
+      if (!shouldSend(state, settings.send)) return { status: 'not_needed' };
+      const connector = config.connectors[settings.connector];
+      if (!connector || connector.kind !== 'smtp') {
+        throw new ConfigError(
+          'EMAIL_CONNECTOR_INVALID',
+          `notifications.email.connector "${settings.connector}" ${connector ? `is a ${connector.kind} connector, not smtp` : 'is not a configured connector'}`,
+        );
+      }
+      const sent = await pool.query<{ email: PipelineEmail | null }>('SELECT email FROM sluice.pipeline_runs WHERE id = $1', [state.execution_id]);
+      const previous = sent.rows[0]?.email;
+      if (previous?.status === 'sent') return previous;
 
-        const attachments = state.jobs.map((job) => attachmentFor(job, config.projectDir)).filter((a): a is EmailAttachment => a !== null);
-        const uiUrl = `${config.temporal.uiUrl}/namespaces/${config.temporal.namespace}/workflows/${encodeURIComponent(state.workflow_id)}`;
-        const email = composePipelineEmail(state, { subjectPrefix: settings.subjectPrefix, attachments, uiUrl });
-        const transport = createSmtpTransport(connector);
-        try {
-          await transport.sendMail({
-            from: connector.from,
-            to: settings.to,
-            subject: email.subject,
-            text: email.text,
-            html: email.html,
-            messageId: email.messageId,
-            attachments: email.attachments.map((a) => ({ filename: a.filename, path: a.path, contentType: 'text/csv; charset=utf-8' })),
-          });
-        } catch (error) {
-          const code = (error as { responseCode?: number }).responseCode;
-          if (code !== undefined && code >= 500) throw new UserError('EMAIL_REFUSED', `the SMTP server refused the email: ${(error as Error).message}`, { cause: error });
-          throw error;
-        } finally {
-          transport.close();
-        }
-        const result: PipelineEmail = { status: 'sent', message_id: email.messageId, to: settings.to, subject: email.subject, attachments: email.attachments.map((a) => a.filename) };
-        if (email.notAttached.length > 0) result.reason = `not attached (too large): ${email.notAttached.map((a) => a.filename).join(', ')}`;
-        await pool.query('UPDATE sluice.pipeline_runs SET email = $2 WHERE id = $1', [state.execution_id, JSON.stringify(result)]);
-        logger.info({ pipeline: state.pipeline, workflowId: state.workflow_id, to: settings.to.length, attachments: result.attachments }, 'pipeline email sent');
-        return result;
-      });
+      const attachments = state.jobs.map((job) => attachmentFor(job, config.projectDir)).filter((a): a is EmailAttachment => a !== null);
+      const uiUrl = `${config.temporal.uiUrl}/namespaces/${config.temporal.namespace}/workflows/${encodeURIComponent(state.workflow_id)}`;
+      const email = composePipelineEmail(state, { subjectPrefix: settings.subjectPrefix, attachments, uiUrl });
+      const transport = createSmtpTransport(connector);
+      try {
+        await transport.sendMail({
+          from: connector.from,
+          to: settings.to,
+          subject: email.subject,
+          text: email.text,
+          html: email.html,
+          messageId: email.messageId,
+          attachments: email.attachments.map((a) => ({ filename: a.filename, path: a.path, contentType: 'text/csv; charset=utf-8' })),
+        });
+      } catch (error) {
+        const code = (error as { responseCode?: number }).responseCode;
+        if (code !== undefined && code >= 500) throw new UserError('EMAIL_REFUSED', `the SMTP server refused the email: ${(error as Error).message}`, { cause: error });
+        throw error;
+      } finally {
+        transport.close();
+      }
+      const result: PipelineEmail = { status: 'sent', message_id: email.messageId, to: settings.to, subject: email.subject, attachments: email.attachments.map((a) => a.filename) };
+      if (email.notAttached.length > 0) result.reason = `not attached (too large): ${email.notAttached.map((a) => a.filename).join(', ')}`;
+      await pool.query('UPDATE sluice.pipeline_runs SET email = $2 WHERE id = $1', [state.execution_id, JSON.stringify(result)]);
+      logger.info({ pipeline: state.pipeline, workflowId: state.workflow_id, to: settings.to.length, attachments: result.attachments }, 'pipeline email sent');
+      return result;
     },
-  };
+  });
 }
 
 export type PipelineActivities = ReturnType<typeof createPipelineActivities>;

@@ -27,7 +27,7 @@ import { applyCustomMap, mapInput } from '../transform/custom-map';
 import { findDuplicates } from '../transform/dedupe';
 import { mapChunk, ROW_COLUMN, ruleKey, toJson, type RejectError } from '../transform/map-chunk';
 import { loadMap, readMapFile, type MapFile } from '../flows/map-module';
-import { atActivityBoundary } from './activity-boundary';
+import { withActivityBoundary } from './activity-boundary';
 
 export interface RunActivityDeps {
   config: SluiceConfig;
@@ -205,10 +205,10 @@ export function createRunActivities(deps: RunActivityDeps) {
       errors: pl.Series('errors', errors.map((e) => toJson(e)), pl.Utf8),
     });
 
-  return {
+  return withActivityBoundary(logger, {
     /** Streams the source into staged Parquet files. Heartbeats `{ rows, chunk }`. */
     async syncSource(input: SyncSourceInput): Promise<SyncSourceOutput> {
-      return atActivityBoundary(logger, 'syncSource', () => withKeepAlive(async (beat) => {
+      return withKeepAlive(async (beat) => {
         const version = await flowVersions.get(input.flowVersion);
         const { spec } = version;
         // Fail fast, before staging anything, when this worker's custom map is not the published one.
@@ -232,7 +232,7 @@ export function createRunActivities(deps: RunActivityDeps) {
         }
         logger.info({ runId: input.runId, rows: staged.rows, files: files.length, staging: staging.location }, 'source staged');
         return { files, rows: staged.rows, columns: staged.columns, format: staged.format, chunkRows: config.staging.chunkRows };
-      }));
+      });
     },
 
     /**
@@ -240,7 +240,7 @@ export function createRunActivities(deps: RunActivityDeps) {
      * a chunk whose parts exist is not mapped again. Runs on any worker of the task queue.
      */
     async transformChunk(input: TransformChunkInput): Promise<TransformChunkOutput> {
-      return atActivityBoundary(logger, 'transformChunk', () => withKeepAlive(async (beat) => {
+      return withKeepAlive(async (beat) => {
         const { spec } = await flowVersions.get(input.flowVersion);
         const runKey = staging.runKey(input.runId, input.executionId);
         const mappedKey = `${runKey}/mapped/${part(input.index)}`;
@@ -261,7 +261,7 @@ export function createRunActivities(deps: RunActivityDeps) {
         await staging.writeParquet(rejected, rejectedKey);
         await staging.writeParquet(mapped, mappedKey);
         return { index: input.index, mappedKey, rejectedKey, rowsMapped: mapped.height, rowsRejected: rejected.height, byRule, worker: WORKER_IDENTITY };
-      }));
+      });
     },
 
     /**
@@ -269,7 +269,7 @@ export function createRunActivities(deps: RunActivityDeps) {
      * flow's custom map over every mapped row of the run, then counts rows and rejects by rule.
      */
     async finishTransform(input: FinishTransformInput): Promise<TransformOutput> {
-      return atActivityBoundary(logger, 'finishTransform', () => withKeepAlive(async (beat) => {
+      return withKeepAlive(async (beat) => {
         const version = await flowVersions.get(input.flowVersion);
         const { spec } = version;
         const runKey = staging.runKey(input.runId, input.executionId);
@@ -369,12 +369,12 @@ export function createRunActivities(deps: RunActivityDeps) {
           rejectsStagingLocation: staging.uri(`${runKey}/rejected`),
           ...(map ? { map } : {}),
         };
-      }));
+      });
     },
 
     /** Loads mapped and rejected rows with a ledger row in one target transaction. Heartbeats `{ chunk, rows }`. */
     async syncTarget(input: SyncTargetInput): Promise<SyncTargetOutput> {
-      return atActivityBoundary(logger, 'syncTarget', () => withKeepAlive(async (beat) => {
+      return withKeepAlive(async (beat) => {
         const { spec } = await flowVersions.get(input.flowVersion);
         const target = connectors.target(spec.target.connector);
         const result = await target.load({
@@ -390,7 +390,7 @@ export function createRunActivities(deps: RunActivityDeps) {
         });
         logger.info({ runId: input.runId, ...result }, result.alreadyLoaded ? 'target already loaded (ledger hit)' : 'target loaded');
         return result;
-      }));
+      });
     },
 
     /**
@@ -402,7 +402,7 @@ export function createRunActivities(deps: RunActivityDeps) {
       await staging.markFinished(runKey);
       if (config.staging.s3) await rm(path.join(config.staging.dir, ...runKey.split('/')), { recursive: true, force: true });
     },
-  };
+  });
 }
 
 export type RunActivities = ReturnType<typeof createRunActivities>;

@@ -18,6 +18,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Command, Option } from 'commander';
 import { RunFailedError, RunTimeoutError, Sluice, type SluiceRun } from '../client/sluice';
+import type { ErrorCode } from '../common/error-codes';
 import { UserError } from '../common/errors';
 import { readEnv } from '../common/env';
 import { createLogger } from '../common/logger';
@@ -390,7 +391,7 @@ export async function main(argv: string[]): Promise<number> {
     const text = unreachable
       ? `cannot reach a service (${message}); is the local stack running? Start it with \`sluice dev\`, or set TEMPORAL_ADDRESS and DATABASE_URL`
       : `unexpected error: ${message}`;
-    if (json) process.stdout.write(`${JSON.stringify({ error: { code: unreachable ? 'UNREACHABLE' : 'INTERNAL_ERROR', message: text } })}\n`);
+    if (json) process.stdout.write(`${JSON.stringify({ error: { code: (unreachable ? 'UNREACHABLE' : 'INTERNAL_ERROR') satisfies ErrorCode, message: text } })}\n`);
     else process.stderr.write(`error: ${text}\n`);
     if (readEnv('SLUICE_DEBUG') && error instanceof Error) process.stderr.write(`${error.stack}\n`);
     return 1;

@@ -21,6 +21,7 @@ import { Client, Connection, WorkflowFailedError, type WorkflowExecutionInfo, ty
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { executionInfoFromRaw } from '@temporalio/client/lib/helpers';
 import { Pool } from 'pg';
+import type { ErrorCode } from '../common/error-codes';
 import { InvalidRequestError } from '../common/errors';
 import { readEnv } from '../common/env';
 import {
@@ -192,7 +193,7 @@ export class SluiceRun {
       this.status = 'CRASHED';
       const failure = error instanceof WorkflowFailedError ? error.cause : undefined;
       const message = failure?.message ?? (error as Error).message;
-      throw new RunFailedError('CRASHED', { code: 'WORKFLOW_FAILED', message, step: 'start' }, this.metadata);
+      throw new RunFailedError('CRASHED', { code: 'WORKFLOW_FAILED' satisfies ErrorCode, message, step: 'start' }, this.metadata);
     }
   }
 

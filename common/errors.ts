@@ -1,21 +1,51 @@
 /**
  * Sluice's error hierarchy. The class says whether retrying can help:
- * a {@link UserError} (and its subclasses) is something the user must fix — bad spec, missing file,
- * missing column — and becomes a non-retryable Temporal failure (run FAILED); anything else is
- * retried and, if it never succeeds, ends the run CRASHED.
  *
- * Conversion to Temporal failures happens in exactly one place: `activities/activity-boundary.ts`.
+ * - {@link SluiceError}: the root; `code` is a declared {@link ErrorCode} (common/error-codes.ts, listed in
+ *   docs/errors.md), `details` is JSON for API bodies and Temporal failures.
+ * - {@link UserError} (and its subclasses): something the user must fix — bad spec, missing file, missing
+ *   column — so retrying cannot help; it becomes a non-retryable Temporal failure (run FAILED).
+ * - {@link TransientError}: a service that did not answer or was not ready; retrying can help, so it stays
+ *   retryable.
+ *
+ * Anything else (a plain `Error`) is unexpected: Temporal retries it and, if it never succeeds, the run
+ * ends CRASHED. Conversion to Temporal failures happens in exactly one place: `activities/activity-boundary.ts`.
  */
+import type { ErrorCode, TransientErrorCode, UserErrorCode } from './error-codes';
 
-/** Base of every error a user can fix. `code` is stable and documented in docs/errors.md. */
-export class UserError extends Error {
-  override readonly name: string = 'UserError';
-  readonly code: string;
+/** Options of every Sluice error: the error that caused it, and JSON details for API bodies and failures. */
+export interface SluiceErrorOptions {
+  cause?: unknown;
+  details?: Record<string, unknown>;
+}
+
+/** Root of Sluice's errors; never thrown itself: throw a {@link UserError} or a {@link TransientError}. */
+export abstract class SluiceError extends Error {
+  override readonly name: string = 'SluiceError';
+  readonly code: ErrorCode;
   readonly details?: Record<string, unknown>;
-  constructor(code: string, message: string, options?: { cause?: unknown; details?: Record<string, unknown> }) {
+  constructor(code: ErrorCode, message: string, options?: SluiceErrorOptions) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.details = options?.details;
+  }
+}
+
+/** Base of every error a user can fix; thrown for bad input, config, specs or data. Never retried. */
+export class UserError extends SluiceError {
+  override readonly name: string = 'UserError';
+  declare readonly code: UserErrorCode;
+  constructor(code: UserErrorCode, message: string, options?: SluiceErrorOptions) {
+    super(code, message, options);
+  }
+}
+
+/** Thrown when a service Sluice needs is unreachable or not ready, so the same work can succeed later. Retried. */
+export class TransientError extends SluiceError {
+  override readonly name: string = 'TransientError';
+  declare readonly code: TransientErrorCode;
+  constructor(code: TransientErrorCode, message: string, options?: SluiceErrorOptions) {
+    super(code, message, options);
   }
 }
 

@@ -11,7 +11,7 @@ import { ConfigError } from '../common/errors';
 import { createLogger } from '../common/logger';
 import { findGoTool, toolsBinDir, type GoTool } from './go-tool';
 
-const TOOL: GoTool = { binary: 'fake-tool', module: 'example.com/fake/cmd/fake-tool@v1.0.0', envVar: 'FAKE_TOOL', notFoundCode: 'FAKE_TOOL_NOT_FOUND', installHint: 'Install fake-tool' };
+const TOOL: GoTool = { binary: 'fake-tool', module: 'example.com/fake/cmd/fake-tool@v1.0.0', envVar: 'FAKE_TOOL', notFoundCode: 'TEMPORAL_CLI_NOT_FOUND', installHint: 'Install fake-tool' };
 const logger = createLogger('test', 'silent');
 
 function executableAt(dir: string): string {
@@ -33,7 +33,7 @@ it('prefers the env var, then PATH, then the project-local build, else names eve
   assert.equal(await find({ PATH: '/nonexistent' }), cached);
   await assert.rejects(find({ FAKE_TOOL: path.join(project, 'missing') }), (error: unknown) => {
     assert.ok(error instanceof ConfigError);
-    assert.equal(error.code, 'FAKE_TOOL_NOT_FOUND');
+    assert.equal(error.code, 'TEMPORAL_CLI_NOT_FOUND');
     assert.equal(error.message, `FAKE_TOOL=${path.join(project, 'missing')} is not an executable file`);
     return true;
   });

@@ -9,6 +9,7 @@ import { accessSync, constants } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
+import type { UserErrorCode } from '../common/error-codes';
 import { ConfigError } from '../common/errors';
 
 export interface GoTool {
@@ -18,8 +19,8 @@ export interface GoTool {
   module: string;
   /** Environment variable that names the binary explicitly, e.g. `TEMPORAL_CLI`. */
   envVar: string;
-  /** Stable error code when it cannot be found or built, e.g. `TEMPORAL_CLI_NOT_FOUND`. */
-  notFoundCode: string;
+  /** Stable error code when it cannot be found or built, e.g. `TEMPORAL_CLI_NOT_FOUND` (declared in common/error-codes.ts). */
+  notFoundCode: UserErrorCode;
   /** Where to install it by hand, for the error message. */
   installHint: string;
 }

@@ -1,7 +1,8 @@
 /**
  * HTTP errors of the gateway: every error response is `{ "error": { "code", "message", "details" } }`.
  *
- * Domain errors are mapped to status codes in exactly one place, {@link httpErrorOf}:
+ * Errors are mapped to status codes in exactly one place, {@link httpErrorOf}, which reads each code's
+ * status from the error catalogue (common/error-codes.ts; the table is docs/errors.md):
  *
  * | error | status |
  * |---|---|
@@ -20,24 +21,31 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
-import { UserError } from '../common/errors';
+import { ERROR_CATALOGUE, type ErrorCode, type HttpStatusOf, type UserErrorCode } from '../common/error-codes';
+import { SluiceError, UserError } from '../common/errors';
 
 /** The JSON body of every error response. */
 export interface ErrorBody {
   error: { code: string; message: string; details: Record<string, unknown> };
 }
 
-/** Thrown by gateway code for a response with a given status; `code` is stable. */
-export class HttpError extends Error {
+/**
+ * Thrown by gateway code for a request the client must fix (bad token, no route, invalid body); `code` is
+ * stable, and `status` must be the catalogue's status of `code` (the type checks it: `new HttpError(401,
+ * 'UNAUTHENTICATED', …)` compiles, `new HttpError(400, 'UNAUTHENTICATED', …)` does not).
+ */
+export class HttpError<C extends UserErrorCode = UserErrorCode> extends UserError {
   override readonly name = 'HttpError';
+  declare readonly code: C;
+  declare readonly details: Record<string, unknown>;
   constructor(
-    readonly status: number,
-    readonly code: string,
+    readonly status: HttpStatusOf<C>,
+    code: C,
     message: string,
-    readonly details: Record<string, unknown> = {},
+    details: Record<string, unknown> = {},
     readonly headers: Record<string, string> = {},
   ) {
-    super(message);
+    super(code, message, { details });
   }
 }
 
@@ -57,49 +65,36 @@ export function validationError(where: 'body' | 'query' | 'path', error: z.ZodEr
   return new HttpError(400, 'VALIDATION_FAILED', `invalid ${what}: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, { issues });
 }
 
-const DOMAIN_STATUS: Record<string, number> = {
-  RUN_NOT_FOUND: 404,
-  WEBHOOK_NOT_FOUND: 404,
-  DELIVERY_NOT_FOUND: 404,
-  WEBHOOK_DISABLED: 409,
-  UNSAFE_WEBHOOK_URL: 422,
-  REPEATED_SOURCE_PATH: 409,
-  RUN_IN_PROGRESS: 409,
-  RUN_NOT_RUNNING: 409,
-  UNKNOWN_FLOW_VERSION: 422,
-};
-
 /** The status and body for anything a handler threw; `internal` is true when the cause must only be logged. */
 export function httpErrorOf(caught: unknown, requestId: string): { status: number; body: ErrorBody; headers: Record<string, string>; internal: boolean } {
-  if (caught instanceof HttpError) {
-    return { status: caught.status, body: errorBody(caught.code, caught.message, caught.details), headers: caught.headers, internal: false };
+  if (caught instanceof SluiceError) {
+    const headers = caught instanceof HttpError ? caught.headers : {};
+    return { status: ERROR_CATALOGUE[caught.code].status, body: errorBody(caught.code, caught.message, caught.details ?? {}), headers, internal: false };
   }
   if (isBodyParserError(caught)) {
-    if (caught.type === 'entity.parse.failed') return { status: 400, body: errorBody('INVALID_JSON', `request body is not valid JSON: ${caught.message}`), headers: {}, internal: false };
-    if (caught.type === 'entity.too.large') return { status: 413, body: errorBody('PAYLOAD_TOO_LARGE', `request body is larger than ${caught.limit} bytes`), headers: {}, internal: false };
+    if (caught.type === 'entity.parse.failed') return { status: ERROR_CATALOGUE.INVALID_JSON.status, body: errorBody('INVALID_JSON', `request body is not valid JSON: ${caught.message}`), headers: {}, internal: false };
+    if (caught.type === 'entity.too.large') return { status: ERROR_CATALOGUE.PAYLOAD_TOO_LARGE.status, body: errorBody('PAYLOAD_TOO_LARGE', `request body is larger than ${caught.limit} bytes`), headers: {}, internal: false };
+    // INVALID_REQUEST keeps the parser's own 4xx status (415 for an unsupported encoding, …).
     if (caught.status >= 400 && caught.status < 500) return { status: caught.status, body: errorBody('INVALID_REQUEST', caught.message), headers: {}, internal: false };
-  }
-  if (caught instanceof UserError) {
-    const status = DOMAIN_STATUS[caught.code] ?? (caught.code.startsWith('INVALID_') ? 400 : 500);
-    return { status, body: errorBody(caught.code, caught.message, caught.details ?? {}), headers: {}, internal: false };
   }
   if (isUnavailable(caught)) {
     return {
-      status: 503,
+      status: ERROR_CATALOGUE.SERVICE_UNAVAILABLE.status,
       body: errorBody('SERVICE_UNAVAILABLE', `Temporal or the metadata database is unreachable; try again later (GET /readyz says which; request id ${requestId})`, { request_id: requestId }),
       headers: { 'Retry-After': '5' },
       internal: true,
     };
   }
   return {
-    status: 500,
+    status: ERROR_CATALOGUE.INTERNAL_ERROR.status,
     body: errorBody('INTERNAL_ERROR', `the gateway failed unexpectedly; the log has the cause under request id ${requestId}`, { request_id: requestId }),
     headers: {},
     internal: true,
   };
 }
 
-export function errorBody(code: string, message: string, details: Record<string, unknown> = {}): ErrorBody {
+/** The JSON body of an error response. */
+export function errorBody(code: ErrorCode, message: string, details: Record<string, unknown> = {}): ErrorBody {
   return { error: { code, message, details } };
 }
 

@@ -22,6 +22,7 @@ import {
 import type { EventActivities } from '../activities/event-activities';
 import type { RunActivities, TransformChunkOutput } from '../activities/run-activities';
 import { planChunks } from '../common/chunk-plan';
+import type { ErrorCode } from '../common/error-codes';
 import {
   metadataQuery,
   RUN_CRASHED_TYPE,
@@ -128,7 +129,7 @@ export async function runFlow(input: RunFlowInput): Promise<RunMetadata> {
     const ratio = staged.rows === 0 ? 0 : transformed.rowsRejected / staged.rows;
     if (ratio > transformed.maxRejectRatio) {
       throw ApplicationFailure.create({
-        type: 'REJECT_RATIO_EXCEEDED',
+        type: 'REJECT_RATIO_EXCEEDED' satisfies ErrorCode,
         nonRetryable: true,
         message:
           `${transformed.rowsRejected} of ${staged.rows} rows rejected (${(ratio * 100).toFixed(1)}%), above max_reject_ratio ` +
@@ -178,22 +179,22 @@ async function markFinished(ref: { runId: string; executionId: string }): Promis
 /** FAILED for non-retryable (user-fixable) failures and cancellation; CRASHED for everything else. */
 function classify(caught: unknown, step: StepName): { error: RunError; final: 'FAILED' | 'CRASHED' } {
   if (caught instanceof CancelledFailure || isCancellation(caught)) {
-    return { error: { code: 'CANCELLED', message: 'the run was cancelled', step }, final: 'FAILED' };
+    return { error: { code: 'CANCELLED' satisfies ErrorCode, message: 'the run was cancelled', step }, final: 'FAILED' };
   }
   if (caught instanceof ApplicationFailure && caught.nonRetryable) {
-    return { error: { code: caught.type ?? 'FAILED', message: caught.message, step }, final: 'FAILED' };
+    return { error: { code: caught.type ?? ('FAILED' satisfies ErrorCode), message: caught.message, step }, final: 'FAILED' };
   }
   if (caught instanceof ActivityFailure) {
     const cause = caught.cause;
     if (cause instanceof ApplicationFailure && cause.nonRetryable) {
-      return { error: { code: cause.type ?? 'FAILED', message: cause.message, step }, final: 'FAILED' };
+      return { error: { code: cause.type ?? ('FAILED' satisfies ErrorCode), message: cause.message, step }, final: 'FAILED' };
     }
     const reason = cause ? `${cause.message}` : caught.message;
     return {
-      error: { code: 'RETRIES_EXHAUSTED', message: `${step} kept failing after its retries: ${reason}`, step },
+      error: { code: 'RETRIES_EXHAUSTED' satisfies ErrorCode, message: `${step} kept failing after its retries: ${reason}`, step },
       final: 'CRASHED',
     };
   }
   const message = caught instanceof Error ? caught.message : String(caught);
-  return { error: { code: 'INTERNAL_ERROR', message, step }, final: 'CRASHED' };
+  return { error: { code: 'INTERNAL_ERROR' satisfies ErrorCode, message, step }, final: 'CRASHED' };
 }

@@ -30,6 +30,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { PipelineActivities, PreparedJob } from '../activities/pipeline-activities';
+import type { ErrorCode } from '../common/error-codes';
 import { RUN_CRASHED_TYPE, RUN_FAILED_TYPE, SEARCH_ATTRIBUTES, type RunFlowInput, type RunMetadata } from '../common/run-model';
 import { RUN_WORKFLOW_TYPE } from '../common/workflow-types';
 import type { runFlow } from './run-flow';
@@ -121,7 +122,7 @@ export async function runPipeline(input: RunPipelineInput): Promise<PipelineRunS
   } catch (caught) {
     if (isCancellation(caught)) {
       state.status = 'FAILED';
-      state.error = { code: 'CANCELLED', message: 'the pipeline run was cancelled' };
+      state.error = { code: 'CANCELLED' satisfies ErrorCode, message: 'the pipeline run was cancelled' };
     } else {
       state.status = 'FAILED';
       state.error = failureOf(caught);
@@ -195,7 +196,7 @@ async function runJobs(state: PipelineRunState, prepared: PreparedJob[], input: 
         await runChild(job, row, state, input);
       } catch (caught) {
         // One job's unexpected failure (its bookkeeping activity gave up) does not stop the others.
-        const failure = isCancellation(caught) ? { code: 'CANCELLED', message: 'the pipeline run was cancelled' } : failureOf(caught);
+        const failure = isCancellation(caught) ? { code: 'CANCELLED' satisfies ErrorCode, message: 'the pipeline run was cancelled' } : failureOf(caught);
         Object.assign(row, { status: isCancellation(caught) ? 'FAILED' : 'CRASHED', error: { ...failure, step: 'start' }, reason: failure.message, ended_at: new Date().toISOString() });
         if (isCancellation(caught)) throw caught;
       }
@@ -246,7 +247,7 @@ async function runChild(job: PreparedJob, row: PipelineJobState, state: Pipeline
     if (existing.running) {
       row.status = 'FAILED';
       row.reason = `a run of ${job.flowVersion} on "${job.sourcePath}" is already in progress (run ${job.runId}, ${existing.status})`;
-      row.error = { code: 'RUN_IN_PROGRESS', message: row.reason, step: 'start' };
+      row.error = { code: 'RUN_IN_PROGRESS' satisfies ErrorCode, message: row.reason, step: 'start' };
     } else {
       row.status = 'ALREADY_LOADED';
       row.rows = existing.metadata?.rows ?? null;
@@ -289,9 +290,9 @@ function runMetadataOf(caught: unknown): RunMetadata | undefined {
 function failureOf(caught: unknown): { code: string; message: string } {
   const cause = caught instanceof ActivityFailure || caught instanceof ChildWorkflowFailure ? caught.cause : caught;
   if (cause instanceof ApplicationFailure) {
-    if (cause.nonRetryable || caught === cause) return { code: cause.type ?? 'FAILED', message: cause.message };
-    return { code: 'RETRIES_EXHAUSTED', message: `kept failing after its retries: ${cause.message}` };
+    if (cause.nonRetryable || caught === cause) return { code: cause.type ?? ('FAILED' satisfies ErrorCode), message: cause.message };
+    return { code: 'RETRIES_EXHAUSTED' satisfies ErrorCode, message: `kept failing after its retries: ${cause.message}` };
   }
-  if (caught instanceof ActivityFailure) return { code: 'RETRIES_EXHAUSTED', message: `kept failing after its retries: ${cause instanceof Error ? cause.message : caught.message}` };
-  return { code: 'INTERNAL_ERROR', message: caught instanceof Error ? caught.message : String(caught) };
+  if (caught instanceof ActivityFailure) return { code: 'RETRIES_EXHAUSTED' satisfies ErrorCode, message: `kept failing after its retries: ${cause instanceof Error ? cause.message : caught.message}` };
+  return { code: 'INTERNAL_ERROR' satisfies ErrorCode, message: caught instanceof Error ? caught.message : String(caught) };
 }

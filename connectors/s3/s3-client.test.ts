@@ -145,7 +145,7 @@ describe('mapS3Error', () => {
     assert.equal(mapS3Error(server, 'target', uri), server);
     const slow = awsError('SlowDown', 503);
     assert.equal(mapS3Error(slow, 'source', uri), slow);
-    const already = new SourceError('X', 'y');
+    const already = new SourceError('SOURCE_NOT_FOUND', 'y');
     assert.equal(mapS3Error(already, 'target', uri), already);
   });
 });

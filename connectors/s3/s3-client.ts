@@ -11,6 +11,7 @@
  * ```
  */
 import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
+import type { UserErrorCode } from '../../common/error-codes';
 import { ConfigError, SourceError, TargetError, UserError } from '../../common/errors';
 import type { S3ConnectorConfig } from '../../config/sluice-config';
 
@@ -26,7 +27,7 @@ export interface S3Uri {
 /** S3 bucket names: 3–63 lower-case letters, digits, `.` and `-`, starting and ending with a letter or digit. */
 const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 
-function userError(side: S3Side, code: string, message: string, options?: { cause?: unknown; details?: Record<string, unknown> }): UserError {
+function userError(side: S3Side, code: UserErrorCode, message: string, options?: { cause?: unknown; details?: Record<string, unknown> }): UserError {
   return side === 'source' ? new SourceError(code, message, options) : new TargetError(code, message, options);
 }
 
