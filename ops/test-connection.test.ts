@@ -12,11 +12,14 @@ describe('testConnection', () => {
   after(() => rmSync(dir, { recursive: true, force: true }));
 
   it('local: a writable directory is OK; a missing root or a file says what to fix', async () => {
+    const before = performance.now();
     const ok = await testConnection('files', { kind: 'local', root: '.' }, { projectDir: dir });
+    const wallMs = performance.now() - before;
     assert.equal(ok.ok, true, ok.reason);
     assert.equal(ok.reason, `${dir} is a readable and writable directory`);
     assert.equal(ok.kind, 'local');
-    assert.ok(ok.latencyMs >= 0);
+    // Whole milliseconds, measured inside the call: no more than the call took.
+    assert.ok(Number.isInteger(ok.latencyMs) && ok.latencyMs >= 0 && ok.latencyMs <= Math.ceil(wallMs), `latency ${ok.latencyMs} ms, call ${wallMs} ms`);
 
     const missing = await testConnection('inbox', { kind: 'local', root: 'nowhere' }, { projectDir: dir });
     assert.deepEqual({ ok: missing.ok, reason: missing.reason }, { ok: false, reason: `${path.join(dir, 'nowhere')} does not exist — create it, or fix connectors.inbox.root` });

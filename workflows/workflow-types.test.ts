@@ -1,15 +1,26 @@
 /**
- * The workflow type names in `common/workflow-types.ts` are what Temporal registers for each workflow:
- * the exported function's name. A renamed function without its constant would start nothing.
+ * Each workflow type name in `common/workflow-types.ts` is the name of the workflow function it
+ * names, which is the name the worker registers it under (the exported name in `workflows/index.ts`).
+ * A renamed function would otherwise leave every start by that name failing at run time.
  */
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
-import { DELIVERY_WORKFLOW_TYPE, HOUSEKEEPING_WORKFLOW_TYPE, PIPELINE_WORKFLOW_TYPE, RUN_WORKFLOW_TYPE } from '../common/workflow-types';
-import { deliverWebhook, housekeeping, runFlow, runPipeline } from './index';
+import * as workflowTypes from '../common/workflow-types';
+import { deliverWebhook } from './deliver-webhook';
+import { housekeeping } from './housekeeping';
+import * as workflows from './index';
+import { runFlow } from './run-flow';
+import { runPipeline } from './run-pipeline';
 
-it('each workflow type name is its workflow function\'s name', () => {
-  assert.equal(runFlow.name, RUN_WORKFLOW_TYPE);
-  assert.equal(runPipeline.name, PIPELINE_WORKFLOW_TYPE);
-  assert.equal(housekeeping.name, HOUSEKEEPING_WORKFLOW_TYPE);
-  assert.equal(deliverWebhook.name, DELIVERY_WORKFLOW_TYPE);
+it('each workflow type constant is the name of its workflow function', () => {
+  assert.equal(runFlow.name, workflowTypes.RUN_WORKFLOW_TYPE);
+  assert.equal(runPipeline.name, workflowTypes.PIPELINE_WORKFLOW_TYPE);
+  assert.equal(housekeeping.name, workflowTypes.HOUSEKEEPING_WORKFLOW_TYPE);
+  assert.equal(deliverWebhook.name, workflowTypes.DELIVERY_WORKFLOW_TYPE);
+});
+
+it('the worker registers exactly the named workflows, each under its type name', () => {
+  const typeNames = Object.entries(workflowTypes).filter(([constant]) => constant.endsWith('_WORKFLOW_TYPE')).map(([, name]) => name);
+  assert.deepEqual(Object.keys(workflows).sort(), [...typeNames].sort());
+  for (const [exported, fn] of Object.entries(workflows)) assert.equal(fn.name, exported);
 });

@@ -293,7 +293,7 @@ describe('webhooks: signed, durable deliveries of run events', { timeout: 300_00
     const [payload] = receiver.verifyAll('/watcher', watcher.secret);
     assert.equal(payload!.type, 'webhook.disabled');
     assert.deepEqual(payload!.data, { webhook_id: gone.id, url: `${receiver.url}/gone`, reason: 'the endpoint answered 410 Gone' });
-    assert.ok(notice);
+    assert.deepEqual(receiver.at('/watcher'), [notice], 'exactly one webhook.disabled notice');
     const state = await call('GET', `/v1/webhooks/${gone.id}`);
     assert.equal(state.body.disabled, true);
     assert.equal(state.body.disabled_reason, 'the endpoint answered 410 Gone');

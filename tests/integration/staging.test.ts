@@ -10,11 +10,11 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CreateBucketCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import pl from 'nodejs-polars';
-import { PROJECT_DIR } from '../tests/helpers/services';
-import { startS3Server, type S3Server } from '../tests/helpers/s3-server';
-import { LocalStaging } from './local-staging';
-import { S3Staging } from './s3-staging';
-import type { Staging } from './staging';
+import { PROJECT_DIR } from '../helpers/services';
+import { startS3Server, type S3Server } from '../helpers/s3-server';
+import { LocalStaging } from '../../storage/local-staging';
+import { S3Staging } from '../../storage/s3-staging';
+import type { Staging } from '../../storage/staging';
 
 function conformance(name: string, make: () => Staging) {
   describe(`${name} staging`, () => {

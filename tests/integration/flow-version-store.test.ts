@@ -4,10 +4,10 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { InvalidRequestError } from '../common/errors';
-import { createTestDatabase, type TestDatabase } from '../tests/helpers/services';
-import { parseFlowSpec } from './flow-spec';
-import { contentHash, FlowVersionStore } from './flow-versions';
+import { InvalidRequestError } from '../../common/errors';
+import { createTestDatabase, type TestDatabase } from '../helpers/services';
+import { parseFlowSpec } from '../../flows/flow-spec';
+import { contentHash, FlowVersionStore } from '../../flows/flow-versions';
 
 const ordersYaml = (amountType: string) => `
 name: orders
