@@ -15,7 +15,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { HousekeepingReport } from '../../ops/housekeeping';
 import type { SluiceConfig } from '../../config/sluice-config';
 import { createSluiceWorker, type SluiceWorker } from '../../worker/sluice-worker';
-import { createTestDatabase, logger, PROJECT_DIR, startTemporal, tempProject, testConfig, type TestDatabase, runCli, type CliResult } from '../helpers/services';
+import { createTestDatabase, logger, startTemporal, tempProject, testConfig, type TestDatabase, runCli, type CliResult } from '../helpers/services';
 
 const DAY = 86_400_000;
 /** `YYYY-MM-DD` of `n` days before today (UTC). */
