@@ -1,7 +1,8 @@
 // ESLint for Sluice: typescript-eslint's recommended rules, and the house's layers as lint rules.
 //
-// Layers, top to bottom (a folder may import its own files and any folder below it, never one above;
-// folders on the same line do not import each other):
+// Layers, top to bottom (a folder may import its own files and any folder below it, never one above,
+// not even types, except that pipelines/ and webhooks/ `import type` the workflows they start; folders
+// on the same layer do not import each other):
 //   cli > local-stack > webhook-gateway > client > worker > workflows > activities
 //   > pipelines, ops, webhooks > storage > connectors > transform > flows > db, config > common
 // Workflow code is bundled by webpack and must be deterministic: workflows/*.ts import values only
@@ -10,7 +11,7 @@
 // `@temporalio/workflow`, `@temporalio/common` and each other. tests/, bench/ and *.test.ts files may
 // import anything; production code never imports them. `import-x/no-cycle` forbids runtime cycles.
 //
-// Run: `npm run lint`. The rules themselves are tested in tests/lint/layers.test.ts.
+// Run: `npm run lint`. The rules themselves are tested in workflows/import-rules.test.ts.
 import { builtinModules } from 'node:module';
 import path from 'node:path';
 import { defineConfig } from 'eslint/config';
@@ -105,6 +106,12 @@ export default defineConfig(
             // Packages and Node built-ins: anywhere (workflow code is narrowed below).
             { from: anyFile, allow: { to: { module: { origin: ['external', 'core'] } } } },
             ...layerPolicies,
+            // The one upward edge: pipelines (schedules) and webhooks (deliveries) start workflows by their
+            // function's type, `client.workflow.start<typeof runPipeline>(…)`, so they may `import type` it.
+            {
+              from: element(['pipelines', 'webhooks']),
+              allow: { to: element('workflows'), dependency: { kind: 'type' } },
+            },
             // Workflow code: values only from @temporalio/workflow, workflow files, workflow-safe modules.
             {
               from: [workflowFiles, workflowSafeFiles],

@@ -123,6 +123,16 @@ describe('layers', () => {
     ]);
   });
 
+  it('pipelines and webhooks import only the type of the workflows they start; other lower layers not even that', async () => {
+    const typed = "import type { runPipeline } from '../workflows/run-pipeline';\nexport type Used = typeof runPipeline;\n";
+    assert.deepEqual(await problems('pipelines/probe.ts', typed), []);
+    assert.deepEqual(await problems('webhooks/probe.ts', typed), []);
+    assert.deepEqual(await problems('pipelines/probe.ts', "import { runPipeline } from '../workflows/run-pipeline';\nexport const used = runPipeline;\n"), [
+      `boundaries/dependencies: ${upward('pipelines', 'workflows')}`,
+    ]);
+    assert.deepEqual(await problems('storage/probe.ts', typed), [`boundaries/dependencies: ${upward('storage', 'workflows')}`]);
+  });
+
   it('production code does not import tests, benchmarks or test files; tests import anything', async () => {
     assert.deepEqual(await problems('common/probe.ts', "import { logger } from '../tests/helpers/services';\nexport const used = logger;\n"), [
       `boundaries/dependencies: ${NO_TEST_IMPORTS}`,
