@@ -137,7 +137,7 @@ describe('layers', () => {
     assert.deepEqual(await problems('common/probe.ts', "import { logger } from '../tests/helpers/services';\nexport const used = logger;\n"), [
       `boundaries/dependencies: ${NO_TEST_IMPORTS}`,
     ]);
-    assert.deepEqual(await problems('storage/probe.ts', "import './staging.test';\n"), [
+    assert.deepEqual(await problems('common/probe.ts', "import './logger.test';\n"), [
       `boundaries/dependencies: ${NO_TEST_IMPORTS}`,
     ]);
     const anything = "import { Sluice } from '../client/sluice';\nimport { logger } from '../tests/helpers/services';\nexport const used = [Sluice, logger];\n";
