@@ -61,7 +61,7 @@ export async function waitPipelineRun(client: Client, workflowId: string): Promi
  */
 export async function getPipelineRun(client: Client, workflowId: string, pool?: Pool): Promise<PipelineRunState> {
   const handle = client.workflow.getHandle(workflowId);
-  let running = true;
+  let running: boolean;
   try {
     running = (await handle.describe()).status.name === 'RUNNING';
   } catch (error) {

@@ -138,6 +138,7 @@ function compile(file: MapFile): Compiled {
 function mapRequire(file: MapFile): NodeJS.Require {
   const fromMap = createRequire(file.absPath);
   const own = (id: string): unknown => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
     if (id === 'nodejs-polars' || id.startsWith('nodejs-polars/')) return require(id);
     if (id.startsWith('.') || path.isAbsolute(id)) {
       throw new Error(

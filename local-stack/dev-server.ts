@@ -60,7 +60,7 @@ export async function startDevServer(options: { cli: string; stateDir: string; l
     } catch (error) {
       if (Date.now() > deadline) {
         child.kill('SIGKILL');
-        throw new Error(`the Temporal dev server did not answer on ${address} within 60 s: ${(error as Error).message}`);
+        throw new Error(`the Temporal dev server did not answer on ${address} within 60 s: ${(error as Error).message}`, { cause: error });
       }
       await new Promise((r) => setTimeout(r, 500));
     }

@@ -18,7 +18,7 @@ import { PIPELINE_WORKFLOW_TYPE, RUN_WORKFLOW_TYPE } from '../../common/workflow
 import type { runFlow } from '../../workflows/run-flow';
 import type { runPipeline } from '../../workflows/run-pipeline';
 import { createSluiceWorker, type SluiceWorker } from '../../worker/sluice-worker';
-import { createTestDatabase, logger, PROJECT_DIR, startTemporal, tempProject, testConfig, type TestDatabase, runCli, type CliResult } from '../helpers/services';
+import { createTestDatabase, logger, startTemporal, tempProject, testConfig, type TestDatabase, runCli, type CliResult } from '../helpers/services';
 
 const DAY = 86_400_000;
 /** `YYYY-MM-DD` of `n` days before today (UTC). */

@@ -19,7 +19,7 @@ import { SMTPServer } from 'smtp-server';
 import type { SluiceConfig } from '../../config/sluice-config';
 import { startPipelineRun, waitPipelineRun } from '../../client/pipeline-client';
 import { pipelineStatusQuery, type PipelineRunState } from '../../pipelines/pipeline-model';
-import { createTestDatabase, PROJECT_DIR, startInProcessRunner, startTemporal, tempProject, testConfig, type InProcessRunner, type TestDatabase, runCli } from '../helpers/services';
+import { createTestDatabase, startInProcessRunner, startTemporal, tempProject, testConfig, type InProcessRunner, type TestDatabase, runCli } from '../helpers/services';
 
 const DATE = '2026-11-21';
 

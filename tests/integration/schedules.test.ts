@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { waitPipelineRun } from '../../client/pipeline-client';
 import { dateIn } from '../../pipelines/pipeline-spec';
-import { createTestDatabase, PROJECT_DIR, startInProcessRunner, startTemporal, tempProject, testConfig, type InProcessRunner, type TestDatabase, runCli, type CliResult } from '../helpers/services';
+import { createTestDatabase, startInProcessRunner, startTemporal, tempProject, testConfig, type InProcessRunner, type TestDatabase, runCli, type CliResult } from '../helpers/services';
 
 
 const pipelineYaml = (cron: string, extra = '') => `
