@@ -157,6 +157,21 @@ export default defineConfig(
     },
   },
   {
+    // Every environment variable is read in one module, with its doc and default (common/env.ts). Passing the
+    // whole environment on (`loadConfig({ env: process.env })`) is fine; reading one variable elsewhere is not.
+    files: ['**/*.ts'],
+    ignores: ['common/env.ts', 'tests/**', 'bench/**', '**/*.test.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "MemberExpression[object.type='MemberExpression'][object.object.name='process'][object.property.name='env']",
+          message: 'Read environment variables through common/env.ts (readEnv), where each is declared with its doc',
+        },
+      ],
+    },
+  },
+  {
     // Node built-ins break the workflow bundle (as in temporalio/samples-typescript's ESLint override).
     files: ['workflows/**/*.ts', ...WORKFLOW_SAFE],
     ignores: ['**/*.test.ts'],

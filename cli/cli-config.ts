@@ -20,7 +20,8 @@ export function globalOptions(command: Command): GlobalOptions {
 /** @throws ConfigError when the config file is missing or invalid, the environment unknown, or a secret cannot be decrypted. */
 export function configFrom(command: Command): SluiceConfig {
   const options = globalOptions(command);
-  // Processes this command starts inherit the chosen environment.
+  // Processes this command starts inherit the chosen environment (a write, not a read: common/env.ts reads it).
+  // eslint-disable-next-line no-restricted-syntax
   if (options.env) process.env.SLUICE_ENV = options.env;
   return loadConfig({ configFile: options.config, environment: options.env });
 }

@@ -155,3 +155,14 @@ describe('cycles', () => {
     assert.deepEqual(await problems('common/errors.ts', "import type { RunState } from './run-reader';\nexport type Used = RunState;\n"), []);
   });
 });
+
+describe('environment variables', () => {
+  const ENV_MESSAGE = 'no-restricted-syntax: Read environment variables through common/env.ts (readEnv), where each is declared with its doc';
+  it('are read in common/env.ts only; production code elsewhere may pass the whole environment on', async () => {
+    assert.deepEqual(await problems('connectors/probe.ts', 'export const rows = process.env.SLUICE_CHUNK_ROWS;\n'), [ENV_MESSAGE]);
+    assert.deepEqual(await problems('connectors/probe.ts', "export const rows = process.env['SLUICE_CHUNK_ROWS'];\n"), [ENV_MESSAGE]);
+    assert.deepEqual(await problems('config/probe.ts', 'export const env = process.env;\n'), []);
+    assert.deepEqual(await problems('common/env.ts', 'export const rows = process.env.SLUICE_CHUNK_ROWS;\n'), []);
+    assert.deepEqual(await problems('tests/probe.ts', 'export const url = process.env.DATABASE_URL;\n'), []);
+  });
+});
