@@ -47,6 +47,13 @@ export interface HousekeepingInput {
   dryRun?: boolean;
 }
 
+/**
+ * The signature of the `housekeeping` workflow (workflows/housekeeping.ts), declared here so schedules and the CLI
+ * start it type-checked without importing workflow code; `workflows/workflow-types.test.ts` fails to compile if the
+ * workflow drifts from it.
+ */
+export type HousekeepingWorkflow = (input?: HousekeepingInput) => Promise<HousekeepingReport>;
+
 /** Input of `sweepRetention`: one kind, the workflow's clock. */
 export interface SweepRetentionInput {
   kind: RetentionKind;

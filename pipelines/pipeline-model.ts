@@ -180,3 +180,10 @@ export function pipelineHeadline(state: Pick<PipelineRunState, 'status' | 'total
   }
   return `${state.status} — ${parts.join(', ')}`;
 }
+
+/**
+ * The signature of the `runPipeline` workflow (workflows/run-pipeline.ts), declared here so schedules start it
+ * type-checked without importing workflow code; `workflows/workflow-types.test.ts` fails to compile if the
+ * workflow drifts from it.
+ */
+export type RunPipelineWorkflow = (input: RunPipelineInput) => Promise<PipelineRunState>;

@@ -27,10 +27,9 @@ import { ScheduleNotFoundError, ScheduleOverlapPolicy, type Client, type Schedul
 import { UserError } from '../common/errors';
 import type { SluiceConfig } from '../config/sluice-config';
 import { listPipelines, type OverlapPolicy, type PipelineSpec } from './pipeline-spec';
-import type { RunPipelineInput } from './pipeline-model';
+import type { RunPipelineInput, RunPipelineWorkflow } from './pipeline-model';
 import { HOUSEKEEPING_WORKFLOW_TYPE, PIPELINE_WORKFLOW_TYPE } from '../common/workflow-types';
-import type { housekeeping } from '../workflows/housekeeping';
-import type { runPipeline } from '../workflows/run-pipeline';
+import type { HousekeepingWorkflow } from '../ops/housekeeping';
 
 /**
  * The daily schedule of housekeeping, for `sluice schedules apply`: 03:30 every day (UTC unless the schedule
@@ -96,7 +95,7 @@ export function desiredSchedule(spec: PipelineSpec, environment: string, taskQue
         args: [input],
         // The action's memo (unlike the schedule's) can be updated: it carries the spec's hash.
         memo: { [SPEC_HASH_MEMO]: specHash, [CRON_MEMO]: spec.schedule.cron },
-      } satisfies ScheduleOptionsStartWorkflowAction<typeof runPipeline>,
+      } satisfies ScheduleOptionsStartWorkflowAction<RunPipelineWorkflow>,
       policies: { overlap: OVERLAP[spec.schedule.overlap], catchupWindow: '10m', pauseOnFailure: false },
       memo: { [PIPELINE_MEMO]: spec.name, [ENVIRONMENT_MEMO]: environment },
       state: { note: `sluice schedules apply (${environment}): pipelines/${spec.name}.yaml` },
@@ -123,7 +122,7 @@ export function housekeepingSchedule(environment: string, taskQueue: string): De
         taskQueue,
         args: plan.args,
         memo: { [SPEC_HASH_MEMO]: specHash, [CRON_MEMO]: [plan.cron] },
-      } satisfies ScheduleOptionsStartWorkflowAction<typeof housekeeping>,
+      } satisfies ScheduleOptionsStartWorkflowAction<HousekeepingWorkflow>,
       policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1h' },
       memo: { [PIPELINE_MEMO]: HOUSEKEEPING, [ENVIRONMENT_MEMO]: environment },
       state: { note: `sluice schedules apply (${environment}): retention housekeeping` },

@@ -15,9 +15,19 @@ import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy, type Clien
 import type { Pool } from 'pg';
 import type { Logger } from 'pino';
 import { DELIVERY_WORKFLOW_TYPE } from '../common/workflow-types';
-import type { deliverWebhook } from '../workflows/deliver-webhook';
 import { deterministicId, insertEvent, type EventPayload } from './events';
 import { WebhookStore, type DeliveryTrigger } from './webhook-store';
+
+/** Input of the `deliverWebhook` workflow (workflows/deliver-webhook.ts): the delivery to attempt. */
+export interface DeliverWebhookInput {
+  deliveryId: string;
+}
+
+/**
+ * The signature of the `deliverWebhook` workflow, declared here so this layer starts it type-checked without
+ * importing workflow code; `workflows/workflow-types.test.ts` fails to compile if the workflow drifts from it.
+ */
+export type DeliverWebhookWorkflow = (input: DeliverWebhookInput) => Promise<unknown>;
 
 /** The task queue of webhook deliveries: the runs' task queue + `-webhooks`. */
 export function webhooksTaskQueue(runTaskQueue: string): string {
@@ -95,7 +105,7 @@ export class EventPublisher {
   /** Starts the delivery's workflow unless it already ran or runs. */
   async startDelivery(deliveryId: string): Promise<void> {
     try {
-      await this.client.workflow.start<typeof deliverWebhook>(DELIVERY_WORKFLOW_TYPE, {
+      await this.client.workflow.start<DeliverWebhookWorkflow>(DELIVERY_WORKFLOW_TYPE, {
         taskQueue: this.taskQueue,
         workflowId: deliveryWorkflowId(deliveryId),
         args: [{ deliveryId }],

@@ -13,6 +13,7 @@
  */
 import { proxyActivities, proxyLocalActivities, sleep } from '@temporalio/workflow';
 import type { DeliveryActivities, DeliveryOutcome } from '../activities/delivery-activities';
+import type { DeliverWebhookInput } from '../webhooks/event-publisher';
 
 /** Retries of a failing activity itself (metadata database or Temporal down), not of the HTTP attempt. */
 const ACTIVITY_RETRY = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m', maximumAttempts: 20 } as const;
@@ -23,10 +24,6 @@ const { planDelivery } = proxyLocalActivities<DeliveryActivities>({
   startToCloseTimeout: '10s',
   retry: ACTIVITY_RETRY,
 });
-
-export interface DeliverWebhookInput {
-  deliveryId: string;
-}
 
 /** Attempts one delivery; returns how it ended (`succeeded` or `failed`, with the attempts made). */
 export async function deliverWebhook(input: DeliverWebhookInput): Promise<DeliveryOutcome> {
