@@ -2,11 +2,26 @@
  * Unit tests of the error catalogue's shape, and of the classes that carry its codes.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { describe, it } from 'node:test';
 import { ERROR_CATALOGUE, errorSpec, isErrorCode, type ErrorCode } from './error-codes';
 import { ConfigError, FlowSpecError, SluiceError, TransientError, UserError } from './errors';
 
+/** Compiled to dist/common/, so the project root is two folders up. */
+const PROJECT_DIR = path.resolve(__dirname, '..', '..');
+
 describe('ERROR_CATALOGUE', () => {
+  it('declares only codes the code base uses (thrown or matched outside the catalogue and the tests)', () => {
+    const files = execFileSync('git', ['ls-files', '*.ts'], { cwd: PROJECT_DIR, encoding: 'utf8' })
+      .split('\n')
+      .filter((file) => file !== '' && file !== 'common/error-codes.ts' && !file.endsWith('.test.ts'));
+    const source = files.map((file) => readFileSync(path.join(PROJECT_DIR, file), 'utf8')).join('\n');
+    const unused = (Object.keys(ERROR_CATALOGUE) as ErrorCode[]).filter((code) => !source.includes(`'${code}'`) && !source.includes(`"${code}"`));
+    assert.deepEqual(unused, [], 'codes declared in common/error-codes.ts but used nowhere: remove them, and run npm run docs:errors');
+  });
+
   it('declares each code in SCREAMING_SNAKE_CASE with a kind, an HTTP error status and a one-line description', () => {
     for (const code of Object.keys(ERROR_CATALOGUE) as ErrorCode[]) {
       const { kind, status, description } = ERROR_CATALOGUE[code];

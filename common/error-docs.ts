@@ -5,7 +5,7 @@
  *
  * @example
  * ```sh
- * npm run docs:errors   # tsc -p . && node dist/common/error-docs.js: rewrites docs/errors.md
+ * npm run docs:errors   # tsc -p tsconfig.build.json && node dist/common/error-docs.js: rewrites docs/errors.md
  * ```
  */
 import { writeFileSync } from 'node:fs';
