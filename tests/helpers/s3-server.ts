@@ -4,6 +4,7 @@
  * official Go module (`go install github.com/versity/versitygw/cmd/versitygw@v1.8.0`, about a
  * minute). Listens on 127.0.0.1 only, data in a temporary folder.
  */
+import { S3Client } from '@aws-sdk/client-s3';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
@@ -95,4 +96,14 @@ export async function startS3Server(projectDir: string): Promise<S3Server> {
         setTimeout(() => child.kill('SIGKILL'), 5000).unref();
       }),
   };
+}
+
+/** An S3 client for `server` (path-style addressing, its credentials); the caller destroys it. */
+export function s3ClientFor(server: S3Server): S3Client {
+  return new S3Client({
+    endpoint: server.endpoint,
+    region: server.region,
+    forcePathStyle: true,
+    credentials: { accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey },
+  });
 }

@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { CreateBucketCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import pl from 'nodejs-polars';
 import { PROJECT_DIR } from '../helpers/services';
-import { startS3Server, type S3Server } from '../helpers/s3-server';
+import { s3ClientFor, startS3Server, type S3Server } from '../helpers/s3-server';
 import { LocalStaging } from '../../storage/local-staging';
 import { S3Staging } from '../../storage/s3-staging';
 import type { Staging } from '../../storage/staging';
@@ -79,12 +79,7 @@ describe('S3 staging on a real S3-compatible server', () => {
   let client: S3Client;
   before(async () => {
     server = await startS3Server(PROJECT_DIR);
-    client = new S3Client({
-      endpoint: server.endpoint,
-      region: server.region,
-      forcePathStyle: true,
-      credentials: { accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey },
-    });
+    client = s3ClientFor(server);
     await client.send(new CreateBucketCommand({ Bucket: 'staging-test' }));
   });
   after(async () => {

@@ -10,11 +10,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
-import { PROJECT_DIR } from '../tests/helpers/services';
-import { startS3Server, type S3Server } from '../tests/helpers/s3-server';
-import { listKeys, type BlobStore } from './blob-store';
-import { LocalBlobStore } from './local-blob-store';
-import { S3BlobStore } from './s3-blob-store';
+import { PROJECT_DIR } from '../helpers/services';
+import { s3ClientFor, startS3Server, type S3Server } from '../helpers/s3-server';
+import { listKeys, type BlobStore } from '../../storage/blob-store';
+import { LocalBlobStore } from '../../storage/local-blob-store';
+import { S3BlobStore } from '../../storage/s3-blob-store';
 
 const scratch = mkdtempSync(path.join(os.tmpdir(), 'sluice-blob-test-'));
 let files = 0;
@@ -134,12 +134,7 @@ describe('S3 blob store on a real S3-compatible server', () => {
   let stores = 0;
   before(async () => {
     server = await startS3Server(PROJECT_DIR);
-    client = new S3Client({
-      endpoint: server.endpoint,
-      region: server.region,
-      forcePathStyle: true,
-      credentials: { accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey },
-    });
+    client = s3ClientFor(server);
     await client.send(new CreateBucketCommand({ Bucket: 'blob-test' }));
   });
   after(async () => {
