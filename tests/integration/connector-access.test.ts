@@ -14,6 +14,7 @@ import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { RunFailedError, type Sluice } from '../../client/sluice';
 import type { SluiceConfig } from '../../config/sluice-config';
+import { createSluiceWorker } from '../../worker/sluice-worker';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../../local-stack/embedded-postgres';
 import { createTestDatabase, logger, PROJECT_DIR, startInProcessRunner, startTemporal, tempProject, testConfig, type InProcessRunner, type TestDatabase } from '../helpers/services';
 import { startS3Server, type S3Server } from '../helpers/s3-server';
@@ -162,5 +163,18 @@ describe('refused credentials and permissions fail a run fast', () => {
     t.diagnostic(`FAILED after ${seconds.toFixed(1)} s`);
     assert.ok(seconds < 30, `took ${seconds} s`);
     assert.doesNotMatch(JSON.stringify(error.metadata), new RegExp(WRONG_SECRET));
+  });
+
+  it('a worker whose metadata database refuses DATABASE_URL\'s password does not start: AUTH_FAILED naming DATABASE_URL', async () => {
+    const databaseUrl = `postgres://sluice:${WRONG_PASSWORD}@127.0.0.1:${ownedPort}/sluice`;
+    await assert.rejects(createSluiceWorker({ config: { ...config, databaseUrl }, logger, connection: env.nativeConnection }), (error: unknown) => {
+      assert.deepEqual({ name: (error as Error).name, code: (error as { code?: string }).code }, { name: 'AccessError', code: 'AUTH_FAILED' });
+      assert.equal(
+        (error as Error).message,
+        `the metadata database: PostgreSQL at 127.0.0.1:${ownedPort}/sluice refused user "sluice" (password authentication failed for user "sluice"); ` +
+          'check the user and password in DATABASE_URL (or database_url in sluice.config.yaml), or the secret it references',
+      );
+      return true;
+    });
   });
 });
