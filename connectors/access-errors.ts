@@ -7,7 +7,7 @@
  * | kind | AUTH_FAILED | PERMISSION_DENIED |
  * |---|---|---|
  * | postgres | SQLSTATE class 28 (`28P01` invalid_password, `28000` invalid_authorization_specification); no password for a server that asks for one | `42501` insufficient_privilege |
- * | s3 | `InvalidAccessKeyId`, `SignatureDoesNotMatch`, `InvalidToken`, `ExpiredToken`, versitygw's `XAdminUserNotFound` | `AccessDenied`, `AllAccessDisabled`, any other 403 |
+ * | s3 | `InvalidAccessKeyId`, `SignatureDoesNotMatch`, `InvalidToken`, `ExpiredToken`, versitygw's `XAdminUserNotFound` | `AccessDenied`, `AllAccessDisabled`, any other 403 (a HEAD's 403 has no code: its message says either is possible) |
  * | smtp | nodemailer's `EAUTH`, SMTP reply 535 | — (a refused recipient or sender stays `EMAIL_REFUSED`) |
  *
  * Each message names who was refused (`connectors.<name>`, or the metadata database), what (user and
@@ -175,11 +175,17 @@ function s3AccessError(error: unknown, subject: S3Access): AccessError | undefin
       { cause: error, details },
     );
   }
-  if (S3_PERMISSION_CODES.has(code) || status === 403) {
-    const bucket = /^s3:\/\/([^/]+)/.exec(subject.what)?.[1];
+  const bucket = /^s3:\/\/([^/]+)/.exec(subject.what)?.[1];
+  const grant = `${name}'s credentials access to ${bucket ? `bucket "${bucket}"` : 'the bucket'} (bucket policy or IAM)`;
+  if (S3_PERMISSION_CODES.has(code)) {
+    return new AccessError('PERMISSION_DENIED', `${name}: access to ${subject.what} was denied (${said}); grant ${grant}, or use other credentials`, { cause: error, details });
+  }
+  if (status === 403) {
+    // A HEAD answer has no body, so no S3 code: a wrong key and a missing permission look the same.
     return new AccessError(
       'PERMISSION_DENIED',
-      `${name}: access to ${subject.what} was denied (${said}); grant ${name}'s credentials access to ${bucket ? `bucket "${bucket}"` : 'the bucket'} (bucket policy or IAM), or use other credentials`,
+      `${name}: the S3 store refused the request for ${subject.what} (403 without a reason: wrong credentials or a missing permission); ` +
+        `check ${name}.access_key_id and secret_access_key, and grant ${grant}`,
       { cause: error, details },
     );
   }

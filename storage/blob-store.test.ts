@@ -184,6 +184,14 @@ describe('S3 blob store on a real S3-compatible server', () => {
       await assert.rejects(blobs.putBytes('x', Buffer.from('x')), refused('put'));
       await assert.rejects(blobs.read('x'), refused('read'));
       await assert.rejects(listKeys(blobs, ''), refused('list'));
+      // HEAD (stat) gets a bare 403: no code says whether the key or a permission is wrong.
+      await assert.rejects(blobs.stat('x'), {
+        name: 'AccessError',
+        code: 'PERMISSION_DENIED',
+        message:
+          'connectors.lake: the S3 store refused the request for s3://blob-test/runs/ (403 without a reason: wrong credentials or a missing permission); ' +
+          'check connectors.lake.access_key_id and secret_access_key, and grant connectors.lake\'s credentials access to bucket "blob-test" (bucket policy or IAM)',
+      });
     } finally {
       wrongKey.destroy();
     }

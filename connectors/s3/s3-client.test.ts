@@ -130,15 +130,22 @@ describe('mapS3Error', () => {
         `connectors.lake: the S3 store refused the credentials for s3://lake/in/x.csv (${code}: nope); check connectors.lake.access_key_id and secret_access_key, or the secrets they reference`,
       );
     }
-    for (const error of [awsError('AccessDenied', 403, 'AccessDenied'), awsError('Forbidden', 403, 'UnknownError')]) {
-      const denied = mapS3Error(error, 'source', uri, 'lake');
-      assert.ok(denied instanceof AccessError);
-      assert.equal(denied.code, 'PERMISSION_DENIED');
-      assert.equal(
-        denied.message,
-        `connectors.lake: access to s3://lake/in/x.csv was denied (${error.name}); grant connectors.lake's credentials access to bucket "lake" (bucket policy or IAM), or use other credentials`,
-      );
-    }
+    const denied = mapS3Error(awsError('AccessDenied', 403, 'AccessDenied'), 'source', uri, 'lake');
+    assert.ok(denied instanceof AccessError);
+    assert.equal(denied.code, 'PERMISSION_DENIED');
+    assert.equal(
+      denied.message,
+      `connectors.lake: access to s3://lake/in/x.csv was denied (AccessDenied); grant connectors.lake's credentials access to bucket "lake" (bucket policy or IAM), or use other credentials`,
+    );
+    // What the SDK makes of a HEAD's 403 (no body, so no code): either cause is named.
+    const head = mapS3Error(awsError('403', 403, 'UnknownError'), 'target', uri, 'lake');
+    assert.ok(head instanceof AccessError);
+    assert.equal(head.code, 'PERMISSION_DENIED');
+    assert.equal(
+      head.message,
+      `connectors.lake: the S3 store refused the request for s3://lake/in/x.csv (403 without a reason: wrong credentials or a missing permission); ` +
+        `check connectors.lake.access_key_id and secret_access_key, and grant connectors.lake's credentials access to bucket "lake" (bucket policy or IAM)`,
+    );
   });
 
   it('maps an invalid bucket name to INVALID_S3_URI', () => {

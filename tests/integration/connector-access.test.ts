@@ -11,11 +11,16 @@ import { createServer, type AddressInfo } from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { SMTPServer } from 'smtp-server';
+import { createPipelineActivities } from '../../activities/pipeline-activities';
 import { RunFailedError, type Sluice } from '../../client/sluice';
 import type { SluiceConfig } from '../../config/sluice-config';
 import { createSluiceWorker } from '../../worker/sluice-worker';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../../local-stack/embedded-postgres';
+import { pipelineTotals, type PipelineRunState } from '../../pipelines/pipeline-model';
+import { createStaging } from '../../storage/create-staging';
 import { createTestDatabase, logger, PROJECT_DIR, startInProcessRunner, startTemporal, tempProject, testConfig, type InProcessRunner, type TestDatabase } from '../helpers/services';
 import { startS3Server, type S3Server } from '../helpers/s3-server';
 
@@ -176,5 +181,55 @@ describe('refused credentials and permissions fail a run fast', () => {
       );
       return true;
     });
+  });
+
+  it('a pipeline email whose SMTP server refuses the login: AUTH_FAILED, not retried, the password nowhere', async () => {
+    // A real SMTP server that asks for a login and refuses every one.
+    const smtp = new SMTPServer({
+      authOptional: false,
+      allowInsecureAuth: true,
+      disabledCommands: ['STARTTLS'],
+      logger: false,
+      onAuth: (_auth, _session, callback) => callback(new Error('Authentication credentials invalid')),
+    });
+    await new Promise<void>((resolve) => smtp.listen(0, '127.0.0.1', () => resolve()));
+    const { port } = smtp.server.address() as AddressInfo;
+    try {
+      const mailConfig: SluiceConfig = {
+        ...config,
+        connectors: {
+          ...config.connectors,
+          mail: { kind: 'smtp', host: '127.0.0.1', port, secure: false, user: 'etl', password: WRONG_PASSWORD, from: 'etl@example.com', tls_reject_unauthorized: true, timeout_ms: 5_000 },
+        },
+        notifications: { email: { connector: 'mail', to: ['ops@example.com'], send: 'always' } },
+      };
+      const activities = createPipelineActivities({ config: mailConfig, pool: db.pool, flowVersions: runner.store, staging: createStaging(mailConfig), logger });
+      const state: PipelineRunState = {
+        pipeline: 'daily',
+        environment: 'test',
+        date: '2026-12-02',
+        timezone: 'UTC',
+        trigger: 'manual',
+        workflow_id: 'pipeline-daily-test-2026-12-02-access',
+        execution_id: 'access-test-execution',
+        status: 'SUCCEEDED',
+        started_at: new Date().toISOString(),
+        jobs: [],
+        totals: pipelineTotals([]),
+        email: { status: 'pending' },
+      };
+      await assert.rejects(activities.sendPipelineEmail({ state }), (error: unknown) => {
+        assert.ok(error instanceof ApplicationFailure, String(error));
+        assert.deepEqual({ type: error.type, nonRetryable: error.nonRetryable }, { type: 'AUTH_FAILED', nonRetryable: true });
+        assert.equal(
+          error.message,
+          `connectors.mail: the SMTP server at 127.0.0.1:${port} refused user "etl" (535 Authentication credentials invalid); check connectors.mail.user and password, or the secret it references`,
+        );
+        assert.doesNotMatch(JSON.stringify({ message: error.message, details: error.details }), new RegExp(WRONG_PASSWORD));
+        return true;
+      });
+    } finally {
+      await new Promise<void>((resolve) => smtp.close(() => resolve()));
+    }
   });
 });
