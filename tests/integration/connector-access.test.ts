@@ -92,6 +92,7 @@ describe('refused credentials and permissions fail a run fast', () => {
     await db.pool.query(`REVOKE ALL ON DATABASE ${dbName} FROM PUBLIC`);
     await db.pool.query(`GRANT CONNECT ON DATABASE ${dbName} TO ${role}`);
     await db.pool.query(`REVOKE ALL ON SCHEMA public FROM PUBLIC`);
+    await db.pool.query(`CREATE TABLE public.secrets (batch text, id integer, name text)`);
 
     const client = new S3Client({ endpoint: s3.endpoint, region: s3.region, forcePathStyle: true, credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey } });
     await client.send(new CreateBucketCommand({ Bucket: 'inbox' }));
@@ -150,6 +151,26 @@ describe('refused credentials and permissions fail a run fast', () => {
     assert.equal(
       error.error.message,
       `connectors.limited: user "${role}" at ${where} is not allowed to do this (permission denied for database ${new URL(db.url).pathname.slice(1)}); ` +
+        `grant user "${role}" that privilege, or use another user in connectors.limited.url`,
+    );
+    t.diagnostic(`FAILED after ${seconds.toFixed(1)} s`);
+    assert.ok(seconds < 30, `took ${seconds} s`);
+  });
+
+  it('a postgres source user without privileges: FAILED with PERMISSION_DENIED at sync_source', async (t) => {
+    const yaml = `
+name: no_read
+source: { connector: limited, query: "SELECT id, name FROM public.secrets WHERE batch = :source_path" }
+target: { connector: limited, table: public.no_read }
+fields:
+  id:   { from: id, type: int64, required: true }
+  name: { from: name, type: string }
+`;
+    const { error, seconds } = await failedRun(yaml, 'b1');
+    assert.deepEqual({ status: error.status, code: error.error.code, step: error.error.step }, { status: 'FAILED', code: 'PERMISSION_DENIED', step: 'sync_source' });
+    assert.equal(
+      error.error.message,
+      `connectors.limited: user "${role}" at 127.0.0.1:5432${new URL(db.url).pathname} is not allowed to do this (permission denied for schema public); ` +
         `grant user "${role}" that privilege, or use another user in connectors.limited.url`,
     );
     t.diagnostic(`FAILED after ${seconds.toFixed(1)} s`);
