@@ -108,7 +108,7 @@ export const ERROR_CATALOGUE = {
   NOT_READY: { kind: 'transient', status: 503, description: 'GET /readyz: Temporal or the metadata database is unreachable (details.checks says which)' },
   PATH_OUTSIDE_ROOT: { kind: 'user', status: 500, description: "source_path is, or links to, a file outside the local connector's root" },
   PAYLOAD_TOO_LARGE: { kind: 'user', status: 413, description: 'the request body is larger than the gateway accepts' },
-  PERMISSION_DENIED: { kind: 'user', status: 500, description: "a connector's server accepted its credentials but refused the operation (SQLSTATE 42501, S3 AccessDenied)" },
+  PERMISSION_DENIED: { kind: 'user', status: 500, description: "a connector's server accepted its credentials but refused the operation (SQLSTATE 42501, S3 AccessDenied or a bare 403)" },
   PIPELINE_NOT_SCHEDULED: { kind: 'user', status: 500, description: 'the pipeline has no schedule' },
   PIPELINE_RUN_NOT_FOUND: { kind: 'user', status: 500, description: 'no pipeline run with that id, or it has no state yet' },
   PROJECT_EXISTS: { kind: 'user', status: 500, description: 'sluice init would overwrite files of an existing project' },
