@@ -24,7 +24,8 @@ import { ConfigError, SourceError, UserError } from '../common/errors';
 import type { RunMetadata, RunStatus } from '../common/run-model';
 import { projectPaths, type SluiceConfig } from '../config/sluice-config';
 import { resolveUnderRoot } from '../connectors/local/local-source';
-import { createSmtpTransport } from '../connectors/smtp/smtp-transport';
+import { accessError } from '../connectors/access-errors';
+import { createSmtpTransport, smtpAccess } from '../connectors/smtp/smtp-transport';
 import { runIdFor, type FlowVersionStore } from '../flows/flow-versions';
 import { readRunState } from '../common/run-reader';
 import { attachmentFor, composePipelineEmail, shouldSend, type EmailAttachment } from '../pipelines/pipeline-email';
@@ -269,6 +270,8 @@ export function createPipelineActivities(deps: PipelineActivityDeps) {
      * something to report (or `send: always`). A send that succeeded is recorded in
      * `sluice.pipeline_runs.email`, so a retried activity does not send it twice. SMTP refusals (5xx)
      * are not retried.
+     * @throws AccessError `AUTH_FAILED` when the server refuses the connector's user and password;
+     *   UserError `EMAIL_REFUSED` for another 5xx answer.
      */
     async sendPipelineEmail(input: { state: PipelineRunState }): Promise<PipelineEmail> {
       const { state } = input;
@@ -304,6 +307,8 @@ export function createPipelineActivities(deps: PipelineActivityDeps) {
           attachments: email.attachments.map((a) => ({ filename: a.filename, path: a.path, contentType: 'text/csv; charset=utf-8' })),
         });
       } catch (error) {
+        const refused = accessError(error, smtpAccess(settings.connector, connector));
+        if (refused) throw refused;
         const code = (error as { responseCode?: number }).responseCode;
         if (code !== undefined && code >= 500) throw new UserError('EMAIL_REFUSED', `the SMTP server refused the email: ${(error as Error).message}`, { cause: error });
         throw error;

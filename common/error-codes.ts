@@ -41,6 +41,7 @@ export interface ErrorSpec {
 
 /** Every error code, alphabetically. Keep each code string exactly: users and tests match on it. */
 export const ERROR_CATALOGUE = {
+  AUTH_FAILED: { kind: 'user', status: 500, description: "a connector's server (or the metadata database) refused its credentials: wrong user, password or key (SQLSTATE class 28, S3 InvalidAccessKeyId / SignatureDoesNotMatch, SMTP 535)" },
   CANCELLED: { kind: 'user', status: 500, description: 'the run or pipeline run was cancelled (run FAILED), or a CLI prompt was cancelled' },
   CONFIG_NOT_FOUND: { kind: 'user', status: 500, description: 'the config file named by --config or SLUICE_CONFIG (or sluice.config.yaml, for sluice secret rotate) does not exist' },
   CONNECTOR_NOT_A_SOURCE: { kind: 'user', status: 500, description: 'the flow reads from a connector that cannot be a source (smtp)' },
@@ -104,6 +105,7 @@ export const ERROR_CATALOGUE = {
   NOT_READY: { kind: 'transient', status: 503, description: 'GET /readyz: Temporal or the metadata database is unreachable (details.checks says which)' },
   PATH_OUTSIDE_ROOT: { kind: 'user', status: 500, description: "source_path is, or links to, a file outside the local connector's root" },
   PAYLOAD_TOO_LARGE: { kind: 'user', status: 413, description: 'the request body is larger than the gateway accepts' },
+  PERMISSION_DENIED: { kind: 'user', status: 500, description: "a connector's server accepted its credentials but refused the operation (SQLSTATE 42501, S3 AccessDenied or a bare 403)" },
   PIPELINE_NOT_SCHEDULED: { kind: 'user', status: 500, description: 'the pipeline has no schedule' },
   PIPELINE_RUN_NOT_FOUND: { kind: 'user', status: 500, description: 'no pipeline run with that id, or it has no state yet' },
   PROJECT_EXISTS: { kind: 'user', status: 500, description: 'sluice init would overwrite files of an existing project' },
@@ -114,7 +116,6 @@ export const ERROR_CATALOGUE = {
   RUN_IN_PROGRESS: { kind: 'user', status: 409, description: 'a run of the flow version on this source_path is already in progress' },
   RUN_NOT_FOUND: { kind: 'user', status: 404, description: 'no run with that id' },
   RUN_NOT_RUNNING: { kind: 'user', status: 409, description: 'the run has already ended, so it cannot be cancelled' },
-  S3_ACCESS_DENIED: { kind: 'user', status: 500, description: 'the S3 store refused the credentials or the permission (AccessDenied, InvalidAccessKeyId, SignatureDoesNotMatch)' },
   S3_BUCKET_NOT_FOUND: { kind: 'user', status: 500, description: 'the S3 bucket of a source or target does not exist' },
   S3_SERVER_NOT_FOUND: { kind: 'user', status: 500, description: 'tests and benchmarks: no S3-compatible server is configured or on PATH, and it cannot be built' },
   S3_UPSERT_NOT_SUPPORTED: { kind: 'user', status: 500, description: 'write: upsert on an object-store target' },

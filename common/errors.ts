@@ -79,6 +79,19 @@ export class TargetError extends UserError {
   override readonly name = 'TargetError';
 }
 
+/**
+ * Thrown when a connector's server, or the metadata database, refuses the configured credentials
+ * (`AUTH_FAILED`) or the operation they were used for (`PERMISSION_DENIED`). Built in one place,
+ * connectors/access-errors.ts; its message names the connector and never holds a secret.
+ */
+export class AccessError extends UserError {
+  override readonly name = 'AccessError';
+  declare readonly code: 'AUTH_FAILED' | 'PERMISSION_DENIED';
+  constructor(code: 'AUTH_FAILED' | 'PERMISSION_DENIED', message: string, options?: SluiceErrorOptions) {
+    super(code, message, options);
+  }
+}
+
 /** Thrown when a request to start or find a run is refused (unknown version, repeated source_path). */
 export class InvalidRequestError extends UserError {
   override readonly name = 'InvalidRequestError';

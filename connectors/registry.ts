@@ -7,6 +7,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { Pool } from 'pg';
 import { ConfigError } from '../common/errors';
 import type { ConnectorConfig, S3ConnectorConfig, SluiceConfig } from '../config/sluice-config';
+import { postgresConnectorAccess } from './access-errors';
 import type { SourceConnector, TargetConnector } from './connector';
 import { LocalSource } from './local/local-source';
 import { PostgresSource } from './postgres/postgres-source';
@@ -67,7 +68,7 @@ export class ConnectorRegistry {
       case 'local':
         return new LocalSource(path.resolve(this.config.projectDir, config.root));
       case 'postgres':
-        return new PostgresSource(this.pool(name, config.url), config.query, config.fetch_rows ?? 100_000);
+        return new PostgresSource(this.pool(name, config.url), config.query, config.fetch_rows ?? 100_000, postgresConnectorAccess(name, config.url, this.config.databaseUrl ?? ''));
       case 's3':
         return new S3Source(this.s3Client(name, config), name);
       case 'smtp':
@@ -82,7 +83,7 @@ export class ConnectorRegistry {
     const config = this.connectorConfig(name);
     switch (config.kind) {
       case 'postgres':
-        return new PostgresTarget(this.pool(name, config.url), name);
+        return new PostgresTarget(this.pool(name, config.url), name, postgresConnectorAccess(name, config.url, this.config.databaseUrl ?? ''));
       case 'local':
         throw new ConfigError('CONNECTOR_NOT_A_TARGET', `connector "${name}" (kind local) cannot be a target yet; use a postgres connector`);
       case 's3':

@@ -19,5 +19,5 @@ export function createStaging(config: SluiceConfig): Staging {
   if (!connector || connector.kind !== 's3') {
     throw new ConfigError('UNKNOWN_CONNECTOR', `staging.s3.connector "${s3.connector}" is not an s3 connector`);
   }
-  return new S3Staging(createS3Client(connector, s3.connector), s3.bucket, s3.prefix, config.staging.dir);
+  return new S3Staging(createS3Client(connector, s3.connector), s3.bucket, s3.prefix, config.staging.dir, s3.connector);
 }

@@ -247,6 +247,7 @@ function createDataBackend(config: SluiceConfig): BlobStore {
     client: createS3Client(connector, location.connector),
     bucket,
     prefix: location.prefix,
+    connector: location.connector,
     bucketNotFound: (error) =>
       new DataStoreError('DATA_STORE_BUCKET_NOT_FOUND', `the data store's bucket "${bucket}" does not exist; create it, or fix data_store.s3.bucket in sluice.config.yaml`, {
         cause: error,

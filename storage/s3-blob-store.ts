@@ -21,6 +21,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
+import { accessError } from '../connectors/access-errors';
 import { s3ErrorCode } from '../connectors/s3/s3-client';
 import { listKeys, type BlobInfo, type BlobStore } from './blob-store';
 
@@ -40,6 +41,11 @@ export interface S3BlobStoreOptions {
    * @default S3's error itself
    */
   bucketNotFound?: (error: unknown) => Error;
+  /**
+   * The s3 connector the client is for: when given, refused credentials or permissions become
+   * AccessErrors (`AUTH_FAILED`, `PERMISSION_DENIED`) naming it, instead of S3's error (retried).
+   */
+  connector?: string;
 }
 
 /** Objects deleted per DeleteObjects request (S3's limit). */
@@ -56,6 +62,7 @@ export class S3BlobStore implements BlobStore {
   private readonly partBytes: number;
   private readonly listPageSize: number | undefined;
   private readonly bucketNotFound: ((error: unknown) => Error) | undefined;
+  private readonly connector: string | undefined;
 
   constructor(options: S3BlobStoreOptions) {
     this.client = options.client;
@@ -64,6 +71,7 @@ export class S3BlobStore implements BlobStore {
     this.partBytes = options.partBytes ?? 8 * 1024 * 1024;
     this.listPageSize = options.listPageSize;
     this.bucketNotFound = options.bucketNotFound;
+    this.connector = options.connector;
   }
 
   get location(): string {
@@ -78,15 +86,18 @@ export class S3BlobStore implements BlobStore {
     return undefined;
   }
 
-  /** Rethrows a missing bucket as the configured error; returns any other error. */
+  /** Rethrows a missing bucket as the configured error, refused credentials or permissions as AccessErrors; returns any other error. */
   private failure(error: unknown): unknown {
     if (this.bucketNotFound && s3ErrorCode(error) === 'NoSuchBucket') throw this.bucketNotFound(error);
+    const refused = this.connector === undefined ? undefined : accessError(error, { kind: 's3', connector: this.connector, what: this.location });
+    if (refused) throw refused;
     return error;
   }
 
-  /** A missing object → undefined; a missing bucket → its error; anything else is rethrown. */
+  /** A missing object → undefined; a missing bucket → its error; refused access → its AccessError; anything else is rethrown. */
   private missing(error: unknown): undefined {
     if (s3ErrorCode(error) === 'NoSuchBucket') throw this.failure(error);
+    if (this.connector !== undefined && accessError(error, { kind: 's3', connector: this.connector, what: this.location })) throw this.failure(error);
     if (isNotFound(error)) return undefined;
     throw error;
   }

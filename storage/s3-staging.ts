@@ -17,8 +17,9 @@ export class S3Staging extends BlobStaging {
   /**
    * @param client an S3 client for the staging connector (not destroyed by staging).
    * @param cacheDir worker-local folder for scratch files and downloaded objects.
+   * @param connector the staging connector's name: refused credentials or permissions become AUTH_FAILED / PERMISSION_DENIED naming it.
    */
-  constructor(client: S3Client, bucket: string, prefix: string, cacheDir: string) {
-    super(new S3BlobStore({ client, bucket, prefix, partBytes: PART_BYTES }), cacheDir);
+  constructor(client: S3Client, bucket: string, prefix: string, cacheDir: string, connector?: string) {
+    super(new S3BlobStore({ client, bucket, prefix, partBytes: PART_BYTES, ...(connector === undefined ? {} : { connector }) }), cacheDir);
   }
 }

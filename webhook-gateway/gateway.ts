@@ -16,6 +16,7 @@ import { Pool } from 'pg';
 import type { Logger } from 'pino';
 import { Sluice } from '../client/sluice';
 import { gatewaySettings, requireDatabaseUrl, type SluiceConfig } from '../config/sluice-config';
+import { metadataDatabaseAccess, withAccessErrors } from '../connectors/access-errors';
 import { migrate } from '../db/migrations';
 import { createDeliveryWorker } from '../worker/delivery-worker';
 import { EventPublisher, webhooksTaskQueue } from '../webhooks/event-publisher';
@@ -52,7 +53,7 @@ export interface Gateway {
 
 /**
  * Starts the gateway.
- * @throws ConfigError `NO_DATABASE` without a metadata database; the listen error (EADDRINUSE); Temporal connection errors.
+ * @throws ConfigError `NO_DATABASE` without a metadata database; AccessError `AUTH_FAILED` when it refuses DATABASE_URL's credentials; the listen error (EADDRINUSE); Temporal connection errors.
  */
 export async function startGateway(options: StartGatewayOptions): Promise<Gateway> {
   const { config, logger } = options;
@@ -60,7 +61,10 @@ export async function startGateway(options: StartGatewayOptions): Promise<Gatewa
   const databaseUrl = requireDatabaseUrl(config);
   const pool = new Pool({ connectionString: databaseUrl, max: 10, application_name: 'sluice:gateway' });
   pool.on('error', (error) => logger.warn({ err: error }, 'metadata database connection error'));
-  await migrate(pool);
+  await withAccessErrors(metadataDatabaseAccess(databaseUrl), () => migrate(pool)).catch(async (error: unknown) => {
+    await pool.end().catch(() => undefined);
+    throw error;
+  });
   const sluice = new Sluice({
     address: config.temporal.address,
     namespace: config.temporal.namespace,

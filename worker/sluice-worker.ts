@@ -22,6 +22,7 @@ import { createPipelineActivities } from '../activities/pipeline-activities';
 import { createHousekeepingActivities } from '../activities/housekeeping-activities';
 import { createRunActivities } from '../activities/run-activities';
 import { requireDatabaseUrl, type SluiceConfig } from '../config/sluice-config';
+import { metadataDatabaseAccess, withAccessErrors } from '../connectors/access-errors';
 import { ConnectorRegistry } from '../connectors/registry';
 import { migrate } from '../db/migrations';
 import { FlowVersionStore } from '../flows/flow-versions';
@@ -83,9 +84,14 @@ export async function createSluiceWorker(options: CreateWorkerOptions): Promise<
       // Already installed by the embedding process (e.g. the test environment): keep its runtime.
     }
   }
-  const pool = new Pool({ connectionString: requireDatabaseUrl(config), max: 4, application_name: 'sluice:worker' });
+  const databaseUrl = requireDatabaseUrl(config);
+  const pool = new Pool({ connectionString: databaseUrl, max: 4, application_name: 'sluice:worker' });
   pool.on('error', () => undefined);
-  await migrate(pool);
+  // Refused credentials end the start at once, naming DATABASE_URL (AUTH_FAILED), instead of a bare pg error.
+  await withAccessErrors(metadataDatabaseAccess(databaseUrl), () => migrate(pool)).catch(async (error: unknown) => {
+    await pool.end().catch(() => undefined);
+    throw error;
+  });
   const connectors = new ConnectorRegistry(config);
   const staging = createStaging(config);
   // One store, so its cache of (immutable) versions serves run and pipeline activities alike.

@@ -11,6 +11,7 @@ import pl from 'nodejs-polars';
 import type { Pool } from 'pg';
 import Cursor from 'pg-cursor';
 import { SourceError } from '../../common/errors';
+import { postgresConnectorAccess, withAccessErrors, type PostgresAccess } from '../access-errors';
 import type { SourceConnector, StagedSource, StageSourceRequest } from '../connector';
 
 /** Keeps every value as the text Postgres sent. */
@@ -30,17 +31,34 @@ export function bindSourcePath(query: string): string {
 
 export class PostgresSource implements SourceConnector {
   readonly kind = 'postgres';
+  private readonly access: PostgresAccess;
+  /**
+   * @param access how to name the connection in AUTH_FAILED / PERMISSION_DENIED messages.
+   *   @default connector `postgres`, with the pool's connection string as its `url`
+   */
   constructor(
     private readonly pool: Pool,
     private readonly connectorQuery: string | undefined,
     private readonly fetchRows: number,
-  ) {}
-
-  async check(): Promise<void> {
-    await this.pool.query('SELECT 1');
+    access?: PostgresAccess,
+  ) {
+    this.access = access ?? postgresConnectorAccess('postgres', pool.options.connectionString ?? '', '');
   }
 
+  /** @throws AccessError `AUTH_FAILED` when the server refuses the credentials. */
+  async check(): Promise<void> {
+    await withAccessErrors(this.access, () => this.pool.query('SELECT 1'));
+  }
+
+  /**
+   * See {@link SourceConnector.stage}.
+   * @throws SourceError `INVALID_QUERY`; AccessError `AUTH_FAILED` (credentials refused) or `PERMISSION_DENIED` (no privilege to read).
+   */
   async stage(request: StageSourceRequest): Promise<StagedSource> {
+    return withAccessErrors(this.access, () => this.stageQuery(request));
+  }
+
+  private async stageQuery(request: StageSourceRequest): Promise<StagedSource> {
     const query = request.spec.source.query ?? this.connectorQuery;
     if (!query) {
       throw new SourceError('INVALID_QUERY', 'a postgres source needs a query: set source.query in the flow or query in the connector config');
@@ -75,7 +93,7 @@ export class PostgresSource implements SourceConnector {
       await new Promise<void>((resolve) => cursor.close(() => resolve()));
     } catch (error) {
       const code = (error as { code?: string }).code;
-      if (code && /^(42|22)/.test(code)) {
+      if (code && code !== '42501' && /^(42|22)/.test(code)) {
         throw new SourceError('INVALID_QUERY', `the source query failed: ${(error as Error).message}`, { cause: error });
       }
       throw error;

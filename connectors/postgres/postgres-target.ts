@@ -26,6 +26,7 @@ import type { FlowSpec } from '../../flows/flow-spec';
 import { POSTGRES_TYPES } from '../../transform/field-types';
 import { ROW_COLUMN } from '../../transform/map-chunk';
 import { quoteIdent } from '../../transform/polars-sql';
+import { postgresConnectorAccess, withAccessErrors, type PostgresAccess } from '../access-errors';
 import type { LinkStepResult, LoadRequest, LoadResult, TargetConnector } from '../connector';
 import { runLinkSteps } from './link-steps';
 
@@ -87,23 +88,36 @@ export function rejectsTableDdl(spec: FlowSpec): string {
 
 const REJECT_COLUMNS = ['run_id', 'flow_version', 'source_path', 'row_number', 'record', 'errors'];
 
-/** SQLSTATE classes a user can fix: cardinality (21), data exceptions (22), integrity (23), syntax/undefined objects (42). */
+/**
+ * SQLSTATE classes a user can fix: cardinality (21), data exceptions (22), integrity (23), syntax/undefined objects (42).
+ * Not `42501` (insufficient_privilege): that is the connector's PERMISSION_DENIED, classified by access-errors.ts.
+ */
 function isUserFixable(error: unknown): boolean {
   const code = (error as { code?: string }).code;
   const constraint = (error as { constraint?: string }).constraint;
   if (code === '23505' && constraint === 'load_ledger_pkey') return false;
+  if (code === '42501') return false;
   return typeof code === 'string' && /^(21|22|23|42)/.test(code);
 }
 
 export class PostgresTarget implements TargetConnector {
   readonly kind = 'postgres';
+  private readonly access: PostgresAccess;
+  /**
+   * @param access how to name the connection in AUTH_FAILED / PERMISSION_DENIED messages.
+   *   @default the connector, with the pool's connection string as its `url`
+   */
   constructor(
     private readonly pool: Pool,
     private readonly connectorName: string,
-  ) {}
+    access?: PostgresAccess,
+  ) {
+    this.access = access ?? postgresConnectorAccess(connectorName, pool.options.connectionString ?? '', '');
+  }
 
+  /** @throws AccessError `AUTH_FAILED` when the server refuses the credentials. */
   async check(): Promise<void> {
-    await this.pool.query('SELECT 1');
+    await withAccessErrors(this.access, () => this.pool.query('SELECT 1'));
   }
 
   /** The pool belongs to the connector registry, which ends it; nothing to release here. */
@@ -170,7 +184,15 @@ export class PostgresTarget implements TargetConnector {
     await pipeline(Readable.from(chunks()), stream);
   }
 
+  /**
+   * See {@link TargetConnector.load}.
+   * @throws AccessError `AUTH_FAILED` (credentials refused) or `PERMISSION_DENIED` (no privilege to create or write the tables).
+   */
   async load(request: LoadRequest): Promise<LoadResult> {
+    return withAccessErrors(this.access, () => this.loadOnce(request));
+  }
+
+  private async loadOnce(request: LoadRequest): Promise<LoadResult> {
     const { spec } = request;
     const tables = databaseTables(spec);
     const location = `${this.connectorName}:${tables.table}`;

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { NoSuchBucket, NoSuchKey, S3ServiceException } from '@aws-sdk/client-s3';
-import { ConfigError, SourceError, TargetError } from '../../common/errors';
+import { AccessError, ConfigError, SourceError, TargetError } from '../../common/errors';
 import { parseFlowSpec } from '../../flows/flow-spec';
 import { createS3Client, formatS3Uri, mapS3Error, parseS3Uri, renderPathTemplate } from './s3-client';
 import { targetFormat, targetObjects } from './s3-target';
@@ -100,53 +100,69 @@ describe('mapS3Error', () => {
 
   it('maps a missing bucket to S3_BUCKET_NOT_FOUND on either side', () => {
     const bucket = new NoSuchBucket({ $metadata: { httpStatusCode: 404 }, message: 'The specified bucket does not exist.' });
-    const source = mapS3Error(bucket, 'source', uri);
+    const source = mapS3Error(bucket, 'source', uri, 'lake');
     assert.ok(source instanceof SourceError);
     assert.equal(source.code, 'S3_BUCKET_NOT_FOUND');
     assert.equal(source.message, 'bucket "lake" does not exist (s3://lake/in/x.csv); create it or fix the source_path');
     assert.deepEqual(source.details, { bucket: 'lake' });
-    const target = mapS3Error(bucket, 'target', uri);
+    const target = mapS3Error(bucket, 'target', uri, 'lake');
     assert.ok(target instanceof TargetError);
     assert.equal(target.message, 'bucket "lake" does not exist (s3://lake/in/x.csv); create it or fix the target path');
   });
 
   it('maps a missing key to SOURCE_NOT_FOUND for a source, and leaves it retryable for a target', () => {
     const key = new NoSuchKey({ $metadata: { httpStatusCode: 404 }, message: 'The specified key does not exist.' });
-    const source = mapS3Error(key, 'source', uri);
+    const source = mapS3Error(key, 'source', uri, 'lake');
     assert.ok(source instanceof SourceError);
     assert.equal(source.code, 'SOURCE_NOT_FOUND');
     assert.equal(source.message, 'source object s3://lake/in/x.csv does not exist');
-    assert.equal(mapS3Error(awsError('NotFound', 404), 'source', uri) instanceof SourceError, true);
-    assert.equal(mapS3Error(key, 'target', uri), key, 'a target temporary key gone is retried');
+    assert.equal(mapS3Error(awsError('NotFound', 404), 'source', uri, 'lake') instanceof SourceError, true);
+    assert.equal(mapS3Error(key, 'target', uri, 'lake'), key, 'a target temporary key gone is retried');
   });
 
-  it('maps credential and permission errors to S3_ACCESS_DENIED', () => {
-    for (const code of ['AccessDenied', 'InvalidAccessKeyId', 'SignatureDoesNotMatch', 'XAdminUserNotFound']) {
-      const mapped = mapS3Error(awsError(code, code === 'XAdminUserNotFound' ? 404 : 403, 'nope'), 'target', uri);
-      assert.ok(mapped instanceof TargetError, code);
-      assert.equal(mapped.code, 'S3_ACCESS_DENIED');
-      assert.equal(mapped.message, `access to s3://lake/in/x.csv was denied (${code}: nope); check the connector's credentials and the bucket policy`);
+  it('maps refused credentials to AUTH_FAILED and refused permissions to PERMISSION_DENIED, naming the connector', () => {
+    for (const code of ['InvalidAccessKeyId', 'SignatureDoesNotMatch', 'XAdminUserNotFound']) {
+      const mapped = mapS3Error(awsError(code, code === 'XAdminUserNotFound' ? 404 : 403, 'nope'), 'target', uri, 'lake');
+      assert.ok(mapped instanceof AccessError, code);
+      assert.equal(mapped.code, 'AUTH_FAILED');
+      assert.equal(
+        mapped.message,
+        `connectors.lake: the S3 store refused the credentials for s3://lake/in/x.csv (${code}: nope); check connectors.lake.access_key_id and secret_access_key, or the secrets they reference`,
+      );
     }
-    const source = mapS3Error(awsError('AccessDenied', 403, 'AccessDenied'), 'source', uri);
-    assert.ok(source instanceof SourceError);
-    assert.equal(source.message, "access to s3://lake/in/x.csv was denied (AccessDenied); check the connector's credentials and the bucket policy");
+    const denied = mapS3Error(awsError('AccessDenied', 403, 'AccessDenied'), 'source', uri, 'lake');
+    assert.ok(denied instanceof AccessError);
+    assert.equal(denied.code, 'PERMISSION_DENIED');
+    assert.equal(
+      denied.message,
+      `connectors.lake: access to s3://lake/in/x.csv was denied (AccessDenied); grant connectors.lake's credentials access to bucket "lake" (bucket policy or IAM), or use other credentials`,
+    );
+    // What the SDK makes of a HEAD's 403 (no body, so no code): either cause is named.
+    const head = mapS3Error(awsError('403', 403, 'UnknownError'), 'target', uri, 'lake');
+    assert.ok(head instanceof AccessError);
+    assert.equal(head.code, 'PERMISSION_DENIED');
+    assert.equal(
+      head.message,
+      `connectors.lake: the S3 store refused the request for s3://lake/in/x.csv (403 without a reason: wrong credentials or a missing permission); ` +
+        `check connectors.lake.access_key_id and secret_access_key, and grant connectors.lake's credentials access to bucket "lake" (bucket policy or IAM)`,
+    );
   });
 
   it('maps an invalid bucket name to INVALID_S3_URI', () => {
-    const mapped = mapS3Error(awsError('InvalidBucketName', 400), 'source', uri);
+    const mapped = mapS3Error(awsError('InvalidBucketName', 400), 'source', uri, 'lake');
     assert.ok(mapped instanceof SourceError);
     assert.equal(mapped.code, 'INVALID_S3_URI');
   });
 
   it('leaves network, server and throttling errors as they are, to be retried', () => {
     const network = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' });
-    assert.equal(mapS3Error(network, 'source', uri), network);
+    assert.equal(mapS3Error(network, 'source', uri, 'lake'), network);
     const server = awsError('InternalError', 500);
-    assert.equal(mapS3Error(server, 'target', uri), server);
+    assert.equal(mapS3Error(server, 'target', uri, 'lake'), server);
     const slow = awsError('SlowDown', 503);
-    assert.equal(mapS3Error(slow, 'source', uri), slow);
+    assert.equal(mapS3Error(slow, 'source', uri, 'lake'), slow);
     const already = new SourceError('SOURCE_NOT_FOUND', 'y');
-    assert.equal(mapS3Error(already, 'target', uri), already);
+    assert.equal(mapS3Error(already, 'target', uri, 'lake'), already);
   });
 });
 

@@ -14,6 +14,7 @@ import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import type { UserErrorCode } from '../../common/error-codes';
 import { ConfigError, SourceError, TargetError, UserError } from '../../common/errors';
 import type { S3ConnectorConfig } from '../../config/sluice-config';
+import { accessError } from '../access-errors';
 
 /** Which side of a run an S3 call serves: decides whether a user error is a SourceError or a TargetError. */
 export type S3Side = 'source' | 'target';
@@ -125,9 +126,6 @@ interface AwsErrorShape {
   $metadata?: { httpStatusCode?: number };
 }
 
-/** Codes meaning the credentials are wrong or lack a permission (`XAdminUserNotFound`: versitygw's unknown access key). */
-const ACCESS_DENIED = new Set(['AccessDenied', 'InvalidAccessKeyId', 'SignatureDoesNotMatch', 'AllAccessDisabled', 'InvalidToken', 'ExpiredToken', 'XAdminUserNotFound']);
-
 /** The S3 error code of a caught error (`NoSuchKey`, `AccessDenied`, …), or undefined for non-S3 errors. */
 export function s3ErrorCode(error: unknown): string | undefined {
   if (!error || typeof error !== 'object') return undefined;
@@ -138,19 +136,20 @@ export function s3ErrorCode(error: unknown): string | undefined {
 
 /**
  * Maps an error from an S3 call to a Sluice error: `NoSuchBucket` → `S3_BUCKET_NOT_FOUND`;
- * `AccessDenied`, `InvalidAccessKeyId`, `SignatureDoesNotMatch` (any 403) → `S3_ACCESS_DENIED`;
  * `InvalidBucketName` → `INVALID_S3_URI` — each a SourceError or TargetError by `side`; for a
- * source, `NoSuchKey` / `NotFound` → SourceError `SOURCE_NOT_FOUND`. Anything else (network errors, 5xx, throttling, a target's
- * temporary key gone because a concurrent attempt published it) is returned unchanged, to be retried.
+ * source, `NoSuchKey` / `NotFound` → SourceError `SOURCE_NOT_FOUND`; refused credentials
+ * (`InvalidAccessKeyId`, `SignatureDoesNotMatch`, …) → AccessError `AUTH_FAILED` and refused
+ * permissions (`AccessDenied`, any other 403) → AccessError `PERMISSION_DENIED` (connectors/access-errors.ts).
+ * Anything else (network errors, 5xx, throttling, a target's temporary key gone because a concurrent
+ * attempt published it) is returned unchanged, to be retried.
  *
  * @param what the object or bucket the call was about, for the message (`s3://bucket/key`).
+ * @param connector the s3 connector's name in the config, for AUTH_FAILED / PERMISSION_DENIED messages.
  */
-export function mapS3Error(error: unknown, side: S3Side, what: string): unknown {
+export function mapS3Error(error: unknown, side: S3Side, what: string, connector: string): unknown {
   if (error instanceof UserError) return error;
   const code = s3ErrorCode(error);
   if (!code) return error;
-  const status = (error as AwsErrorShape).$metadata?.httpStatusCode;
-  const reason = (error as AwsErrorShape).message;
   const bucket = /^s3:\/\/([^/]+)/.exec(what)?.[1] ?? what;
   if (code === 'NoSuchBucket') {
     return userError(side, 'S3_BUCKET_NOT_FOUND', `bucket "${bucket}" does not exist (${what}); create it or fix the ${side === 'source' ? 'source_path' : 'target path'}`, {
@@ -164,10 +163,5 @@ export function mapS3Error(error: unknown, side: S3Side, what: string): unknown 
   if (side === 'source' && (code === 'NoSuchKey' || code === 'NotFound')) {
     return new SourceError('SOURCE_NOT_FOUND', `source object ${what} does not exist`, { cause: error });
   }
-  if (ACCESS_DENIED.has(code) || status === 403) {
-    return userError(side, 'S3_ACCESS_DENIED', `access to ${what} was denied (${code}${reason && reason !== code ? `: ${reason}` : ''}); check the connector's credentials and the bucket policy`, {
-      cause: error,
-    });
-  }
-  return error;
+  return accessError(error, { kind: 's3', connector, what }) ?? error;
 }

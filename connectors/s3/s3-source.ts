@@ -7,8 +7,8 @@
  * flow's `source.format`, else the key's extension.
  *
  * Errors: `INVALID_S3_URI`, `SOURCE_NOT_FOUND` (no such key), `S3_BUCKET_NOT_FOUND`,
- * `S3_ACCESS_DENIED`, `UNKNOWN_FORMAT`, `UNREADABLE_SOURCE` are SourceErrors (run FAILED); network
- * errors are retried.
+ * `UNKNOWN_FORMAT`, `UNREADABLE_SOURCE` are SourceErrors, `AUTH_FAILED` / `PERMISSION_DENIED`
+ * AccessErrors (run FAILED); network errors are retried.
  */
 import { createWriteStream } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
@@ -35,7 +35,7 @@ export class S3Source implements SourceConnector {
     try {
       await this.client.send(new ListBucketsCommand({}));
     } catch (error) {
-      throw mapS3Error(error, 'source', `connector "${this.connectorName}"`);
+      throw mapS3Error(error, 'source', 'the bucket listing (ListBuckets)', this.connectorName);
     }
   }
 
@@ -54,7 +54,7 @@ export class S3Source implements SourceConnector {
         const object = await this.client.send(new GetObjectCommand({ Bucket: bucket, Key: key }), { abortSignal: request.signal });
         body = object.Body as Readable;
       } catch (error) {
-        throw mapS3Error(error, 'source', uri);
+        throw mapS3Error(error, 'source', uri, this.connectorName);
       }
       let bytes = 0;
       let reported = 0;
@@ -72,7 +72,7 @@ export class S3Source implements SourceConnector {
       try {
         await pipeline(body, progress, createWriteStream(raw), { signal: request.signal });
       } catch (error) {
-        throw mapS3Error(error, 'source', uri);
+        throw mapS3Error(error, 'source', uri, this.connectorName);
       }
       return await stageFile(raw, format, request);
     } finally {

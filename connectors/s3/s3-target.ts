@@ -136,7 +136,7 @@ export class S3Target implements TargetConnector {
     try {
       await this.client.send(new ListBucketsCommand({}));
     } catch (error) {
-      throw mapS3Error(error, 'target', `connector "${this.connectorName}"`);
+      throw mapS3Error(error, 'target', 'the bucket listing (ListBuckets)', this.connectorName);
     }
   }
 
@@ -219,7 +219,7 @@ export class S3Target implements TargetConnector {
         await rm(exportDir, { recursive: true, force: true });
       }
     } catch (error) {
-      throw mapS3Error(error, 'target', current);
+      throw mapS3Error(error, 'target', current, this.connectorName);
     }
   }
 
@@ -243,7 +243,7 @@ export class S3Target implements TargetConnector {
         await this.abortUploads(uri);
         await this.client.send(new DeleteObjectCommand({ Bucket: uri.bucket, Key: uri.key }));
       } catch (error) {
-        throw mapS3Error(error, 'target', final);
+        throw mapS3Error(error, 'target', final, this.connectorName);
       }
     }
   }

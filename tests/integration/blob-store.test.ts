@@ -160,4 +160,35 @@ describe('S3 blob store on a real S3-compatible server', () => {
     const plain = new S3BlobStore({ client, bucket: 'no-such-bucket', prefix: '' });
     await assert.rejects(listKeys(plain, ''), { name: 'NoSuchBucket' });
   });
+
+  it('throws AUTH_FAILED naming the connector when the store refuses its secret key (staging, data store), on every call', async () => {
+    const wrongKey = new S3Client({
+      endpoint: server.endpoint,
+      region: server.region,
+      forcePathStyle: true,
+      credentials: { accessKeyId: server.accessKeyId, secretAccessKey: 'not-the-secret' },
+    });
+    try {
+      const blobs = new S3BlobStore({ client: wrongKey, bucket: 'blob-test', prefix: 'runs', connector: 'lake' });
+      const refused = (call: string) => (error: unknown) => {
+        assert.deepEqual({ name: (error as Error).name, code: (error as { code?: string }).code }, { name: 'AccessError', code: 'AUTH_FAILED' }, call);
+        assert.match((error as Error).message, /^connectors\.lake: the S3 store refused the credentials for s3:\/\/blob-test\/runs\/ \(SignatureDoesNotMatch/, call);
+        assert.doesNotMatch((error as Error).message, /not-the-secret/, call);
+        return true;
+      };
+      await assert.rejects(blobs.putBytes('x', Buffer.from('x')), refused('put'));
+      await assert.rejects(blobs.read('x'), refused('read'));
+      await assert.rejects(listKeys(blobs, ''), refused('list'));
+      // HEAD (stat) gets a bare 403: no code says whether the key or a permission is wrong.
+      await assert.rejects(blobs.stat('x'), {
+        name: 'AccessError',
+        code: 'PERMISSION_DENIED',
+        message:
+          'connectors.lake: the S3 store refused the request for s3://blob-test/runs/ (403 without a reason: wrong credentials or a missing permission); ' +
+          'check connectors.lake.access_key_id and secret_access_key, and grant connectors.lake\'s credentials access to bucket "blob-test" (bucket policy or IAM)',
+      });
+    } finally {
+      wrongKey.destroy();
+    }
+  });
 });

@@ -180,7 +180,10 @@ describe('the s3 connector on a real S3 server, Temporal and Postgres', () => {
 
     const badKey = await publish(IMPORT_FLOW.replace('s3_orders', 's3_badkey').replace('connector: lake', 'connector: lake_badkey'));
     const denied = await sluice.run({ flowVersion: badKey, sourcePath: 's3://inbox/orders/orders.csv' });
-    await assert.rejects(denied.wait({ timeoutMs: 120_000 }), failedWith('S3_ACCESS_DENIED', 'sync_source', /^access to s3:\/\/inbox\/orders\/orders\.csv was denied \(SignatureDoesNotMatch/));
+    await assert.rejects(
+      denied.wait({ timeoutMs: 120_000 }),
+      failedWith('AUTH_FAILED', 'sync_source', /^connectors\.lake_badkey: the S3 store refused the credentials for s3:\/\/inbox\/orders\/orders\.csv \(SignatureDoesNotMatch/),
+    );
   });
 
   it('exports a Postgres batch to a CSV object with its rejects beside it, atomically', async () => {
