@@ -299,3 +299,37 @@ describe('what a PostgreSQL target can hold', () => {
     assert.equal(spec.fields.length, 1601);
   });
 });
+
+describe('date and datetime formats, checked at publish by Polars', () => {
+  const flow = (fields: Record<string, unknown>) => ({ name: 'dates', source: { connector: 'files' }, target: { connector: 'warehouse', table: 't' }, fields });
+
+  it('accepts the formats chrono knows', () => {
+    const spec = validateFlowSpec(
+      flow({
+        a: { from: 'a', type: 'date', format: '%d/%m/%Y' },
+        b: { from: 'b', type: 'date', format: '%b %d %Y' },
+        c: { from: 'c', type: 'datetime', format: '%Y-%m-%dT%H:%M:%S%.f' },
+        d: { from: 'd', type: 'datetime', format: '%-d.%-m.%Y %I:%M %p (100%%)' },
+      }),
+    );
+    assert.deepEqual(spec.fields.map((f) => f.format), ['%d/%m/%Y', '%b %d %Y', '%Y-%m-%dT%H:%M:%S%.f', '%-d.%-m.%Y %I:%M %p (100%%)']);
+  });
+
+  it('refuses an unknown specifier, a lone "%" and a zone offset, naming the field and the specifier', () => {
+    const error = flowSpecError(() =>
+      validateFlowSpec(
+        flow({
+          day: { from: 'day', type: 'date', format: '%Y-%m-%Q' },
+          at: { from: 'at', type: 'datetime', format: '%Y-%m-%d %' },
+          zoned: { from: 'zoned', type: 'datetime', format: '%Y-%m-%dT%H:%M:%S%z' },
+        }),
+        'flows/dates.yaml',
+      ),
+    );
+    assert.deepEqual(error.issues, [
+      'fields.day.format: "%Y-%m-%Q" has "%Q", which is not a strftime specifier; use chrono\'s specifiers, e.g. %Y-%m-%d, %d/%m/%Y, %b %d %Y, %Y-%m-%dT%H:%M:%S',
+      'fields.at.format: "%Y-%m-%d %" ends with a lone "%"; write "%%" for a literal percent sign',
+      'fields.zoned.format: "%Y-%m-%dT%H:%M:%S%z" has "%z", a zone offset, which Sluice\'s dates and datetimes (without a zone) cannot hold',
+    ]);
+  });
+});

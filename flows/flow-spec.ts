@@ -12,6 +12,7 @@ import path from 'node:path';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { FlowSpecError } from '../common/errors';
+import { dateFormatProblem } from './date-format';
 
 /** Target column types. Each maps to one Polars dtype and one Postgres type (see transform/field-types.ts). */
 export const FIELD_TYPES = ['string', 'int32', 'int64', 'float64', 'bool', 'date', 'datetime', 'json'] as const;
@@ -65,6 +66,9 @@ const fieldSchema = z
     }
     if (field.format !== undefined && field.type !== 'date' && field.type !== 'datetime') {
       ctx.addIssue({ code: 'custom', path: ['format'], message: `"format" applies only to date and datetime fields, not ${field.type}` });
+    } else if (field.format !== undefined) {
+      const problem = dateFormatProblem(field.format);
+      if (problem) ctx.addIssue({ code: 'custom', path: ['format'], message: `"${field.format}" ${problem}` });
     }
   });
 
