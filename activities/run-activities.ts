@@ -257,7 +257,9 @@ export function createRunActivities(deps: RunActivityDeps) {
         }
         const raw = await readSlice(input.chunk);
         beat({ chunk: input.index, rows: raw.height });
-        const { mapped, rejected, byRule } = mapChunk(spec, raw, input.chunk.firstRow);
+        // Rules that depend on what the target can store (a NUL byte in PostgreSQL text) read its kind.
+        const targetKind = config.connectors[spec.target.connector]?.kind;
+        const { mapped, rejected, byRule } = mapChunk(spec, raw, input.chunk.firstRow, { targetKind });
         await staging.writeParquet(rejected, rejectedKey);
         await staging.writeParquet(mapped, mappedKey);
         return { index: input.index, mappedKey, rejectedKey, rowsMapped: mapped.height, rowsRejected: rejected.height, byRule, worker: WORKER_IDENTITY };

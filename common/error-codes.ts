@@ -50,6 +50,7 @@ export const ERROR_CATALOGUE = {
   DATA_NOT_FOUND: { kind: 'user', status: 500, description: 'data store: no object with that name in the scope' },
   DATA_STORE_BUCKET_NOT_FOUND: { kind: 'user', status: 500, description: "data store: the configured S3 bucket (data_store.s3.bucket) does not exist" },
   DELIVERY_NOT_FOUND: { kind: 'user', status: 404, description: 'the webhook has no delivery with that id' },
+  DUPLICATE_COLUMN: { kind: 'user', status: 500, description: 'the CSV source has two or more columns with the same header name; rename them in the file' },
   EMAIL_CONNECTOR_INVALID: { kind: 'user', status: 500, description: 'notifications.email.connector is not a configured smtp connector' },
   EMAIL_REFUSED: { kind: 'user', status: 500, description: 'the SMTP server refused the pipeline email (a 5xx answer)' },
   EMPTY_SECRET: { kind: 'user', status: 500, description: 'sluice secret encrypt was given no secret' },

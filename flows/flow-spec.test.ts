@@ -262,3 +262,74 @@ transform: ../shared/orders.ts
     assert.deepEqual(empty.issues, ['target.link[0]: must be a SQL statement']);
   });
 });
+
+describe('what a PostgreSQL target can hold', () => {
+  const flow = (fields: Record<string, unknown>, target: Record<string, unknown> = { connector: 'warehouse', table: 'public.t' }) => ({
+    name: 'wide',
+    source: { connector: 'files' },
+    target,
+    fields,
+  });
+  const manyFields = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`f${i}`, { from: `c${i}`, type: 'string' }]));
+
+  it('accepts 1,600 fields and refuses 1,601, naming the limit', () => {
+    assert.equal(validateFlowSpec(flow(manyFields(1600))).fields.length, 1600);
+    const error = flowSpecError(() => validateFlowSpec(flow(manyFields(1601)), 'flows/wide.yaml'));
+    assert.deepEqual(error.issues, ['fields: 1601 fields, but a PostgreSQL table holds at most 1600 columns; split the flow into flows of at most 1600 fields']);
+  });
+
+  it('refuses field and table names longer than 63 bytes, one issue per name, and a default rejects table that would be', () => {
+    const long = 'x'.repeat(64);
+    const error = flowSpecError(() =>
+      validateFlowSpec(flow({ [long]: { from: 'a', type: 'string' }, ['y'.repeat(63)]: { from: 'b', type: 'string' } }, { connector: 'warehouse', table: `${long}.${'t'.repeat(60)}` })),
+    );
+    assert.deepEqual(error.issues, [
+      `fields.${long}: the name is 64 bytes long; PostgreSQL names are at most 63 bytes (longer ones are cut short): use a shorter name`,
+      `target.table: "${long}" is 64 bytes long; PostgreSQL names are at most 63 bytes (longer ones are cut short): use a shorter name`,
+      `target.table: the rejects table "${'t'.repeat(60)}_rejects" would be 68 bytes long; PostgreSQL names are at most 63 bytes (longer ones are cut short): use a shorter table name or set target.rejects.table`,
+    ]);
+    const rejects = flowSpecError(() => validateFlowSpec(flow({ id: { from: 'a', type: 'string' } }, { connector: 'warehouse', table: 't', rejects: { table: `r${long}` } })));
+    assert.deepEqual(rejects.issues, [
+      `target.rejects.table: "r${long}" is 65 bytes long; PostgreSQL names are at most 63 bytes (longer ones are cut short): use a shorter name`,
+    ]);
+  });
+
+  it('does not apply PostgreSQL limits to an object-store target', () => {
+    const spec = validateFlowSpec(flow(manyFields(1601), { connector: 'lake', path: 's3://bucket/out.parquet' }));
+    assert.equal(spec.fields.length, 1601);
+  });
+});
+
+describe('date and datetime formats, checked at publish by Polars', () => {
+  const flow = (fields: Record<string, unknown>) => ({ name: 'dates', source: { connector: 'files' }, target: { connector: 'warehouse', table: 't' }, fields });
+
+  it('accepts the formats chrono knows', () => {
+    const spec = validateFlowSpec(
+      flow({
+        a: { from: 'a', type: 'date', format: '%d/%m/%Y' },
+        b: { from: 'b', type: 'date', format: '%b %d %Y' },
+        c: { from: 'c', type: 'datetime', format: '%Y-%m-%dT%H:%M:%S%.f' },
+        d: { from: 'd', type: 'datetime', format: '%-d.%-m.%Y %I:%M %p (100%%)' },
+      }),
+    );
+    assert.deepEqual(spec.fields.map((f) => f.format), ['%d/%m/%Y', '%b %d %Y', '%Y-%m-%dT%H:%M:%S%.f', '%-d.%-m.%Y %I:%M %p (100%%)']);
+  });
+
+  it('refuses an unknown specifier, a lone "%" and a zone offset, naming the field and the specifier', () => {
+    const error = flowSpecError(() =>
+      validateFlowSpec(
+        flow({
+          day: { from: 'day', type: 'date', format: '%Y-%m-%Q' },
+          at: { from: 'at', type: 'datetime', format: '%Y-%m-%d %' },
+          zoned: { from: 'zoned', type: 'datetime', format: '%Y-%m-%dT%H:%M:%S%z' },
+        }),
+        'flows/dates.yaml',
+      ),
+    );
+    assert.deepEqual(error.issues, [
+      'fields.day.format: "%Y-%m-%Q" has "%Q", which is not a strftime specifier; use chrono\'s specifiers, e.g. %Y-%m-%d, %d/%m/%Y, %b %d %Y, %Y-%m-%dT%H:%M:%S',
+      'fields.at.format: "%Y-%m-%d %" ends with a lone "%"; write "%%" for a literal percent sign',
+      'fields.zoned.format: "%Y-%m-%dT%H:%M:%S%z" has "%z", a zone offset, which Sluice\'s dates and datetimes (without a zone) cannot hold',
+    ]);
+  });
+});

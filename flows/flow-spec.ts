@@ -12,6 +12,7 @@ import path from 'node:path';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { FlowSpecError } from '../common/errors';
+import { dateFormatProblem } from './date-format';
 
 /** Target column types. Each maps to one Polars dtype and one Postgres type (see transform/field-types.ts). */
 export const FIELD_TYPES = ['string', 'int32', 'int64', 'float64', 'bool', 'date', 'datetime', 'json'] as const;
@@ -29,6 +30,10 @@ const OBJECT_PATH = /^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\/.+$/;
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** `table` or `schema.table`, each part a plain identifier. */
 const TABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$/;
+/** The most columns a PostgreSQL table holds: the most fields a flow with a database target may have. */
+export const MAX_TABLE_FIELDS = 1600;
+/** PostgreSQL's NAMEDATALEN - 1: longer identifiers are truncated silently, so they are refused. */
+export const MAX_IDENTIFIER_BYTES = 63;
 /** Flow names appear in `name:vN`, workflow ids and search attributes. */
 const FLOW_NAME = /^[a-z][a-z0-9_-]{0,62}$/;
 
@@ -61,6 +66,9 @@ const fieldSchema = z
     }
     if (field.format !== undefined && field.type !== 'date' && field.type !== 'datetime') {
       ctx.addIssue({ code: 'custom', path: ['format'], message: `"format" applies only to date and datetime fields, not ${field.type}` });
+    } else if (field.format !== undefined) {
+      const problem = dateFormatProblem(field.format);
+      if (problem) ctx.addIssue({ code: 'custom', path: ['format'], message: `"${field.format}" ${problem}` });
     }
   });
 
@@ -193,6 +201,7 @@ function crossFieldIssues(raw: unknown): string[] {
     });
   };
   if (isObject(raw.target)) columnsOf(raw.target.key, 'target.key');
+  if (isObject(raw.target) && typeof raw.target.table === 'string') issues.push(...databaseLimitIssues(raw.target, Object.keys(fields)));
   columnsOf(raw.dedupe, 'dedupe');
   for (const [name, field] of Object.entries(fields)) {
     if (isObject(field) && field.from === undefined && field.expr === undefined) {
@@ -206,6 +215,42 @@ function crossFieldIssues(raw: unknown): string[] {
       if (seen.has(check.name)) issues.push(`checks[${i}].name: duplicate check name "${check.name}"`);
       seen.add(check.name);
     });
+  }
+  return issues;
+}
+
+/**
+ * What a database (PostgreSQL) target cannot hold: more than {@link MAX_TABLE_FIELDS} columns, or an
+ * identifier longer than {@link MAX_IDENTIFIER_BYTES} bytes (PostgreSQL would truncate it silently).
+ * @returns one issue per problem, `path: message`.
+ */
+function databaseLimitIssues(target: Record<string, unknown>, fieldNames: string[]): string[] {
+  const issues: string[] = [];
+  if (fieldNames.length > MAX_TABLE_FIELDS) {
+    issues.push(
+      `fields: ${fieldNames.length} fields, but a PostgreSQL table holds at most ${MAX_TABLE_FIELDS} columns; split the flow into flows of at most ${MAX_TABLE_FIELDS} fields`,
+    );
+  }
+  const tooLong = (name: string) => Buffer.byteLength(name, 'utf8') > MAX_IDENTIFIER_BYTES;
+  const limit = `PostgreSQL names are at most ${MAX_IDENTIFIER_BYTES} bytes (longer ones are cut short)`;
+  for (const name of fieldNames) {
+    if (tooLong(name)) issues.push(`fields.${name}: the name is ${Buffer.byteLength(name, 'utf8')} bytes long; ${limit}: use a shorter name`);
+  }
+  const tableParts = (value: unknown, where: string) => {
+    if (typeof value !== 'string') return;
+    for (const part of value.split('.')) {
+      if (tooLong(part)) issues.push(`${where}: "${part}" is ${Buffer.byteLength(part, 'utf8')} bytes long; ${limit}: use a shorter name`);
+    }
+  };
+  tableParts(target.table, 'target.table');
+  const rejects = target.rejects;
+  const rejectsTable = rejects && typeof rejects === 'object' && 'table' in rejects ? (rejects as { table?: unknown }).table : undefined;
+  if (rejectsTable !== undefined) tableParts(rejectsTable, 'target.rejects.table');
+  else if (typeof target.table === 'string') {
+    const table = target.table.split('.').pop()!;
+    if (!tooLong(table) && tooLong(`${table}_rejects`)) {
+      issues.push(`target.table: the rejects table "${table}_rejects" would be ${Buffer.byteLength(`${table}_rejects`, 'utf8')} bytes long; ${limit}: use a shorter table name or set target.rejects.table`);
+    }
   }
   return issues;
 }

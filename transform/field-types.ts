@@ -13,6 +13,8 @@
  *   default, ISO 8601 without a zone offset (`2024-05-01T10:00:00`, `… 10:00:00.123`, a trailing `Z`).
  * - json accepts text that parses as JSON (checked in `validateJsonColumn`); blank text is missing.
  * - date and datetime text must match the format exactly: trailing text or a zone offset fails.
+ * - A nested value (a JSON object or array, a Parquet struct or list) read into a `string` or `json`
+ *   field is its JSON text, encoded by Polars ({@link nestedAsJsonText}); its keys are never lost.
  */
 import pl, { type DataType } from 'nodejs-polars';
 import type { FieldSpec, FieldType } from '../flows/flow-spec';
@@ -33,7 +35,7 @@ const TRUE_WORDS = ['true', 't', 'yes', 'y', '1'];
 const FALSE_WORDS = ['false', 'f', 'no', 'n', '0'];
 const DEFAULT_DATETIME_FORMATS = ['%Y-%m-%dT%H:%M:%S%.f', '%Y-%m-%d %H:%M:%S%.f', '%Y-%m-%dT%H:%M:%S%.fZ', '%Y-%m-%dT%H:%M:%SZ', '%Y-%m-%d'];
 
-type DtypeKind = 'string' | 'integer' | 'float' | 'bool' | 'date' | 'datetime' | 'other';
+type DtypeKind = 'string' | 'integer' | 'float' | 'bool' | 'date' | 'datetime' | 'nested' | 'other';
 
 function kindOf(dtype: DataType): DtypeKind {
   const name = String(dtype.variant ?? dtype);
@@ -43,7 +45,23 @@ function kindOf(dtype: DataType): DtypeKind {
   if (name === 'Bool') return 'bool';
   if (name === 'Date') return 'date';
   if (name === 'Datetime') return 'datetime';
+  if (name === 'Struct' || name === 'List' || name === 'Array') return 'nested';
   return 'other';
+}
+
+/** True for the dtypes that hold nested values: Struct (a JSON object), List and Array (a JSON array). */
+export function isNested(dtype: DataType): boolean {
+  return kindOf(dtype) === 'nested';
+}
+
+/**
+ * The JSON text of a nested value (struct → `{"a":1,"b":"x"}`, list → `[1,2]`), null where it is
+ * null. Encoded by Polars (`struct.jsonEncode`, vectorised): the value is wrapped in a one-field
+ * struct so lists are encoded too, and the wrapper is cut off again.
+ */
+export function nestedAsJsonText(input: pl.Expr): pl.Expr {
+  const wrapped = pl.struct([input.alias('v')]).struct.jsonEncode();
+  return pl.when(input.isNull()).then(pl.lit(null).cast(pl.Utf8)).otherwise(wrapped.str.extract(/^\{"v":(.*)\}$/, 1));
 }
 
 const NULL = () => pl.lit(null);
@@ -72,7 +90,7 @@ export function parseExact(text: pl.Expr, type: 'date' | 'datetime', format: str
 export function castField(input: pl.Expr, inputDtype: DataType, field: FieldSpec): { value: pl.Expr; failed: pl.Expr } {
   const kind = kindOf(inputDtype);
   if (field.type === 'string') {
-    const value = kind === 'string' ? input : input.cast(pl.Utf8, false);
+    const value = kind === 'string' ? input : kind === 'nested' ? nestedAsJsonText(input) : input.cast(pl.Utf8, false);
     return { value, failed: input.isNotNull().and(value.isNull()) };
   }
   // Text is trimmed; a blank text is missing, not an error.
@@ -83,7 +101,7 @@ export function castField(input: pl.Expr, inputDtype: DataType, field: FieldSpec
   switch (field.type) {
     case 'json':
       // Text kept as is (validity is checked by validateJsonColumn); other dtypes as their text.
-      value = kind === 'string' ? source : source.cast(pl.Utf8, false);
+      value = kind === 'string' ? source : kind === 'nested' ? nestedAsJsonText(source) : source.cast(pl.Utf8, false);
       break;
     case 'int32':
     case 'int64': {

@@ -310,3 +310,60 @@ describe('byRule', () => {
     assert.deepEqual(mapChunk(flow, raw.head(1), 1).byRule, {});
   });
 });
+
+describe('no silent changes', () => {
+  it('maps a nested value (struct, list) into a string or json field as its JSON text, keys kept', () => {
+    const raw = pl.DataFrame({ id: pl.Series('id', [1, 2], pl.Int64) }).select(
+      pl.col('id'),
+      pl.struct([pl.col('id').alias('a'), pl.lit('x').alias('b')]).alias('o'),
+      pl.concatList([pl.col('id'), pl.col('id')]).alias('l'),
+    );
+    const { mapped, rejected } = mapChunk(
+      spec({ o: { from: 'o', type: 'string' }, l: { from: 'l', type: 'string' }, oj: { from: 'o', type: 'json' } }),
+      raw,
+      1,
+    );
+    assert.equal(rejected.height, 0);
+    assert.deepEqual(plainRecords(mapped), [
+      { [ROW_COLUMN]: 1, o: '{"a":1,"b":"x"}', l: '[1,1]', oj: '{"a":1,"b":"x"}' },
+      { [ROW_COLUMN]: 2, o: '{"a":2,"b":"x"}', l: '[2,2]', oj: '{"a":2,"b":"x"}' },
+    ]);
+  });
+
+  it('rejects a string or json value holding a NUL byte with rule encoding when the target is postgres; the rest maps', () => {
+    const raw = pl.DataFrame({
+      id: ['1', '2', '3', '4'],
+      name: ['ok', 'a\u0000b', 'fine', 'x'],
+      doc: ['{"k":1}', '{"k":2}', '{"k":"a\\u0000"}', '{"k":"a\\\\u0000"}'],
+    });
+    const flow = spec({ id: { from: 'id', type: 'int64' }, name: { from: 'name', type: 'string' }, doc: { from: 'doc', type: 'json' } });
+    const { mapped, rejected, byRule } = mapChunk(flow, raw, 1, { targetKind: 'postgres' });
+    assert.deepEqual(plainRecords(mapped), [
+      { [ROW_COLUMN]: 1, id: 1, name: 'ok', doc: '{"k":1}' },
+      { [ROW_COLUMN]: 4, id: 4, name: 'x', doc: '{"k":"a\\\\u0000"}' },
+    ]);
+    assert.deepEqual(byRule, { 'name:encoding': 1, 'doc:encoding': 1 });
+    // The record's NUL is kept as the text \u0000 (an escaped backslash): jsonb refuses the escape.
+    assert.deepEqual(
+      (rejected.toRecords() as Record<string, unknown>[]).map((r) => [Number(r[ROW_COLUMN]), r.record, JSON.parse(String(r.errors))]),
+      [
+        [
+          2,
+          '{"id":"2","name":"a\\\\u0000b","doc":"{\\"k\\":2}"}',
+          [{ field: 'name', rule: 'encoding', message: 'contains a NUL byte (U+0000), which PostgreSQL text cannot store; remove it from the source' }],
+        ],
+        [
+          3,
+          '{"id":"3","name":"fine","doc":"{\\"k\\":\\"a\\\\u0000\\"}"}',
+          [{ field: 'doc', rule: 'encoding', message: 'contains a NUL byte (U+0000), which PostgreSQL jsonb cannot store; remove it from the source' }],
+        ],
+      ],
+    );
+  });
+
+  it('keeps a NUL byte for targets that can store it', () => {
+    const { mapped, rejected } = mapChunk(spec({ name: { from: 'name', type: 'string' } }), pl.DataFrame({ name: ['a\u0000b'] }), 1, { targetKind: 's3' });
+    assert.equal(rejected.height, 0);
+    assert.deepEqual(plainRecords(mapped), [{ [ROW_COLUMN]: 1, name: 'a\u0000b' }]);
+  });
+});

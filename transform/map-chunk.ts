@@ -84,6 +84,29 @@ export function assertSourceColumns(spec: FlowSpec, columns: string[]): void {
   }
 }
 
+/** What the target can store; rules that depend on the target read it. */
+export interface MapChunkOptions {
+  /**
+   * The target connector's kind. For `postgres`, a `string` or `json` value holding a NUL byte
+   * (U+0000; for json also its `\u0000` escape) is that row's reject with rule `encoding`:
+   * PostgreSQL text and jsonb cannot store it. Other kinds store it as is.
+   * @default undefined (no target-specific rule)
+   */
+  targetKind?: string;
+}
+
+/** A raw NUL, or a JSON `\u0000` escape (an odd run of backslashes before `u0000`), in Rust regex syntax. */
+const NUL_IN_JSON = String.raw`\x00|(?:^|[^\\])(?:\\\\)*\\u0000`;
+
+/**
+ * Rewrites each JSON `\u0000` escape in JSON text as the six characters `\u0000` (an escaped
+ * backslash): PostgreSQL's jsonb refuses the escape, and a reject's record must still be stored.
+ */
+export function escapeNulForPostgres(json: string): string {
+  if (!json.includes('u0000')) return json;
+  return json.replace(/(\\+)u0000/g, (match, slashes: string) => (slashes.length % 2 === 1 ? `\\${match}` : match));
+}
+
 function runUserSql(frames: Record<string, pl.DataFrame>, query: string, what: string): pl.DataFrame {
   try {
     return executeSql(frames, query);
@@ -98,7 +121,8 @@ function runUserSql(frames: Record<string, pl.DataFrame>, query: string, what: s
  * @param firstRowNumber the 1-based source row number of `raw`'s first row.
  * @throws TransformError `MISSING_COLUMN` or `INVALID_SQL` (user-fixable; the whole run fails).
  */
-export function mapChunk(spec: FlowSpec, raw: pl.DataFrame, firstRowNumber: number): MappedChunk {
+export function mapChunk(spec: FlowSpec, raw: pl.DataFrame, firstRowNumber: number, options: MapChunkOptions = {}): MappedChunk {
+  const postgres = options.targetKind === 'postgres';
   assertSourceColumns(spec, raw.columns);
   const fields = spec.fields;
   let work = raw.withRowIndex(ROW_COLUMN, firstRowNumber).withColumns(pl.col(ROW_COLUMN).cast(pl.Int64));
@@ -136,6 +160,17 @@ export function mapChunk(spec: FlowSpec, raw: pl.DataFrame, firstRowNumber: numb
     if (field.required) {
       flagExprs.push(pl.col(`__t_${i}`).isNull().and(pl.col(`__type_${i}`).not()).alias(`__required_${i}`));
       rules.push({ flag: `__required_${i}`, field: field.name, rule: 'required', message: () => `${field.name} is required but missing` });
+    }
+    if (postgres && (field.type === 'string' || field.type === 'json')) {
+      const text = pl.col(`__t_${i}`);
+      const nul = field.type === 'string' ? text.str.contains('\u0000', true) : text.str.contains(NUL_IN_JSON);
+      flagExprs.push(nul.fillNull(false).alias(`__encoding_${i}`));
+      rules.push({
+        flag: `__encoding_${i}`,
+        field: field.name,
+        rule: 'encoding',
+        message: () => `contains a NUL byte (U+0000), which PostgreSQL ${field.type === 'json' ? 'jsonb' : 'text'} cannot store; remove it from the source`,
+      });
     }
     if (field.in) {
       flagExprs.push(pl.col(`__t_${i}`).isNotNull().and(pl.col(`__t_${i}`).isIn(field.in).not()).fillNull(false).alias(`__in_rule_${i}`));
@@ -200,14 +235,14 @@ export function mapChunk(spec: FlowSpec, raw: pl.DataFrame, firstRowNumber: numb
     rows.push(Number(detail[ROW_COLUMN]));
     const failed = rules.filter((r) => detail[r.flag] === true).map((r): RejectError => ({ field: r.field, rule: r.rule, message: r.message(detail) }));
     for (const error of failed) byRule[ruleKey(error)] = (byRule[ruleKey(error)] ?? 0) + 1;
-    errors.push(toJson(failed));
+    errors.push(postgres ? escapeNulForPostgres(toJson(failed)) : toJson(failed));
   }
   return {
     mapped,
     byRule,
     rejected: pl.DataFrame({
       [ROW_COLUMN]: pl.Series(ROW_COLUMN, rows, pl.Int64),
-      record: pl.Series('record', records, pl.Utf8),
+      record: pl.Series('record', postgres ? records.map(escapeNulForPostgres) : records, pl.Utf8),
       errors: pl.Series('errors', errors, pl.Utf8),
     }),
   };

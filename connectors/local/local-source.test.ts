@@ -44,6 +44,13 @@ before(() => {
   writeFileSync(path.join(root, 'bad.ndjson'), '{"id":1\nnot json\n');
   writeFileSync(path.join(root, 'ragged.csv'), 'a,b\n1,2,3\n');
   writeFileSync(path.join(root, 'semi.txt'), 'a;b\n1;"x;y"\n');
+  writeFileSync(path.join(root, 'dup.csv'), 'id,name,note,name,id\n1,a,x,b,9\n');
+  writeFileSync(path.join(root, 'quoted-header.csv'), 'id,"my ""quoted"" col"\n1,q\n');
+  writeFileSync(path.join(root, 'nested.ndjson'), '{"id":1,"o":{"a":1,"b":"x\\"y"},"l":[1,2]}\n{"id":2,"o":null,"l":null}\n{"id":3,"o":{"a":2,"b":null},"l":[]}\n');
+  writeFileSync(path.join(root, 'nested.json'), '[{"id":1,"o":{"a":1,"b":"x"},"l":[[1],[2,3]]},{"id":2,"o":null,"l":[]}]');
+  pl.DataFrame({ id: pl.Series('id', [1, 2], pl.Int64) })
+    .select(pl.col('id'), pl.struct([pl.col('id').alias('k'), pl.lit('v').alias('s')]).alias('o'))
+    .writeParquet(path.join(root, 'nested.parquet'));
   writeFileSync(path.join(outside, 'secret.csv'), 'a\n1\n');
   symlinkSync(path.join(outside, 'secret.csv'), path.join(root, 'link.csv'));
   symlinkSync(path.join(root, 'sub', 'orders.csv'), path.join(root, 'inner-link.csv'));
@@ -203,6 +210,47 @@ describe('LocalSource.stage', () => {
       assert.equal(error.message, "cannot read ragged.csv as csv: found more fields than defined in 'Schema'  Consider setting 'truncate_ragged_lines=true'.");
       return true;
     });
+  });
+
+  it('refuses a CSV whose header names a column twice with DUPLICATE_COLUMN naming the names and positions', async () => {
+    await assert.rejects(stage('dup.csv'), (error: unknown) => {
+      assert.ok(error instanceof SourceError);
+      assert.equal(error.code, 'DUPLICATE_COLUMN');
+      assert.equal(
+        error.message,
+        'dup.csv has more than one column named "id" (columns 1, 5), "name" (columns 2, 4); a field could map either of them. Rename the columns in the file so that each header name is unique.',
+      );
+      assert.deepEqual(error.details, { duplicates: { id: [1, 5], name: [2, 4] } });
+      return true;
+    });
+  });
+
+  it('unescapes a quoted CSV header name, so it is mapped by its real name', async () => {
+    const { staged } = await stage('quoted-header.csv');
+    assert.deepEqual(staged.columns, ['id', 'my "quoted" col']);
+    assert.deepEqual(pl.readParquet(staged.files[0]!.path).toRecords(), [{ id: '1', 'my "quoted" col': 'q' }]);
+  });
+
+  it('stages nested NDJSON objects and arrays as their JSON text, keys kept', async () => {
+    const { staged } = await stage('nested.ndjson');
+    assert.deepEqual(pl.readParquet(staged.files[0]!.path).toRecords(), [
+      { id: 1, o: '{"a":1,"b":"x\\"y"}', l: '[1,2]' },
+      { id: 2, o: null, l: null },
+      { id: 3, o: '{"a":2,"b":null}', l: '[]' },
+    ]);
+  });
+
+  it('stages nested values of a JSON array and Parquet structs as their JSON text', async () => {
+    const json = await stage('nested.json');
+    assert.deepEqual(pl.readParquet(json.staged.files[0]!.path).toRecords(), [
+      { id: 1, o: '{"a":1,"b":"x"}', l: '[[1],[2,3]]' },
+      { id: 2, o: null, l: '[]' },
+    ]);
+    const parquet = await stage('nested.parquet');
+    assert.deepEqual(pl.readParquet(parquet.staged.files[0]!.path).toRecords(), [
+      { id: 1, o: '{"k":1,"s":"v"}' },
+      { id: 2, o: '{"k":2,"s":"v"}' },
+    ]);
   });
 
   it('refuses a source_path outside the root before reading anything', async () => {

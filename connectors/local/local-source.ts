@@ -8,13 +8,18 @@
  * sources never sit whole in memory. A JSON array cannot be streamed by Polars: it is read whole
  * (schema inferred over every row — movies.json's later rows differ from its first ones);
  * use NDJSON for large sources.
+ *
+ * Values are never silently changed at staging: a nested value (a JSON object or array, a Parquet
+ * struct or list) is staged as its JSON text; a CSV header naming a column twice is refused
+ * (`DUPLICATE_COLUMN`), and quoted header names are unescaped (`"my ""quoted"" col"` → `my "quoted" col`).
  */
 import { existsSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import pl from 'nodejs-polars';
+import pl, { type DataType } from 'nodejs-polars';
 import { SourceError } from '../../common/errors';
 import type { SourceFormat } from '../../flows/flow-spec';
+import { isNested, nestedAsJsonText } from '../../transform/field-types';
 import type { SourceConnector, StagedSource, StageSourceRequest } from '../connector';
 
 const EXTENSIONS: Record<string, SourceFormat> = {
@@ -69,36 +74,78 @@ export function detectFormat(file: string, declared: SourceFormat | undefined): 
   return format;
 }
 
+/** The staged form of every nested column: its JSON text (keys kept), other columns as read. */
+function nestedColumnsAsJson(schema: Record<string, DataType>): pl.Expr[] {
+  return Object.entries(schema)
+    .filter(([, dtype]) => isNested(dtype))
+    .map(([name]) => nestedAsJsonText(pl.col(name)).alias(name));
+}
+
+/**
+ * The header of a CSV file as the CSV parser reads a data row: quotes unescaped
+ * (`"my ""quoted"" col"` → `my "quoted" col`), duplicates kept (Polars' own header reading keeps
+ * `""` escaped and renames a duplicate `name` to `name_duplicated_0`).
+ * @throws SourceError `DUPLICATE_COLUMN` naming each duplicated name and its 1-based positions.
+ */
+function readCsvHeader(file: string, options: Record<string, unknown>): string[] {
+  const first = pl.scanCSV(file, { ...options, hasHeader: false } as never).limit(1).collectSync();
+  const header = first.height === 0 ? [] : (first.row(0) as unknown[]).map((name) => (name === null ? '' : String(name)));
+  const positions = new Map<string, number[]>();
+  header.forEach((name, i) => positions.set(name, [...(positions.get(name) ?? []), i + 1]));
+  const duplicates = [...positions.entries()].filter(([, at]) => at.length > 1);
+  if (duplicates.length > 0) {
+    const list = duplicates.map(([name, at]) => `"${name}" (columns ${at.join(', ')})`).join(', ');
+    throw new SourceError(
+      'DUPLICATE_COLUMN',
+      `${path.basename(file)} has more than one column named ${list}; a field could map either of them. Rename the columns in the file so that each header name is unique.`,
+      { details: { duplicates: Object.fromEntries(duplicates) } },
+    );
+  }
+  return header;
+}
+
 /**
  * Stages one local (or already downloaded) file as a single Parquet file in `stagingDir`.
- * Shared by every file-based source connector.
- * @throws SourceError `UNREADABLE_SOURCE` with Polars' message when the file is not valid `format`.
+ * Shared by every file-based source connector. Nested values become their JSON text.
+ * @throws SourceError `UNREADABLE_SOURCE` with Polars' message when the file is not valid `format`;
+ *   `DUPLICATE_COLUMN` when a CSV header names a column twice.
  */
 export async function stageFile(file: string, format: SourceFormat, request: StageSourceRequest): Promise<StagedSource> {
   const out = path.join(request.stagingDir, 'source-00000.parquet');
   const csv = request.spec.source.csv ?? {};
   try {
     if (format === 'json') {
-      pl.readJSON(file, { format: 'json', inferSchemaLength: null } as never).writeParquet(out);
+      const frame = pl.readJSON(file, { format: 'json', inferSchemaLength: null } as never);
+      const nested = nestedColumnsAsJson(frame.schema);
+      (nested.length > 0 ? frame.withColumns(...nested) : frame).writeParquet(out);
     } else {
       let lazy: pl.LazyDataFrame;
       if (format === 'csv') {
-        lazy = pl.scanCSV(file, {
+        const options = {
           // Every CSV column is read as text; the flow's field types do the casting, row by row.
           inferSchemaLength: 0,
           hasHeader: csv.has_header ?? true,
           sep: csv.delimiter ?? ',',
           quoteChar: csv.quote ?? '"',
           encoding: csv.encoding ?? 'utf8',
-        } as never);
-      } else if (format === 'ndjson') {
-        lazy = pl.scanJson(file, { inferSchemaLength: null } as never);
+        };
+        lazy = pl.scanCSV(file, options as never);
+        if (options.hasHeader) {
+          const header = readCsvHeader(file, options);
+          const columns = lazy.columns;
+          if (header.length === columns.length && header.some((name, i) => name !== columns[i])) {
+            lazy = lazy.rename(Object.fromEntries(columns.map((name, i) => [name, header[i]!])));
+          }
+        }
       } else {
-        lazy = pl.scanParquet(file);
+        lazy = format === 'ndjson' ? pl.scanJson(file, { inferSchemaLength: null } as never) : pl.scanParquet(file);
+        const nested = nestedColumnsAsJson(lazy.limit(0).collectSync().schema);
+        if (nested.length > 0) lazy = lazy.withColumns(...nested);
       }
       await lazy.sinkParquet(out, { maintainOrder: true, rowGroupSize: 65_536 }).collect();
     }
   } catch (error) {
+    if (error instanceof SourceError) throw error;
     const message = (error as Error).message.split('\n').slice(0, 3).join(' ');
     throw new SourceError('UNREADABLE_SOURCE', `cannot read ${path.basename(file)} as ${format}: ${message}`, { cause: error });
   }
