@@ -14,7 +14,6 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Client } from '@temporalio/client';
 import { bundleWorkflowCode, NativeConnection, Runtime, Worker, type WorkflowBundleOption } from '@temporalio/worker';
-import { Pool } from 'pg';
 import type { Logger } from 'pino';
 import { createEventActivities } from '../activities/event-activities';
 import { DEFAULT_MAX_CONCURRENT_ACTIVITIES, readEnv, readEnvCount } from '../common/env';
@@ -24,6 +23,7 @@ import { createRunActivities } from '../activities/run-activities';
 import { requireDatabaseUrl, type SluiceConfig } from '../config/sluice-config';
 import { ConnectorRegistry } from '../connectors/registry';
 import { migrate } from '../db/migrations';
+import { createPool } from '../db/pg-pool';
 import { FlowVersionStore } from '../flows/flow-versions';
 import { listInFlightFromVisibility } from '../ops/housekeeping';
 import { createStaging } from '../storage/create-staging';
@@ -83,10 +83,9 @@ export async function createSluiceWorker(options: CreateWorkerOptions): Promise<
       // Already installed by the embedding process (e.g. the test environment): keep its runtime.
     }
   }
-  const pool = new Pool({ connectionString: requireDatabaseUrl(config), max: 4, application_name: 'sluice:worker' });
-  pool.on('error', () => undefined);
+  const pool = createPool({ connectionString: requireDatabaseUrl(config), max: 4, application_name: 'sluice:worker' }, { label: 'the metadata database', logger });
   await migrate(pool);
-  const connectors = new ConnectorRegistry(config);
+  const connectors = new ConnectorRegistry(config, logger);
   const staging = createStaging(config);
   // One store, so its cache of (immutable) versions serves run and pipeline activities alike.
   const flowVersions = new FlowVersionStore(pool);
