@@ -136,6 +136,7 @@ const MIGRATION_LOCK_KEY = 7_305_114_901;
 /**
  * Applies every migration not yet recorded. Idempotent.
  * @returns the versions applied by this call (empty when up to date).
+ * @throws TransientError `CONNECTION_LOST` when the database dropped the connection (a migration in progress is rolled back).
  */
 export async function migrate(pool: Pool): Promise<number[]> {
   const applied: number[] = [];

@@ -119,6 +119,7 @@ export class FlowVersionStore {
    * content hash. Concurrent publishes of one flow are serialised with a transaction-level advisory lock.
    * A custom map (`transform`) is read from the project dir and recorded with its sha256 (see {@link withMapHash}).
    * @throws FlowSpecError when the custom map is missing or broken.
+   * @throws TransientError `CONNECTION_LOST` when the metadata database dropped the connection mid-transaction (nothing stored).
    */
   async publish(
     input: FlowSpec,

@@ -64,7 +64,8 @@ export class EventPublisher {
   /**
    * Persists an event and starts its deliveries. Safe to call again with the same event.
    * @returns whether this call stored the event, and the ids of its pending deliveries.
-   * @throws pg or Temporal connection errors (the caller's retry repeats the whole call).
+   * @throws TransientError `CONNECTION_LOST` when the metadata database dropped the connection mid-transaction;
+   *   pg or Temporal connection errors (the caller's retry repeats the whole call).
    */
   async publish(event: PublishableEvent): Promise<{ inserted: boolean; deliveries: string[] }> {
     const { inserted, pending } = await withPgClient(this.pool, 'the metadata database', async (db) => {

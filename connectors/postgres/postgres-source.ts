@@ -5,6 +5,9 @@
  *
  * Every value is staged as Postgres' own text form (all type parsers are identity), so the flow's
  * field types do the casting, row by row, exactly as for CSV.
+ *
+ * A connection dropped while the cursor is read (a server restart) fails the staging with the
+ * retryable `CONNECTION_LOST` (db/pg-pool.ts `withPgClient`); the retry stages the query again.
  */
 import path from 'node:path';
 import pl from 'nodejs-polars';

@@ -6,7 +6,8 @@
  * run's execution id. A retried load takes the same advisory lock, sees the ledger row and writes
  * nothing; a load interrupted before COMMIT leaves nothing behind (Postgres rolls it back), so the
  * retry writes everything. The ledger's primary key is the last line of defence: two attempts can
- * never both commit.
+ * never both commit. A connection dropped mid-load (a server restart) fails the load with the retryable
+ * `CONNECTION_LOST` (db/pg-pool.ts `withPgClient`), never the worker process.
  *
  * Tables are created when missing, from the field types (docs/flow-spec.md "Target tables"):
  * `write: append` COPYs into the table; `replace` TRUNCATEs it first in the same transaction;

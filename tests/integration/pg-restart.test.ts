@@ -174,11 +174,24 @@ describe('a worker whose PostgreSQL restarts mid-run', () => {
     assert.equal(started[0]!.identity, `${workerPid}@${os.hostname()}`, 'the retry ran on the same worker process');
   }
 
-  it('the target restarted during the COPY: same worker, every row exactly once', { timeout: 90_000 }, async () => {
+  it('the target restarted during the COPY: same worker, every row exactly once', { timeout: 90_000 }, async (t) => {
     const { version } = await store.publish(parseFlowSpec(TARGET_FLOW), { sourceText: TARGET_FLOW });
     const run = await sluice.run({ flowVersion: version.id, sourcePath: 'events.csv' });
     await waitForStatement('COPY "public"."events"%');
+    // Into the COPY: some rows copied, not all.
+    let copied = 0;
+    const deadline = Date.now() + 30_000;
+    while (copied === 0 && Date.now() < deadline) {
+      const progress = await ownedPool.query(
+        `SELECT coalesce(max(p.tuples_processed), 0)::int AS n FROM pg_stat_progress_copy p JOIN pg_class c ON c.oid = p.relid WHERE c.relname = 'events'`,
+      );
+      copied = progress.rows[0].n;
+      if (copied === 0) await sleep(5);
+    }
+    assert.ok(copied > 0 && copied < ROWS, `the COPY was under way (${copied} of ${ROWS} rows)`);
+    const stopping = Date.now();
     await owned.restart('immediate');
+    t.diagnostic(`restarted after ${copied} of ${ROWS} rows were copied; down and up again in ${Date.now() - stopping} ms`);
     const metadata = await runEnd(run);
     assertSameWorker();
     assert.equal(metadata.status, 'SUCCEEDED', JSON.stringify(metadata.error));
@@ -188,11 +201,13 @@ describe('a worker whose PostgreSQL restarts mid-run', () => {
     await assertRetriedOnSameWorker(run.id, 'syncTarget', 'warehouse');
   });
 
-  it('the source restarted while its cursor is read: same worker, every row exactly once', { timeout: 90_000 }, async () => {
+  it('the source restarted while its cursor is read: same worker, every row exactly once', { timeout: 90_000 }, async (t) => {
     const { version } = await store.publish(parseFlowSpec(SOURCE_FLOW), { sourceText: SOURCE_FLOW });
     const run = await sluice.run({ flowVersion: version.id, sourcePath: 'b1' });
     await waitForStatement('SELECT id, kind, amount, note FROM public.source_events%');
+    const stopping = Date.now();
     await owned.restart('fast');
+    t.diagnostic(`restarted ${Date.now() - stopping} ms after the read began`);
     const metadata = await runEnd(run);
     assertSameWorker();
     assert.equal(metadata.status, 'SUCCEEDED', JSON.stringify(metadata.error));
