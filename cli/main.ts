@@ -26,8 +26,8 @@ import { RUN_STATUSES, type RunMetadata, type RunStatus } from '../common/run-mo
 import { maskSecret } from '../config/secrets';
 import { requireDatabaseUrl, type SluiceConfig } from '../config/sluice-config';
 import { parseFlowSpec } from '../flows/flow-spec';
-import { Pool } from 'pg';
 import { migrate } from '../db/migrations';
+import { createPool } from '../db/pg-pool';
 import { FlowVersionStore } from '../flows/flow-versions';
 import { configFrom, ExitError } from './cli-config';
 import { startLocalStack } from '../local-stack/local-stack';
@@ -54,7 +54,7 @@ function clientFor(config: SluiceConfig): Sluice {
 }
 
 async function withStore<T>(config: SluiceConfig, body: (store: FlowVersionStore) => Promise<T>): Promise<T> {
-  const pool = new Pool({ connectionString: requireDatabaseUrl(config), max: 1 });
+  const pool = createPool({ connectionString: requireDatabaseUrl(config), max: 1 }, { label: 'the metadata database', logger: createLogger('sluice-cli', 'warn') });
   try {
     await migrate(pool);
     return await body(new FlowVersionStore(pool));

@@ -13,12 +13,14 @@
  */
 import type { Command } from 'commander';
 import { Client, Connection } from '@temporalio/client';
-import { Pool } from 'pg';
+import type { Pool } from 'pg';
 import { UserError } from '../common/errors';
 import { readEnv } from '../common/env';
+import { createLogger } from '../common/logger';
 import { DEFAULT_ENVIRONMENT } from '../config/environments';
 import type { SluiceConfig } from '../config/sluice-config';
 import { migrate } from '../db/migrations';
+import { createPool } from '../db/pg-pool';
 import { isIsoDate, listPipelines, loadPipeline, pipelineDate } from '../pipelines/pipeline-spec';
 import { getPipelineRun, startPipelineRun, waitPipelineRun } from '../client/pipeline-client';
 import { pipelineHeadline, type PipelineRunState } from '../pipelines/pipeline-model';
@@ -39,8 +41,9 @@ function uiLink(config: SluiceConfig, workflowId: string): string {
  */
 async function withTemporal<T>(config: SluiceConfig, database: boolean, body: (client: Client, pool: Pool | undefined) => Promise<T>): Promise<T> {
   const connection = await Connection.connect({ address: config.temporal.address });
-  const pool = database && config.databaseUrl ? new Pool({ connectionString: config.databaseUrl, max: 1, application_name: 'sluice:cli' }) : undefined;
-  pool?.on('error', () => undefined);
+  const pool = database && config.databaseUrl
+    ? createPool({ connectionString: config.databaseUrl, max: 1, application_name: 'sluice:cli' }, { label: 'the metadata database', logger: createLogger('sluice-cli', 'warn') })
+    : undefined;
   try {
     if (pool) await migrate(pool);
     return await body(new Client({ connection, namespace: config.temporal.namespace }), pool);

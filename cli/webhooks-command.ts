@@ -18,12 +18,12 @@
  * exactly the API's JSON.
  */
 import type { Command } from 'commander';
-import { Pool } from 'pg';
 import { Sluice } from '../client/sluice';
 import { UserError } from '../common/errors';
 import { createLogger } from '../common/logger';
 import { gatewaySettings, requireDatabaseUrl } from '../config/sluice-config';
 import { migrate } from '../db/migrations';
+import { createPool } from '../db/pg-pool';
 import { deliveryJson, webhookJson } from '../webhook-gateway/create-gateway-app';
 import { EVENT_TYPES, type EventType } from '../webhooks/events';
 import { EventPublisher, webhooksTaskQueue } from '../webhooks/event-publisher';
@@ -35,8 +35,7 @@ import { wholeNumber } from './number-options';
 /** Opens the metadata database and Temporal, runs `body`, and closes both. */
 async function withWebhooks<T>(command: Command, body: (service: WebhookService) => Promise<T>): Promise<T> {
   const config = configFrom(command);
-  const pool = new Pool({ connectionString: requireDatabaseUrl(config), max: 2, application_name: 'sluice:cli' });
-  pool.on('error', () => undefined);
+  const pool = createPool({ connectionString: requireDatabaseUrl(config), max: 2, application_name: 'sluice:cli' }, { label: 'the metadata database', logger: createLogger('sluice-cli', 'warn') });
   const sluice = new Sluice({ address: config.temporal.address, namespace: config.temporal.namespace, taskQueue: config.temporal.taskQueue, databaseUrl: config.databaseUrl });
   try {
     await migrate(pool);

@@ -20,10 +20,11 @@ import { createHash } from 'node:crypto';
 import { Client, Connection, WorkflowFailedError, type WorkflowExecutionInfo, type WorkflowHandle } from '@temporalio/client';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { executionInfoFromRaw } from '@temporalio/client/lib/helpers';
-import { Pool } from 'pg';
+import type { Pool } from 'pg';
 import type { ErrorCode } from '../common/error-codes';
 import { InvalidRequestError } from '../common/errors';
 import { readEnv } from '../common/env';
+import { createLogger } from '../common/logger';
 import {
   DEFAULT_TASK_QUEUE,
   RUN_STATUSES,
@@ -38,6 +39,7 @@ import { RUN_WORKFLOW_TYPE } from '../common/workflow-types';
 import { runMetadataSchema, sourcePathSchema } from '../common/run-inputs';
 import type { runFlow } from '../workflows/run-flow';
 import { migrate } from '../db/migrations';
+import { createPool, type PoolLogger } from '../db/pg-pool';
 import { FlowVersionStore, runIdFor } from '../flows/flow-versions';
 import { describeRun, failureMetadata, readRunState } from '../common/run-reader';
 
@@ -79,6 +81,8 @@ export interface SluiceOptions {
   databaseUrl?: string;
   /** Use an existing Temporal connection instead of `address`. */
   connection?: Connection;
+  /** Where the metadata pool's dropped idle connections are logged. @default a pino logger on stderr (`sluice-client`) */
+  logger?: PoolLogger;
 }
 
 export interface RunRequest {
@@ -212,6 +216,7 @@ export class Sluice {
   private store: Promise<FlowVersionStore> | undefined;
   private readonly connection: Connection;
   private readonly ownConnection: boolean;
+  private readonly logger: PoolLogger | undefined;
 
   constructor(options: SluiceOptions = {}) {
     this.ownConnection = !options.connection;
@@ -219,6 +224,7 @@ export class Sluice {
     this.client = new Client({ connection: this.connection, namespace: options.namespace ?? 'default' });
     this.taskQueue = options.taskQueue ?? DEFAULT_TASK_QUEUE;
     this.databaseUrl = options.databaseUrl ?? readEnv('DATABASE_URL');
+    this.logger = options.logger;
   }
 
   /** The flow version store of the metadata database (migrated on first use). */
@@ -227,7 +233,10 @@ export class Sluice {
       throw new InvalidRequestError('NO_DATABASE', 'the Sluice client needs databaseUrl (or DATABASE_URL) to look up flow versions');
     }
     if (!this.store) {
-      const pool = (this.pool = new Pool({ connectionString: this.databaseUrl, max: 2, application_name: 'sluice:client' }));
+      const pool = (this.pool = createPool(
+        { connectionString: this.databaseUrl, max: 2, application_name: 'sluice:client' },
+        { label: 'the metadata database', logger: this.logger ?? createLogger('sluice-client') },
+      ));
       this.store = migrate(pool).then(() => new FlowVersionStore(pool));
       // A failed migration is reported now and tried again on the next call.
       this.store.catch(() => {

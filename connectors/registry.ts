@@ -4,9 +4,10 @@
  */
 import path from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { Pool } from 'pg';
+import type { Pool } from 'pg';
 import { ConfigError } from '../common/errors';
 import type { ConnectorConfig, S3ConnectorConfig, SluiceConfig } from '../config/sluice-config';
+import { createPool, type PoolLogger } from '../db/pg-pool';
 import { postgresConnectorAccess } from './access-errors';
 import type { SourceConnector, TargetConnector } from './connector';
 import { LocalSource } from './local/local-source';
@@ -19,7 +20,11 @@ import { S3Target } from './s3/s3-target';
 export class ConnectorRegistry {
   private readonly pools = new Map<string, Pool>();
   private readonly s3Clients = new Map<string, S3Client>();
-  constructor(private readonly config: SluiceConfig) {}
+  /** @param logger where a pool's dropped idle connections are logged. */
+  constructor(
+    private readonly config: SluiceConfig,
+    private readonly logger: PoolLogger,
+  ) {}
 
   /** Names of the configured connectors, sorted. */
   names(): string[] {
@@ -41,9 +46,8 @@ export class ConnectorRegistry {
       if (!connectionString) {
         throw new ConfigError('NO_DATABASE', `connector "${name}" has no url and no metadata database is configured (set DATABASE_URL)`);
       }
-      pool = new Pool({ connectionString, max: 4, application_name: `sluice:${name}` });
-      // An idle client's error (server restart) must not crash the worker; the next query reconnects.
-      pool.on('error', () => undefined);
+      // An idle client's error (server restart) is logged, never thrown; the next query reconnects.
+      pool = createPool({ connectionString, max: 4, application_name: `sluice:${name}` }, { label: `postgres connector "${name}"`, logger: this.logger });
       this.pools.set(name, pool);
     }
     return pool;
@@ -68,7 +72,7 @@ export class ConnectorRegistry {
       case 'local':
         return new LocalSource(path.resolve(this.config.projectDir, config.root));
       case 'postgres':
-        return new PostgresSource(this.pool(name, config.url), config.query, config.fetch_rows ?? 100_000, postgresConnectorAccess(name, config.url, this.config.databaseUrl ?? ''));
+        return new PostgresSource(this.pool(name, config.url), name, config.query, config.fetch_rows ?? 100_000, postgresConnectorAccess(name, config.url, this.config.databaseUrl ?? ''));
       case 's3':
         return new S3Source(this.s3Client(name, config), name);
       case 'smtp':

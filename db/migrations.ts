@@ -4,6 +4,7 @@
  * A session-level advisory lock makes concurrent `migrate` calls (two workers starting) safe.
  */
 import type { Pool } from 'pg';
+import { withPgClient } from './pg-pool';
 
 interface Migration {
   version: number;
@@ -135,32 +136,33 @@ const MIGRATION_LOCK_KEY = 7_305_114_901;
 /**
  * Applies every migration not yet recorded. Idempotent.
  * @returns the versions applied by this call (empty when up to date).
+ * @throws TransientError `CONNECTION_LOST` when the database dropped the connection (a migration in progress is rolled back).
  */
 export async function migrate(pool: Pool): Promise<number[]> {
-  const client = await pool.connect();
   const applied: number[] = [];
-  try {
-    await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
-    await client.query('CREATE SCHEMA IF NOT EXISTS sluice');
-    await client.query(`CREATE TABLE IF NOT EXISTS sluice.schema_migrations (
-      version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
-    const done = new Set((await client.query<{ version: number }>('SELECT version FROM sluice.schema_migrations')).rows.map((r) => r.version));
-    for (const migration of MIGRATIONS) {
-      if (done.has(migration.version)) continue;
-      await client.query('BEGIN');
-      try {
-        await client.query(migration.sql);
-        await client.query('INSERT INTO sluice.schema_migrations (version, name) VALUES ($1, $2)', [migration.version, migration.name]);
-        await client.query('COMMIT');
-        applied.push(migration.version);
-      } catch (error) {
-        await client.query('ROLLBACK');
-        throw error;
+  await withPgClient(pool, 'the metadata database', async (client) => {
+    try {
+      await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
+      await client.query('CREATE SCHEMA IF NOT EXISTS sluice');
+      await client.query(`CREATE TABLE IF NOT EXISTS sluice.schema_migrations (
+        version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
+      const done = new Set((await client.query<{ version: number }>('SELECT version FROM sluice.schema_migrations')).rows.map((r) => r.version));
+      for (const migration of MIGRATIONS) {
+        if (done.has(migration.version)) continue;
+        await client.query('BEGIN');
+        try {
+          await client.query(migration.sql);
+          await client.query('INSERT INTO sluice.schema_migrations (version, name) VALUES ($1, $2)', [migration.version, migration.name]);
+          await client.query('COMMIT');
+          applied.push(migration.version);
+        } catch (error) {
+          await client.query('ROLLBACK');
+          throw error;
+        }
       }
+    } finally {
+      await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]).catch(() => undefined);
     }
-  } finally {
-    await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]).catch(() => undefined);
-    client.release();
-  }
+  });
   return applied;
 }

@@ -19,6 +19,7 @@ import type { Pool } from 'pg';
 import stringify from 'safe-stable-stringify';
 import { FlowSpecError, InvalidRequestError, UserError } from '../common/errors';
 import { FLOW_VERSION_ID } from '../common/run-inputs';
+import { withPgClient } from '../db/pg-pool';
 import { loadMap, readMapFile } from './map-module';
 import type { FlowSpec } from './flow-spec';
 
@@ -118,6 +119,7 @@ export class FlowVersionStore {
    * content hash. Concurrent publishes of one flow are serialised with a transaction-level advisory lock.
    * A custom map (`transform`) is read from the project dir and recorded with its sha256 (see {@link withMapHash}).
    * @throws FlowSpecError when the custom map is missing or broken.
+   * @throws TransientError `CONNECTION_LOST` when the metadata database dropped the connection mid-transaction (nothing stored).
    */
   async publish(
     input: FlowSpec,
@@ -125,29 +127,28 @@ export class FlowVersionStore {
   ): Promise<{ version: FlowVersion; created: boolean }> {
     const spec = withMapHash(input, source.projectDir ?? this.projectDir, source.sourceFile ?? 'flow spec');
     const hash = contentHash(spec);
-    const client = await this.pool.connect();
-    try {
-      await client.query('BEGIN');
-      await client.query(`SELECT pg_advisory_xact_lock(hashtext('sluice.flow:' || $1))`, [spec.name]);
-      const existing = await client.query<Row>('SELECT * FROM sluice.flow_versions WHERE flow = $1 AND content_hash = $2', [spec.name, hash]);
-      if (existing.rows[0]) {
+    return withPgClient(this.pool, 'the metadata database', async (client) => {
+      try {
+        await client.query('BEGIN');
+        await client.query(`SELECT pg_advisory_xact_lock(hashtext('sluice.flow:' || $1))`, [spec.name]);
+        const existing = await client.query<Row>('SELECT * FROM sluice.flow_versions WHERE flow = $1 AND content_hash = $2', [spec.name, hash]);
+        if (existing.rows[0]) {
+          await client.query('COMMIT');
+          return { version: toFlowVersion(existing.rows[0]), created: false };
+        }
+        const inserted = await client.query<Row>(
+          `INSERT INTO sluice.flow_versions (flow, version, content_hash, spec, source_text, source_file)
+           SELECT $1, COALESCE(MAX(version), 0) + 1, $2, $3, $4, $5 FROM sluice.flow_versions WHERE flow = $1
+           RETURNING *`,
+          [spec.name, hash, JSON.stringify(spec), source.sourceText, source.sourceFile ?? null],
+        );
         await client.query('COMMIT');
-        return { version: toFlowVersion(existing.rows[0]), created: false };
+        return { version: toFlowVersion(inserted.rows[0]!), created: true };
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw error;
       }
-      const inserted = await client.query<Row>(
-        `INSERT INTO sluice.flow_versions (flow, version, content_hash, spec, source_text, source_file)
-         SELECT $1, COALESCE(MAX(version), 0) + 1, $2, $3, $4, $5 FROM sluice.flow_versions WHERE flow = $1
-         RETURNING *`,
-        [spec.name, hash, JSON.stringify(spec), source.sourceText, source.sourceFile ?? null],
-      );
-      await client.query('COMMIT');
-      return { version: toFlowVersion(inserted.rows[0]!), created: true };
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw error;
-    } finally {
-      client.release();
-    }
+    });
   }
 
   /**

@@ -5,12 +5,12 @@
  */
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { Pool } from 'pg';
 import type { Logger } from 'pino';
 import { readEnv } from '../common/env';
 import type { SluiceConfig } from '../config/sluice-config';
 import { startEmbeddedPostgres } from './embedded-postgres';
 import { migrate } from '../db/migrations';
+import { createPool } from '../db/pg-pool';
 import { startDevServer } from './dev-server';
 import { findTemporalCli } from './temporal-cli';
 import { createSluiceWorker, type SluiceWorker } from '../worker/sluice-worker';
@@ -52,7 +52,7 @@ export async function startLocalStack(config: SluiceConfig, logger: Logger, opti
       stops.push(postgres.stop);
       databaseUrl = postgres.databaseUrl;
     }
-    const pool = new Pool({ connectionString: databaseUrl, max: 1 });
+    const pool = createPool({ connectionString: databaseUrl, max: 1 }, { label: 'the metadata database', logger });
     await migrate(pool);
     await pool.end();
     const stackConfig: SluiceConfig = { ...config, databaseUrl, temporal: { ...config.temporal, address, uiUrl } };

@@ -12,12 +12,13 @@
  */
 import type { Connection } from '@temporalio/client';
 import type { NativeConnection } from '@temporalio/worker';
-import { Pool } from 'pg';
+import type { Pool } from 'pg';
 import type { Logger } from 'pino';
 import { Sluice } from '../client/sluice';
 import { gatewaySettings, requireDatabaseUrl, type SluiceConfig } from '../config/sluice-config';
 import { metadataDatabaseAccess, withAccessErrors } from '../connectors/access-errors';
 import { migrate } from '../db/migrations';
+import { createPool } from '../db/pg-pool';
 import { createDeliveryWorker } from '../worker/delivery-worker';
 import { EventPublisher, webhooksTaskQueue } from '../webhooks/event-publisher';
 import { WebhookService } from '../webhooks/webhook-service';
@@ -59,8 +60,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Gatewa
   const { config, logger } = options;
   const settings = gatewaySettings(config);
   const databaseUrl = requireDatabaseUrl(config);
-  const pool = new Pool({ connectionString: databaseUrl, max: 10, application_name: 'sluice:gateway' });
-  pool.on('error', (error) => logger.warn({ err: error }, 'metadata database connection error'));
+  const pool = createPool({ connectionString: databaseUrl, max: 10, application_name: 'sluice:gateway' }, { label: 'the metadata database', logger });
   await withAccessErrors(metadataDatabaseAccess(databaseUrl), () => migrate(pool)).catch(async (error: unknown) => {
     await pool.end().catch(() => undefined);
     throw error;
@@ -70,6 +70,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Gatewa
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
     databaseUrl,
+    logger,
     ...(options.connection ? { connection: options.connection } : {}),
   });
   const publisher = new EventPublisher(pool, sluice.client, webhooksTaskQueue(config.temporal.taskQueue), logger);

@@ -15,6 +15,7 @@ import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy, type Clien
 import type { Pool } from 'pg';
 import type { Logger } from 'pino';
 import { DELIVERY_WORKFLOW_TYPE } from '../common/workflow-types';
+import { withPgClient } from '../db/pg-pool';
 import { deterministicId, insertEvent, type EventPayload } from './events';
 import { WebhookStore, type DeliveryTrigger } from './webhook-store';
 
@@ -63,28 +64,27 @@ export class EventPublisher {
   /**
    * Persists an event and starts its deliveries. Safe to call again with the same event.
    * @returns whether this call stored the event, and the ids of its pending deliveries.
-   * @throws pg or Temporal connection errors (the caller's retry repeats the whole call).
+   * @throws TransientError `CONNECTION_LOST` when the metadata database dropped the connection mid-transaction;
+   *   pg or Temporal connection errors (the caller's retry repeats the whole call).
    */
   async publish(event: PublishableEvent): Promise<{ inserted: boolean; deliveries: string[] }> {
-    const db = await this.pool.connect();
-    let inserted: boolean;
-    let pending: string[];
-    try {
-      await db.query('BEGIN');
-      inserted = await insertEvent(db, event);
-      if (inserted) {
-        for (const webhookId of await this.webhooks.subscribersOf(event.payload.type, db)) {
-          await this.webhooks.addDelivery({ id: deterministicId('dlv', event.id, webhookId), webhookId, eventId: event.id, trigger: 'event' }, db);
+    const { inserted, pending } = await withPgClient(this.pool, 'the metadata database', async (db) => {
+      try {
+        await db.query('BEGIN');
+        const inserted = await insertEvent(db, event);
+        if (inserted) {
+          for (const webhookId of await this.webhooks.subscribersOf(event.payload.type, db)) {
+            await this.webhooks.addDelivery({ id: deterministicId('dlv', event.id, webhookId), webhookId, eventId: event.id, trigger: 'event' }, db);
+          }
         }
+        const pending = await this.webhooks.pendingDeliveriesOf(event.id, db);
+        await db.query('COMMIT');
+        return { inserted, pending };
+      } catch (error) {
+        await db.query('ROLLBACK').catch(() => undefined);
+        throw error;
       }
-      pending = await this.webhooks.pendingDeliveriesOf(event.id, db);
-      await db.query('COMMIT');
-    } catch (error) {
-      await db.query('ROLLBACK').catch(() => undefined);
-      throw error;
-    } finally {
-      db.release();
-    }
+    });
     for (const deliveryId of pending) await this.startDelivery(deliveryId);
     this.logger.debug({ eventId: event.id, type: event.payload.type, inserted, deliveries: pending.length }, 'event published');
     return { inserted, deliveries: pending };

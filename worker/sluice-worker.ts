@@ -14,7 +14,6 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Client } from '@temporalio/client';
 import { bundleWorkflowCode, NativeConnection, Runtime, Worker, type WorkflowBundleOption } from '@temporalio/worker';
-import { Pool } from 'pg';
 import type { Logger } from 'pino';
 import { createEventActivities } from '../activities/event-activities';
 import { DEFAULT_MAX_CONCURRENT_ACTIVITIES, readEnv, readEnvCount } from '../common/env';
@@ -25,6 +24,7 @@ import { requireDatabaseUrl, type SluiceConfig } from '../config/sluice-config';
 import { metadataDatabaseAccess, withAccessErrors } from '../connectors/access-errors';
 import { ConnectorRegistry } from '../connectors/registry';
 import { migrate } from '../db/migrations';
+import { createPool } from '../db/pg-pool';
 import { FlowVersionStore } from '../flows/flow-versions';
 import { listInFlightFromVisibility } from '../ops/housekeeping';
 import { createStaging } from '../storage/create-staging';
@@ -85,14 +85,13 @@ export async function createSluiceWorker(options: CreateWorkerOptions): Promise<
     }
   }
   const databaseUrl = requireDatabaseUrl(config);
-  const pool = new Pool({ connectionString: databaseUrl, max: 4, application_name: 'sluice:worker' });
-  pool.on('error', () => undefined);
+  const pool = createPool({ connectionString: databaseUrl, max: 4, application_name: 'sluice:worker' }, { label: 'the metadata database', logger });
   // Refused credentials end the start at once, naming DATABASE_URL (AUTH_FAILED), instead of a bare pg error.
   await withAccessErrors(metadataDatabaseAccess(databaseUrl), () => migrate(pool)).catch(async (error: unknown) => {
     await pool.end().catch(() => undefined);
     throw error;
   });
-  const connectors = new ConnectorRegistry(config);
+  const connectors = new ConnectorRegistry(config, logger);
   const staging = createStaging(config);
   // One store, so its cache of (immutable) versions serves run and pipeline activities alike.
   const flowVersions = new FlowVersionStore(pool);

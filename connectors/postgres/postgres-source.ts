@@ -5,12 +5,16 @@
  *
  * Every value is staged as Postgres' own text form (all type parsers are identity), so the flow's
  * field types do the casting, row by row, exactly as for CSV.
+ *
+ * A connection dropped while the cursor is read (a server restart) fails the staging with the
+ * retryable `CONNECTION_LOST` (db/pg-pool.ts `withPgClient`); the retry stages the query again.
  */
 import path from 'node:path';
 import pl from 'nodejs-polars';
 import type { Pool } from 'pg';
 import Cursor from 'pg-cursor';
 import { SourceError } from '../../common/errors';
+import { withPgClient } from '../../db/pg-pool';
 import { postgresConnectorAccess, withAccessErrors, type PostgresAccess } from '../access-errors';
 import type { SourceConnector, StagedSource, StageSourceRequest } from '../connector';
 
@@ -38,6 +42,7 @@ export class PostgresSource implements SourceConnector {
    */
   constructor(
     private readonly pool: Pool,
+    private readonly connectorName: string,
     private readonly connectorQuery: string | undefined,
     private readonly fetchRows: number,
     access?: PostgresAccess,
@@ -64,42 +69,41 @@ export class PostgresSource implements SourceConnector {
       throw new SourceError('INVALID_QUERY', 'a postgres source needs a query: set source.query in the flow or query in the connector config');
     }
     const text = bindSourcePath(query);
-    const client = await this.pool.connect();
     const files: StagedSource['files'] = [];
     let columns: string[] = [];
     let rows = 0;
-    try {
-      const cursor = client.query(new Cursor(text, [request.sourcePath], { rowMode: 'array', types: TEXT_TYPES }));
-      for (let chunk = 0; ; chunk++) {
-        if (request.signal.aborted) throw new Error('cancelled');
-        const { batch, fields } = await new Promise<{ batch: unknown[][]; fields: string[] }>((resolve, reject) => {
-          cursor.read(Math.min(this.fetchRows, request.chunkRows), (error, result, meta) => {
-            if (error) reject(error);
-            else resolve({ batch: result as unknown[][], fields: (meta?.fields ?? []).map((f) => f.name) });
+    await withPgClient(this.pool, `postgres connector "${this.connectorName}"`, async (client) => {
+      try {
+        const cursor = client.query(new Cursor(text, [request.sourcePath], { rowMode: 'array', types: TEXT_TYPES }));
+        for (let chunk = 0; ; chunk++) {
+          if (request.signal.aborted) throw new Error('cancelled');
+          const { batch, fields } = await new Promise<{ batch: unknown[][]; fields: string[] }>((resolve, reject) => {
+            cursor.read(Math.min(this.fetchRows, request.chunkRows), (error, result, meta) => {
+              if (error) reject(error);
+              else resolve({ batch: result as unknown[][], fields: (meta?.fields ?? []).map((f) => f.name) });
+            });
           });
-        });
-        if (fields.length > 0) columns = fields;
-        if (batch.length === 0 && chunk > 0) break;
-        const frame = pl.DataFrame(
-          Object.fromEntries(columns.map((name, i) => [name, pl.Series(name, batch.map((row) => row[i] as string | null), pl.Utf8)])),
-        );
-        const file = path.join(request.stagingDir, `source-${String(chunk).padStart(5, '0')}.parquet`);
-        frame.writeParquet(file);
-        files.push({ path: file, rows: batch.length });
-        rows += batch.length;
-        request.onProgress({ rows, chunk });
-        if (batch.length === 0) break;
+          if (fields.length > 0) columns = fields;
+          if (batch.length === 0 && chunk > 0) break;
+          const frame = pl.DataFrame(
+            Object.fromEntries(columns.map((name, i) => [name, pl.Series(name, batch.map((row) => row[i] as string | null), pl.Utf8)])),
+          );
+          const file = path.join(request.stagingDir, `source-${String(chunk).padStart(5, '0')}.parquet`);
+          frame.writeParquet(file);
+          files.push({ path: file, rows: batch.length });
+          rows += batch.length;
+          request.onProgress({ rows, chunk });
+          if (batch.length === 0) break;
+        }
+        await new Promise<void>((resolve) => cursor.close(() => resolve()));
+      } catch (error) {
+        const code = (error as { code?: string }).code;
+        if (code && code !== '42501' && /^(42|22)/.test(code)) {
+          throw new SourceError('INVALID_QUERY', `the source query failed: ${(error as Error).message}`, { cause: error });
+        }
+        throw error;
       }
-      await new Promise<void>((resolve) => cursor.close(() => resolve()));
-    } catch (error) {
-      const code = (error as { code?: string }).code;
-      if (code && code !== '42501' && /^(42|22)/.test(code)) {
-        throw new SourceError('INVALID_QUERY', `the source query failed: ${(error as Error).message}`, { cause: error });
-      }
-      throw error;
-    } finally {
-      client.release();
-    }
+    });
     return { files, rows, columns, format: 'query' };
   }
 }

@@ -6,7 +6,8 @@
  * run's execution id. A retried load takes the same advisory lock, sees the ledger row and writes
  * nothing; a load interrupted before COMMIT leaves nothing behind (Postgres rolls it back), so the
  * retry writes everything. The ledger's primary key is the last line of defence: two attempts can
- * never both commit.
+ * never both commit. A connection dropped mid-load (a server restart) fails the load with the retryable
+ * `CONNECTION_LOST` (db/pg-pool.ts `withPgClient`), never the worker process.
  *
  * Tables are created when missing, from the field types (docs/flow-spec.md "Target tables"):
  * `write: append` COPYs into the table; `replace` TRUNCATEs it first in the same transaction;
@@ -22,6 +23,7 @@ import pl from 'nodejs-polars';
 import type { Pool, PoolClient } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { TargetError } from '../../common/errors';
+import { withPgClient } from '../../db/pg-pool';
 import type { FlowSpec } from '../../flows/flow-spec';
 import { POSTGRES_TYPES } from '../../transform/field-types';
 import { ROW_COLUMN } from '../../transform/map-chunk';
@@ -115,6 +117,11 @@ export class PostgresTarget implements TargetConnector {
     this.access = access ?? postgresConnectorAccess(connectorName, pool.options.connectionString ?? '', '');
   }
 
+  /** The connector in messages (a lost connection). */
+  private get label(): string {
+    return `postgres connector "${this.connectorName}"`;
+  }
+
   /** @throws AccessError `AUTH_FAILED` when the server refuses the credentials. */
   async check(): Promise<void> {
     await withAccessErrors(this.access, () => this.pool.query('SELECT 1'));
@@ -126,31 +133,30 @@ export class PostgresTarget implements TargetConnector {
   /** Creates the ledger, the target and rejects tables when missing, then checks the target's columns. */
   private async ensureTables(spec: FlowSpec): Promise<void> {
     const tables = databaseTables(spec);
-    const client = await this.pool.connect();
-    try {
-      await client.query('BEGIN');
-      // Serialise DDL across concurrent loads: CREATE … IF NOT EXISTS races otherwise.
-      await client.query(`SELECT pg_advisory_xact_lock(hashtext('sluice.ddl'))`);
-      await client.query(LEDGER_DDL);
-      const linksColumn = await client.query(
-        `SELECT 1 FROM information_schema.columns WHERE table_schema = 'sluice' AND table_name = 'load_ledger' AND column_name = 'links'`,
-      );
-      if (linksColumn.rowCount === 0) await client.query(LEDGER_LINKS_COLUMN);
-      for (const table of [tables.table, tables.rejects]) {
-        await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(qualifiedName(table).schema)}`);
+    await withPgClient(this.pool, this.label, async (client) => {
+      try {
+        await client.query('BEGIN');
+        // Serialise DDL across concurrent loads: CREATE … IF NOT EXISTS races otherwise.
+        await client.query(`SELECT pg_advisory_xact_lock(hashtext('sluice.ddl'))`);
+        await client.query(LEDGER_DDL);
+        const linksColumn = await client.query(
+          `SELECT 1 FROM information_schema.columns WHERE table_schema = 'sluice' AND table_name = 'load_ledger' AND column_name = 'links'`,
+        );
+        if (linksColumn.rowCount === 0) await client.query(LEDGER_LINKS_COLUMN);
+        for (const table of [tables.table, tables.rejects]) {
+          await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(qualifiedName(table).schema)}`);
+        }
+        await client.query(targetTableDdl(spec));
+        await client.query(rejectsTableDdl(spec));
+        await client.query('COMMIT');
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        if (isUserFixable(error)) {
+          throw new TargetError('TARGET_DDL_FAILED', `cannot create ${tables.table}: ${(error as Error).message}`, { cause: error });
+        }
+        throw error;
       }
-      await client.query(targetTableDdl(spec));
-      await client.query(rejectsTableDdl(spec));
-      await client.query('COMMIT');
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      if (isUserFixable(error)) {
-        throw new TargetError('TARGET_DDL_FAILED', `cannot create ${tables.table}: ${(error as Error).message}`, { cause: error });
-      }
-      throw error;
-    } finally {
-      client.release();
-    }
+    });
     const table = qualifiedName(tables.table);
     const existing = await this.pool.query<{ column_name: string }>(
       'SELECT column_name FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2',
@@ -200,86 +206,85 @@ export class PostgresTarget implements TargetConnector {
     await this.ensureTables(spec);
     const table = qualifiedName(tables.table);
     const columns = spec.fields.map((f) => quoteIdent(f.name)).join(', ');
-    const client = await this.pool.connect();
-    try {
-      await client.query('BEGIN');
-      await client.query(`SELECT pg_advisory_xact_lock(hashtext('sluice.load:' || $1))`, [request.executionId]);
-      const ledger = await client.query<{ rows_written: string; rows_rejected: string; links: LinkStepResult[] | null }>(
-        'SELECT rows_written, rows_rejected, links FROM sluice.load_ledger WHERE execution_id = $1',
-        [request.executionId],
-      );
-      if (ledger.rows[0]) {
-        await client.query('COMMIT');
-        const links = ledger.rows[0].links;
-        return {
-          rowsWritten: Number(ledger.rows[0].rows_written),
-          rowsRejected: Number(ledger.rows[0].rows_rejected),
-          alreadyLoaded: true,
-          location,
-          rejectsLocation,
-          ...(links ? { links } : {}),
-        };
-      }
-      const mapped = (file: string) => pl.readParquet(file).drop(ROW_COLUMN);
-      const written = { rows: 0 };
-      let rowsWritten: number;
-      if (spec.target.write === 'upsert') {
-        await client.query(`CREATE TEMPORARY TABLE sluice_upsert (LIKE ${table.sql} INCLUDING DEFAULTS) ON COMMIT DROP`);
-        await this.copyFiles(client, `COPY sluice_upsert (${columns}) FROM STDIN (FORMAT csv)`, request.mappedFiles, mapped, request, written);
-        const key = spec.target.key!.map(quoteIdent);
-        const updates = spec.fields.filter((f) => !spec.target.key!.includes(f.name)).map((f) => `${quoteIdent(f.name)} = EXCLUDED.${quoteIdent(f.name)}`);
-        const merged = await client.query(
-          `INSERT INTO ${table.sql} (${columns}) SELECT ${columns} FROM sluice_upsert
-           ON CONFLICT (${key.join(', ')}) DO ${updates.length ? `UPDATE SET ${updates.join(', ')}` : 'NOTHING'}`,
+    return withPgClient(this.pool, this.label, async (client) => {
+      try {
+        await client.query('BEGIN');
+        await client.query(`SELECT pg_advisory_xact_lock(hashtext('sluice.load:' || $1))`, [request.executionId]);
+        const ledger = await client.query<{ rows_written: string; rows_rejected: string; links: LinkStepResult[] | null }>(
+          'SELECT rows_written, rows_rejected, links FROM sluice.load_ledger WHERE execution_id = $1',
+          [request.executionId],
         );
-        rowsWritten = merged.rowCount ?? written.rows;
-      } else {
-        if (spec.target.write === 'replace') await client.query(`TRUNCATE ${table.sql}`);
-        await this.copyFiles(client, `COPY ${table.sql} (${columns}) FROM STDIN (FORMAT csv)`, request.mappedFiles, mapped, request, written);
-        rowsWritten = written.rows;
+        if (ledger.rows[0]) {
+          await client.query('COMMIT');
+          const links = ledger.rows[0].links;
+          return {
+            rowsWritten: Number(ledger.rows[0].rows_written),
+            rowsRejected: Number(ledger.rows[0].rows_rejected),
+            alreadyLoaded: true,
+            location,
+            rejectsLocation,
+            ...(links ? { links } : {}),
+          };
+        }
+        const mapped = (file: string) => pl.readParquet(file).drop(ROW_COLUMN);
+        const written = { rows: 0 };
+        let rowsWritten: number;
+        if (spec.target.write === 'upsert') {
+          await client.query(`CREATE TEMPORARY TABLE sluice_upsert (LIKE ${table.sql} INCLUDING DEFAULTS) ON COMMIT DROP`);
+          await this.copyFiles(client, `COPY sluice_upsert (${columns}) FROM STDIN (FORMAT csv)`, request.mappedFiles, mapped, request, written);
+          const key = spec.target.key!.map(quoteIdent);
+          const updates = spec.fields.filter((f) => !spec.target.key!.includes(f.name)).map((f) => `${quoteIdent(f.name)} = EXCLUDED.${quoteIdent(f.name)}`);
+          const merged = await client.query(
+            `INSERT INTO ${table.sql} (${columns}) SELECT ${columns} FROM sluice_upsert
+             ON CONFLICT (${key.join(', ')}) DO ${updates.length ? `UPDATE SET ${updates.join(', ')}` : 'NOTHING'}`,
+          );
+          rowsWritten = merged.rowCount ?? written.rows;
+        } else {
+          if (spec.target.write === 'replace') await client.query(`TRUNCATE ${table.sql}`);
+          await this.copyFiles(client, `COPY ${table.sql} (${columns}) FROM STDIN (FORMAT csv)`, request.mappedFiles, mapped, request, written);
+          rowsWritten = written.rows;
+        }
+        const rejected = { rows: 0 };
+        await this.copyFiles(
+          client,
+          `COPY ${qualifiedName(tables.rejects).sql} (${REJECT_COLUMNS.join(', ')}) FROM STDIN (FORMAT csv)`,
+          request.rejectedFiles,
+          (file) =>
+            pl
+              .readParquet(file)
+              .select(
+                pl.lit(request.runId).alias('run_id'),
+                pl.lit(request.flowVersion).alias('flow_version'),
+                pl.lit(request.sourcePath).alias('source_path'),
+                pl.col(ROW_COLUMN).alias('row_number'),
+                pl.col('record'),
+                pl.col('errors'),
+              ),
+          request,
+          rejected,
+        );
+        // After the rows and the rejects (a link may read either), before the ledger: all or nothing.
+        const links = spec.target.link
+          ? await runLinkSteps(client, spec.target.link, { run_id: request.runId, flow_version: request.flowVersion, source_path: request.sourcePath }, request.signal)
+          : undefined;
+        await client.query(
+          `INSERT INTO sluice.load_ledger (execution_id, run_id, flow_version, source_path, target_table, rejects_table, rows_written, rows_rejected, links)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+          [request.executionId, request.runId, request.flowVersion, request.sourcePath, tables.table, tables.rejects, rowsWritten, rejected.rows, links ? JSON.stringify(links) : null],
+        );
+        await client.query('COMMIT');
+        return { rowsWritten, rowsRejected: rejected.rows, alreadyLoaded: false, location, rejectsLocation, ...(links ? { links } : {}) };
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        if (error instanceof TargetError) throw error;
+        if (isUserFixable(error)) {
+          const hint = (error as { code?: string }).code === '21000' || /affect row a second time/.test((error as Error).message)
+            ? '; the batch holds the same key twice: add `dedupe` on the key to the flow'
+            : '';
+          throw new TargetError('TARGET_REJECTED_LOAD', `${location} refused the load: ${(error as Error).message}${hint}`, { cause: error });
+        }
+        throw error;
       }
-      const rejected = { rows: 0 };
-      await this.copyFiles(
-        client,
-        `COPY ${qualifiedName(tables.rejects).sql} (${REJECT_COLUMNS.join(', ')}) FROM STDIN (FORMAT csv)`,
-        request.rejectedFiles,
-        (file) =>
-          pl
-            .readParquet(file)
-            .select(
-              pl.lit(request.runId).alias('run_id'),
-              pl.lit(request.flowVersion).alias('flow_version'),
-              pl.lit(request.sourcePath).alias('source_path'),
-              pl.col(ROW_COLUMN).alias('row_number'),
-              pl.col('record'),
-              pl.col('errors'),
-            ),
-        request,
-        rejected,
-      );
-      // After the rows and the rejects (a link may read either), before the ledger: all or nothing.
-      const links = spec.target.link
-        ? await runLinkSteps(client, spec.target.link, { run_id: request.runId, flow_version: request.flowVersion, source_path: request.sourcePath }, request.signal)
-        : undefined;
-      await client.query(
-        `INSERT INTO sluice.load_ledger (execution_id, run_id, flow_version, source_path, target_table, rejects_table, rows_written, rows_rejected, links)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-        [request.executionId, request.runId, request.flowVersion, request.sourcePath, tables.table, tables.rejects, rowsWritten, rejected.rows, links ? JSON.stringify(links) : null],
-      );
-      await client.query('COMMIT');
-      return { rowsWritten, rowsRejected: rejected.rows, alreadyLoaded: false, location, rejectsLocation, ...(links ? { links } : {}) };
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      if (error instanceof TargetError) throw error;
-      if (isUserFixable(error)) {
-        const hint = (error as { code?: string }).code === '21000' || /affect row a second time/.test((error as Error).message)
-          ? '; the batch holds the same key twice: add `dedupe` on the key to the flow'
-          : '';
-        throw new TargetError('TARGET_REJECTED_LOAD', `${location} refused the load: ${(error as Error).message}${hint}`, { cause: error });
-      }
-      throw error;
-    } finally {
-      client.release();
-    }
+    });
   }
 }
