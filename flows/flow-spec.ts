@@ -12,6 +12,7 @@ import path from 'node:path';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { FlowSpecError } from '../common/errors';
+import { formatIssuePath, yamlSyntaxIssues } from '../common/spec-issues';
 import { dateFormatProblem } from './date-format';
 
 /** Target column types. Each maps to one Polars dtype and one Postgres type (see transform/field-types.ts). */
@@ -265,11 +266,6 @@ function defaultRejects(target: { table?: string; path?: string; rejects?: { tab
   return { path: dot > slash ? `${path.slice(0, dot)}_rejects${path.slice(dot)}` : `${path}_rejects` };
 }
 
-function formatPath(path: readonly PropertyKey[]): string {
-  return path
-    .map((part, i) => (typeof part === 'number' ? `[${part}]` : i === 0 ? String(part) : `.${String(part)}`))
-    .join('');
-}
 
 /**
  * Validates a flow spec object and returns its normalised form.
@@ -279,7 +275,7 @@ export function validateFlowSpec(raw: unknown, origin = 'flow spec'): FlowSpec {
   const result = flowSpecSchema.safeParse(raw);
   const crossIssues = crossFieldIssues(raw);
   if (!result.success || crossIssues.length > 0) {
-    const zodIssues = result.success ? [] : result.error.issues.map((issue) => `${formatPath(issue.path) || '(root)'}: ${issue.message}`);
+    const zodIssues = result.success ? [] : result.error.issues.map((issue) => `${formatIssuePath(issue.path) || '(root)'}: ${issue.message}`);
     const issues = [...new Set([...zodIssues, ...crossIssues])];
     throw new FlowSpecError(`${origin} is invalid (${issues.length} problem${issues.length === 1 ? '' : 's'}):`, issues);
   }
@@ -325,12 +321,7 @@ export function parseFlowSpec(yamlText: string, origin = 'flow spec'): FlowSpec 
   if (doc.errors.length > 0) {
     throw new FlowSpecError(
       `${origin} is not valid YAML:`,
-      doc.errors.map((e) => {
-        const pos = e.linePos?.[0];
-        // prettyErrors appends " at line L, column C:" and a code frame; keep the bare message.
-        const message = e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
-        return `${pos ? `line ${pos.line}, column ${pos.col}: ` : ''}${message}`;
-      }),
+      yamlSyntaxIssues(doc),
     );
   }
   return validateFlowSpec(doc.toJS(), origin);

@@ -35,6 +35,7 @@ import { CronExpressionParser } from 'cron-parser';
 import { z } from 'zod';
 import { UserError } from '../common/errors';
 import { FLOW_VERSION_ID, sourcePathSchema } from '../common/run-inputs';
+import { formatIssuePath, yamlSyntaxIssues } from '../common/spec-issues';
 import { projectPaths, type SluiceConfig } from '../config/sluice-config';
 
 /** Pipeline and job names: lower-case letters, digits, `-`, `_`; they appear in workflow ids and file names. */
@@ -328,10 +329,6 @@ function findCycle(edges: Map<string, string[]>): string[] | null {
   return null;
 }
 
-function formatPath(at: readonly PropertyKey[]): string {
-  return at.map((part, i) => (typeof part === 'number' ? `[${part}]` : i === 0 ? String(part) : `.${String(part)}`)).join('');
-}
-
 /** The 1-based line of the deepest node of `at` present in the document. */
 function lineOf(doc: Document, lines: LineCounter, at: Path): number | undefined {
   for (let depth = at.length; depth >= 0; depth--) {
@@ -357,7 +354,7 @@ function validate(raw: unknown, origin: string, options: PipelineSpecOptions, do
     // In file order (then as found), so the list reads top to bottom like the file.
     const located = found.map((issue, i) => ({ ...issue, i, line: lineOf(doc, lines, issue.path) }));
     located.sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || a.i - b.i);
-    const issues = [...new Set(located.map((issue) => `${formatPath(issue.path) || '(root)'}${issue.line === undefined ? '' : ` (line ${issue.line})`}: ${issue.message}`))];
+    const issues = [...new Set(located.map((issue) => `${formatIssuePath(issue.path) || '(root)'}${issue.line === undefined ? '' : ` (line ${issue.line})`}: ${issue.message}`))];
     throw new PipelineSpecError(`${origin} is invalid (${issues.length} problem${issues.length === 1 ? '' : 's'}):`, issues);
   }
   const spec = result.data!;
@@ -398,11 +395,7 @@ export function parsePipelineSpec(yamlText: string, origin = 'pipeline spec', op
   if (doc.errors.length > 0) {
     throw new PipelineSpecError(
       `${origin} is not valid YAML:`,
-      doc.errors.map((e) => {
-        const pos = e.linePos?.[0];
-        const message = e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
-        return `${pos ? `line ${pos.line}, column ${pos.col}: ` : ''}${message}`;
-      }),
+      yamlSyntaxIssues(doc),
     );
   }
   return validate(doc.toJS(), origin, options, doc, lines);
