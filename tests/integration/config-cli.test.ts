@@ -51,7 +51,7 @@ describe('sluice secret and sluice config show (CLI)', () => {
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('keygen writes a private key file; secret encrypt reads stdin and prints only enc:v1:…', { timeout: 60_000 }, async () => {
+  it('keygen writes a private key file; secret encrypt reads stdin and prints only enc:v1:…', { timeout: 180_000 }, async () => {
     const keygen = await cli(['secret', 'keygen']);
     assert.equal(keygen.code, 0, keygen.stderr);
     firstKeyId = /^wrote key ([0-9a-f]{8}) to (.+) \(mode 0600\)\n$/.exec(keygen.stdout)?.[1] ?? '';
@@ -70,7 +70,7 @@ describe('sluice secret and sluice config show (CLI)', () => {
     assert.equal(empty.stderr, 'error: no secret given; type it at the prompt or pipe it: printf %s "$SECRET" | sluice secret encrypt\n');
   });
 
-  it('config show -e prod prints the merged config with the decrypted URL\'s password masked, as YAML and JSON', { timeout: 60_000 }, async () => {
+  it('config show -e prod prints the merged config with the decrypted URL\'s password masked, as YAML and JSON', { timeout: 180_000 }, async () => {
     writeConfig(encrypted);
     const shown = await cli(['config', 'show', '-e', 'prod']);
     assert.equal(shown.code, 0, shown.stderr);
@@ -115,7 +115,7 @@ describe('sluice secret and sluice config show (CLI)', () => {
     assert.equal(missing.stderr, `error: master key file ${missingFile} does not exist; create one with \`sluice secret keygen --file ${missingFile}\`\n`);
   });
 
-  it('plain text is refused in prod with exit 2 and the path of the field, accepted in dev with a warning', { timeout: 60_000 }, async () => {
+  it('plain text is refused in prod with exit 2 and the path of the field, accepted in dev with a warning', { timeout: 180_000 }, async () => {
     writeConfig(SECRET_URL);
     const refused = await cli(['config', 'show', '-e', 'prod']);
     assert.equal(refused.code, 2);
@@ -148,7 +148,7 @@ describe('sluice secret and sluice config show (CLI)', () => {
     assert.equal(unknown.stderr, `error: unknown environment "prd": ${configFile()} defines prod; choose one of dev, prod with --env/-e or SLUICE_ENV (dev is always available)\n`);
   });
 
-  it('a wrong key and a key file others can read are refused clearly, without a stack trace', { timeout: 60_000 }, async () => {
+  it('a wrong key and a key file others can read are refused clearly, without a stack trace', { timeout: 180_000 }, async () => {
     writeConfig(encrypted);
     const otherKey = Buffer.alloc(32, 7).toString('base64');
     const wrong = await cli(['config', 'show', '-e', 'prod'], { env: { SLUICE_MASTER_KEY: otherKey } });
@@ -166,7 +166,7 @@ describe('sluice secret and sluice config show (CLI)', () => {
     assert.equal(readable.stderr, `error: master key file ${keyFile()} has mode 0644, so other users may read it; make it private to its owner: chmod 600 ${keyFile()}\n`);
   });
 
-  it('rotates: keygen --add puts a new key first, secret rotate re-encrypts the file with it, then the old key can go', { timeout: 60_000 }, async () => {
+  it('rotates: keygen --add puts a new key first, secret rotate re-encrypts the file with it, then the old key can go', { timeout: 180_000 }, async () => {
     writeConfig(encrypted);
     const add = await cli(['secret', 'keygen', '--add']);
     assert.equal(add.code, 0, add.stderr);

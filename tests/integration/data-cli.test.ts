@@ -46,7 +46,7 @@ describe('sluice data (CLI, local data store)', () => {
 
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('puts, lists, sizes, cats, gets and removes user data under .sluice/data/user', { timeout: 60_000 }, async () => {
+  it('puts, lists, sizes, cats, gets and removes user data under .sluice/data/user', { timeout: 180_000 }, async () => {
     let r = await cli('put', 'lookups/rates.csv', 'rates.csv', '--user');
     assert.equal(r.stderr, '');
     assert.equal(r.stdout.toString(), 'stored lookups/rates.csv in the user data store (32 bytes)\n');
@@ -95,7 +95,7 @@ describe('sluice data (CLI, local data store)', () => {
     assert.equal(existsSync(path.join(dir, '.sluice', 'data', 'user', 'lookups')), false);
   });
 
-  it('keeps pipeline data per run, apart from user data', { timeout: 60_000 }, async () => {
+  it('keeps pipeline data per run, apart from user data', { timeout: 180_000 }, async () => {
     assert.equal((await cli('put', 'chunk.csv', 'rates.csv', '--pipeline', 'orders-v1-aaaa')).code, 0);
     assert.equal((await cli('put', 'other.csv', 'rates.csv', '--pipeline', 'orders-v1-bbbb')).code, 0);
     assert.equal((await cli('put', 'mine.csv', 'rates.csv', '--user')).code, 0);
@@ -115,7 +115,7 @@ describe('sluice data (CLI, local data store)', () => {
     assert.equal((await cli('size', 'mine.csv', '--user')).stdout.toString(), '32\n');
   });
 
-  it('refuses requests with exit 2 and a message saying what to fix', { timeout: 60_000 }, async () => {
+  it('refuses requests with exit 2 and a message saying what to fix', { timeout: 180_000 }, async () => {
     assert.equal((await cli('put', 'ranged.csv', 'rates.csv', '--user')).code, 0);
     refused(await cli('ls'), "give exactly one scope: --user (persistent data) or --pipeline <run-id> (one run's data)");
     refused(await cli('ls', '--user', '--pipeline', 'r1'), 'give either --user or --pipeline <run-id>, not both');
