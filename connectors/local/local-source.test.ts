@@ -382,6 +382,14 @@ describe('LocalSource.stage: unreadable files in Sluice\'s words', () => {
     await unreadable('list.ndjson', '{"id":1}\n{"id":2} x\n', 'list.ndjson line 2 is not valid JSON; NDJSON needs one complete JSON object on each line (is an object split over lines, or the line cut short?)');
   });
 
+  it('a key holding an object in one NDJSON line and an array in another', async () => {
+    await unreadable(
+      'shapes.ndjson',
+      '{"id":1,"o":{"a":1}}\n{"id":2,"o":[1]}\n',
+      'shapes.ndjson: a column holds values of incompatible kinds in different rows (e.g. an object in one, an array or a number in another); make each key hold one kind of value',
+    );
+  });
+
   it('a file that is not Parquet, and a truncated Parquet file', async () => {
     const message = (name: string) =>
       `${name} is not a Parquet file, or is truncated (it does not end with a Parquet footer); check that the file was copied completely, and source.format (or the file's extension)`;
