@@ -21,6 +21,7 @@ import { SourceError } from '../../common/errors';
 import type { SourceFormat } from '../../flows/flow-spec';
 import { isNested, nestedAsJsonText } from '../../transform/field-types';
 import type { SourceConnector, StagedSource, StageSourceRequest } from '../connector';
+import { explainReadError } from './read-errors';
 
 const EXTENSIONS: Record<string, SourceFormat> = {
   '.csv': 'csv',
@@ -87,7 +88,7 @@ function nestedColumnsAsJson(schema: Record<string, DataType>): pl.Expr[] {
  * `""` escaped and renames a duplicate `name` to `name_duplicated_0`).
  * @throws SourceError `DUPLICATE_COLUMN` naming each duplicated name and its 1-based positions.
  */
-function readCsvHeader(file: string, options: Record<string, unknown>): string[] {
+function readCsvHeader(file: string, name: string, options: Record<string, unknown>): string[] {
   const first = pl.scanCSV(file, { ...options, hasHeader: false } as never).limit(1).collectSync();
   const header = first.height === 0 ? [] : (first.row(0) as unknown[]).map((name) => (name === null ? '' : String(name)));
   const positions = new Map<string, number[]>();
@@ -97,7 +98,7 @@ function readCsvHeader(file: string, options: Record<string, unknown>): string[]
     const list = duplicates.map(([name, at]) => `"${name}" (columns ${at.join(', ')})`).join(', ');
     throw new SourceError(
       'DUPLICATE_COLUMN',
-      `${path.basename(file)} has more than one column named ${list}; a field could map either of them. Rename the columns in the file so that each header name is unique.`,
+      `${name} has more than one column named ${list}; a field could map either of them. Rename the columns in the file so that each header name is unique.`,
       { details: { duplicates: Object.fromEntries(duplicates) } },
     );
   }
@@ -107,10 +108,12 @@ function readCsvHeader(file: string, options: Record<string, unknown>): string[]
 /**
  * Stages one local (or already downloaded) file as a single Parquet file in `stagingDir`.
  * Shared by every file-based source connector. Nested values become their JSON text.
- * @throws SourceError `UNREADABLE_SOURCE` with Polars' message when the file is not valid `format`;
+ * @param name the file's name in messages: its path relative to the connector's root, or the object's URI.
+ * @throws SourceError `UNREADABLE_SOURCE` when the file is not valid `format`, in Sluice's words (see
+ *   ./read-errors.ts: file, line, byte offset and the fix; Polars' message in `details.polars`);
  *   `DUPLICATE_COLUMN` when a CSV header names a column twice.
  */
-export async function stageFile(file: string, format: SourceFormat, request: StageSourceRequest): Promise<StagedSource> {
+export async function stageFile(file: string, format: SourceFormat, request: StageSourceRequest, name = path.basename(file)): Promise<StagedSource> {
   const out = path.join(request.stagingDir, 'source-00000.parquet');
   const csv = request.spec.source.csv ?? {};
   try {
@@ -131,7 +134,7 @@ export async function stageFile(file: string, format: SourceFormat, request: Sta
         };
         lazy = pl.scanCSV(file, options as never);
         if (options.hasHeader) {
-          const header = readCsvHeader(file, options);
+          const header = readCsvHeader(file, name, options);
           const columns = lazy.columns;
           if (header.length === columns.length && header.some((name, i) => name !== columns[i])) {
             lazy = lazy.rename(Object.fromEntries(columns.map((name, i) => [name, header[i]!])));
@@ -146,8 +149,8 @@ export async function stageFile(file: string, format: SourceFormat, request: Sta
     }
   } catch (error) {
     if (error instanceof SourceError) throw error;
-    const message = (error as Error).message.split('\n').slice(0, 3).join(' ');
-    throw new SourceError('UNREADABLE_SOURCE', `cannot read ${path.basename(file)} as ${format}: ${message}`, { cause: error });
+    const options = { delimiter: csv.delimiter ?? ',', quote: csv.quote ?? '"', hasHeader: csv.has_header ?? true };
+    throw await explainReadError(error, { file, name, format, csv: options });
   }
   const meta = pl.scanParquet(out);
   const columns = meta.columns;
@@ -166,6 +169,6 @@ export class LocalSource implements SourceConnector {
 
   async stage(request: StageSourceRequest): Promise<StagedSource> {
     const file = resolveUnderRoot(this.root, request.sourcePath);
-    return stageFile(file, detectFormat(file, request.spec.source.format), request);
+    return stageFile(file, detectFormat(file, request.spec.source.format), request, path.relative(realpathSync(this.root), file));
   }
 }

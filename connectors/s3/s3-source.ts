@@ -44,7 +44,7 @@ export class S3Source implements SourceConnector {
     const { bucket, key } = parseS3Uri(uri, 'source');
     // Decide the format before downloading, so an unknown one fails fast.
     const format = detectFormat(key, request.spec.source.format);
-    // Downloaded under its own name (Polars' messages name the file), in a folder of its own.
+    // Downloaded under its own name, in a folder of its own; messages name the object's URI.
     const downloadDir = path.join(request.stagingDir, 'download');
     await mkdir(downloadDir, { recursive: true });
     const raw = path.join(downloadDir, path.basename(key).replace(/[^\w.-]/g, '_').replace(/^\.+/, '') || 'object');
@@ -74,7 +74,7 @@ export class S3Source implements SourceConnector {
       } catch (error) {
         throw mapS3Error(error, 'source', uri, this.connectorName);
       }
-      return await stageFile(raw, format, request);
+      return await stageFile(raw, format, request, uri);
     } finally {
       await rm(downloadDir, { recursive: true, force: true });
     }

@@ -3,10 +3,11 @@
  * real PostgreSQL, local files → Postgres: a NUL byte PostgreSQL text cannot store is that row's
  * `encoding` reject while the rest loads; a nested JSON value read into a `string` field keeps its
  * JSON text; a CSV header naming a column twice fails the run with DUPLICATE_COLUMN; a header with
- * escaped quotes is mapped by its unescaped name.
+ * escaped quotes is mapped by its unescaped name. A CSV Polars cannot read fails the run with a message in
+ * Sluice's words (file, line, byte, fix), never Polars' advice.
  */
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { RunFailedError, type Sluice } from '../../client/sluice';
@@ -29,6 +30,8 @@ describe('runs never change a value silently', () => {
     writeFileSync(path.join(stack.dir, 'events.ndjson'), lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
     writeFileSync(path.join(stack.dir, 'dup.csv'), 'id,name,name\n1,a,b\n');
     writeFileSync(path.join(stack.dir, 'quoted.csv'), 'id,"my ""quoted"" col"\n1,q\n');
+    mkdirSync(path.join(stack.dir, 'drop'));
+    writeFileSync(path.join(stack.dir, 'drop', 'ragged.csv'), 'id,name\n1,alpha\n2,Smith, J\n3,gamma\n');
   });
 
   after(async () => {
@@ -103,5 +106,29 @@ fields:
     assert.equal(run.status, 'SUCCEEDED');
     const rows = await db.pool.query('SELECT id, col FROM public.quoted');
     assert.deepEqual(rows.rows, [{ id: '1', col: 'q' }]);
+  });
+
+  it('fails a CSV with a ragged row with UNREADABLE_SOURCE naming the file, line and fix in Sluice\'s words', async () => {
+    const version = await runner.publish(`
+name: ragged
+source: { connector: files }
+target: { connector: warehouse, table: public.ragged }
+fields:
+  id: { from: id, type: int64 }
+`);
+    const run = await sluice.run({ flowVersion: version, sourcePath: 'drop/ragged.csv' });
+    await assert.rejects(run.wait({ timeoutMs: 120_000, pollIntervalMs: 200 }), (error: unknown) => {
+      assert.ok(error instanceof RunFailedError);
+      assert.equal(error.status, 'FAILED');
+      assert.equal(error.error.code, 'UNREADABLE_SOURCE');
+      assert.equal(error.error.step, 'sync_source');
+      assert.equal(
+        error.error.message,
+        'drop/ragged.csv line 3 (byte 16) has 3 fields but the header has 2; fix the row, or quote the field that contains a comma',
+      );
+      assert.deepEqual(error.metadata?.error, error.error);
+      return true;
+    });
+    assert.equal((await db.pool.query("SELECT to_regclass('public.ragged') AS t")).rows[0].t, null);
   });
 });

@@ -89,6 +89,7 @@ describe('the s3 connector on a real S3 server, Temporal and Postgres', () => {
     await client.send(new PutObjectCommand({ Bucket: 'inbox', Key: 'orders/orders.csv', Body: ORDERS_CSV }));
     await client.send(new PutObjectCommand({ Bucket: 'inbox', Key: 'orders/orders.ndjson', Body: ORDERS_NDJSON }));
     await client.send(new PutObjectCommand({ Bucket: 'inbox', Key: 'orders/orders.parquet', Body: parquet }));
+    await client.send(new PutObjectCommand({ Bucket: 'inbox', Key: 'orders/ragged.csv', Body: 'id,name,amount\n1,a,2\n2,"b",3,4\n' }));
     await db.pool.query(`CREATE TABLE public.batches (batch_id text, id integer, name text, amount numeric)`);
     await db.pool.query(`INSERT INTO public.batches VALUES ('b1', 1, 'a', 10.5), ('b1', 2, 'b, "quoted"', 20), ('b1', 3, NULL, 5), ('b1', 4, 'd', -1), ('b1', 5, 'e', 7.25), ('b2', 6, 'f', 1)`);
     const lake = { kind: 's3' as const, endpoint: s3.endpoint, region: s3.region, force_path_style: true, access_key_id: s3.accessKeyId, secret_access_key: s3.secretAccessKey };
@@ -162,7 +163,7 @@ describe('the s3 connector on a real S3 server, Temporal and Postgres', () => {
     assert.deepEqual(rejects.rows[0].record, { id: '2', name: 'beta', amount: 'abc' });
   });
 
-  it('ends FAILED (not CRASHED) for a missing key, a missing bucket, bad credentials and a bad URI', async () => {
+  it('ends FAILED (not CRASHED) for a missing key, a missing bucket, bad credentials, a bad URI and an unreadable object', async () => {
     const version = await publish(IMPORT_FLOW.replace('s3_orders', 's3_missing'));
     const missingKey = await sluice.run({ flowVersion: version, sourcePath: 's3://inbox/orders/nope.csv' });
     await assert.rejects(missingKey.wait({ timeoutMs: 120_000 }), failedWith('SOURCE_NOT_FOUND', 'sync_source', 'source object s3://inbox/orders/nope.csv does not exist'));
@@ -177,6 +178,12 @@ describe('the s3 connector on a real S3 server, Temporal and Postgres', () => {
 
     const notAnUri = await sluice.run({ flowVersion: version, sourcePath: 'orders/orders.csv' });
     await assert.rejects(notAnUri.wait({ timeoutMs: 120_000 }), failedWith('INVALID_S3_URI', 'sync_source', '"orders/orders.csv" is not an S3 object URI; expected s3://bucket/key'));
+
+    const ragged = await sluice.run({ flowVersion: version, sourcePath: 's3://inbox/orders/ragged.csv' });
+    await assert.rejects(
+      ragged.wait({ timeoutMs: 120_000 }),
+      failedWith('UNREADABLE_SOURCE', 'sync_source', 's3://inbox/orders/ragged.csv line 3 (byte 21) has 4 fields but the header has 3; fix the row, or quote the field that contains a comma'),
+    );
 
     const badKey = await publish(IMPORT_FLOW.replace('s3_orders', 's3_badkey').replace('connector: lake', 'connector: lake_badkey'));
     const denied = await sluice.run({ flowVersion: badKey, sourcePath: 's3://inbox/orders/orders.csv' });
