@@ -82,11 +82,11 @@ describe('a worker whose metadata database restarts mid-run', () => {
     await target?.drop();
   });
 
-  it('stopped during the load and down across the next event: same worker, every row and every event exactly once', { timeout: 120_000 }, async (t) => {
+  it('stopped during the load and down across the next event: same worker, every row and every event exactly once', { timeout: 150_000 }, async (t) => {
     const { version } = await new FlowVersionStore(metadataPool).publish(parseFlowSpec(FLOW), { sourceText: FLOW });
     const run = await sluice.run({ flowVersion: version.id, sourcePath: 'events.csv' });
     // The COPY into the target (on the shared server) is running.
-    const deadline = Date.now() + 60_000;
+    const deadline = Date.now() + 90_000;
     let copying = false;
     while (!copying && Date.now() < deadline) {
       const active = await target.pool.query(
@@ -95,11 +95,11 @@ describe('a worker whose metadata database restarts mid-run', () => {
       copying = active.rows[0].n > 0;
       if (!copying) await sleep(10);
     }
-    assert.ok(copying, 'the COPY into public.events was seen running within 60 s');
+    assert.ok(copying, 'the COPY into public.events was seen running within 90 s');
     const stopped = Date.now();
     await metadata.stop('immediate');
     // Down until the worker tried to store the SUCCEEDED event and could not.
-    const failed = await worker.waitForLog((e) => e.activity === 'publishRunEvent' && e.msg === 'activity failed; Temporal will retry it', 60_000, 'publishRunEvent failing');
+    const failed = await worker.waitForLog((e) => e.activity === 'publishRunEvent' && e.msg === 'activity failed; Temporal will retry it', 90_000, 'publishRunEvent failing');
     assert.equal(failed.err?.code, 'ECONNREFUSED', JSON.stringify(failed.err));
     await metadata.start();
     t.diagnostic(`the metadata database was down ${Date.now() - stopped} ms`);

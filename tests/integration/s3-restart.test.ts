@@ -106,7 +106,7 @@ describe('a worker whose S3 server (target and staging) restarts mid-upload', ()
     await s3?.stop();
   });
 
-  it('killed during the multipart upload, back 3 s later: same worker, one complete object, every row exactly once', { timeout: 120_000 }, async (t) => {
+  it('killed during the multipart upload, back 3 s later: same worker, one complete object, every row exactly once', { timeout: 150_000 }, async (t) => {
     const { version } = await new FlowVersionStore(db.pool).publish(parseFlowSpec(FLOW), { sourceText: FLOW });
     const run = await sluice.run({ flowVersion: version.id, sourcePath: 'events.csv' });
     const finalKey = `events/${run.id}.csv`;
@@ -146,7 +146,7 @@ describe('a worker whose S3 server (target and staging) restarts mid-upload', ()
     assert.equal(started[0]!.identity, `${worker.pid}@${os.hostname()}`, 'the retry ran on the same worker process');
   });
 
-  it('killed while the transform stages mapped chunks, back 3 s later: same worker, every row exactly once', { timeout: 120_000 }, async (t) => {
+  it('killed while the transform stages mapped chunks, back 3 s later: same worker, every row exactly once', { timeout: 150_000 }, async (t) => {
     const { version } = await new FlowVersionStore(db.pool).publish(parseFlowSpec(TO_TABLE), { sourceText: TO_TABLE });
     const run = await sluice.run({ flowVersion: version.id, sourcePath: 'events.csv' });
     // The first mapped chunk is in staging: the transform is under way, later chunks still to come.
