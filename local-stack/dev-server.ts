@@ -13,7 +13,11 @@ import { SEARCH_ATTRIBUTES } from '../common/run-model';
 export interface DevServerHandle {
   address: string;
   uiUrl: string;
-  stop(): Promise<void>;
+  /**
+   * Stops the server and resolves once it exited: `SIGTERM` (@default; SIGKILL after 10 s), or `SIGKILL`
+   * (a crash: its SQLite file is kept, a server started again on it resumes every workflow).
+   */
+  stop(signal?: 'SIGTERM' | 'SIGKILL'): Promise<void>;
 }
 
 /** `--search-attribute Name=Keyword` arguments for every Sluice search attribute. */
@@ -69,11 +73,11 @@ export async function startDevServer(options: { cli: string; stateDir: string; l
   return {
     address,
     uiUrl: `http://127.0.0.1:${uiPort}`,
-    stop: () =>
+    stop: (signal = 'SIGTERM') =>
       new Promise<void>((resolve) => {
         if (exited) return resolve();
         child.once('exit', () => resolve());
-        child.kill('SIGTERM');
+        child.kill(signal);
         setTimeout(() => child.kill('SIGKILL'), 10_000).unref();
       }),
   };

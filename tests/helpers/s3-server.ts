@@ -22,6 +22,11 @@ export interface S3Server {
   secretAccessKey: string;
   /** The folder the posix backend keeps buckets in. */
   dataDir: string;
+  /** Stops the server process with `signal` (SIGKILL after 5 s), keeping its port and data dir for {@link S3Server.resume}. */
+  halt(signal: NodeJS.Signals): Promise<void>;
+  /** Starts a halted server again on the same port and data dir; resolves once it accepts connections. */
+  resume(): Promise<void>;
+  /** Stops the server and deletes its data dir. */
   stop(): Promise<void>;
 }
 
@@ -50,23 +55,24 @@ async function freePort(): Promise<number> {
   });
 }
 
-/** Starts versitygw on a free loopback port; resolves once it accepts connections. */
-export async function startS3Server(projectDir: string): Promise<S3Server> {
-  const binary = await findS3Server(projectDir);
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'sluice-s3-'));
-  const port = await freePort();
-  const accessKeyId = 'sluice-test';
-  const secretAccessKey = 'sluice-test-secret';
+/** A running versitygw process: resolves once it accepts connections on `port`. */
+async function spawnVersitygw(binary: string, options: { port: number; dataDir: string; accessKeyId: string; secretAccessKey: string }) {
+  const { port, dataDir, accessKeyId, secretAccessKey } = options;
   const child = spawn(binary, ['--access', accessKeyId, '--secret', secretAccessKey, '--port', `127.0.0.1:${port}`, 'posix', dataDir], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000)));
-  let exited = false;
-  child.on('exit', () => (exited = true));
+  const state = { exited: false };
+  const exit = new Promise<void>((resolve) =>
+    child.on('exit', () => {
+      state.exited = true;
+      resolve();
+    }),
+  );
   const deadline = Date.now() + 20_000;
   for (;;) {
-    if (exited) throw new Error(`versitygw exited at start: ${stderr}`);
+    if (state.exited) throw new Error(`versitygw exited at start: ${stderr}`);
     const ok = await new Promise<boolean>((resolve) => {
       const socket = net.connect(port, '127.0.0.1', () => {
         socket.end();
@@ -75,26 +81,46 @@ export async function startS3Server(projectDir: string): Promise<S3Server> {
       socket.on('error', () => resolve(false));
     });
     if (ok) break;
-    if (Date.now() > deadline) throw new Error(`versitygw did not listen on ${port}: ${stderr}`);
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`versitygw did not listen on ${port}: ${stderr}`);
+    }
     await new Promise((r) => setTimeout(r, 100));
   }
+  /** Stops the process with `signal` (SIGKILL after 5 s) and resolves once it exited. */
+  const kill = (signal: NodeJS.Signals): Promise<void> => {
+    if (state.exited) return Promise.resolve();
+    child.kill(signal);
+    setTimeout(() => child.kill('SIGKILL'), 5000).unref();
+    return exit;
+  };
+  return { kill };
+}
+
+/** Starts versitygw on a free loopback port; resolves once it accepts connections. */
+export async function startS3Server(projectDir: string): Promise<S3Server> {
+  const binary = await findS3Server(projectDir);
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'sluice-s3-'));
+  const options = { port: await freePort(), dataDir, accessKeyId: 'sluice-test', secretAccessKey: 'sluice-test-secret' };
+  let running: Awaited<ReturnType<typeof spawnVersitygw>> | undefined = await spawnVersitygw(binary, options);
   return {
-    endpoint: `http://127.0.0.1:${port}`,
+    endpoint: `http://127.0.0.1:${options.port}`,
     region: 'us-east-1',
-    accessKeyId,
-    secretAccessKey,
+    accessKeyId: options.accessKeyId,
+    secretAccessKey: options.secretAccessKey,
     dataDir,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        const done = () => {
-          rmSync(dataDir, { recursive: true, force: true });
-          resolve();
-        };
-        if (exited) return done();
-        child.once('exit', done);
-        child.kill('SIGTERM');
-        setTimeout(() => child.kill('SIGKILL'), 5000).unref();
-      }),
+    async halt(signal) {
+      await running?.kill(signal);
+      running = undefined;
+    },
+    async resume() {
+      running ??= await spawnVersitygw(binary, options);
+    },
+    async stop() {
+      await running?.kill('SIGTERM');
+      running = undefined;
+      rmSync(dataDir, { recursive: true, force: true });
+    },
   };
 }
 

@@ -64,7 +64,7 @@ export async function startTemporal(options: StartTemporalOptions = {}): Promise
 }
 
 /** A TCP port free on 127.0.0.1 right now (the OS picks it; released before returning). */
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
