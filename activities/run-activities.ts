@@ -25,7 +25,7 @@ import type { Staging } from '../storage/staging';
 import type { LinkStepResult } from '../connectors/connector';
 import { applyCustomMap, mapInput } from '../transform/custom-map';
 import { findDuplicates } from '../transform/dedupe';
-import { mapChunk, ROW_COLUMN, ruleKey, toJson, type RejectError } from '../transform/map-chunk';
+import { mapChunkAsync, ROW_COLUMN, ruleKey, toJson, type RejectError } from '../transform/map-chunk';
 import { loadMap, readMapFile, type MapFile } from '../flows/map-module';
 import { withActivityBoundary } from './activity-boundary';
 
@@ -259,7 +259,7 @@ export function createRunActivities(deps: RunActivityDeps) {
         beat({ chunk: input.index, rows: raw.height });
         // Rules that depend on what the target can store (a NUL byte in PostgreSQL text) read its kind.
         const targetKind = config.connectors[spec.target.connector]?.kind;
-        const { mapped, rejected, byRule } = mapChunk(spec, raw, input.chunk.firstRow, { targetKind });
+        const { mapped, rejected, byRule } = await mapChunkAsync(spec, raw, input.chunk.firstRow, { targetKind });
         await staging.writeParquet(rejected, rejectedKey);
         await staging.writeParquet(mapped, mappedKey);
         return { index: input.index, mappedKey, rejectedKey, rowsMapped: mapped.height, rowsRejected: rejected.height, byRule, worker: WORKER_IDENTITY };
