@@ -53,6 +53,8 @@ export function toJson(value: unknown): string {
 
 interface Rule {
   flag: string;
+  /** A flag that, when set, makes this rule pass (a failed cast reports only `type`, not also `required`). */
+  unless?: string;
   field: string | null;
   rule: string;
   message: (row: Record<string, unknown>) => string;
@@ -133,6 +135,17 @@ function evaluateExprs(spec: FlowSpec, raw: pl.DataFrame, indexes: number[], inp
   return result.getColumns();
 }
 
+/** Prefixes of the working columns derived from a field's input column. */
+const P = {
+  typed: '__sluice_t.',
+  type: '__sluice_type.',
+  missing: '__sluice_missing.',
+  encoding: '__sluice_encoding.',
+  in: '__sluice_in.',
+  ok: '__sluice_ok.',
+  check: '__sluice_check.',
+} as const;
+
 /** A lazy frame a mapping step needs collected, handed to the driver ({@link mapChunk} or {@link mapChunkAsync}). */
 type MapSteps = Generator<pl.LazyDataFrame, MappedChunk, pl.DataFrame>;
 
@@ -204,8 +217,9 @@ function* mapSteps(spec: FlowSpec, raw: pl.DataFrame, firstRowNumber: number, op
   const all = fields.map((_, i) => i);
 
   // Inputs: a source column (the first field reading it uses it in place), or a copy, or the result
-  // of the field's `expr` over the source columns. Derived names: typed value `__t<input>`, cast
-  // failure `__type<input>`, missing `__missing<input>`, NUL flag `__encoding__t<input>`.
+  // of the field's `expr` over the source columns. Derived columns are named by a prefix on the input's
+  // name (`__sluice_t.<input>` typed value, `__sluice_type.` cast failure, …): `__sluice_` is reserved,
+  // like ROW_COLUMN, so they cannot collide with source columns.
   const inputs: string[] = [];
   const used = new Set<string>();
   const copies: pl.Expr[] = [];
@@ -225,8 +239,8 @@ function* mapSteps(spec: FlowSpec, raw: pl.DataFrame, firstRowNumber: number, op
   // Read once: each `columns` / `dtypes` access rebuilds the whole list (O(columns)).
   const workDtypes = work.dtypes;
   const dtypes = new Map(work.columns.map((c, k) => [c, workDtypes[k]!]));
-  const typed = (i: number) => `__t${inputs[i]}`;
-  const typeFlag = (i: number) => `__type${inputs[i]}`;
+  const typed = (i: number) => `${P.typed}${inputs[i]}`;
+  const typeFlag = (i: number) => `${P.type}${inputs[i]}`;
 
   // Typed values, cast failures and missing values: one expression per group of fields that cast alike.
   const castGroups = [
@@ -244,8 +258,8 @@ function* mapSteps(spec: FlowSpec, raw: pl.DataFrame, firstRowNumber: number, op
     for (const { indexes, names, required } of castGroups) {
       const first = indexes[0]!;
       const cast = castField(pl.col(names), dtypes.get(inputs[first]!)!, fields[first]!);
-      castExprs.push(cast.value.keepName().prefix('__t'), cast.failed.keepName().prefix('__type'));
-      if (required.length > 0) castExprs.push(castField(pl.col(required), dtypes.get(inputs[first]!)!, fields[first]!).missing.keepName().prefix('__missing'));
+      castExprs.push(cast.value.keepName().prefix(P.typed), cast.failed.keepName().prefix(P.type));
+      if (required.length > 0) castExprs.push(castField(pl.col(required), dtypes.get(inputs[first]!)!, fields[first]!).missing.keepName().prefix(P.missing));
     }
     rememberCastPlan(castKey, castExprs);
   }
@@ -261,7 +275,7 @@ function* mapSteps(spec: FlowSpec, raw: pl.DataFrame, firstRowNumber: number, op
     if (names.length === 0) continue;
     const text = pl.col(names);
     const nul = type === 'string' ? text.str.contains('\u0000', true) : text.str.contains(NUL_IN_JSON);
-    flagExprs.push(nul.fillNull(false).keepName().prefix('__encoding'));
+    flagExprs.push(nul.fillNull(false).keepName().prefix(P.encoding));
   }
   for (const [i, field] of fields.entries()) {
     rules.push({
@@ -271,20 +285,20 @@ function* mapSteps(spec: FlowSpec, raw: pl.DataFrame, firstRowNumber: number, op
       message: (row) => `cannot convert ${toJson(row[inputs[i]!])} to ${describeType(field)}`,
     });
     if (field.required) {
-      rules.push({ flag: `__missing${inputs[i]}`, field: field.name, rule: 'required', message: () => `${field.name} is required but missing` });
+      rules.push({ flag: `${P.missing}${inputs[i]}`, unless: typeFlag(i), field: field.name, rule: 'required', message: () => `${field.name} is required but missing` });
     }
     if (postgres && (field.type === 'string' || field.type === 'json')) {
       rules.push({
-        flag: `__encoding${typed(i)}`,
+        flag: `${P.encoding}${typed(i)}`,
         field: field.name,
         rule: 'encoding',
         message: () => `contains a NUL byte (U+0000), which PostgreSQL ${field.type === 'json' ? 'jsonb' : 'text'} cannot store; remove it from the source`,
       });
     }
     if (field.in) {
-      flagExprs.push(pl.col(typed(i)).isNotNull().and(pl.col(typed(i)).isIn(field.in).not()).fillNull(false).alias(`__in_rule${inputs[i]}`));
+      flagExprs.push(pl.col(typed(i)).isNotNull().and(pl.col(typed(i)).isIn(field.in).not()).fillNull(false).alias(`${P.in}${inputs[i]}`));
       rules.push({
-        flag: `__in_rule${inputs[i]}`,
+        flag: `${P.in}${inputs[i]}`,
         field: field.name,
         rule: 'in',
         message: (row) => `${toJson(row[typed(i)])} is not one of ${field.in!.map((v) => toJson(v)).join(', ')}`,
@@ -307,26 +321,26 @@ function* mapSteps(spec: FlowSpec, raw: pl.DataFrame, firstRowNumber: number, op
       if (String(result.dtype.variant ?? result.dtype) !== 'Bool') {
         throw new TransformError('INVALID_SQL', `${what} must be a boolean condition, but it gives ${String(result.dtype)}`);
       }
-      results.push(result.alias(`__ok_${j}`));
+      results.push(result.alias(`${P.ok}${j}`));
       rules.push({
-        flag: `__check__ok_${j}`,
+        flag: `${P.check}${P.ok}${j}`,
         field: check.field ? check.name : null,
         rule: check.field ? 'check' : `check:${check.name}`,
         message: () => `failed check: ${check.sql}`,
       });
     }
     // A check fails only when it is false; null (a null input) passes.
-    work = work.withColumns(...results).withColumns(pl.col(results.map((r) => r.name)).not().fillNull(false).keepName().prefix('__check'));
+    work = work.withColumns(...results).withColumns(pl.col(results.map((r) => r.name)).not().fillNull(false).keepName().prefix(P.check));
   }
 
   // Lazy, so Polars projects the few needed columns before filtering the wide working frame.
-  const flagged = work.lazy().withColumns(...flagExprs).withColumns(pl.anyHorizontal(pl.col(rules.map((r) => r.flag))).alias('__rejected'));
+  const flagged = work.lazy().withColumns(...flagExprs).withColumns(pl.anyHorizontal(pl.col(rules.map((r) => r.flag))).alias('__sluice_rejected'));
   const mapped = yield flagged
-    .filter(pl.col('__rejected').not())
+    .filter(pl.col('__sluice_rejected').not())
     .select(pl.col([ROW_COLUMN, ...fields.map((_, i) => typed(i))]))
     .rename(targetNames);
 
-  const rejectedWork = yield flagged.filter(pl.col('__rejected'));
+  const rejectedWork = yield flagged.filter(pl.col('__sluice_rejected'));
   if (rejectedWork.height === 0) return { mapped, rejected: emptyRejected(), byRule: {} };
   // Original values as JSON, encoded by Polars; only the columns the messages need go to JS.
   const records = rejectedWork.select(pl.struct(pl.col(raw.columns)).struct.jsonEncode().alias('record')).getColumn('record').toArray() as string[];
@@ -343,7 +357,7 @@ function* mapSteps(spec: FlowSpec, raw: pl.DataFrame, firstRowNumber: number, op
     rows.push(Number(detail[ROW_COLUMN]));
     // A failed cast reports only the type error, not also `required`.
     const failed = rules
-      .filter((r) => detail[r.flag] === true && !(r.rule === 'required' && detail[`__type${r.flag.slice('__missing'.length)}`] === true))
+      .filter((r) => detail[r.flag] === true && !(r.unless !== undefined && detail[r.unless] === true))
       .map((r): RejectError => ({ field: r.field, rule: r.rule, message: r.message(detail) }));
     for (const error of failed) byRule[ruleKey(error)] = (byRule[ruleKey(error)] ?? 0) + 1;
     errors.push(postgres ? escapeNulForPostgres(toJson(failed)) : toJson(failed));
