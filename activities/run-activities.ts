@@ -20,12 +20,12 @@ import type { ConnectorRegistry } from '../connectors/registry';
 import { TransformError } from '../common/errors';
 import type { CustomMapMetadata } from '../common/run-model';
 import type { FlowVersion, FlowVersionStore } from '../flows/flow-versions';
-import type { ChunkPlan, StagedFileRef } from '../common/chunk-plan';
+import { chunkRowsFor, type ChunkPlan, type StagedFileRef } from '../common/chunk-plan';
 import type { Staging } from '../storage/staging';
 import type { LinkStepResult } from '../connectors/connector';
 import { applyCustomMap, mapInput } from '../transform/custom-map';
 import { findDuplicates } from '../transform/dedupe';
-import { mapChunk, ROW_COLUMN, ruleKey, toJson, type RejectError } from '../transform/map-chunk';
+import { mapChunkAsync, ROW_COLUMN, ruleKey, toJson, type RejectError } from '../transform/map-chunk';
 import { loadMap, readMapFile, type MapFile } from '../flows/map-module';
 import { withActivityBoundary } from './activity-boundary';
 
@@ -55,7 +55,7 @@ export interface SyncSourceOutput {
   rows: number;
   columns: string[];
   format: string;
-  /** Rows per transform chunk (the worker's `staging.chunk_rows`). */
+  /** Rows per transform chunk: the worker's `staging.chunk_rows`, lowered for wide rows ({@link chunkRowsFor}). */
   chunkRows: number;
 }
 
@@ -174,7 +174,7 @@ export function createRunActivities(deps: RunActivityDeps) {
   const { config, connectors, flowVersions, staging, logger } = deps;
 
   const readSlice = async (chunk: ChunkPlan): Promise<pl.DataFrame> =>
-    pl.scanParquet(await staging.fetch(chunk.file)).slice(chunk.offset, chunk.rows).collectSync();
+    pl.scanParquet(await staging.fetch(chunk.file)).slice(chunk.offset, chunk.rows).collect();
 
   /**
    * The original source values (JSON text) of some source rows, read back from staging: what a
@@ -216,11 +216,12 @@ export function createRunActivities(deps: RunActivityDeps) {
         const runKey = staging.runKey(input.runId, input.executionId);
         const scratch = await staging.scratch(runKey, 'source');
         const source = connectors.source(spec.source.connector);
+        // A chunk's memory is budgeted in cells: a wide flow stages and maps fewer rows per chunk.
         const staged = await source.stage({
           sourcePath: input.sourcePath,
           spec,
           stagingDir: scratch,
-          chunkRows: config.staging.chunkRows,
+          chunkRows: chunkRowsFor(config.staging.chunkRows, spec.fields.length),
           onProgress: (progress) => beat(progress),
           signal: Context.current().cancellationSignal,
         });
@@ -231,7 +232,8 @@ export function createRunActivities(deps: RunActivityDeps) {
           files.push({ path: key, rows: file.rows });
         }
         logger.info({ runId: input.runId, rows: staged.rows, files: files.length, staging: staging.location }, 'source staged');
-        return { files, rows: staged.rows, columns: staged.columns, format: staged.format, chunkRows: config.staging.chunkRows };
+        const chunkRows = chunkRowsFor(config.staging.chunkRows, Math.max(spec.fields.length, staged.columns.length));
+        return { files, rows: staged.rows, columns: staged.columns, format: staged.format, chunkRows };
       });
     },
 
@@ -259,7 +261,7 @@ export function createRunActivities(deps: RunActivityDeps) {
         beat({ chunk: input.index, rows: raw.height });
         // Rules that depend on what the target can store (a NUL byte in PostgreSQL text) read its kind.
         const targetKind = config.connectors[spec.target.connector]?.kind;
-        const { mapped, rejected, byRule } = mapChunk(spec, raw, input.chunk.firstRow, { targetKind });
+        const { mapped, rejected, byRule } = await mapChunkAsync(spec, raw, input.chunk.firstRow, { targetKind });
         await staging.writeParquet(rejected, rejectedKey);
         await staging.writeParquet(mapped, mappedKey);
         return { index: input.index, mappedKey, rejectedKey, rowsMapped: mapped.height, rowsRejected: rejected.height, byRule, worker: WORKER_IDENTITY };

@@ -36,3 +36,20 @@ export function planChunks(files: StagedFileRef[], chunkRows: number): ChunkPlan
   }
   return plan;
 }
+
+/**
+ * Cells (rows × columns) one transform chunk may hold: the mapping keeps about four working columns
+ * per field (input, typed value, flags), so a chunk of this many cells stays within a few hundred MB
+ * (docs/operations.md "Limits"). `staging.chunk_rows` (250,000 by default) suits ~20 columns; a
+ * wider flow gets fewer rows per chunk.
+ */
+export const CHUNK_CELL_BUDGET = 5_000_000;
+
+/**
+ * Rows per chunk for a row of `columns` columns: the configured `chunkRows`, lowered so that
+ * rows × columns stays within {@link CHUNK_CELL_BUDGET}; at least 1.
+ * @example chunkRowsFor(250_000, 1_500) === 3_333
+ */
+export function chunkRowsFor(chunkRows: number, columns: number): number {
+  return Math.max(1, Math.min(chunkRows, Math.floor(CHUNK_CELL_BUDGET / Math.max(1, columns))));
+}

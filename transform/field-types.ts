@@ -84,14 +84,17 @@ export function parseExact(text: pl.Expr, type: 'date' | 'datetime', format: str
 /**
  * Builds the cast of one input column to a field's type.
  * @param input the input column (a source column or an `expr` result), any dtype.
+ * `input` may select several columns of the same dtype (`pl.col([a, b])`): Polars expands the
+ * expressions per column, each keeping its input's name (after `keepName()`).
  * @returns `value`: the typed value (null when missing or failed); `failed`: non-null boolean,
- *   true where the input held a value that could not be converted.
+ *   true where the input held a value that could not be converted; `missing`: true where the input
+ *   held no value (null, or blank text for every type but `string`) — what `required` refuses.
  */
-export function castField(input: pl.Expr, inputDtype: DataType, field: FieldSpec): { value: pl.Expr; failed: pl.Expr } {
+export function castField(input: pl.Expr, inputDtype: DataType, field: FieldSpec): { value: pl.Expr; failed: pl.Expr; missing: pl.Expr } {
   const kind = kindOf(inputDtype);
   if (field.type === 'string') {
     const value = kind === 'string' ? input : kind === 'nested' ? nestedAsJsonText(input) : input.cast(pl.Utf8, false);
-    return { value, failed: input.isNotNull().and(value.isNull()) };
+    return { value, failed: input.isNotNull().and(value.isNull()), missing: input.isNull() };
   }
   // Text is trimmed; a blank text is missing, not an error.
   const text = kind === 'string' ? input.str.strip() : input;
@@ -139,7 +142,7 @@ export function castField(input: pl.Expr, inputDtype: DataType, field: FieldSpec
       else value = NULL().cast(pl.Datetime('us'));
       break;
   }
-  return { value, failed: present.and(value.isNull()).fillNull(false) };
+  return { value, failed: present.and(value.isNull()).fillNull(false), missing: present.not().fillNull(true) };
 }
 
 /**

@@ -8,7 +8,7 @@ import { describe, it } from 'node:test';
 import pl from 'nodejs-polars';
 import { TransformError } from '../common/errors';
 import { validateFlowSpec } from '../flows/flow-spec';
-import { emptyRejected, mapChunk, ROW_COLUMN, ruleKey, toJson } from './map-chunk';
+import { emptyRejected, mapChunk, mapChunkAsync, ROW_COLUMN, ruleKey, toJson } from './map-chunk';
 
 function spec(fields: Record<string, unknown>, extra: Record<string, unknown> = {}) {
   return validateFlowSpec({ name: 'chunk', source: { connector: 'files' }, target: { connector: 'warehouse', table: 't' }, fields, ...extra });
@@ -365,5 +365,32 @@ describe('no silent changes', () => {
     const { mapped, rejected } = mapChunk(spec({ name: { from: 'name', type: 'string' } }), pl.DataFrame({ name: ['a\u0000b'] }), 1, { targetKind: 's3' });
     assert.equal(rejected.height, 0);
     assert.deepEqual(plainRecords(mapped), [{ [ROW_COLUMN]: 1, name: 'a\u0000b' }]);
+  });
+
+  it('mapChunkAsync maps a 1,500-field chunk without blocking the event loop: a 10 ms timer keeps ticking (no gap over 1 s)', async () => {
+    const width = 1_500;
+    const rows = 2_000;
+    const fields = Object.fromEntries(Array.from({ length: width }, (_, i) => [`f${i}`, { from: `c${i}`, type: i % 2 === 0 ? 'string' : 'int64' }]));
+    const values = Array.from({ length: rows }, (_, r) => String(r));
+    const raw = pl.DataFrame(Array.from({ length: width }, (_, i) => pl.Series(`c${i}`, values)));
+    let last = performance.now();
+    let maxGapMs = 0;
+    let ticks = 0;
+    const timer = setInterval(() => {
+      const now = performance.now();
+      maxGapMs = Math.max(maxGapMs, now - last);
+      last = now;
+      ticks++;
+    }, 10);
+    const started = performance.now();
+    const { mapped, rejected } = await mapChunkAsync(spec(fields), raw, 1);
+    const tookMs = performance.now() - started;
+    clearInterval(timer);
+    maxGapMs = Math.max(maxGapMs, performance.now() - last);
+    assert.equal(mapped.height, rows);
+    assert.equal(mapped.width, width + 1);
+    assert.equal(rejected.height, 0);
+    assert.ok(maxGapMs < 1_000, `the event loop was blocked for ${Math.round(maxGapMs)} ms (mapping took ${Math.round(tookMs)} ms, ${ticks} ticks)`);
+    assert.ok(ticks > 0, `the timer never fired during ${Math.round(tookMs)} ms of mapping`);
   });
 });

@@ -16,8 +16,8 @@
 import pl from 'nodejs-polars';
 import { TransformError } from '../common/errors';
 import type { FieldSpec, FlowSpec } from '../flows/flow-spec';
-import { castField, describeType, validateJsonColumn } from './field-types';
-import { executeSql } from './polars-sql';
+import { castField, describeType, isNested, validateJsonColumn } from './field-types';
+import { executeSql, quoteIdent } from './polars-sql';
 
 /** Column holding the 1-based source row number in mapped and rejected chunks. */
 export const ROW_COLUMN = '__sluice_row';
@@ -53,6 +53,8 @@ export function toJson(value: unknown): string {
 
 interface Rule {
   flag: string;
+  /** A flag that, when set, makes this rule pass (a failed cast reports only `type`, not also `required`). */
+  unless?: string;
   field: string | null;
   rule: string;
   message: (row: Record<string, unknown>) => string;
@@ -116,124 +118,247 @@ function runUserSql(frames: Record<string, pl.DataFrame>, query: string, what: s
 }
 
 /**
- * Maps one staged chunk.
+ * Evaluates the `expr` of the given fields over the source columns in ONE Polars SQL query, named
+ * `__sluice_in_<i>`; when that query fails, each expr is run alone to name the one at fault.
+ * @throws TransformError `INVALID_SQL` naming the field and its expr.
+ */
+function evaluateExprs(spec: FlowSpec, raw: pl.DataFrame, indexes: number[], inputs: string[]): pl.Series[] {
+  const fields = spec.fields;
+  const select = (list: number[]) => `SELECT ${list.map((i) => `(${fields[i]!.expr}) AS ${quoteIdent(inputs[i]!)}`).join(', ')} FROM source`;
+  let result: pl.DataFrame;
+  try {
+    result = executeSql({ source: raw }, select(indexes));
+  } catch {
+    for (const i of indexes) runUserSql({ source: raw }, select([i]), `expr of field "${fields[i]!.name}" (${fields[i]!.expr})`);
+    result = runUserSql({ source: raw }, select(indexes), 'the fields\' expr');
+  }
+  return result.getColumns();
+}
+
+/** Prefixes of the working columns derived from a field's input column. */
+const P = {
+  typed: '__sluice_t.',
+  type: '__sluice_type.',
+  missing: '__sluice_missing.',
+  encoding: '__sluice_encoding.',
+  in: '__sluice_in.',
+  ok: '__sluice_ok.',
+  check: '__sluice_check.',
+} as const;
+
+/** A lazy frame a mapping step needs collected, handed to the driver ({@link mapChunk} or {@link mapChunkAsync}). */
+type MapSteps = Generator<pl.LazyDataFrame, MappedChunk, pl.DataFrame>;
+
+/**
+ * Maps one staged chunk, collecting each Polars step synchronously (blocks the event loop while
+ * Polars works; use {@link mapChunkAsync} in activities).
  * @param raw the staged source rows of this chunk, as read from staging.
  * @param firstRowNumber the 1-based source row number of `raw`'s first row.
  * @throws TransformError `MISSING_COLUMN` or `INVALID_SQL` (user-fixable; the whole run fails).
  */
 export function mapChunk(spec: FlowSpec, raw: pl.DataFrame, firstRowNumber: number, options: MapChunkOptions = {}): MappedChunk {
+  const steps = mapSteps(spec, raw, firstRowNumber, options);
+  let next = steps.next();
+  while (!next.done) next = steps.next(next.value.collectSync());
+  return next.value;
+}
+
+/**
+ * Maps one staged chunk like {@link mapChunk}, but collects the heavy Polars steps with
+ * `LazyFrame.collect()`, which runs on the libuv thread pool: the event loop stays free (heartbeats,
+ * cancellation) while Polars casts and filters the chunk.
+ * @throws TransformError `MISSING_COLUMN` or `INVALID_SQL` (user-fixable; the whole run fails).
+ */
+export async function mapChunkAsync(spec: FlowSpec, raw: pl.DataFrame, firstRowNumber: number, options: MapChunkOptions = {}): Promise<MappedChunk> {
+  const steps = mapSteps(spec, raw, firstRowNumber, options);
+  let next = steps.next();
+  while (!next.done) next = steps.next(await next.value.collect());
+  return next.value;
+}
+
+/**
+ * Groups field indexes by a key, keeping first-seen order.
+ * Cost note (nodejs-polars 0.26): each JS `Expr` is a large object of closures (~0.5 ms to build,
+ * kept alive until the plan runs), so building a few per field made a 1,500-field flow cost tens of
+ * seconds in garbage collection. Fields that cast alike share ONE expression over `pl.col([names])`,
+ * which Polars expands per column: the number of JS expressions depends on the field types, not on
+ * the field count.
+ */
+function groupBy<K>(indexes: number[], key: (i: number) => K): Map<string, { key: K; indexes: number[] }> {
+  const groups = new Map<string, { key: K; indexes: number[] }>();
+  for (const i of indexes) {
+    const k = key(i);
+    const id = JSON.stringify(k);
+    const group = groups.get(id) ?? { key: k, indexes: [] };
+    group.indexes.push(i);
+    groups.set(id, group);
+  }
+  return groups;
+}
+
+/**
+ * Cast expressions by the shape they were built for (input names and dtypes, field types and
+ * formats): the chunks of one run (and later runs of the same flow version) reuse them instead of
+ * building them again (~0.5 s of JS per chunk). Polars expressions are immutable, so sharing is safe.
+ * Bounded: the oldest of {@link CAST_PLAN_LIMIT} is dropped.
+ */
+const CAST_PLANS = new Map<string, pl.Expr[]>();
+const CAST_PLAN_LIMIT = 32;
+
+function rememberCastPlan(key: string, exprs: pl.Expr[]): void {
+  if (CAST_PLANS.size >= CAST_PLAN_LIMIT) CAST_PLANS.delete(CAST_PLANS.keys().next().value!);
+  CAST_PLANS.set(key, exprs);
+}
+
+function* mapSteps(spec: FlowSpec, raw: pl.DataFrame, firstRowNumber: number, options: MapChunkOptions): MapSteps {
   const postgres = options.targetKind === 'postgres';
   assertSourceColumns(spec, raw.columns);
   const fields = spec.fields;
-  let work = raw.withRowIndex(ROW_COLUMN, firstRowNumber).withColumns(pl.col(ROW_COLUMN).cast(pl.Int64));
+  const all = fields.map((_, i) => i);
 
-  // Inputs: a source column, or the result of the field's `expr` over the source columns.
-  const inputs: pl.Series[] = [];
+  // Inputs: a source column (the first field reading it uses it in place), or a copy, or the result
+  // of the field's `expr` over the source columns. Derived columns are named by a prefix on the input's
+  // name (`__sluice_t.<input>` typed value, `__sluice_type.` cast failure, …): `__sluice_` is reserved,
+  // like ROW_COLUMN, so they cannot collide with source columns.
+  const inputs: string[] = [];
+  const used = new Set<string>();
+  const copies: pl.Expr[] = [];
+  const exprFields: number[] = [];
   for (const [i, field] of fields.entries()) {
-    if (field.from !== undefined) {
-      inputs.push(raw.getColumn(field.from).alias(`__in_${i}`));
+    if (field.from !== undefined && !used.has(field.from)) {
+      used.add(field.from);
+      inputs.push(field.from);
     } else {
-      const result = runUserSql({ source: raw }, `SELECT (${field.expr}) AS __value FROM source`, `expr of field "${field.name}" (${field.expr})`);
-      inputs.push(result.getColumn('__value').alias(`__in_${i}`));
+      inputs.push(`__sluice_in_${i}`);
+      if (field.from !== undefined) copies.push(pl.col(field.from).alias(inputs[i]!));
+      else exprFields.push(i);
     }
   }
-  work = work.withColumns(...inputs);
+  let work = raw.withRowIndex(ROW_COLUMN, firstRowNumber).withColumns(pl.col(ROW_COLUMN).cast(pl.Int64), ...copies);
+  if (exprFields.length > 0) work = work.withColumns(...evaluateExprs(spec, raw, exprFields, inputs));
+  // Read once: each `columns` / `dtypes` access rebuilds the whole list (O(columns)).
+  const workDtypes = work.dtypes;
+  const dtypes = new Map(work.columns.map((c, k) => [c, workDtypes[k]!]));
+  const typed = (i: number) => `${P.typed}${inputs[i]}`;
+  const typeFlag = (i: number) => `${P.type}${inputs[i]}`;
 
-  // Typed values and cast failures.
-  const casts = fields.map((field, i) => castField(pl.col(`__in_${i}`), inputs[i]!.dtype, field));
-  work = work.withColumns(...casts.map((c, i) => c.value.alias(`__t_${i}`)), ...casts.map((c, i) => c.failed.alias(`__type_${i}`)));
-  for (const [i, field] of fields.entries()) {
-    if (field.type === 'json') {
-      work = work.withColumns(validateJsonColumn(work.getColumn(`__t_${i}`)).alias(`__type_${i}`));
+  // Typed values, cast failures and missing values: one expression per group of fields that cast alike.
+  const castGroups = [
+    ...groupBy(all, (i) => {
+      const f = fields[i]!;
+      const dtype = dtypes.get(inputs[i]!)!;
+      // A nested input is wrapped in a struct under an alias, which cannot expand over several columns.
+      return { dtype: String(dtype), type: f.type, format: f.format ?? null, nested: isNested(dtype) ? i : -1 };
+    }).values(),
+  ].map(({ indexes }) => ({ indexes, names: indexes.map((i) => inputs[i]!), required: indexes.filter((i) => fields[i]!.required).map((i) => inputs[i]!) }));
+  const castKey = JSON.stringify(castGroups.map((g) => [g.names, g.required, String(dtypes.get(g.names[0]!)), fields[g.indexes[0]!]!.type, fields[g.indexes[0]!]!.format ?? null]));
+  let castExprs = CAST_PLANS.get(castKey);
+  if (castExprs === undefined) {
+    castExprs = [];
+    for (const { indexes, names, required } of castGroups) {
+      const first = indexes[0]!;
+      const cast = castField(pl.col(names), dtypes.get(inputs[first]!)!, fields[first]!);
+      castExprs.push(cast.value.keepName().prefix(P.typed), cast.failed.keepName().prefix(P.type));
+      if (required.length > 0) castExprs.push(castField(pl.col(required), dtypes.get(inputs[first]!)!, fields[first]!).missing.keepName().prefix(P.missing));
     }
+    rememberCastPlan(castKey, castExprs);
   }
+  work = yield work.lazy().withColumns(...castExprs);
+  const jsonFields = all.filter((i) => fields[i]!.type === 'json');
+  if (jsonFields.length > 0) work = work.withColumns(...jsonFields.map((i) => validateJsonColumn(work.getColumn(typed(i))).alias(typeFlag(i))));
 
   const rules: Rule[] = [];
   const flagExprs: pl.Expr[] = [];
+  const encodingTypes = postgres ? (['string', 'json'] as const) : [];
+  for (const type of encodingTypes) {
+    const names = all.filter((i) => fields[i]!.type === type).map(typed);
+    if (names.length === 0) continue;
+    const text = pl.col(names);
+    const nul = type === 'string' ? text.str.contains('\u0000', true) : text.str.contains(NUL_IN_JSON);
+    flagExprs.push(nul.fillNull(false).keepName().prefix(P.encoding));
+  }
   for (const [i, field] of fields.entries()) {
     rules.push({
-      flag: `__type_${i}`,
+      flag: typeFlag(i),
       field: field.name,
       rule: 'type',
-      message: (row) => `cannot convert ${toJson(row[`__in_${i}`])} to ${describeType(field)}`,
+      message: (row) => `cannot convert ${toJson(row[inputs[i]!])} to ${describeType(field)}`,
     });
     if (field.required) {
-      flagExprs.push(pl.col(`__t_${i}`).isNull().and(pl.col(`__type_${i}`).not()).alias(`__required_${i}`));
-      rules.push({ flag: `__required_${i}`, field: field.name, rule: 'required', message: () => `${field.name} is required but missing` });
+      rules.push({ flag: `${P.missing}${inputs[i]}`, unless: typeFlag(i), field: field.name, rule: 'required', message: () => `${field.name} is required but missing` });
     }
     if (postgres && (field.type === 'string' || field.type === 'json')) {
-      const text = pl.col(`__t_${i}`);
-      const nul = field.type === 'string' ? text.str.contains('\u0000', true) : text.str.contains(NUL_IN_JSON);
-      flagExprs.push(nul.fillNull(false).alias(`__encoding_${i}`));
       rules.push({
-        flag: `__encoding_${i}`,
+        flag: `${P.encoding}${typed(i)}`,
         field: field.name,
         rule: 'encoding',
         message: () => `contains a NUL byte (U+0000), which PostgreSQL ${field.type === 'json' ? 'jsonb' : 'text'} cannot store; remove it from the source`,
       });
     }
     if (field.in) {
-      flagExprs.push(pl.col(`__t_${i}`).isNotNull().and(pl.col(`__t_${i}`).isIn(field.in).not()).fillNull(false).alias(`__in_rule_${i}`));
+      flagExprs.push(pl.col(typed(i)).isNotNull().and(pl.col(typed(i)).isIn(field.in).not()).fillNull(false).alias(`${P.in}${inputs[i]}`));
       rules.push({
-        flag: `__in_rule_${i}`,
+        flag: `${P.in}${inputs[i]}`,
         field: field.name,
         rule: 'in',
-        message: (row) => `${toJson(row[`__t_${i}`])} is not one of ${field.in!.map((v) => toJson(v)).join(', ')}`,
+        message: (row) => `${toJson(row[typed(i)])} is not one of ${field.in!.map((v) => toJson(v)).join(', ')}`,
       });
     }
   }
-  if (flagExprs.length > 0) work = work.withColumns(...flagExprs);
 
-  // SQL checks over the typed target fields.
+  // SQL checks over the typed target fields, renamed to their target names.
   const checks: { sql: string; field: FieldSpec | null; name: string }[] = [
     ...fields.filter((f) => f.check !== undefined).map((f) => ({ sql: f.check!, field: f, name: f.name })),
     ...spec.checks.map((c) => ({ sql: c.sql, field: null, name: c.name })),
   ];
+  const targetNames = Object.fromEntries(fields.map((f, i) => [typed(i), f.name]));
   if (checks.length > 0) {
-    const typed = work.select(...fields.map((f, i) => pl.col(`__t_${i}`).alias(f.name)));
+    const targetFrame = work.select(pl.col(fields.map((_, i) => typed(i)))).rename(targetNames);
     const results: pl.Series[] = [];
     for (const [j, check] of checks.entries()) {
       const what = check.field ? `check of field "${check.name}" (${check.sql})` : `check "${check.name}" (${check.sql})`;
-      const result = runUserSql({ t: typed }, `SELECT (${check.sql}) AS __ok FROM t`, what).getColumn('__ok');
+      const result = runUserSql({ t: targetFrame }, `SELECT (${check.sql}) AS __ok FROM t`, what).getColumn('__ok');
       if (String(result.dtype.variant ?? result.dtype) !== 'Bool') {
         throw new TransformError('INVALID_SQL', `${what} must be a boolean condition, but it gives ${String(result.dtype)}`);
       }
-      results.push(result.alias(`__ok_${j}`));
+      results.push(result.alias(`${P.ok}${j}`));
       rules.push({
-        flag: `__check_${j}`,
+        flag: `${P.check}${P.ok}${j}`,
         field: check.field ? check.name : null,
         rule: check.field ? 'check' : `check:${check.name}`,
         message: () => `failed check: ${check.sql}`,
       });
     }
     // A check fails only when it is false; null (a null input) passes.
-    work = work.withColumns(...results).withColumns(...results.map((_, j) => pl.col(`__ok_${j}`).not().fillNull(false).alias(`__check_${j}`)));
+    work = work.withColumns(...results).withColumns(pl.col(results.map((r) => r.name)).not().fillNull(false).keepName().prefix(P.check));
   }
 
-  const anyFailed = rules.map((r) => pl.col(r.flag)).reduce((a, b) => a.or(b));
   // Lazy, so Polars projects the few needed columns before filtering the wide working frame.
-  const flagged = work.lazy().withColumns(anyFailed.alias('__rejected'));
-  const mapped = flagged
-    .filter(pl.col('__rejected').not())
-    .select(pl.col(ROW_COLUMN), ...fields.map((f, i) => pl.col(`__t_${i}`).alias(f.name)))
-    .collectSync();
+  const flagged = work.lazy().withColumns(...flagExprs).withColumns(pl.anyHorizontal(pl.col(rules.map((r) => r.flag))).alias('__sluice_rejected'));
+  const mapped = yield flagged
+    .filter(pl.col('__sluice_rejected').not())
+    .select(pl.col([ROW_COLUMN, ...fields.map((_, i) => typed(i))]))
+    .rename(targetNames);
 
-  const rejectedWork = flagged.filter(pl.col('__rejected')).collectSync();
+  const rejectedWork = yield flagged.filter(pl.col('__sluice_rejected'));
   if (rejectedWork.height === 0) return { mapped, rejected: emptyRejected(), byRule: {} };
   // Original values as JSON, encoded by Polars; only the columns the messages need go to JS.
-  const records = rejectedWork.select(pl.struct(raw.columns.map((c) => pl.col(c))).struct.jsonEncode().alias('record')).getColumn('record').toArray() as string[];
+  const records = rejectedWork.select(pl.struct(pl.col(raw.columns)).struct.jsonEncode().alias('record')).getColumn('record').toArray() as string[];
   const needed = new Set<string>([ROW_COLUMN, ...rules.map((r) => r.flag)]);
   fields.forEach((field, i) => {
-    needed.add(`__in_${i}`);
-    if (field.in) needed.add(`__t_${i}`);
+    needed.add(inputs[i]!);
+    if (field.in) needed.add(typed(i));
   });
-  const details = rejectedWork.select(...[...needed].map((c) => pl.col(c))).toRecords() as Record<string, unknown>[];
+  const details = rejectedWork.select(pl.col([...needed])).toRecords() as Record<string, unknown>[];
   const rows: number[] = [];
   const errors: string[] = [];
   const byRule: Record<string, number> = {};
   for (const detail of details) {
     rows.push(Number(detail[ROW_COLUMN]));
-    const failed = rules.filter((r) => detail[r.flag] === true).map((r): RejectError => ({ field: r.field, rule: r.rule, message: r.message(detail) }));
+    // A failed cast reports only the type error, not also `required`.
+    const failed = rules
+      .filter((r) => detail[r.flag] === true && !(r.unless !== undefined && detail[r.unless] === true))
+      .map((r): RejectError => ({ field: r.field, rule: r.rule, message: r.message(detail) }));
     for (const error of failed) byRule[ruleKey(error)] = (byRule[ruleKey(error)] ?? 0) + 1;
     errors.push(postgres ? escapeNulForPostgres(toJson(failed)) : toJson(failed));
   }
