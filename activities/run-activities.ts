@@ -28,6 +28,7 @@ import { findDuplicates } from '../transform/dedupe';
 import { mapChunkAsync, ROW_COLUMN, ruleKey, toJson, type RejectError } from '../transform/map-chunk';
 import { loadMap, readMapFile, type MapFile } from '../flows/map-module';
 import { withActivityBoundary } from './activity-boundary';
+import { createCellBudget, type CellBudget } from './cell-budget';
 
 export interface RunActivityDeps {
   config: SluiceConfig;
@@ -35,6 +36,8 @@ export interface RunActivityDeps {
   flowVersions: FlowVersionStore;
   staging: Staging;
   logger: Logger;
+  /** Cells this worker maps at once (@default a new `createCellBudget()`: 5,000,000 cells). */
+  cellBudget?: CellBudget;
 }
 
 export interface RunRef {
@@ -172,6 +175,8 @@ export function verifiedMapFile(projectDir: string, version: FlowVersion): MapFi
 
 export function createRunActivities(deps: RunActivityDeps) {
   const { config, connectors, flowVersions, staging, logger } = deps;
+  // One budget per worker: every chunk this worker maps at once shares it.
+  const cellBudget = deps.cellBudget ?? createCellBudget();
 
   const readSlice = async (chunk: ChunkPlan): Promise<pl.DataFrame> =>
     pl.scanParquet(await staging.fetch(chunk.file)).slice(chunk.offset, chunk.rows).collect();
@@ -257,14 +262,17 @@ export function createRunActivities(deps: RunActivityDeps) {
             worker: WORKER_IDENTITY,
           };
         }
-        const raw = await readSlice(input.chunk);
-        beat({ chunk: input.index, rows: raw.height });
-        // Rules that depend on what the target can store (a NUL byte in PostgreSQL text) read its kind.
-        const targetKind = config.connectors[spec.target.connector]?.kind;
-        const { mapped, rejected, byRule } = await mapChunkAsync(spec, raw, input.chunk.firstRow, { targetKind });
-        await staging.writeParquet(rejected, rejectedKey);
-        await staging.writeParquet(mapped, mappedKey);
-        return { index: input.index, mappedKey, rejectedKey, rowsMapped: mapped.height, rowsRejected: rejected.height, byRule, worker: WORKER_IDENTITY };
+        // The worker's memory budget: this chunk's cells are taken before it is read, freed once its parts are written.
+        return cellBudget.withCells(input.chunk.rows * Math.max(1, spec.fields.length), async () => {
+          const raw = await readSlice(input.chunk);
+          beat({ chunk: input.index, rows: raw.height });
+          // Rules that depend on what the target can store (a NUL byte in PostgreSQL text) read its kind.
+          const targetKind = config.connectors[spec.target.connector]?.kind;
+          const { mapped, rejected, byRule } = await mapChunkAsync(spec, raw, input.chunk.firstRow, { targetKind });
+          await staging.writeParquet(rejected, rejectedKey);
+          await staging.writeParquet(mapped, mappedKey);
+          return { index: input.index, mappedKey, rejectedKey, rowsMapped: mapped.height, rowsRejected: rejected.height, byRule, worker: WORKER_IDENTITY };
+        });
       });
     },
 

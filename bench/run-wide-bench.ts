@@ -16,6 +16,9 @@
  * - `BENCH_OLD_DIR` the `dist/` of an older build to measure beside this one; it maps each file in
  *   one chunk (its `staging.chunk_rows` default, 250,000), as it did. `BENCH_OLD_TIMEOUT_S` stops
  *   an old measurement after this many seconds (@default 900).
+ * - `BENCH_CONCURRENCY` chunks mapped at once, as a worker's concurrent `transformChunk` activities
+ *   (@default 1). Above 1, this build is measured twice: through the worker's cell budget (`gate`,
+ *   activities/cell-budget.ts, as a worker maps) and without it (`nogate`), to show what the budget holds.
  * - `BENCH_JSON` write the figures as JSON to this file too.
  *
  * This build maps in chunks of `chunkRowsFor(250000, fields)` rows (the cell budget), as a run does.
@@ -30,7 +33,7 @@ import { chunkRowsFor } from '../common/chunk-plan';
 import { WIDE_TYPES } from './wide-map-child';
 
 interface Figures {
-  build: 'old' | 'new';
+  build: 'old' | 'new' | 'new nogate';
   fields: number;
   rows: number;
   chunkRows: number;
@@ -56,9 +59,18 @@ function writeWideParquet(file: string, width: number, rows: number): void {
   frame.writeParquet(file);
 }
 
-function measure(distDir: string, file: string, fields: number, chunkRows: number, timeoutS: number): Promise<Partial<Figures>> {
+function measure(
+  distDir: string,
+  file: string,
+  fields: number,
+  chunkRows: number,
+  timeoutS: number,
+  concurrency = 1,
+  gate: 'gate' | 'nogate' = 'gate',
+): Promise<Partial<Figures>> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [path.join(__dirname, 'wide-map-child.js'), distDir, file, String(fields), String(chunkRows)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const args = [path.join(__dirname, 'wide-map-child.js'), distDir, file, String(fields), String(chunkRows), String(concurrency), gate];
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -77,6 +89,7 @@ async function main(): Promise<void> {
   const widths = (process.env.BENCH_FIELDS ?? '100,500,1500').split(',').map(Number);
   const oldDir = process.env.BENCH_OLD_DIR;
   const oldTimeoutS = Number(process.env.BENCH_OLD_TIMEOUT_S ?? 900);
+  const concurrency = Math.max(1, Number(process.env.BENCH_CONCURRENCY ?? 1));
   const newDir = path.resolve(__dirname, '..');
   const dir = mkdtempSync(path.join(os.tmpdir(), 'sluice-wide-bench-'));
   const results: Figures[] = [];
@@ -84,12 +97,14 @@ async function main(): Promise<void> {
     for (const fields of widths) {
       const file = path.join(dir, `wide-${fields}.parquet`);
       writeWideParquet(file, fields, rows);
-      const builds: { build: 'old' | 'new'; distDir: string; chunkRows: number; timeoutS: number }[] = [
-        ...(oldDir ? [{ build: 'old' as const, distDir: path.resolve(oldDir), chunkRows: 250_000, timeoutS: oldTimeoutS }] : []),
-        { build: 'new', distDir: newDir, chunkRows: chunkRowsFor(250_000, fields), timeoutS: 3_600 },
+      const builds: { build: Figures['build']; distDir: string; chunkRows: number; timeoutS: number; gate: 'gate' | 'nogate' }[] = [
+        ...(oldDir ? [{ build: 'old' as const, distDir: path.resolve(oldDir), chunkRows: 250_000, timeoutS: oldTimeoutS, gate: 'gate' as const }] : []),
+        { build: 'new', distDir: newDir, chunkRows: chunkRowsFor(250_000, fields), timeoutS: 3_600, gate: 'gate' },
+        ...(concurrency > 1 ? [{ build: 'new nogate' as const, distDir: newDir, chunkRows: chunkRowsFor(250_000, fields), timeoutS: 3_600, gate: 'nogate' as const }] : []),
       ];
       for (const b of builds) {
-        const figures: Figures = { build: b.build, fields, rows, chunkRows: Math.min(b.chunkRows, rows), ...(await measure(b.distDir, file, fields, b.chunkRows, b.timeoutS)) };
+        const measured = await measure(b.distDir, file, fields, b.chunkRows, b.timeoutS, concurrency, b.gate);
+        const figures: Figures = { build: b.build, fields, rows, chunkRows: Math.min(b.chunkRows, rows), ...measured };
         results.push(figures);
         process.stdout.write(`${JSON.stringify(figures)}\n`);
       }
@@ -97,12 +112,13 @@ async function main(): Promise<void> {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  process.stdout.write('\nbuild  fields   rows  chunk rows   map s   peak RSS MiB   max loop gap ms\n');
+  process.stdout.write(`\nchunks mapped at once: ${concurrency}\n`);
+  process.stdout.write('build       fields   rows  chunk rows   map s   peak RSS MiB   max loop gap ms\n');
   for (const r of results) {
     const cells = r.error
-      ? [r.build.padEnd(5), String(r.fields).padStart(6), String(r.rows).padStart(6), String(r.chunkRows).padStart(11), `  ${r.error}`]
+      ? [r.build.padEnd(10), String(r.fields).padStart(6), String(r.rows).padStart(6), String(r.chunkRows).padStart(11), `  ${r.error}`]
       : [
-          r.build.padEnd(5),
+          r.build.padEnd(10),
           String(r.fields).padStart(6),
           String(r.rows).padStart(6),
           String(r.chunkRows).padStart(11),

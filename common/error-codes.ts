@@ -141,6 +141,7 @@ export const ERROR_CATALOGUE = {
   UNKNOWN_FORMAT: { kind: 'user', status: 500, description: "the source file's format cannot be told from its name; set source.format" },
   UNKNOWN_PIPELINE: { kind: 'user', status: 500, description: 'no pipeline file with that name' },
   UNREACHABLE: { kind: 'transient', status: 503, description: 'CLI: Temporal or the metadata database cannot be reached (is the local stack running?)' },
+  SOURCE_TOO_LARGE: { kind: 'user', status: 500, description: 'the source is larger than a worker can read in its format (a JSON array above 32 MiB); the message says which format streams instead' },
   UNREADABLE_SOURCE: { kind: 'user', status: 500, description: "the source file is not valid in its format; the message names the file, the line (and byte) and what to change; details.polars has the reader's own text" },
   UNSAFE_WEBHOOK_URL: { kind: 'user', status: 422, description: 'a webhook URL the SSRF guard refuses (details.reason says why)' },
   VALIDATION_FAILED: { kind: 'user', status: 400, description: 'the request body, query string or path fails validation; details.issues lists every problem' },

@@ -3,7 +3,7 @@
  * refused), format detection, and staging CSV / NDJSON / JSON files to Parquet.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -12,7 +12,7 @@ import pl from 'nodejs-polars';
 import { SourceError } from '../../common/errors';
 import { validateFlowSpec } from '../../flows/flow-spec';
 import type { StageSourceRequest } from '../connector';
-import { detectFormat, LocalSource, resolveUnderRoot } from './local-source';
+import { detectFormat, JSON_ARRAY_MAX_BYTES, LocalSource, resolveUnderRoot } from './local-source';
 
 function sourceError(fn: () => unknown, code: string, message: string): void {
   assert.throws(fn, (error: unknown) => {
@@ -149,6 +149,30 @@ describe('LocalSource.stage', () => {
     const staged = await new LocalSource(root).stage(request);
     return { staged, progress, stagingDir };
   };
+
+  it('a JSON array above the 32 MiB a worker reads whole: SOURCE_TOO_LARGE naming NDJSON; the same rows as NDJSON stage', async () => {
+    assert.equal(JSON_ARRAY_MAX_BYTES, 33_554_432);
+    const row = (i: number) => JSON.stringify({ id: i, pad: 'x'.repeat(100) });
+    const count = Math.ceil(JSON_ARRAY_MAX_BYTES / row(0).length) + 1;
+    const rows = Array.from({ length: count }, (_, i) => row(i));
+    writeFileSync(path.join(root, 'big.json'), `[${rows.join(',')}]`);
+    const bytes = statSync(path.join(root, 'big.json')).size;
+    assert.ok(bytes > JSON_ARRAY_MAX_BYTES);
+    await assert.rejects(stage('big.json'), (error: unknown) => {
+      assert.ok(error instanceof SourceError, `expected SourceError, got ${String(error)}`);
+      assert.equal(error.code, 'SOURCE_TOO_LARGE');
+      assert.equal(
+        error.message,
+        `big.json is a JSON array of ${(bytes / 1024 / 1024).toFixed(1)} MiB, above the 32.0 MiB a worker reads whole; ` +
+          "write it as NDJSON (one object per line, read in a stream, no size limit), e.g. jq -c '.[]' in.json > out.ndjson, and set source.format: ndjson",
+      );
+      assert.deepEqual(error.details, { bytes, limitBytes: JSON_ARRAY_MAX_BYTES });
+      return true;
+    });
+    writeFileSync(path.join(root, 'big.ndjson'), `${rows.join('\n')}\n`);
+    const { staged } = await stage('big.ndjson');
+    assert.equal(staged.rows, count);
+  });
 
   it('stages a CSV with a quoted comma, an embedded newline and escaped quotes, every column as text', async () => {
     const { staged, progress, stagingDir } = await stage('sub/orders.csv');

@@ -23,6 +23,15 @@ import { isNested, nestedAsJsonText } from '../../transform/field-types';
 import type { SourceConnector, StagedSource, StageSourceRequest } from '../connector';
 import { explainReadError } from './read-errors';
 
+/**
+ * The largest JSON-array source a worker reads: 32 MiB. A JSON array is parsed whole (Polars cannot stream
+ * one), at about ten times its size in memory (a 104 MB array peaked at 1,020 MiB) and on the event loop
+ * (~9 s for 30 MB on a loaded 2-core machine), so this limit keeps a worker within its 1 GiB budget and its
+ * heartbeats within their 30 s timeout (docs/operations.md "Limits"). NDJSON has no such limit: it is
+ * read in a stream (the same 104 MB as NDJSON peaked at 195 MiB).
+ */
+export const JSON_ARRAY_MAX_BYTES = 32 * 1024 * 1024;
+
 const EXTENSIONS: Record<string, SourceFormat> = {
   '.csv': 'csv',
   '.json': 'json',
@@ -118,6 +127,15 @@ export async function stageFile(file: string, format: SourceFormat, request: Sta
   const csv = request.spec.source.csv ?? {};
   try {
     if (format === 'json') {
+      const bytes = statSync(file).size;
+      if (bytes > JSON_ARRAY_MAX_BYTES) {
+        throw new SourceError(
+          'SOURCE_TOO_LARGE',
+          `${name} is a JSON array of ${mib(bytes)}, above the ${mib(JSON_ARRAY_MAX_BYTES)} a worker reads whole; ` +
+            "write it as NDJSON (one object per line, read in a stream, no size limit), e.g. jq -c '.[]' in.json > out.ndjson, and set source.format: ndjson",
+          { details: { bytes, limitBytes: JSON_ARRAY_MAX_BYTES } },
+        );
+      }
       const frame = pl.readJSON(file, { format: 'json', inferSchemaLength: null } as never);
       const nested = nestedColumnsAsJson(frame.schema);
       (nested.length > 0 ? frame.withColumns(...nested) : frame).writeParquet(out);
@@ -157,6 +175,11 @@ export async function stageFile(file: string, format: SourceFormat, request: Sta
   const rows = Number(meta.select(pl.len().alias('n')).collectSync().getColumn('n').get(0));
   request.onProgress({ rows, chunk: 0 });
   return { files: [{ path: out, rows }], rows, columns, format };
+}
+
+/** `bytes` in MiB, one decimal: `32.0 MiB`. */
+function mib(bytes: number): string {
+  return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 }
 
 export class LocalSource implements SourceConnector {
