@@ -125,6 +125,14 @@ export interface RunMetadata {
   progress?: TransformProgress;
 }
 
+/**
+ * True for a run that ended SUCCEEDED on a source_path that read 0 rows (the `EMPTY_SOURCE` warning): it wrote
+ * nothing, so the client and pipelines start the same (flow version, source_path) again instead of calling it loaded.
+ */
+export function isEmptyRun(metadata: Pick<RunMetadata, 'status' | 'warnings'> | undefined): boolean {
+  return metadata?.status === 'SUCCEEDED' && (metadata.warnings ?? []).some((w) => w.code === 'EMPTY_SOURCE');
+}
+
 /** Input of the `runFlow` workflow. Holds names and references only, never data or credentials. */
 export interface RunFlowInput {
   /** `flow:vN`, e.g. `movies:v1`. */

@@ -170,12 +170,14 @@ export function openApiDocument(): JsonSchema {
         },
         RunSummary: {
           type: 'object',
-          required: ['id', 'execution_id', 'flow_version', 'status', 'started_at', 'closed_at'],
+          required: ['id', 'execution_id', 'flow_version', 'status', 'source_path', 'rows', 'started_at', 'closed_at'],
           properties: {
             id: { type: 'string' },
             execution_id: { type: 'string' },
             flow_version: { type: ['string', 'null'] },
             status: { oneOf: [ref('RunStatus'), { type: 'null' }] },
+            source_path: { type: ['string', 'null'], description: 'From the run memo; null before its first transition.' },
+            rows: { type: ['object', 'null'], description: '`{ read, mapped, rejected, written }` as of the last transition; null before the first.' },
             started_at: { type: 'string', format: 'date-time' },
             closed_at: { type: ['string', 'null'], format: 'date-time' },
           },
