@@ -114,14 +114,6 @@ export async function runFlow(input: RunFlowInput): Promise<RunMetadata> {
     const staged = await syncSource(ref);
     metadata.rows.read = staged.rows;
     end({ rows: staged.rows, files: staged.files.length, format: staged.format });
-    if (staged.rows === 0) {
-      // (`on_empty: fail` failed in syncSource.) An empty batch writes nothing (a `replace` would empty the table),
-      // and the client and pipelines start the same source_path again instead of calling it loaded.
-      metadata.warnings = [{ code: 'EMPTY_SOURCE' satisfies ErrorCode, step: 'sync_source', message: `source_path "${input.sourcePath}" read 0 rows; nothing was written and the source_path is not marked loaded (on_empty: fail makes this a failure)` }];
-      await markFinished(ref);
-      await transition('SUCCEEDED');
-      return metadata;
-    }
 
     await begin('transform', 'TRANSFORMING');
     // Fan the chunks out over the workers, at most MAX_PARALLEL_CHUNKS at a time.
@@ -158,6 +150,14 @@ export async function runFlow(input: RunFlowInput): Promise<RunMetadata> {
       });
     }
 
+    if (staged.rows === 0) {
+      // (`on_empty: fail` failed in syncSource; the one empty chunk still checked the columns.) An empty batch writes
+      // nothing (a `replace` would empty the table); the client and pipelines run the source_path again, not "loaded".
+      metadata.warnings = [{ code: 'EMPTY_SOURCE' satisfies ErrorCode, step: 'sync_source', message: `source_path "${input.sourcePath}" read 0 rows; nothing was written and the source_path is not marked loaded (on_empty: fail makes this a failure)` }];
+      await markFinished(ref);
+      await transition('SUCCEEDED');
+      return metadata;
+    }
     await begin('sync_target', 'SYNCING_TARGET');
     const loaded = await syncTarget({ ...ref, mappedFiles: transformed.mappedFiles, rejectedFiles: transformed.rejectedFiles });
     metadata.rows.written = loaded.rowsWritten;
