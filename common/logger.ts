@@ -3,9 +3,9 @@
  * JSON object a line otherwise; `SLUICE_LOG_FORMAT=pretty|json` forces either. `SLUICE_LOG_LEVEL` sets the
  * level (@default info; `warn` under tests).
  *
- * A user error (a `UserError`: something the user must fix) logged as `err` is its code and message, never a
- * stack trace: `{ "err": { "type": "SourceError", "code": "EMPTY_SOURCE", "message": "…" } }`; any other error
- * keeps pino's standard serialisation (type, message, stack).
+ * A user error (a `UserError`: something the user must fix) logged as `err` becomes its code and message, never a
+ * stack trace: `{ "code": "EMPTY_SOURCE", "reason": "source_path … read 0 rows …" }`, one line in either format; any
+ * other error keeps pino's standard serialisation (type, message, stack).
  *
  * Credentials are never logged: connector configs are not passed to it, and as a second line of defence any
  * property named like a credential (the secret fields of sluice.config.yaml, see config/secrets.ts, and their
@@ -45,15 +45,17 @@ export function logFormat(format = readEnv('SLUICE_LOG_FORMAT'), isTerminal = Bo
   return isTerminal ? 'pretty' : 'json';
 }
 
-/** pino's `err` serialiser, except that a user error is its type, code and message (no stack, no cause). */
-export function serializeError(error: unknown): unknown {
-  if (error instanceof UserError) return { type: error.name, code: error.code, message: error.message };
-  return error instanceof Error ? pino.stdSerializers.err(error) : error;
+/** A log object whose `err` is a user error, with `code` and `reason` (its message) instead: no stack, no cause. */
+export function withoutUserErrorStack(object: Record<string, unknown>): Record<string, unknown> {
+  if (!(object.err instanceof UserError)) return object;
+  const { err, ...rest } = object;
+  return { ...rest, code: err.code, reason: err.message };
 }
 
 export function createLogger(name = 'sluice', level = readEnv('SLUICE_LOG_LEVEL') ?? 'info'): Logger {
   const paths = REDACTED_KEYS.flatMap((key) => [key, `*.${key}`]);
-  const options = { name, level, redact: paths, serializers: { err: serializeError } };
+  // formatters.log sees the error itself (before pino's `err` serialiser writes its stack).
+  const options = { name, level, redact: paths, formatters: { log: withoutUserErrorStack } };
   if (logFormat() === 'json') return pino(options, pino.destination(2));
   // Synchronous, like pino.destination(2): a line is written before the process may exit.
   const stream = pretty({ destination: 2, sync: true, singleLine: true, colorize: Boolean(process.stderr.isTTY), ignore: 'pid,hostname', translateTime: 'SYS:HH:MM:ss.l' });
