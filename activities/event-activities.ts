@@ -10,7 +10,7 @@
 import { Context } from '@temporalio/activity';
 import type { Pool } from 'pg';
 import type { Logger } from 'pino';
-import { TERMINAL_STATUSES, type RunError, type RunStatus, type StepName } from '../common/run-model';
+import { TERMINAL_STATUSES, type RunError, type RunStatus, type RunWarning, type StepName } from '../common/run-model';
 import { runEventId, runEventType, type EventPayload, type RunEventData, type RunRows } from '../webhooks/events';
 import { EventPublisher, webhooksTaskQueue } from '../webhooks/event-publisher';
 import { withActivityBoundary } from './activity-boundary';
@@ -25,6 +25,7 @@ export interface PublishRunEventInput {
   runMetadata: Record<string, unknown>;
   rows: RunRows;
   error?: RunError;
+  warnings?: RunWarning[];
   /** With a final status: each ended step's duration in ms, for the run metrics (activities/run-metrics.ts). */
   stepsMs?: Partial<Record<StepName, number>>;
 }
@@ -45,6 +46,7 @@ export function createEventActivities(deps: { pool: Pool; runTaskQueue: string; 
         run_metadata: input.runMetadata,
         rows: input.rows,
         ...(input.error ? { error: input.error } : {}),
+        ...(input.warnings ? { warnings: input.warnings } : {}),
       };
       const payload: EventPayload<RunEventData> = { type: runEventType(input.status), timestamp: new Date().toISOString(), data };
       const eventId = runEventId(input.executionId, input.status);

@@ -81,7 +81,8 @@ export function openApiDocument(): JsonSchema {
               type: 'object',
               description:
                 'run.*: `{ run_id, status, flow_version, source_path, run_metadata, rows: { read, mapped, rejected, written } }`, plus `error: { code, message, step }` ' +
-                'on run.failed and run.crashed. webhook.disabled: `{ webhook_id, url, reason }`.',
+                'on run.failed and run.crashed, and `warnings: [{ code, message, step }]` on a run.succeeded that read 0 rows (EMPTY_SOURCE). ' +
+                'webhook.disabled: `{ webhook_id, url, reason }`.',
             },
           },
         },

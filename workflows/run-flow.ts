@@ -86,6 +86,7 @@ export async function runFlow(input: RunFlowInput): Promise<RunMetadata> {
       runMetadata: metadata.run.run_metadata,
       rows: { ...metadata.rows },
       ...(metadata.error ? { error: metadata.error } : {}),
+      ...(metadata.warnings ? { warnings: metadata.warnings } : {}),
       ...(TERMINAL_STATUSES.includes(status) ? { stepsMs: stepDurations(metadata) } : {}),
     });
   const transition = async (next: RunStatus) => {

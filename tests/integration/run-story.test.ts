@@ -103,6 +103,11 @@ describe('runs tell their story', () => {
       },
     ]);
     assert.deepEqual(Object.keys(first.steps), ['sync_source', 'transform'], 'the empty chunk checked the columns; no load');
+    // The run.succeeded event (webhook payload) carries the warning too.
+    const event = await stack.db.pool.query(`SELECT type, payload FROM sluice.events WHERE execution_id = $1 ORDER BY seq DESC LIMIT 1`, [first.run.execution_id]);
+    assert.equal(event.rows[0].type, 'run.succeeded');
+    assert.deepEqual(event.rows[0].payload.data.warnings, first.warnings);
+    assert.deepEqual(nonSnakeKeys(event.rows[0].payload), []);
     const table = await stack.db.pool.query(`SELECT to_regclass('public.story_empty') AS t`);
     assert.equal(table.rows[0].t, null, 'the target table was not even created');
     // Not "already loaded": the same (flow version, source_path) starts a new execution without force_rerun.
