@@ -10,10 +10,11 @@
 import { Context } from '@temporalio/activity';
 import type { Pool } from 'pg';
 import type { Logger } from 'pino';
-import type { RunError, RunStatus } from '../common/run-model';
+import { TERMINAL_STATUSES, type RunError, type RunStatus, type RunWarning, type StepName } from '../common/run-model';
 import { runEventId, runEventType, type EventPayload, type RunEventData, type RunRows } from '../webhooks/events';
 import { EventPublisher, webhooksTaskQueue } from '../webhooks/event-publisher';
 import { withActivityBoundary } from './activity-boundary';
+import { recordRunEnded } from './run-metrics';
 
 export interface PublishRunEventInput {
   runId: string;
@@ -24,6 +25,9 @@ export interface PublishRunEventInput {
   runMetadata: Record<string, unknown>;
   rows: RunRows;
   error?: RunError;
+  warnings?: RunWarning[];
+  /** With a final status: each ended step's duration in ms, for the run metrics (activities/run-metrics.ts). */
+  stepsMs?: Partial<Record<StepName, number>>;
 }
 
 export function createEventActivities(deps: { pool: Pool; runTaskQueue: string; logger: Logger }) {
@@ -42,11 +46,14 @@ export function createEventActivities(deps: { pool: Pool; runTaskQueue: string; 
         run_metadata: input.runMetadata,
         rows: input.rows,
         ...(input.error ? { error: input.error } : {}),
+        ...(input.warnings ? { warnings: input.warnings } : {}),
       };
       const payload: EventPayload<RunEventData> = { type: runEventType(input.status), timestamp: new Date().toISOString(), data };
       const eventId = runEventId(input.executionId, input.status);
       const publisher = new EventPublisher(deps.pool, Context.current().client, taskQueue, deps.logger);
       const { deliveries } = await publisher.publish({ id: eventId, runId: input.runId, executionId: input.executionId, payload });
+      // Counted once the final event is stored (a retry of a failed publish does not count twice).
+      if (TERMINAL_STATUSES.includes(input.status)) recordRunEnded({ flowVersion: input.flowVersion, status: input.status, rows: input.rows, stepsMs: input.stepsMs });
       return { eventId, deliveries: deliveries.length };
     },
   });

@@ -17,7 +17,7 @@ import pl from 'nodejs-polars';
 import type { Logger } from 'pino';
 import type { SluiceConfig } from '../config/sluice-config';
 import type { ConnectorRegistry } from '../connectors/registry';
-import { TransformError } from '../common/errors';
+import { SourceError, TransformError } from '../common/errors';
 import type { CustomMapMetadata } from '../common/run-model';
 import type { FlowVersion, FlowVersionStore } from '../flows/flow-versions';
 import { chunkRowsFor, type ChunkPlan, type StagedFileRef } from '../common/chunk-plan';
@@ -237,6 +237,13 @@ export function createRunActivities(deps: RunActivityDeps) {
           files.push({ path: key, rows: file.rows });
         }
         logger.info({ runId: input.runId, rows: staged.rows, files: files.length, staging: staging.location }, 'source staged');
+        if (staged.rows === 0 && spec.on_empty === 'fail') {
+          throw new SourceError(
+            'EMPTY_SOURCE',
+            `source_path "${input.sourcePath}" read 0 rows and flow ${spec.name} has on_empty: fail; check the source_path ` +
+              `(or the connector's query for it), or remove on_empty: fail to let an empty batch succeed with a warning`,
+          );
+        }
         const chunkRows = chunkRowsFor(config.staging.chunkRows, Math.max(spec.fields.length, staged.columns.length));
         return { files, rows: staged.rows, columns: staged.columns, format: staged.format, chunkRows };
       });

@@ -43,6 +43,8 @@ import { addInitCommand } from './init-command';
 import { addTestConnectionsCommand } from './test-connections-command';
 import { addHousekeepingCommands } from './housekeeping-command';
 import { portNumber, seconds, wholeNumber } from './number-options';
+import { runJson, runSummaryJson } from '../client/run-json';
+import { progressLine, runsTable, warningLines } from './run-output';
 
 function clientFor(config: SluiceConfig): Sluice {
   return new Sluice({
@@ -77,11 +79,6 @@ function uiLink(config: SluiceConfig, runId: string): string {
   return `${config.temporal.uiUrl}/namespaces/${config.temporal.namespace}/workflows/${encodeURIComponent(runId)}`;
 }
 
-function progressLine(run: SluiceRun): string {
-  const rows = run.metadata?.rows;
-  return `${run.id}  ${run.status.padEnd(14)}${rows ? `  read ${rows.read}  mapped ${rows.mapped}  rejected ${rows.rejected}  written ${rows.written}` : ''}`;
-}
-
 function printSummary(config: SluiceConfig, id: string, status: RunStatus, metadata: RunMetadata | undefined): void {
   const out = process.stdout;
   out.write(`run ${id}: ${status}\n`);
@@ -97,23 +94,15 @@ function printSummary(config: SluiceConfig, id: string, status: RunStatus, metad
       out.write(`  rejects: ${metadata.rejects.location ?? '(not written)'}  (${rules})\n`);
     }
     if (metadata.error) out.write(`  error: ${metadata.error.code} in ${metadata.error.step}: ${metadata.error.message}\n`);
+    out.write(warningLines(metadata));
   }
   out.write(`  Temporal UI: ${uiLink(config, id)}\n`);
-}
-
-function runJson(run: SluiceRun, metadata: RunMetadata | undefined) {
-  return {
-    id: run.id,
-    status: run.status,
-    flow_version: metadata?.run.flow_version ?? null,
-    source_path: metadata?.run.source_path ?? null,
-    metadata: metadata ?? null,
-  };
 }
 
 /** Waits for a run, with a live line on a terminal; returns the exit code. */
 async function waitAndReport(config: SluiceConfig, run: SluiceRun, options: { json?: boolean; timeoutMs?: number }): Promise<number> {
   const live = !options.json && process.stderr.isTTY;
+  const waitStartedAt = Date.now();
   let metadata: RunMetadata | undefined;
   let code = 0;
   try {
@@ -121,7 +110,7 @@ async function waitAndReport(config: SluiceConfig, run: SluiceRun, options: { js
       timeoutMs: options.timeoutMs,
       pollIntervalMs: 500,
       // Only a terminal gets the live line: progress costs queries the worker must answer.
-      ...(live ? { onProgress: (r: SluiceRun) => process.stderr.write(`\r\x1b[2K${progressLine(r)}`) } : {}),
+      ...(live ? { onProgress: (r: SluiceRun) => process.stderr.write(`\r\x1b[2K${progressLine(r, Date.now(), waitStartedAt)}`) } : {}),
     });
   } catch (error) {
     if (error instanceof RunFailedError) {
@@ -219,13 +208,10 @@ export function buildProgram(): Command {
       try {
         const list = await sluice.listRuns(options);
         if (options.json) {
-          process.stdout.write(`${JSON.stringify(list)}\n`);
+          process.stdout.write(`${JSON.stringify(list.map(runSummaryJson))}\n`);
           return;
         }
-        if (list.length === 0) process.stdout.write('no runs\n');
-        for (const r of list) {
-          process.stdout.write(`${r.id.padEnd(40)} ${(r.status ?? '?').padEnd(15)} ${(r.flowVersion ?? '').padEnd(16)} ${r.startedAt.toISOString()}\n`);
-        }
+        process.stdout.write(list.length === 0 ? 'no runs\n' : runsTable(list));
       } finally {
         await sluice.close();
       }

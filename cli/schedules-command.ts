@@ -70,7 +70,23 @@ export function addSchedulesCommands(program: Command): void {
     .option('--json', 'print a JSON array')
     .action(async (options: { json?: boolean }, command: Command) => {
       const listed = await withClient(command, (client, _config, environment) => listSchedules(client, environment));
-      if (options.json) return print(JSON.stringify(listed));
+      if (options.json) {
+        return print(
+          JSON.stringify(
+            listed.map((s) => ({
+              id: s.id,
+              pipeline: s.pipeline,
+              environment: s.environment,
+              cron: s.cron,
+              timezone: s.timezone,
+              paused: s.paused,
+              note: s.note,
+              next_runs: s.nextRuns.map((d) => d.toISOString()),
+              recent_runs: s.recentRuns.map((r) => ({ scheduled_at: r.scheduledAt.toISOString(), workflow_id: r.workflowId })),
+            })),
+          ),
+        );
+      }
       if (listed.length === 0) return print('no schedules in this environment; create them with: sluice schedules apply');
       for (const s of listed) {
         print(`${s.id}  ${s.cron.join(' | ')}  ${s.timezone}  ${s.paused ? `PAUSED${s.note ? ` (${s.note})` : ''}` : 'active'}`);

@@ -13,7 +13,7 @@
  *
  * A (flow version, source_path) that already SUCCEEDED or PARTIAL_FAILED is refused
  * ({@link InvalidRequestError} `REPEATED_SOURCE_PATH`) unless `forceRerun`; after FAILED or
- * CRASHED it may run again. This is Temporal's workflow-id reuse policy: the run id is derived
+ * CRASHED, or a SUCCEEDED run that read 0 rows (`EMPTY_SOURCE` warning), it may run again. This is Temporal's workflow-id reuse policy: the run id is derived
  * from the flow version and the source_path.
  */
 import { createHash } from 'node:crypto';
@@ -27,6 +27,7 @@ import { readEnv } from '../common/env';
 import { createLogger } from '../common/logger';
 import {
   DEFAULT_TASK_QUEUE,
+  isEmptyRun,
   RUN_STATUSES,
   SEARCH_ATTRIBUTES,
   TERMINAL_STATUSES,
@@ -103,10 +104,16 @@ export interface RunSummary {
   status: RunStatus | undefined;
   startedAt: Date;
   closedAt: Date | undefined;
+  /** From the run's memo; `undefined` before its first transition (or for runs of older workers). */
+  sourcePath?: string;
+  /** Row counts as of the run's last transition (memo); `undefined` as for `sourcePath`. */
+  rows?: RunMetadata['rows'];
 }
 
 /** A run's row in a visibility listing. */
 function runSummaryOf(execution: WorkflowExecutionInfo): RunSummary {
+  const memo = (execution.memo ?? {}) as { source_path?: unknown; rows?: unknown };
+  const rows = memo.rows && typeof memo.rows === 'object' ? (memo.rows as RunMetadata['rows']) : undefined;
   return {
     id: execution.workflowId,
     executionId: execution.runId,
@@ -114,6 +121,8 @@ function runSummaryOf(execution: WorkflowExecutionInfo): RunSummary {
     status: execution.typedSearchAttributes.get(SEARCH_ATTRIBUTES.status) as RunStatus | undefined,
     startedAt: execution.startTime,
     closedAt: execution.closeTime,
+    ...(typeof memo.source_path === 'string' ? { sourcePath: memo.source_path } : {}),
+    ...(rows ? { rows } : {}),
   };
 }
 
@@ -265,12 +274,12 @@ export class Sluice {
     }
     const id = runIdFor(version.id, sourcePath);
     const input: RunFlowInput = { flowVersion: version.id, sourcePath, runMetadata };
-    try {
-      const handle = await this.client.workflow.start<typeof runFlow>(RUN_WORKFLOW_TYPE, {
+    const start = (rerun: boolean) =>
+      this.client.workflow.start<typeof runFlow>(RUN_WORKFLOW_TYPE, {
         workflowId: id,
         taskQueue: this.taskQueue,
         args: [input],
-        workflowIdReusePolicy: request.forceRerun ? 'ALLOW_DUPLICATE' : 'ALLOW_DUPLICATE_FAILED_ONLY',
+        workflowIdReusePolicy: rerun ? 'ALLOW_DUPLICATE' : 'ALLOW_DUPLICATE_FAILED_ONLY',
         workflowIdConflictPolicy: 'FAIL',
         typedSearchAttributes: [
           { key: SEARCH_ATTRIBUTES.flow, value: version.flow },
@@ -278,11 +287,18 @@ export class Sluice {
           { key: SEARCH_ATTRIBUTES.status, value: 'CREATED' },
         ],
       });
+    try {
+      const handle = await start(request.forceRerun ?? false);
       return new SluiceRun(id, this.client.workflow.getHandle(id, handle.firstExecutionRunId));
     } catch (error) {
       if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
       const existing = await this.getRun(id);
       const description = await this.client.workflow.getHandle(id).describe();
+      if (description.status.name !== 'RUNNING' && isEmptyRun(existing.metadata)) {
+        // The last run read 0 rows and loaded nothing: the source_path is not loaded, so it runs again.
+        const handle = await start(true);
+        return new SluiceRun(id, this.client.workflow.getHandle(id, handle.firstExecutionRunId));
+      }
       if (description.status.name === 'RUNNING') {
         throw new InvalidRequestError('RUN_IN_PROGRESS', `a run of ${version.id} on "${sourcePath}" is already in progress (run ${id}, ${existing.status})`, {
           details: { run_id: id, status: existing.status },

@@ -53,6 +53,7 @@ export const ENV_VARIABLES = {
   SLUICE_MASTER_KEY: { description: 'the master key(s) of encrypted secrets: 64 hex digits or base64, several separated by commas (the first encrypts)' },
   SLUICE_MASTER_KEY_FILE: { description: 'the master key file, relative to the project dir', default: '<state dir>/master.key' },
   SLUICE_LOG_LEVEL: { description: 'the log level (pino: trace, debug, info, warn, error, fatal, silent)', default: 'info; warn for `sluice dev`' },
+  SLUICE_LOG_FORMAT: { description: 'log lines as `pretty` (human-readable, pino-pretty) or `json` (one JSON object a line)', default: 'pretty when stderr is a terminal, else json' },
   SLUICE_DEBUG: { description: 'when set (not empty), the CLI prints the stack trace of an unexpected error' },
   SLUICE_MAX_CONCURRENT_ACTIVITIES: { description: 'activities a run worker executes at once', unit: 'activities', default: String(DEFAULT_MAX_CONCURRENT_ACTIVITIES) },
   SLUICE_MAX_CONCURRENT_DELIVERIES: { description: 'webhook delivery attempts the gateway makes at once', unit: 'deliveries', default: String(DEFAULT_MAX_CONCURRENT_DELIVERIES) },

@@ -55,6 +55,7 @@ export const ERROR_CATALOGUE = {
   EMAIL_CONNECTOR_INVALID: { kind: 'user', status: 500, description: 'notifications.email.connector is not a configured smtp connector' },
   EMAIL_REFUSED: { kind: 'user', status: 500, description: 'the SMTP server refused the pipeline email (a 5xx answer)' },
   EMPTY_SECRET: { kind: 'user', status: 500, description: 'sluice secret encrypt was given no secret' },
+  EMPTY_SOURCE: { kind: 'user', status: 500, description: 'the source_path read 0 rows: with on_empty: fail the run is FAILED; by default it is a warning (run SUCCEEDED, nothing written, source_path not marked loaded)' },
   EMPTY_TOKEN: { kind: 'user', status: 500, description: 'sluice token hash was given no token on stdin' },
   EVENT_NOT_FOUND: { kind: 'user', status: 404, description: 'the run has no event with the id given as `after`' },
   EXAMPLE_DATA_MISSING: { kind: 'user', status: 500, description: "the example's data file is missing (run npm install first)" },

@@ -86,6 +86,25 @@ export interface RunError {
   step: StepName | 'start';
 }
 
+/**
+ * Something a run noticed that did not fail it, e.g. `EMPTY_SOURCE` (the source_path read 0 rows). Kept in
+ * `metadata.warnings` and printed by the CLI.
+ */
+export interface RunWarning {
+  code: string;
+  message: string;
+  step: StepName;
+}
+
+/**
+ * Progress of the transform step while it runs: chunks mapped so far of the run's total. `rows.mapped` and
+ * `rows.rejected` grow with each chunk and take their final values (after dedupe and a custom map) when the step ends.
+ */
+export interface TransformProgress {
+  chunks_done: number;
+  chunks_total: number;
+}
+
 /** The document returned by the `metadata` query and kept as the workflow's final state. */
 export interface RunMetadata {
   run: {
@@ -100,6 +119,18 @@ export interface RunMetadata {
   rejects: { location: string | null; by_rule: Record<string, number> };
   steps: Partial<Record<StepName, StepMetadata>>;
   error?: RunError;
+  /** Absent when there is none. */
+  warnings?: RunWarning[];
+  /** Set once the transform step starts. */
+  progress?: TransformProgress;
+}
+
+/**
+ * True for a run that ended SUCCEEDED on a source_path that read 0 rows (the `EMPTY_SOURCE` warning): it wrote
+ * nothing, so the client and pipelines start the same (flow version, source_path) again instead of calling it loaded.
+ */
+export function isEmptyRun(metadata: Pick<RunMetadata, 'status' | 'warnings'> | undefined): boolean {
+  return metadata?.status === 'SUCCEEDED' && (metadata.warnings ?? []).some((w) => w.code === 'EMPTY_SOURCE');
 }
 
 /** Input of the `runFlow` workflow. Holds names and references only, never data or credentials. */

@@ -35,6 +35,14 @@ fields:
 `;
 
 describe('parseFlowSpec', () => {
+  it('on_empty: absent or succeed is the default (normalised away, same content); fail is kept; anything else is refused', () => {
+    assert.equal(parseFlowSpec(minimal).on_empty, undefined);
+    assert.deepEqual(parseFlowSpec(`${minimal}on_empty: succeed\n`), parseFlowSpec(minimal));
+    assert.equal(parseFlowSpec(`${minimal}on_empty: fail\n`).on_empty, 'fail');
+    const error = flowSpecError(() => parseFlowSpec(`${minimal}on_empty: skip\n`, 'flows/orders.yaml'));
+    assert.deepEqual(error.issues, ['on_empty: Invalid option: expected one of "fail"|"succeed"']);
+  });
+
   it('normalises flows/movies.yaml: fields in YAML order, explicit rejects table, defaults filled in', () => {
     const spec = parseFlowSpec(readFileSync(MOVIES_YAML, 'utf8'), 'flows/movies.yaml');
     const expected: FlowSpec = {

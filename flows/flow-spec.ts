@@ -119,6 +119,8 @@ const flowSpecSchema = z
     checks: z.array(z.strictObject({ name: identifier, sql: z.string().min(1) })).optional(),
     dedupe: z.array(identifier).min(1).optional(),
     max_reject_ratio: z.number().min(0).max(1).optional(),
+    /** A source_path that reads 0 rows: `succeed` (default: SUCCEEDED with a warning, not marked loaded) or `fail` (FAILED, `EMPTY_SOURCE`). */
+    on_empty: z.enum(['fail', 'succeed']).optional(),
     /** A custom map: a .ts/.js file under the project dir, applied after the declarative mapping. */
     transform: z.string().refine(isMapPath, 'must be a .ts or .js file path relative to the project dir, inside it (e.g. maps/accounts.ts)').optional(),
   });
@@ -166,6 +168,12 @@ export interface FlowSpec {
   dedupe?: string[];
   /** Share of read rows (0..1) above which the run is FAILED instead of PARTIAL_FAILED. Default 1. */
   max_reject_ratio: number;
+  /**
+   * What a run that reads 0 rows does: `fail` ends it FAILED (`EMPTY_SOURCE`); absent (or `succeed`, normalised
+   * away so existing versions keep their content hash) ends it SUCCEEDED with an `EMPTY_SOURCE` warning, writing
+   * nothing and leaving the source_path free to run again.
+   */
+  on_empty?: 'fail';
   /** The custom map as written: a path relative to the project dir (`maps/accounts.ts`). */
   transform?: string;
   /**
@@ -307,6 +315,7 @@ export function validateFlowSpec(raw: unknown, origin = 'flow spec'): FlowSpec {
     checks: spec.checks ?? [],
     ...(spec.dedupe ? { dedupe: spec.dedupe } : {}),
     max_reject_ratio: spec.max_reject_ratio ?? 1,
+    ...(spec.on_empty === 'fail' ? { on_empty: 'fail' as const } : {}),
     ...(spec.transform !== undefined ? { transform: path.posix.normalize(spec.transform) } : {}),
   };
 }

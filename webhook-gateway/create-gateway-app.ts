@@ -52,6 +52,7 @@ import { requireScope } from './auth';
 import { errorBody, errorHandler, HttpError, notFound, validationError } from './errors';
 import { createGatewayMetrics, type GatewayMetrics } from './metrics';
 import { openApiDocument } from './openapi';
+import { runSummaryJson } from '../client/run-json';
 
 export interface GatewayOptions {
   /** The client SDK the handlers call (its connection and task queue are the gateway's). */
@@ -198,14 +199,7 @@ export function createGatewayApp(options: GatewayOptions): Express {
     const query = parse(listRunsQuery, 'query', req.query);
     const page = await sluice.listRunsPage({ flow: query.flow, flowVersion: query.flow_version, status: query.status, limit: query.limit, cursor: query.cursor });
     res.json({
-      runs: page.runs.map((r) => ({
-        id: r.id,
-        execution_id: r.executionId,
-        flow_version: r.flowVersion ?? null,
-        status: r.status ?? null,
-        started_at: r.startedAt.toISOString(),
-        closed_at: r.closedAt?.toISOString() ?? null,
-      })),
+      runs: page.runs.map(runSummaryJson),
       next_cursor: page.nextCursor ?? null,
     });
   });

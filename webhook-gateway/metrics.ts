@@ -5,9 +5,12 @@
  * (`/v1/runs/:id`), or `(unmatched)`, never the raw URL, so label cardinality stays bounded.
  *
  * Webhook deliveries, recorded by the gateway's delivery worker on the same registry: `webhooks/delivery-metrics.ts`.
+ * Runs (`sluice_runs_total`, `sluice_run_rows_total`, `sluice_run_step_duration_seconds`), recorded by a worker in
+ * the same process: `activities/run-metrics.ts`.
  */
 import type { RequestHandler } from 'express';
 import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+import { runMetricsRegistry } from '../activities/run-metrics';
 import { createDeliveryMetrics, type DeliveryMetrics } from '../webhooks/delivery-metrics';
 
 export interface GatewayMetrics {
@@ -43,5 +46,6 @@ export function createGatewayMetrics(pendingDeliveries?: () => Promise<number>):
     next();
   };
   const deliveries = createDeliveryMetrics(registry, pendingDeliveries);
-  return { registry, middleware, deliveries };
+  // The process's run metrics, live (merge keeps the metric objects, not a copy of their values).
+  return { registry: Registry.merge([registry, runMetricsRegistry]), middleware, deliveries };
 }

@@ -81,7 +81,8 @@ export function openApiDocument(): JsonSchema {
               type: 'object',
               description:
                 'run.*: `{ run_id, status, flow_version, source_path, run_metadata, rows: { read, mapped, rejected, written } }`, plus `error: { code, message, step }` ' +
-                'on run.failed and run.crashed. webhook.disabled: `{ webhook_id, url, reason }`.',
+                'on run.failed and run.crashed, and `warnings: [{ code, message, step }]` on a run.succeeded that read 0 rows (EMPTY_SOURCE). ' +
+                'webhook.disabled: `{ webhook_id, url, reason }`.',
             },
           },
         },
@@ -170,12 +171,14 @@ export function openApiDocument(): JsonSchema {
         },
         RunSummary: {
           type: 'object',
-          required: ['id', 'execution_id', 'flow_version', 'status', 'started_at', 'closed_at'],
+          required: ['id', 'execution_id', 'flow_version', 'status', 'source_path', 'rows', 'started_at', 'closed_at'],
           properties: {
             id: { type: 'string' },
             execution_id: { type: 'string' },
             flow_version: { type: ['string', 'null'] },
             status: { oneOf: [ref('RunStatus'), { type: 'null' }] },
+            source_path: { type: ['string', 'null'], description: 'From the run memo; null before its first transition.' },
+            rows: { type: ['object', 'null'], description: '`{ read, mapped, rejected, written }` as of the last transition; null before the first.' },
             started_at: { type: 'string', format: 'date-time' },
             closed_at: { type: ['string', 'null'], format: 'date-time' },
           },

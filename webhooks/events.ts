@@ -17,7 +17,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Pool, PoolClient } from 'pg';
-import type { RunError, RunStatus } from '../common/run-model';
+import type { RunError, RunStatus, RunWarning } from '../common/run-model';
 
 export const RUN_EVENT_TYPES = [
   'run.created',
@@ -52,6 +52,8 @@ export interface RunEventData {
   rows: RunRows;
   /** Present on `run.failed` and `run.crashed`: which step and why. */
   error?: RunError;
+  /** Present on a `run.succeeded` that read 0 rows: `[{ code: 'EMPTY_SOURCE', message, step }]`. */
+  warnings?: RunWarning[];
 }
 
 export interface WebhookDisabledData {

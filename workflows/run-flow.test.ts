@@ -18,6 +18,7 @@ import {
   RUN_FAILED_TYPE,
   SEARCH_ATTRIBUTES,
   statusQuery,
+  TERMINAL_STATUSES,
   type RunError,
   type RunFlowInput,
   type RunMetadata,
@@ -93,6 +94,10 @@ function expectedEvents(run: Finished, list: [RunStatus, Rows, RunError?][]): Pu
     status,
     rows: eventRows,
     ...(error ? { error } : {}),
+    // The final event carries each ended step's duration, for the run metrics.
+    ...(TERMINAL_STATUSES.includes(status)
+      ? { stepsMs: Object.fromEntries(Object.entries(run.metadata.steps).flatMap(([step, t]) => (t?.duration_ms === undefined ? [] : [[step, t.duration_ms]]))) }
+      : {}),
   }));
 }
 
@@ -213,12 +218,52 @@ describe('runFlow with mocked activities', { timeout: 120_000 }, () => {
     assert.equal(run.searchStatus, 'FAILED');
   });
 
-  it('an empty source (0 rows) has a reject ratio of 0: SUCCEEDED', async () => {
+  it('an empty source (0 rows): SUCCEEDED with an EMPTY_SOURCE warning, columns checked, nothing loaded', async () => {
     const mocks = mockRunActivities({ rows: 0, maxRejectRatio: 0 });
     const run = await runToEnd(env, mocks);
-    assert.deepEqual(mocks.statuses(), ['CREATED', 'SYNCING_SOURCE', 'TRANSFORMING', 'SYNCING_TARGET', 'SUCCEEDED']);
+    assert.deepEqual(mocks.statuses(), ['CREATED', 'SYNCING_SOURCE', 'TRANSFORMING', 'SUCCEEDED']);
     assert.deepEqual(inputsOf(mocks, 'transformChunk').length, 1, 'one empty chunk, so the columns are still checked');
+    assert.deepEqual(inputsOf(mocks, 'syncTarget'), [], 'an empty batch is not loaded (a replace would empty the table)');
+    assert.equal(inputsOf(mocks, 'finishRun').length, 1);
     assert.deepEqual(run.metadata.rows, NO_ROWS);
+    assert.deepEqual(run.metadata.warnings, [
+      {
+        code: 'EMPTY_SOURCE',
+        step: 'sync_source',
+        message: 'source_path "orders.csv" read 0 rows; nothing was written and the source_path is not marked loaded (on_empty: fail makes this a failure)',
+      },
+    ]);
+    assert.equal(run.executionStatus, 'COMPLETED');
+  });
+
+  it('while transforming, the metadata query shows chunks done of total and mapped/rejected growing per chunk', async () => {
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    // 3 chunks of 4, 4, 2 rows; the first row rejected. Chunk 2 waits until the test has looked.
+    const mocks = mockRunActivities({ rows: 10, chunkRows: 4, rejected: 1 }, (defaults) => ({
+      async transformChunk(input) {
+        if (input.index === 2) await held;
+        return defaults.transformChunk(input);
+      },
+    }));
+    const seen: RunMetadata[] = [];
+    const run = await runToEnd(env, mocks, async (handle) => {
+      for (const deadline = Date.now() + 30_000; Date.now() < deadline; ) {
+        const metadata = await handle.query(metadataQuery);
+        if (metadata.progress?.chunks_done === 2) {
+          seen.push(metadata);
+          break;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      release();
+    });
+    assert.equal(seen.length, 1, 'the query showed 2 chunks done while the third was held');
+    assert.equal(seen[0]!.status, 'TRANSFORMING');
+    assert.deepEqual(seen[0]!.progress, { chunks_done: 2, chunks_total: 3 });
+    assert.deepEqual(seen[0]!.rows, rows(10, 7, 1, 0));
+    assert.deepEqual(run.metadata.progress, { chunks_done: 3, chunks_total: 3 });
+    assert.deepEqual(run.metadata.rows, rows(10, 9, 1, 9));
   });
 
   const userErrors: { step: StepName; activity: 'syncSource' | 'transformChunk' | 'syncTarget'; code: string; message: string; events: [RunStatus, Rows][]; rows: Rows }[] = [

@@ -16,6 +16,7 @@ import {
   isCancellation,
   proxyActivities,
   setHandler,
+  upsertMemo,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -29,11 +30,13 @@ import {
   RUN_FAILED_TYPE,
   SEARCH_ATTRIBUTES,
   statusQuery,
+  TERMINAL_STATUSES,
   type RunError,
   type RunFlowInput,
   type RunMetadata,
   type RunStatus,
   type StepName,
+  type TransformProgress,
 } from '../common/run-model';
 
 const retry = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '60s', maximumAttempts: 10 };
@@ -83,11 +86,15 @@ export async function runFlow(input: RunFlowInput): Promise<RunMetadata> {
       runMetadata: metadata.run.run_metadata,
       rows: { ...metadata.rows },
       ...(metadata.error ? { error: metadata.error } : {}),
+      ...(metadata.warnings ? { warnings: metadata.warnings } : {}),
+      ...(TERMINAL_STATUSES.includes(status) ? { stepsMs: stepDurations(metadata) } : {}),
     });
   const transition = async (next: RunStatus) => {
     status = next;
     metadata.status = next;
     upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.status, value: next }]);
+    // `runs list` reads source_path and counts from the memo, without a query per run.
+    upsertMemo({ source_path: input.sourcePath, rows: { ...metadata.rows } });
     await publish();
   };
   let step: StepName = 'sync_source';
@@ -113,11 +120,17 @@ export async function runFlow(input: RunFlowInput): Promise<RunMetadata> {
     // Fan the chunks out over the workers, at most MAX_PARALLEL_CHUNKS at a time.
     const plan = planChunks(staged.files, staged.chunkRows);
     const outputs: TransformChunkOutput[] = [];
+    const progress: TransformProgress = (metadata.progress = { chunks_done: 0, chunks_total: plan.length });
     let next = 0;
     const lane = async () => {
       while (next < plan.length) {
         const index = next++;
-        outputs.push(await transformChunk({ ...ref, index, chunk: plan[index]! }));
+        const output = await transformChunk({ ...ref, index, chunk: plan[index]! });
+        outputs.push(output);
+        // Live counts for the `metadata` query; finishTransform sets the final ones (after dedupe and a custom map).
+        progress.chunks_done++;
+        metadata.rows.mapped += output.rowsMapped;
+        metadata.rows.rejected += output.rowsRejected;
       }
     };
     await Promise.all(Array.from({ length: Math.min(MAX_PARALLEL_CHUNKS, plan.length) }, lane));
@@ -138,6 +151,14 @@ export async function runFlow(input: RunFlowInput): Promise<RunMetadata> {
       });
     }
 
+    if (staged.rows === 0) {
+      // (`on_empty: fail` failed in syncSource; the one empty chunk still checked the columns.) An empty batch writes
+      // nothing (a `replace` would empty the table); the client and pipelines run the source_path again, not "loaded".
+      metadata.warnings = [{ code: 'EMPTY_SOURCE' satisfies ErrorCode, step: 'sync_source', message: `source_path "${input.sourcePath}" read 0 rows; nothing was written and the source_path is not marked loaded (on_empty: fail makes this a failure)` }];
+      await markFinished(ref);
+      await transition('SUCCEEDED');
+      return metadata;
+    }
     await begin('sync_target', 'SYNCING_TARGET');
     const loaded = await syncTarget({ ...ref, mappedFiles: transformed.mappedFiles, rejectedFiles: transformed.rejectedFiles });
     metadata.rows.written = loaded.rowsWritten;
@@ -165,6 +186,13 @@ export async function runFlow(input: RunFlowInput): Promise<RunMetadata> {
       details: [metadata],
     });
   }
+}
+
+/** Each ended step's duration in ms, for the run metrics of the final event. */
+function stepDurations(metadata: RunMetadata): Partial<Record<StepName, number>> {
+  const out: Partial<Record<StepName, number>> = {};
+  for (const [step, timing] of Object.entries(metadata.steps)) if (timing?.duration_ms !== undefined) out[step as StepName] = timing.duration_ms;
+  return out;
 }
 
 /** Starts the staging retention clock; a failure here never changes the run's outcome. */

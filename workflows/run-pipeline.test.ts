@@ -166,4 +166,31 @@ describe('runPipeline with mocked activities', { timeout: 120_000 }, () => {
     assert.equal(state.jobs[0]!.execution_id, undefined, 'no run was started for customers');
     assert.deepEqual(state.totals, { jobs: 2, succeeded: 1, partial_failed: 0, failed: 0, crashed: 0, skipped: 0, already_loaded: 1, rows_rejected: 0 });
   });
+
+  it('a job whose earlier run read 0 rows (EMPTY_SOURCE) is not ALREADY_LOADED: it runs again and loads', async () => {
+    const jobs = [job('customers', 'customers:v1', 'customers.csv')];
+    let syncs = 0;
+    // The earlier run finds the file empty; by the time the pipeline runs, it holds 10 rows.
+    const runs = mockRunActivities({ rows: 10 }, (defaults) => ({
+      async syncSource(input) {
+        const staged = await defaults.syncSource(input);
+        return syncs++ === 0 ? { ...staged, rows: 0, files: [{ path: 'run/source/source-00000.parquet', rows: 0 }] } : staged;
+      },
+    }));
+    let earlier: RunMetadata | undefined;
+    const pipeline = mockPipelineActivities(prepared(jobs), {
+      async inspectExistingRun() {
+        return { running: false, status: 'SUCCEEDED', metadata: earlier, endedAt: `${DATE} 06:01 UTC` };
+      },
+    });
+    const state = await runToEnd(env, runs, pipeline, async (taskQueue) => {
+      earlier = await env.client.workflow.execute(runFlow, { taskQueue, workflowId: jobs[0]!.runId, args: [{ flowVersion: 'customers:v1', sourcePath: 'customers.csv' }] });
+    });
+    assert.equal(earlier?.warnings?.[0]?.code, 'EMPTY_SOURCE');
+    assert.equal(syncs, 2, 'customers.csv was synced by the earlier run and again by the pipeline');
+    assert.deepEqual(jobTable(state).map((j) => [j.name, j.status, j.rows, j.reason]), [['customers', 'SUCCEEDED', LOADED, undefined]]);
+    assert.notEqual(state.jobs[0]!.execution_id, undefined, 'a new execution of the same run id');
+    assert.notEqual(state.jobs[0]!.execution_id, earlier!.run.execution_id);
+    assert.equal(state.status, 'SUCCEEDED');
+  });
 });

@@ -31,7 +31,7 @@ import {
 } from '@temporalio/workflow';
 import type { PipelineActivities, PreparedJob } from '../activities/pipeline-activities';
 import type { ErrorCode } from '../common/error-codes';
-import { RUN_CRASHED_TYPE, RUN_FAILED_TYPE, SEARCH_ATTRIBUTES, type RunFlowInput, type RunMetadata } from '../common/run-model';
+import { isEmptyRun, RUN_CRASHED_TYPE, RUN_FAILED_TYPE, SEARCH_ATTRIBUTES, type RunFlowInput, type RunMetadata } from '../common/run-model';
 import { RUN_WORKFLOW_TYPE } from '../common/workflow-types';
 import type { runFlow } from './run-flow';
 import {
@@ -224,14 +224,16 @@ async function runChild(job: PreparedJob, row: PipelineJobState, state: Pipeline
     runMetadata: { pipeline: state.pipeline, pipeline_run: info.workflowId, job: job.name, environment: input.environment, date: state.date, trigger: input.trigger },
   };
   row.started_at = new Date().toISOString();
-  let handle: ChildWorkflowHandle<typeof runFlow>;
-  try {
-    handle = await startChild<typeof runFlow>(RUN_WORKFLOW_TYPE, {
+  let handle: ChildWorkflowHandle<typeof runFlow> | undefined;
+  let existing: Awaited<ReturnType<typeof inspectExistingRun>> | undefined;
+  const start = (rerun: boolean) =>
+    startChild<typeof runFlow>(RUN_WORKFLOW_TYPE, {
       workflowId: job.runId,
       taskQueue: info.taskQueue,
       args: [runInput],
-      // The run id is deterministic: a (flow version, source_path) that SUCCEEDED or PARTIAL_FAILED is refused.
-      workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
+      // The run id is deterministic: a (flow version, source_path) that SUCCEEDED or PARTIAL_FAILED is refused
+      // (except a SUCCEEDED run that read 0 rows, started again with `rerun`).
+      workflowIdReusePolicy: rerun ? 'ALLOW_DUPLICATE' : 'ALLOW_DUPLICATE_FAILED_ONLY',
       // Cancelling the pipeline run cancels its runs, which then end FAILED (CANCELLED) cleanly.
       parentClosePolicy: 'REQUEST_CANCEL',
       typedSearchAttributes: [
@@ -240,9 +242,18 @@ async function runChild(job: PreparedJob, row: PipelineJobState, state: Pipeline
         { key: SEARCH_ATTRIBUTES.status, value: 'CREATED' },
       ],
     });
+  try {
+    handle = await start(false);
   } catch (caught) {
     if ((caught as Error).name !== 'WorkflowExecutionAlreadyStartedError') throw caught;
-    const existing = await inspectExistingRun({ runId: job.runId });
+    existing = await inspectExistingRun({ runId: job.runId });
+    if (!existing.running && isEmptyRun(existing.metadata)) {
+      // The last run read 0 rows and loaded nothing: not ALREADY_LOADED, so it runs again.
+      handle = await start(true);
+    }
+  }
+  if (!handle) {
+    existing = existing!;
     row.ended_at = new Date().toISOString();
     if (existing.running) {
       row.status = 'FAILED';

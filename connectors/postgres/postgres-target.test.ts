@@ -74,6 +74,7 @@ describe('rejectsTableDdl', () => {
       rejectsTableDdl(allTypes({ table: 'stage.things' })),
       `CREATE TABLE IF NOT EXISTS "stage"."things_rejects" (
   run_id       text NOT NULL,
+  execution_id text,
   flow_version text NOT NULL,
   source_path  text NOT NULL,
   row_number   bigint NOT NULL,

@@ -79,6 +79,7 @@ export function targetTableDdl(spec: FlowSpec): string {
 export function rejectsTableDdl(spec: FlowSpec): string {
   return `CREATE TABLE IF NOT EXISTS ${qualifiedName(databaseTables(spec).rejects).sql} (
   run_id       text NOT NULL,
+  execution_id text,
   flow_version text NOT NULL,
   source_path  text NOT NULL,
   row_number   bigint NOT NULL,
@@ -88,7 +89,13 @@ export function rejectsTableDdl(spec: FlowSpec): string {
 )`;
 }
 
-const REJECT_COLUMNS = ['run_id', 'flow_version', 'source_path', 'row_number', 'record', 'errors'];
+/**
+ * Rejects tables created before Sluice recorded the execution lack `execution_id` (a forced rerun keeps the run id, so
+ * only the execution tells its rejects apart); added once, nullable: rows loaded before stay null.
+ */
+const rejectsExecutionColumn = (table: string) => `ALTER TABLE ${qualifiedName(table).sql} ADD COLUMN IF NOT EXISTS execution_id text`;
+
+const REJECT_COLUMNS = ['run_id', 'execution_id', 'flow_version', 'source_path', 'row_number', 'record', 'errors'];
 
 /**
  * SQLSTATE classes a user can fix: cardinality (21), data exceptions (22), integrity (23), syntax/undefined objects (42).
@@ -148,6 +155,12 @@ export class PostgresTarget implements TargetConnector {
         }
         await client.query(targetTableDdl(spec));
         await client.query(rejectsTableDdl(spec));
+        const rejects = qualifiedName(tables.rejects);
+        const executionColumn = await client.query(
+          `SELECT 1 FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2 AND column_name = 'execution_id'`,
+          [rejects.schema, rejects.name],
+        );
+        if (executionColumn.rowCount === 0) await client.query(rejectsExecutionColumn(tables.rejects));
         await client.query('COMMIT');
       } catch (error) {
         await client.query('ROLLBACK').catch(() => undefined);
@@ -254,6 +267,7 @@ export class PostgresTarget implements TargetConnector {
               .readParquet(file)
               .select(
                 pl.lit(request.runId).alias('run_id'),
+                pl.lit(request.executionId).alias('execution_id'),
                 pl.lit(request.flowVersion).alias('flow_version'),
                 pl.lit(request.sourcePath).alias('source_path'),
                 pl.col(ROW_COLUMN).alias('row_number'),

@@ -278,6 +278,7 @@ export class S3Target implements TargetConnector {
     return rejected
       .select(
         pl.lit(request.runId).alias('run_id'),
+        pl.lit(request.executionId).alias('execution_id'),
         pl.lit(request.flowVersion).alias('flow_version'),
         pl.lit(request.sourcePath).alias('source_path'),
         pl.col(ROW_COLUMN).cast(pl.Int64).alias('row_number'),

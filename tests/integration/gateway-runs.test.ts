@@ -15,6 +15,7 @@ import { WebhookService } from '../../webhooks/webhook-service';
 import { hashToken } from '../../webhook-gateway/auth';
 import { createGatewayApp } from '../../webhook-gateway/create-gateway-app';
 import { startGatewayServer, type GatewayServer } from '../../webhook-gateway/server';
+import { nonSnakeKeys } from '../helpers/snake-case';
 import { logger, startRunStack, type InProcessRunner, type RunStack, type TestDatabase } from '../helpers/services';
 
 const WRITER = 'writer-token-0123456789';
@@ -147,6 +148,12 @@ describe('gateway runs API on real Temporal and Postgres', () => {
     assert.equal(done.body.source_path, 'clean.csv');
     assert.deepEqual(done.body.metadata.rows, { read: 3, mapped: 3, rejected: 0, written: 3 });
     assert.deepEqual(done.body.metadata.run.run_metadata, { ticket: 'OPS-1' });
+    // One JSON shape: every key of the run and of its events (webhook payloads) is snake_case.
+    assert.deepEqual(nonSnakeKeys(done.body), []);
+    const events = await call('GET', `/v1/runs/${encodeURIComponent(id)}/events`, { token: READER });
+    assert.equal(events.status, 200);
+    assert.ok(events.body.events.length >= 5, `events: ${events.body.events.length}`);
+    assert.deepEqual(nonSnakeKeys(events.body), []);
 
     const repeated = await call('POST', '/v1/runs', { token: WRITER, body: { flow_version: version, source_path: 'clean.csv' } });
     assert.equal(repeated.status, 409);
@@ -213,6 +220,13 @@ describe('gateway runs API on real Temporal and Postgres', () => {
       assert.equal(run.status, 'SUCCEEDED');
       assert.ok(!Number.isNaN(Date.parse(run.started_at)) && !Number.isNaN(Date.parse(run.closed_at)));
     }
+    // source_path and the counts come from the run's memo, without a query per run.
+    const byId = Object.fromEntries(listed.body.runs.map((r: { id: string; source_path: string; rows: unknown }) => [r.id, [r.source_path, r.rows]]));
+    assert.deepEqual(byId, {
+      [first.body.id]: ['clean.csv', { read: 3, mapped: 3, rejected: 0, written: 3 }],
+      [second.body.id]: ['other.csv', { read: 1, mapped: 1, rejected: 0, written: 1 }],
+    });
+    assert.deepEqual(nonSnakeKeys(listed.body), []);
     assert.equal(listed.body.next_cursor, null);
 
     const page1 = await call('GET', '/v1/runs?flow=gw_listed&limit=1', { token: READER });

@@ -216,7 +216,7 @@ describe('the s3 connector on a real S3 server, Temporal and Postgres', () => {
     assert.match(head.ContentType ?? '', /^text\/csv/);
 
     const rejects = pl.readCSV(await bytes('exports', rejectsKey), { inferSchemaLength: 0 } as never);
-    assert.deepEqual(rejects.columns, ['run_id', 'flow_version', 'source_path', 'row_number', 'record', 'errors']);
+    assert.deepEqual(rejects.columns, ['run_id', 'execution_id', 'flow_version', 'source_path', 'row_number', 'record', 'errors']);
     const records = rejects.toRecords() as Record<string, string>[];
     assert.deepEqual(
       records.map((r) => ({ ...r, record: JSON.parse(r.record!), errors: JSON.parse(r.errors!) })),
