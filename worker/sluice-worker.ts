@@ -15,6 +15,7 @@ import path from 'node:path';
 import { Client } from '@temporalio/client';
 import { bundleWorkflowCode, NativeConnection, Runtime, Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import type { Logger } from 'pino';
+import { withEnvironmentGuard } from '../activities/activity-boundary';
 import { createEventActivities } from '../activities/event-activities';
 import { DEFAULT_MAX_CONCURRENT_ACTIVITIES, readEnv, readEnvCount } from '../common/env';
 import { createPipelineActivities } from '../activities/pipeline-activities';
@@ -102,12 +103,13 @@ export async function createSluiceWorker(options: CreateWorkerOptions): Promise<
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
     workflowBundle: await workflowBundle(),
-    activities: {
+    // A worker serves exactly its config's environment: work stamped for another is refused (WRONG_ENVIRONMENT).
+    activities: withEnvironmentGuard(logger, config.environment, {
       ...createRunActivities({ config, connectors, flowVersions, staging, logger }),
       ...createEventActivities({ pool, runTaskQueue: config.temporal.taskQueue, logger }),
       ...createPipelineActivities({ config, pool, flowVersions, staging, logger }),
       ...createHousekeepingActivities({ config, staging, logger }),
-    },
+    }),
     // Temporal's default is 0: in-flight activities would be cancelled at once on SIGTERM.
     shutdownGraceTime: options.shutdownGraceTime ?? '30s',
     // Each transform chunk holds a few hundred MiB while mapped; two at a time keep a worker under
