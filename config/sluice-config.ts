@@ -436,7 +436,18 @@ export function resolveConfigFile(options: ResolveConfigFileOptions = {}): Resol
     else issues.push(`${origin(m.path)}: ${m.message}`);
   }
   const unavailableConnectors = Object.fromEntries(Object.entries(unavailable).map(([name, reasons]) => [name, reasons.join('; ')]));
-  for (const name of Object.keys(unavailableConnectors)) delete (resolved.connectors as Record<string, unknown>)[name];
+  const missingPaths = new Set(missing.map((m) => m.path.join('.')));
+  for (const name of Object.keys(unavailableConnectors)) {
+    const connectors = resolved.connectors as Record<string, unknown>;
+    // Its shape is still checked (a wrong kind or key is a mistake whatever the variables), but not the values of
+    // the fields whose variable is unset: those would only repeat the warning.
+    const shape = connectorSchema.safeParse(connectors[name]);
+    for (const i of shape.success ? [] : shape.error.issues) {
+      const at = ['connectors', name, ...i.path.map(String)];
+      if (!missingPaths.has(at.join('.'))) issues.push(`${origin(at)}: ${i.message}`);
+    }
+    delete connectors[name];
+  }
 
   // Secrets: the policy looks at the text as written (merged, before substitution); decryption at the value.
   const requireEncrypted = requiresEncryptedSecrets(environment, merged.require_encrypted_secrets);
