@@ -17,6 +17,7 @@ import { after, before, describe, it } from 'node:test';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
+import { simpleParser } from 'mailparser';
 import { SMTPServer } from 'smtp-server';
 import { startPipelineRun, waitPipelineRun } from '../../client/pipeline-client';
 import { RUN_FAILED_TYPE, type RunMetadata } from '../../common/run-model';
@@ -39,12 +40,13 @@ class SmtpSink {
     disabledCommands: ['STARTTLS', 'AUTH'],
     logger: false,
     onData: (stream, _session, callback) => {
-      let text = '';
-      stream.on('data', (chunk: Buffer) => (text += chunk.toString()));
-      stream.on('end', () => {
-        this.subjects.push(/^Subject: (.*)$/m.exec(text)?.[1] ?? '');
-        callback();
-      });
+      simpleParser(stream).then(
+        (message) => {
+          this.subjects.push(message.subject ?? '');
+          callback();
+        },
+        (error: Error) => callback(error),
+      );
     },
   });
   async start(): Promise<void> {
