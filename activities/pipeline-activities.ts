@@ -285,7 +285,7 @@ export function createPipelineActivities(deps: PipelineActivityDeps) {
       if (!connector || connector.kind !== 'smtp') {
         throw new ConfigError(
           'EMAIL_CONNECTOR_INVALID',
-          `notifications.email.connector "${settings.connector}" ${connector ? `is a ${connector.kind} connector, not smtp` : (config.unavailableConnectors?.[settings.connector] ? `cannot be used: ${config.unavailableConnectors[settings.connector]}` : 'is not a configured connector')}`,
+          `notifications.email.connector "${settings.connector}" ${connector ? `is a ${connector.kind} connector, not smtp` : (config.unavailableConnectors?.[settings.connector] ? `cannot be used: ${config.unavailableConnectors[settings.connector]!.reason}` : 'is not a configured connector')}`,
         );
       }
       const sent = await pool.query<{ email: PipelineEmail | null }>('SELECT email FROM sluice.pipeline_runs WHERE id = $1', [state.execution_id]);

@@ -102,7 +102,7 @@ environments:
     assert.equal(loadConfig({ projectDir: dir, environment: 'test', env: {}, onWarning: (w) => warnings.push(w) }).unavailableConnectors, undefined);
     assert.equal(warnings.length, 0);
     const prod = loadConfig({ projectDir: dir, environment: 'prod', env: {}, onWarning: (w) => warnings.push(w) });
-    assert.deepEqual(prod.unavailableConnectors, { warehouse: 'environment variable WAREHOUSE_URL is not set (environments.prod.connectors.warehouse.url)' });
+    assert.deepEqual(prod.unavailableConnectors, { warehouse: { kind: 'postgres', reason: 'environment variable WAREHOUSE_URL is not set (environments.prod.connectors.warehouse.url)' } });
     assert.deepEqual(prod.connectors, {});
     assert.equal(warnings.length, 1);
   });

@@ -124,8 +124,8 @@ connectors:
     const config = loadConfig({ projectDir: dir, env: {}, onWarning: (w) => warnings.push(w) });
     assert.deepEqual(Object.keys(config.connectors), ['files']);
     assert.deepEqual(config.unavailableConnectors, {
-      wh: 'environment variable DB_USER is not set (connectors.wh.url)',
-      s3in: 'environment variable S3_ENDPOINT is not set (connectors.s3in.endpoint); environment variable S3_KEY is not set (connectors.s3in.access_key_id)',
+      wh: { kind: 'postgres', reason: 'environment variable DB_USER is not set (connectors.wh.url)' },
+      s3in: { kind: 's3', reason: 'environment variable S3_ENDPOINT is not set (connectors.s3in.endpoint); environment variable S3_KEY is not set (connectors.s3in.access_key_id)' },
     });
     assert.deepEqual(warnings, [
       'connector "wh" is unavailable: environment variable DB_USER is not set (connectors.wh.url); connector "s3in" is unavailable: environment variable S3_ENDPOINT is not set (connectors.s3in.endpoint); environment variable S3_KEY is not set (connectors.s3in.access_key_id); a run that uses it will fail until the variable is set',

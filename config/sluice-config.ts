@@ -262,6 +262,12 @@ const configFileSchema = z.strictObject({
     .optional(),
 });
 
+/** A connector of the file that cannot be used in this process: its kind, and why (an unset `${env:NAME}`, with its path). */
+export interface UnavailableConnector {
+  kind: ConnectorConfig['kind'];
+  reason: string;
+}
+
 export interface SluiceConfig {
   projectDir: string;
   /** The environment this config is for (`dev`, `test`, `prod`, …): a worker serves exactly this one. */
@@ -279,7 +285,7 @@ export interface SluiceConfig {
    * Connectors of the file that cannot be used in this process, by name, with the reason (an `${env:NAME}` they
    * reference is not set). Commands that do not use them only warn; using one fails with the reason.
    */
-  unavailableConnectors?: Record<string, string>;
+  unavailableConnectors?: Record<string, UnavailableConnector>;
   /** The HTTP gateway (`sluice gateway`), when the file has a `gateway` section; read it through {@link gatewaySettings}. */
   gateway?: GatewaySettings;
   /** The error email of pipelines, when the file has `notifications.email`. */
@@ -346,7 +352,7 @@ export interface ResolvedConfigFile {
    * (`environment variable S3_ENDPOINT is not set (connectors.s3in.endpoint)`). Only connectors that staging or the
    * data store use make such a variable an error.
    */
-  unavailableConnectors: Record<string, string>;
+  unavailableConnectors: Record<string, UnavailableConnector>;
   /** Whether `path` of the merged document (e.g. `['temporal', 'task_queue']`) was written in the environment's block. */
   setByEnvironment: (path: readonly string[]) => boolean;
 }
@@ -435,7 +441,10 @@ export function resolveConfigFile(options: ResolveConfigFileOptions = {}): Resol
     if (section === 'connectors' && name !== undefined && m.path.length > 2 && !alwaysUsed.has(name)) (unavailable[name] ??= []).push(`${m.message} (${origin(m.path)})`);
     else issues.push(`${origin(m.path)}: ${m.message}`);
   }
-  const unavailableConnectors = Object.fromEntries(Object.entries(unavailable).map(([name, reasons]) => [name, reasons.join('; ')]));
+  const kindOf = (name: string) => (getAt(resolved, ['connectors', name, 'kind']) as ConnectorConfig['kind']) ?? 'local';
+  const unavailableConnectors: Record<string, UnavailableConnector> = Object.fromEntries(
+    Object.entries(unavailable).map(([name, reasons]) => [name, { kind: kindOf(name), reason: reasons.join('; ') }]),
+  );
   const missingPaths = new Set(missing.map((m) => m.path.join('.')));
   for (const name of Object.keys(unavailableConnectors)) {
     const connectors = resolved.connectors as Record<string, unknown>;
@@ -520,7 +529,7 @@ export function resolveConfigFile(options: ResolveConfigFileOptions = {}): Resol
         ]
       : [];
   if (Object.keys(unavailableConnectors).length > 0) {
-    warnings.push(`${Object.entries(unavailableConnectors).map(([name, reason]) => `connector "${name}" is unavailable: ${reason}`).join('; ')}; a run that uses it will fail until the variable is set`);
+    warnings.push(`${Object.entries(unavailableConnectors).map(([name, { reason }]) => `connector "${name}" is unavailable: ${reason}`).join('; ')}; a run that uses it will fail until the variable is set`);
   }
   const setByEnvironment = (at: readonly string[]) => origin(at).startsWith(`environments.${environment}.`);
   return { projectDir, stateDir, environment, environments: selection.defined, configFile: candidate, requireEncryptedSecrets: requireEncrypted, file: parsed.data, secrets, warnings, unavailableConnectors, setByEnvironment };

@@ -42,7 +42,7 @@ export class ConnectorRegistry {
     if (found) return found;
     const unavailable = this.config.unavailableConnectors?.[name];
     if (unavailable) {
-      throw new ConfigError('INVALID_CONFIG', `connector "${name}" cannot be used by this worker (environment "${this.config.environment}"): ${unavailable}; set it where the worker runs and restart the worker`, {
+      throw new ConfigError('INVALID_CONFIG', `connector "${name}" cannot be used by this worker (environment "${this.config.environment}"): ${unavailable.reason}; set it where the worker runs and restart the worker`, {
         details: { connector: name },
       });
     }

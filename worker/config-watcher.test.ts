@@ -12,13 +12,13 @@ import { loadConfig, type SluiceConfig } from '../config/sluice-config';
 import { ConnectorRegistry } from '../connectors/registry';
 import { connectorChanges, describeChanges, watchConfigFile } from './config-watcher';
 
-const base = (connectors: SluiceConfig['connectors'], unavailable?: Record<string, string>) =>
+const base = (connectors: SluiceConfig['connectors'], unavailable?: SluiceConfig['unavailableConnectors']) =>
   ({ connectors, ...(unavailable ? { unavailableConnectors: unavailable } : {}) }) as SluiceConfig;
 
 describe('connectorChanges', () => {
   it('names the connectors added, removed and changed (an unavailable one counts, with its reason)', () => {
     const before = base({ files: { kind: 'local', root: '.' }, wh: { kind: 'postgres', url: 'postgres://a/db' }, old: { kind: 'local', root: 'x' } });
-    const after = base({ files: { kind: 'local', root: '.' }, wh: { kind: 'postgres', url: 'postgres://b/db' }, erp: { kind: 'postgres' } }, { lake: 'environment variable S3_ENDPOINT is not set' });
+    const after = base({ files: { kind: 'local', root: '.' }, wh: { kind: 'postgres', url: 'postgres://b/db' }, erp: { kind: 'postgres' } }, { lake: { kind: 's3', reason: 'environment variable S3_ENDPOINT is not set' } });
     const changes = connectorChanges(before, after);
     assert.deepEqual(changes, { added: ['erp', 'lake'], removed: ['old'], changed: ['wh'] });
     assert.equal(describeChanges(changes), 'connectors added erp, lake; removed old; changed wh');

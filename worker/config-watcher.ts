@@ -36,7 +36,7 @@ export interface ConnectorChanges {
 /** The connectors added, removed and changed between two configs (unavailable ones count as present, with their reason). */
 export function connectorChanges(before: SluiceConfig, after: SluiceConfig): ConnectorChanges {
   const view = (config: SluiceConfig): Record<string, unknown> => ({
-    ...Object.fromEntries(Object.entries(config.unavailableConnectors ?? {}).map(([name, reason]) => [name, { unavailable: reason }])),
+    ...Object.fromEntries(Object.entries(config.unavailableConnectors ?? {}).map(([name, unavailable]) => [name, { unavailable }])),
     ...config.connectors,
   });
   const old = view(before);
