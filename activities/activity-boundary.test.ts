@@ -16,7 +16,7 @@ import type { FlowVersionStore } from '../flows/flow-versions';
 import type { Staging } from '../storage/staging';
 import type { DeliveryMetrics } from '../webhooks/delivery-metrics';
 import type { EventPublisher } from '../webhooks/event-publisher';
-import { atActivityBoundary, withActivityBoundary } from './activity-boundary';
+import { atActivityBoundary, withActivityBoundary, withEnvironmentGuard } from './activity-boundary';
 import { createDeliveryActivities } from './delivery-activities';
 import { createEventActivities } from './event-activities';
 import { createHousekeepingActivities } from './housekeeping-activities';
@@ -107,6 +107,29 @@ describe('withActivityBoundary', () => {
     assert.deepEqual(Object.keys(bounded), ['double', 'fail']);
     assert.equal(await bounded.double({ n: 21 }), 42);
     await assert.rejects(bounded.fail({ n: 1 }), isNonRetryableConfigFailure);
+  });
+});
+
+describe('withEnvironmentGuard', () => {
+  it('refuses an input stamped for another environment, non-retryably, before the body runs; runs unstamped and matching ones', async () => {
+    const calls: string[] = [];
+    const guarded = withEnvironmentGuard(logger, 'dev', {
+      async load(input: { table: string; environment?: string }) {
+        calls.push(input.table);
+        return input.table;
+      },
+    });
+    assert.equal(await guarded.load({ table: 'a', environment: 'dev' }), 'a');
+    assert.equal(await guarded.load({ table: 'b' }), 'b', 'an unstamped input is not checked');
+    await assert.rejects(guarded.load({ table: 'c', environment: 'prod' }), (caught: unknown) => {
+      assert.ok(caught instanceof ApplicationFailure);
+      assert.equal(caught.type, 'WRONG_ENVIRONMENT');
+      assert.equal(caught.nonRetryable, true);
+      assert.match(caught.message, /^this work belongs to environment "prod" but reached a worker of environment "dev" \(they share a task queue\); nothing was executed\. .*sluice worker -e prod$/);
+      assert.deepEqual(caught.details, [{ environment: 'prod', worker_environment: 'dev' }]);
+      return true;
+    });
+    assert.deepEqual(calls, ['a', 'b'], 'the refused activity never ran');
   });
 });
 

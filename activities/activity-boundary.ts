@@ -20,7 +20,7 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import type { Logger } from 'pino';
 import { ERROR_CATALOGUE } from '../common/error-codes';
-import { coerceError, SluiceError } from '../common/errors';
+import { coerceError, SluiceError, UserError } from '../common/errors';
 
 /**
  * Runs one activity's body and converts what it throws, as the module doc says.
@@ -62,4 +62,33 @@ export function withActivityBoundary<A extends ActivityFunctions>(logger: Logger
     bounded[name] = (...args: never[]) => atActivityBoundary(logger, name, () => activity(...args));
   }
   return bounded as A;
+}
+
+/**
+ * Makes every activity of `activities` refuse work stamped for another environment: an input whose `environment`
+ * field (common/run-model.ts `EnvironmentStamp`) is set and differs from `environment` fails at once, before the
+ * activity's body runs, with the non-retryable `WRONG_ENVIRONMENT` naming both environments and the fix. Inputs
+ * without a stamp (work started before environments were stamped, webhook deliveries) are not checked.
+ */
+export function withEnvironmentGuard<A extends ActivityFunctions>(logger: Logger, environment: string, activities: A): A {
+  const guarded: Record<string, unknown> = {};
+  for (const [name, activity] of Object.entries(activities)) {
+    guarded[name] = (...args: never[]) => {
+      const stamped = (args[0] as { environment?: unknown } | undefined)?.environment;
+      if (typeof stamped !== 'string' || stamped === environment) return activity(...args);
+      return atActivityBoundary(logger, name, () => Promise.reject(wrongEnvironment(stamped, environment)));
+    };
+  }
+  return guarded as A;
+}
+
+/** UserError `WRONG_ENVIRONMENT`: work of `stamped` reached a worker of `served`. */
+export function wrongEnvironment(stamped: string, served: string): UserError {
+  return new UserError(
+    'WRONG_ENVIRONMENT',
+    `this work belongs to environment "${stamped}" but reached a worker of environment "${served}" (they share a task queue); nothing was executed. ` +
+      `Give each environment its own task queue (remove the shared temporal.task_queue / SLUICE_TASK_QUEUE, or set environments.<name>.temporal.task_queue) ` +
+      `and run a worker for "${stamped}": sluice worker -e ${stamped}`,
+    { details: { environment: stamped, worker_environment: served } },
+  );
 }

@@ -21,7 +21,7 @@ import { Context } from '@temporalio/activity';
 import type { Pool } from 'pg';
 import type { Logger } from 'pino';
 import { ConfigError, SourceError, UserError } from '../common/errors';
-import type { RunMetadata, RunStatus } from '../common/run-model';
+import type { EnvironmentStamp, RunMetadata, RunStatus } from '../common/run-model';
 import { projectPaths, type SluiceConfig } from '../config/sluice-config';
 import { resolveUnderRoot } from '../connectors/local/local-source';
 import { accessError } from '../connectors/access-errors';
@@ -93,14 +93,14 @@ export interface InspectExistingRunOutput {
   endedAt?: string;
 }
 
-export interface BackupSourceInput {
+export interface BackupSourceInput extends EnvironmentStamp {
   flowVersion: string;
   sourcePath: string;
   /** YYYY-MM-DD: the folder under data/backup/. */
   date: string;
 }
 
-export interface WriteRejectFilesInput {
+export interface WriteRejectFilesInput extends EnvironmentStamp {
   pipeline: string;
   date: string;
   jobs: PipelineJobState[];
@@ -136,7 +136,7 @@ export function createPipelineActivities(deps: PipelineActivityDeps) {
 
   return withActivityBoundary(logger, {
     /** Inserts or updates the pipeline run's row (keyed by the Temporal execution). */
-    async recordPipelineRun(input: { state: PipelineRunState }): Promise<void> {
+    async recordPipelineRun(input: { state: PipelineRunState } & EnvironmentStamp): Promise<void> {
       const { state } = input;
       const ended = state.status !== 'RUNNING';
       await pool.query(
@@ -158,7 +158,7 @@ export function createPipelineActivities(deps: PipelineActivityDeps) {
       const jobs: PreparedJob[] = [];
       for (const job of spec.jobs) {
         const sourcePath = renderSourcePath(job.sourcePath, { date, env: input.environment, pipeline: spec.name });
-        const prepared: PreparedJob = { name: job.name, flowVersion: job.flowVersion, sourcePath, dependsOn: job.dependsOn, runId: runIdFor(job.flowVersion, sourcePath), backup: false };
+        const prepared: PreparedJob = { name: job.name, flowVersion: job.flowVersion, sourcePath, dependsOn: job.dependsOn, runId: runIdFor(job.flowVersion, sourcePath, input.environment), backup: false };
         try {
           prepared.backup = job.backup && (await localRootOf(job.flowVersion)) !== null;
         } catch (error) {
@@ -203,7 +203,7 @@ export function createPipelineActivities(deps: PipelineActivityDeps) {
     },
 
     /** The status (and final metadata) of a run whose id the pipeline could not start again. */
-    async inspectExistingRun(input: { runId: string }): Promise<InspectExistingRunOutput> {
+    async inspectExistingRun(input: { runId: string } & EnvironmentStamp): Promise<InspectExistingRunOutput> {
       const client = Context.current().client;
       const handle = client.workflow.getHandle(input.runId);
       const description = await handle.describe();
@@ -273,7 +273,7 @@ export function createPipelineActivities(deps: PipelineActivityDeps) {
      * @throws AccessError `AUTH_FAILED` when the server refuses the connector's user and password;
      *   UserError `EMAIL_REFUSED` for another 5xx answer.
      */
-    async sendPipelineEmail(input: { state: PipelineRunState }): Promise<PipelineEmail> {
+    async sendPipelineEmail(input: { state: PipelineRunState } & EnvironmentStamp): Promise<PipelineEmail> {
       const { state } = input;
       const settings = config.notifications?.email;
       if (!settings) {
@@ -285,7 +285,7 @@ export function createPipelineActivities(deps: PipelineActivityDeps) {
       if (!connector || connector.kind !== 'smtp') {
         throw new ConfigError(
           'EMAIL_CONNECTOR_INVALID',
-          `notifications.email.connector "${settings.connector}" ${connector ? `is a ${connector.kind} connector, not smtp` : 'is not a configured connector'}`,
+          `notifications.email.connector "${settings.connector}" ${connector ? `is a ${connector.kind} connector, not smtp` : (config.unavailableConnectors?.[settings.connector] ? `cannot be used: ${config.unavailableConnectors[settings.connector]!.reason}` : 'is not a configured connector')}`,
         );
       }
       const sent = await pool.query<{ email: PipelineEmail | null }>('SELECT email FROM sluice.pipeline_runs WHERE id = $1', [state.execution_id]);

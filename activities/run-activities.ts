@@ -48,6 +48,8 @@ export interface RunRef {
   /** `flow:vN`. */
   flowVersion: string;
   sourcePath: string;
+  /** The run's environment; a worker of another environment refuses the activity (`WRONG_ENVIRONMENT`). */
+  environment?: string;
 }
 
 export { planChunks, type ChunkPlan, type StagedFileRef } from '../common/chunk-plan';
@@ -416,7 +418,7 @@ export function createRunActivities(deps: RunActivityDeps) {
      * Records that a run ended, so its staged data is deleted after the retention period
      * (`staging.retention_hours`); frees this worker's local copies now.
      */
-    async finishRun(input: Pick<RunRef, 'runId' | 'executionId'>): Promise<void> {
+    async finishRun(input: Pick<RunRef, 'runId' | 'executionId' | 'environment'>): Promise<void> {
       const runKey = staging.runKey(input.runId, input.executionId);
       await staging.markFinished(runKey);
       if (config.staging.s3) await rm(path.join(config.staging.dir, ...runKey.split('/')), { recursive: true, force: true });

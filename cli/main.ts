@@ -51,6 +51,7 @@ function clientFor(config: SluiceConfig): Sluice {
     address: config.temporal.address,
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
+    environment: config.environment,
     databaseUrl: config.databaseUrl,
   });
 }
@@ -269,7 +270,7 @@ export function buildProgram(): Command {
       const stop = () => void worker.shutdown();
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
-      logger.info({ taskQueue: config.temporal.taskQueue, address: config.temporal.address }, 'worker started');
+      logger.info({ environment: config.environment, taskQueue: config.temporal.taskQueue, namespace: config.temporal.namespace, address: config.temporal.address }, 'worker started');
       await worker.run();
     });
 

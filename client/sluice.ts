@@ -38,6 +38,7 @@ import {
 } from '../common/run-model';
 import { RUN_WORKFLOW_TYPE } from '../common/workflow-types';
 import { runMetadataSchema, sourcePathSchema } from '../common/run-inputs';
+import { DEFAULT_ENVIRONMENT } from '../config/environments';
 import type { runFlow } from '../workflows/run-flow';
 import { migrate } from '../db/migrations';
 import { createPool, type PoolLogger } from '../db/pg-pool';
@@ -78,6 +79,11 @@ export interface SluiceOptions {
   namespace?: string;
   /** @default 'sluice' */
   taskQueue?: string;
+  /**
+   * The environment runs are started in: stamped into each run (a worker of another environment refuses it) and part
+   * of the run id outside `dev`. Pair it with that environment's task queue. @default `SLUICE_ENV`, else `dev`
+   */
+  environment?: string;
   /** Metadata database (flow versions). @default `DATABASE_URL` */
   databaseUrl?: string;
   /** Use an existing Temporal connection instead of `address`. */
@@ -219,6 +225,8 @@ export class SluiceRun {
 export class Sluice {
   readonly client: Client;
   private readonly taskQueue: string;
+  /** The environment runs are started in (see {@link SluiceOptions.environment}). */
+  readonly environment: string;
   private readonly databaseUrl: string | undefined;
   private pool: Pool | undefined;
   /** The metadata database, migrated once, and its (caching) flow version store. */
@@ -232,6 +240,7 @@ export class Sluice {
     this.connection = options.connection ?? Connection.lazy({ address: options.address ?? readEnv('TEMPORAL_ADDRESS') ?? '127.0.0.1:7233' });
     this.client = new Client({ connection: this.connection, namespace: options.namespace ?? 'default' });
     this.taskQueue = options.taskQueue ?? DEFAULT_TASK_QUEUE;
+    this.environment = options.environment ?? (readEnv('SLUICE_ENV') || DEFAULT_ENVIRONMENT);
     this.databaseUrl = options.databaseUrl ?? readEnv('DATABASE_URL');
     this.logger = options.logger;
   }
@@ -272,8 +281,8 @@ export class Sluice {
     if (!runMetadataSchema.safeParse(runMetadata).success) {
       throw new InvalidRequestError('INVALID_RUN_METADATA', 'run_metadata must be a JSON object of at most 16 KiB');
     }
-    const id = runIdFor(version.id, sourcePath);
-    const input: RunFlowInput = { flowVersion: version.id, sourcePath, runMetadata };
+    const id = runIdFor(version.id, sourcePath, this.environment);
+    const input: RunFlowInput = { flowVersion: version.id, sourcePath, runMetadata, environment: this.environment };
     const start = (rerun: boolean) =>
       this.client.workflow.start<typeof runFlow>(RUN_WORKFLOW_TYPE, {
         workflowId: id,

@@ -44,7 +44,7 @@ export const ENV_VARIABLES = {
   TEMPORAL_ADDRESS: { description: 'Temporal frontend, host:port; set under `sluice dev`, no dev server is started', default: '`temporal.address`, else 127.0.0.1:7233' },
   TEMPORAL_NAMESPACE: { description: 'Temporal namespace', default: '`temporal.namespace`, else default' },
   TEMPORAL_UI_URL: { description: 'Temporal UI base URL, for the links the CLI prints', default: '`temporal.ui_url`, else http://127.0.0.1:8233' },
-  SLUICE_TASK_QUEUE: { description: 'the task queue of runs (deliveries use `<it>-webhooks`)', default: '`temporal.task_queue`, else sluice' },
+  SLUICE_TASK_QUEUE: { description: 'the task queue of runs (deliveries use `<it>-webhooks`)', default: '`temporal.task_queue`, else sluice in dev and sluice-<env> elsewhere' },
   SLUICE_ENV: { description: 'the environment, when `--env/-e` does not name one', default: 'dev' },
   SLUICE_CONFIG: { description: 'the config file, relative to the project dir', default: 'sluice.config.yaml when present' },
   SLUICE_STATE_DIR: { description: 'the state dir (staging, data store, stack file, master key), relative to the project dir', default: '.sluice' },

@@ -148,7 +148,9 @@ export const ERROR_CATALOGUE = {
   VALIDATION_FAILED: { kind: 'user', status: 400, description: 'the request body, query string or path fails validation; details.issues lists every problem' },
   WEBHOOK_DISABLED: { kind: 'user', status: 409, description: 'the webhook endpoint is disabled; enable it first' },
   WEBHOOK_NOT_FOUND: { kind: 'user', status: 404, description: 'no webhook with that id' },
+  WORKER_CONFIG_STALE: { kind: 'user', status: 500, description: 'a run names a connector that the config file on disk has but the worker has not loaded yet; restart the worker (or wait for its reload)' },
   WORKFLOW_FAILED: { kind: 'internal', status: 500, description: "client: the run's workflow failed without run metadata (status CRASHED)" },
+  WRONG_ENVIRONMENT: { kind: 'user', status: 500, description: "work stamped for one environment reached a worker of another (they share a task queue); nothing was executed" },
 } as const satisfies Record<string, ErrorSpec>;
 
 /** Every declared error code. */

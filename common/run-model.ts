@@ -139,6 +139,20 @@ export interface RunFlowInput {
   flowVersion: string;
   sourcePath: string;
   runMetadata?: Record<string, unknown>;
+  /**
+   * The environment the run belongs to (`dev`, `test`, `prod`, …), stamped by whoever starts it. Every activity of
+   * the run carries it, and a worker of another environment refuses them (`WRONG_ENVIRONMENT`). Absent only in runs
+   * started before environments were stamped: those are not checked.
+   */
+  environment?: string;
+}
+
+/**
+ * What every activity input of a run or pipeline run may carry: the environment its work belongs to. A worker
+ * refuses an activity stamped for another environment than its own (worker/environment-guard.ts).
+ */
+export interface EnvironmentStamp {
+  environment?: string;
 }
 
 /** Failure types a finished-but-unsuccessful run raises, so Temporal marks the execution failed. */

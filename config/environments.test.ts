@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { configError, project } from '../tests/helpers/config-fixtures';
-import { mergeEnvironment, requiresEncryptedSecrets } from './environments';
+import { mergeEnvironment, requiresEncryptedSecrets, taskQueueFor } from './environments';
 import { loadConfig } from './sluice-config';
 
 describe('mergeEnvironment', () => {
@@ -39,6 +39,16 @@ describe('mergeEnvironment', () => {
     const base = { temporal: { namespace: 'default' } };
     assert.deepEqual(mergeEnvironment(base, null).value, base);
     assert.deepEqual(mergeEnvironment(base, {}).value, base);
+  });
+});
+
+describe('taskQueueFor', () => {
+  it('is the base in dev and <base>-<environment> elsewhere', () => {
+    assert.equal(taskQueueFor('dev'), 'sluice');
+    assert.equal(taskQueueFor('test'), 'sluice-test');
+    assert.equal(taskQueueFor('prod'), 'sluice-prod');
+    assert.equal(taskQueueFor('prod', 'etl'), 'etl-prod');
+    assert.equal(taskQueueFor('dev', 'etl'), 'etl');
   });
 });
 
@@ -80,21 +90,33 @@ environments:
     assert.equal(loadConfig({ projectDir: dir, env: { SLUICE_ENV: 'test' } }).connectors.warehouse?.kind, 'postgres');
     assert.deepEqual(loadConfig({ projectDir: dir, env: { SLUICE_ENV: 'test' } }).connectors.warehouse, { kind: 'postgres', url: 'postgres://localhost/wh_test', fetch_rows: 500 });
     const prod = loadConfig({ projectDir: dir, environment: 'prod', env: { SLUICE_ENV: 'test', WAREHOUSE_URL: 'postgres://wh.internal/wh' } });
-    assert.deepEqual(prod.temporal, { address: 'temporal.internal:7233', namespace: 'prod', taskQueue: 'sluice', uiUrl: 'http://127.0.0.1:8233' });
+    assert.deepEqual(prod.temporal, { address: 'temporal.internal:7233', namespace: 'prod', taskQueue: 'sluice-prod', uiUrl: 'http://127.0.0.1:8233' });
+    assert.equal(prod.environment, 'prod');
     assert.equal(prod.staging.chunkRows, 250_000);
     assert.deepEqual(prod.connectors, { warehouse: { kind: 'postgres', url: 'postgres://wh.internal/wh', fetch_rows: 500 } });
   });
 
-  it('environment variables of other environments are not needed; the chosen one\'s are, at their path in the file', () => {
+  it('environment variables of other environments are not needed; the chosen one\'s make the connector unavailable, at their path in the file', () => {
     const dir = project(text);
-    loadConfig({ projectDir: dir, environment: 'test', env: {} });
-    const error = configError(() => loadConfig({ projectDir: dir, environment: 'prod', env: {} }), 'INVALID_CONFIG');
-    assert.deepEqual(error.details, {
-      issues: [
-        'environments.prod.connectors.warehouse.url: environment variable WAREHOUSE_URL is not set',
-        'environments.prod.connectors.warehouse.url: Too small: expected string to have >=1 characters',
-      ],
-    });
+    const warnings: string[] = [];
+    assert.equal(loadConfig({ projectDir: dir, environment: 'test', env: {}, onWarning: (w) => warnings.push(w) }).unavailableConnectors, undefined);
+    assert.equal(warnings.length, 0);
+    const prod = loadConfig({ projectDir: dir, environment: 'prod', env: {}, onWarning: (w) => warnings.push(w) });
+    assert.deepEqual(prod.unavailableConnectors, { warehouse: { kind: 'postgres', reason: 'environment variable WAREHOUSE_URL is not set (environments.prod.connectors.warehouse.url)' } });
+    assert.deepEqual(prod.connectors, {});
+    assert.equal(warnings.length, 1);
+  });
+
+  it('task queues: derived per environment from the top-level base; an environment block or SLUICE_TASK_QUEUE sets one as is', () => {
+    const dir = project('temporal: { task_queue: etl }\nenvironments:\n  test: {}\n  prod: { temporal: { task_queue: etl-production } }\n');
+    assert.equal(loadConfig({ projectDir: dir, env: {} }).temporal.taskQueue, 'etl');
+    assert.equal(loadConfig({ projectDir: dir, environment: 'test', env: {} }).temporal.taskQueue, 'etl-test');
+    assert.equal(loadConfig({ projectDir: dir, environment: 'prod', env: {} }).temporal.taskQueue, 'etl-production');
+    assert.equal(loadConfig({ projectDir: dir, environment: 'test', env: { SLUICE_TASK_QUEUE: 'q' } }).temporal.taskQueue, 'q');
+    const plain = project('environments:\n  staging: {}\n');
+    assert.equal(loadConfig({ projectDir: plain, env: {} }).temporal.taskQueue, 'sluice');
+    assert.equal(loadConfig({ projectDir: plain, environment: 'staging', env: {} }).temporal.taskQueue, 'sluice-staging');
+    assert.equal(loadConfig({ projectDir: project(), env: {} }).temporal.taskQueue, 'sluice', 'no config file: dev, as before');
   });
 
   it('an unknown environment is a ConfigError listing the defined ones; dev is always available', () => {

@@ -22,6 +22,7 @@
  */
 import { z } from 'zod';
 import { ConfigError } from '../common/errors';
+import { DEFAULT_TASK_QUEUE } from '../common/run-model';
 
 export const DEFAULT_ENVIRONMENT = 'dev';
 
@@ -124,4 +125,15 @@ export function unknownEnvironment(name: string, defined: string[], file: string
  */
 export function requiresEncryptedSecrets(environment: string, configured: unknown): boolean {
   return typeof configured === 'boolean' ? configured : environment !== DEFAULT_ENVIRONMENT;
+}
+
+/**
+ * The task queue of an environment when its own block does not set `temporal.task_queue`: `base` in `dev` (so a
+ * dev project keeps the queue it always had) and `<base>-<environment>` elsewhere, so two environments never share
+ * a queue and a worker only ever receives its own environment's work.
+ * @param base the top-level `temporal.task_queue`. @default `sluice`
+ * @example taskQueueFor('dev') === 'sluice'; taskQueueFor('test') === 'sluice-test'; taskQueueFor('prod', 'etl') === 'etl-prod'
+ */
+export function taskQueueFor(environment: string, base: string = DEFAULT_TASK_QUEUE): string {
+  return environment === DEFAULT_ENVIRONMENT ? base : `${base}-${environment}`;
 }

@@ -13,6 +13,7 @@ describe('loadConfig', () => {
     const dir = project();
     assert.deepEqual(loadConfig({ projectDir: dir, env: {} }), {
       projectDir: dir,
+      environment: 'dev',
       stateDir: path.join(dir, '.sluice'),
       databaseUrl: undefined,
       temporal: { address: '127.0.0.1:7233', namespace: 'default', taskQueue: 'sluice', uiUrl: 'http://127.0.0.1:8233' },
@@ -46,6 +47,7 @@ connectors:
 `);
     assert.deepEqual(loadConfig({ projectDir: dir, env: { PGUSER: 'sluice', PGDB: 'meta', ERP_URL: 'postgres://erp/db' } }), {
       projectDir: dir,
+      environment: 'dev',
       stateDir: path.join(dir, '.sluice'),
       databaseUrl: 'postgres://sluice@db:5432/meta',
       temporal: { address: 'temporal:7233', namespace: 'prod', taskQueue: 'etl', uiUrl: 'http://127.0.0.1:8233' },
@@ -100,9 +102,10 @@ connectors:
   wh:    { kind: postgres, url: "\${env:WH_URL}", fetch_rows: 1.5 }
 `);
     const error = configError(() => loadConfig({ projectDir: dir, env: {} }), 'INVALID_CONFIG');
+    // wh's WH_URL only makes wh unavailable (a warning), but its shape is still checked.
     const issues = [
       'database_url: environment variable NOPE_DB is not set',
-      'connectors.wh.url: environment variable WH_URL is not set',
+      'connectors.wh.fetch_rows: Invalid input: expected int, received number',
       'database_url: Too small: expected string to have >=1 characters',
       'temporal.address: Too small: expected string to have >=1 characters',
       'temporal.ui_url: Invalid URL',
@@ -110,17 +113,29 @@ connectors:
       'staging.chunk_rows: Too small: expected number to be >0',
       'connectors.Files: Invalid key in record',
       "connectors.erp.kind: Invalid discriminator value. Expected 'local' | 'postgres' | 's3' | 'smtp'",
-      'connectors.wh.url: Too small: expected string to have >=1 characters',
-      'connectors.wh.fetch_rows: Invalid input: expected int, received number',
     ];
     assert.deepEqual(error.details, { issues });
     assert.equal(error.message, [`${path.join(dir, 'sluice.config.yaml')} is invalid:`, ...issues.map((i) => `  - ${i}`)].join('\n'));
   });
 
-  it('refuses a file whose only problem is an unset environment variable', () => {
-    const dir = project('connectors:\n  wh: { kind: postgres, url: "postgres://${env:DB_USER}@h/db" }\n');
+  it('an unset environment variable of a connector makes that connector unavailable, with one warning line', () => {
+    const dir = project('connectors:\n  files: { kind: local }\n  wh: { kind: postgres, url: "postgres://${env:DB_USER}@h/db" }\n  s3in: { kind: s3, endpoint: "${env:S3_ENDPOINT}", access_key_id: "${env:S3_KEY}" }\n');
+    const warnings: string[] = [];
+    const config = loadConfig({ projectDir: dir, env: {}, onWarning: (w) => warnings.push(w) });
+    assert.deepEqual(Object.keys(config.connectors), ['files']);
+    assert.deepEqual(config.unavailableConnectors, {
+      wh: { kind: 'postgres', reason: 'environment variable DB_USER is not set (connectors.wh.url)' },
+      s3in: { kind: 's3', reason: 'environment variable S3_ENDPOINT is not set (connectors.s3in.endpoint); environment variable S3_KEY is not set (connectors.s3in.access_key_id)' },
+    });
+    assert.deepEqual(warnings, [
+      'connector "wh" is unavailable: environment variable DB_USER is not set (connectors.wh.url); connector "s3in" is unavailable: environment variable S3_ENDPOINT is not set (connectors.s3in.endpoint); environment variable S3_KEY is not set (connectors.s3in.access_key_id); a run that uses it will fail until the variable is set',
+    ]);
+  });
+
+  it('refuses an unset environment variable of a connector that staging uses', () => {
+    const dir = project('connectors:\n  lake: { kind: s3, endpoint: "${env:S3_ENDPOINT}" }\nstaging: { s3: { connector: lake, bucket: stage } }\n');
     const error = configError(() => loadConfig({ projectDir: dir, env: {} }), 'INVALID_CONFIG');
-    assert.deepEqual(error.details, { issues: ['connectors.wh.url: environment variable DB_USER is not set'] });
+    assert.deepEqual(error.details, { issues: ['connectors.lake.endpoint: environment variable S3_ENDPOINT is not set', 'connectors.lake.endpoint: Invalid URL'] });
   });
 
   it('refuses invalid YAML with INVALID_CONFIG naming the file and position', () => {

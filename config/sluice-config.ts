@@ -27,8 +27,7 @@ import { z } from 'zod';
 import { msToNumber, type Duration } from '@temporalio/common';
 import { ConfigError } from '../common/errors';
 import { DEFAULT_CHUNK_ROWS, readEnv, readEnvCount, type EnvName } from '../common/env';
-import { DEFAULT_TASK_QUEUE } from '../common/run-model';
-import { DEFAULT_ENVIRONMENT, requiresEncryptedSecrets, selectEnvironment, unknownEnvironment } from './environments';
+import { DEFAULT_ENVIRONMENT, requiresEncryptedSecrets, selectEnvironment, taskQueueFor, unknownEnvironment } from './environments';
 import {
   decryptSecret,
   encryptedKeyId,
@@ -195,6 +194,10 @@ const configFileSchema = z.strictObject({
     .strictObject({
       address: z.string().min(1).optional(),
       namespace: z.string().min(1).optional(),
+      /**
+       * Task queue of runs. At the top level it is a base: the queue is `<it>` in dev and `<it>-<env>` elsewhere. In
+       * an `environments.<name>` block it is that environment's queue, as written. @default `sluice` / `sluice-<env>`
+       */
       task_queue: z.string().min(1).optional(),
       ui_url: z.string().url().optional(),
     })
@@ -259,8 +262,16 @@ const configFileSchema = z.strictObject({
     .optional(),
 });
 
+/** A connector of the file that cannot be used in this process: its kind, and why (an unset `${env:NAME}`, with its path). */
+export interface UnavailableConnector {
+  kind: ConnectorConfig['kind'];
+  reason: string;
+}
+
 export interface SluiceConfig {
   projectDir: string;
+  /** The environment this config is for (`dev`, `test`, `prod`, …): a worker serves exactly this one. */
+  environment: string;
   /** Git-ignored folder for the Temporal dev server's database, embedded Postgres and staging. */
   stateDir: string;
   /** URL of the metadata database (flow versions), when known. */
@@ -270,6 +281,11 @@ export interface SluiceConfig {
   /** The data store (`data.pipeline`, `data.user`): local disk under `dir`, or S3. */
   dataStore: { backend: 'local' | 's3'; dir: string; s3?: S3Location };
   connectors: Record<string, ConnectorConfig>;
+  /**
+   * Connectors of the file that cannot be used in this process, by name, with the reason (an `${env:NAME}` they
+   * reference is not set). Commands that do not use them only warn; using one fails with the reason.
+   */
+  unavailableConnectors?: Record<string, UnavailableConnector>;
   /** The HTTP gateway (`sluice gateway`), when the file has a `gateway` section; read it through {@link gatewaySettings}. */
   gateway?: GatewaySettings;
   /** The error email of pipelines, when the file has `notifications.email`. */
@@ -331,6 +347,14 @@ export interface ResolvedConfigFile {
   file: ConfigFileDocument;
   secrets: ResolvedSecret[];
   warnings: string[];
+  /**
+   * Connectors left out of `file` because an `${env:NAME}` they reference is not set, with the reason
+   * (`environment variable S3_ENDPOINT is not set (connectors.s3in.endpoint)`). Only connectors that staging or the
+   * data store use make such a variable an error.
+   */
+  unavailableConnectors: Record<string, UnavailableConnector>;
+  /** Whether `path` of the merged document (e.g. `['temporal', 'task_queue']`) was written in the environment's block. */
+  setByEnvironment: (path: readonly string[]) => boolean;
 }
 
 /** Replaces `${env:NAME}` in every string of a parsed YAML value; unset variables are collected in `missing`. */
@@ -391,7 +415,7 @@ export function resolveConfigFile(options: ResolveConfigFileOptions = {}): Resol
   if (!existsSync(candidate)) {
     if (explicit) throw new ConfigError('CONFIG_NOT_FOUND', `config file ${candidate} does not exist`);
     if (environment !== DEFAULT_ENVIRONMENT) throw unknownEnvironment(environment, [], null);
-    return { projectDir, stateDir, environment, environments: [], configFile: null, requireEncryptedSecrets: false, file: {}, secrets: [], warnings: [] };
+    return { projectDir, stateDir, environment, environments: [], configFile: null, requireEncryptedSecrets: false, file: {}, secrets: [], warnings: [], unavailableConnectors: {}, setByEnvironment: () => false };
   }
   const doc = parseDocument(readFileSync(candidate, 'utf8'), { uniqueKeys: true });
   if (doc.errors.length > 0) {
@@ -407,7 +431,32 @@ export function resolveConfigFile(options: ResolveConfigFileOptions = {}): Resol
   const merged = selection.merged.value;
   const missing: { path: string[]; message: string }[] = [];
   const resolved = substituteEnv(merged, env, [], missing) as Record<string, unknown>;
-  const issues = missing.map((m) => `${origin(m.path)}: ${m.message}`);
+  // A connector whose `${env:NAME}` is unset is left out, with its reason: only a command that uses it fails.
+  // Staging and the data store are used by every run, so theirs stay errors.
+  const alwaysUsed = new Set([getAt(merged, ['staging', 's3', 'connector']), getAt(merged, ['data_store', 's3', 'connector'])]);
+  const unavailable: Record<string, string[]> = {};
+  const issues: string[] = [];
+  for (const m of missing) {
+    const [section, name] = m.path;
+    if (section === 'connectors' && name !== undefined && m.path.length > 2 && !alwaysUsed.has(name)) (unavailable[name] ??= []).push(`${m.message} (${origin(m.path)})`);
+    else issues.push(`${origin(m.path)}: ${m.message}`);
+  }
+  const kindOf = (name: string) => (getAt(resolved, ['connectors', name, 'kind']) as ConnectorConfig['kind']) ?? 'local';
+  const unavailableConnectors: Record<string, UnavailableConnector> = Object.fromEntries(
+    Object.entries(unavailable).map(([name, reasons]) => [name, { kind: kindOf(name), reason: reasons.join('; ') }]),
+  );
+  const missingPaths = new Set(missing.map((m) => m.path.join('.')));
+  for (const name of Object.keys(unavailableConnectors)) {
+    const connectors = resolved.connectors as Record<string, unknown>;
+    // Its shape is still checked (a wrong kind or key is a mistake whatever the variables), but not the values of
+    // the fields whose variable is unset: those would only repeat the warning.
+    const shape = connectorSchema.safeParse(connectors[name]);
+    for (const i of shape.success ? [] : shape.error.issues) {
+      const at = ['connectors', name, ...i.path.map(String)];
+      if (!missingPaths.has(at.join('.'))) issues.push(`${origin(at)}: ${i.message}`);
+    }
+    delete connectors[name];
+  }
 
   // Secrets: the policy looks at the text as written (merged, before substitution); decryption at the value.
   const requireEncrypted = requiresEncryptedSecrets(environment, merged.require_encrypted_secrets);
@@ -479,7 +528,11 @@ export function resolveConfigFile(options: ResolveConfigFileOptions = {}): Resol
           `plain-text secrets in ${candidate}: ${plainInDev.join(', ')}; accepted in environment "${environment}", refused wherever require_encrypted_secrets is true (by default every environment but dev). Encrypt them with \`sluice secret encrypt\` or use \${env:NAME}`,
         ]
       : [];
-  return { projectDir, stateDir, environment, environments: selection.defined, configFile: candidate, requireEncryptedSecrets: requireEncrypted, file: parsed.data, secrets, warnings };
+  if (Object.keys(unavailableConnectors).length > 0) {
+    warnings.push(`${Object.entries(unavailableConnectors).map(([name, { reason }]) => `connector "${name}" is unavailable: ${reason}`).join('; ')}; a run that uses it will fail until the variable is set`);
+  }
+  const setByEnvironment = (at: readonly string[]) => origin(at).startsWith(`environments.${environment}.`);
+  return { projectDir, stateDir, environment, environments: selection.defined, configFile: candidate, requireEncryptedSecrets: requireEncrypted, file: parsed.data, secrets, warnings, unavailableConnectors, setByEnvironment };
 }
 
 /** The environment variables that override a value of the file in {@link loadConfig} (`sluice config show` names those set). */
@@ -503,14 +556,20 @@ export function loadConfig(options: LoadConfigOptions = {}): SluiceConfig {
     files: { kind: 'local', root: '.' },
     warehouse: { kind: 'postgres' },
   };
+  // The task queue: SLUICE_TASK_QUEUE, or temporal.task_queue as an environment block sets it, used as is; else
+  // derived from the environment (config/environments.ts taskQueueFor), so environments never share a queue.
+  const taskQueue =
+    readEnv('SLUICE_TASK_QUEUE', env) ??
+    (file.temporal?.task_queue !== undefined && resolved.setByEnvironment(['temporal', 'task_queue']) ? file.temporal.task_queue : taskQueueFor(resolved.environment, file.temporal?.task_queue));
   return {
     projectDir,
     stateDir,
+    environment: resolved.environment,
     databaseUrl: readEnv('DATABASE_URL', env) ?? file.database_url ?? stack.databaseUrl,
     temporal: {
       address: readEnv('TEMPORAL_ADDRESS', env) ?? file.temporal?.address ?? stack.temporalAddress ?? '127.0.0.1:7233',
       namespace: readEnv('TEMPORAL_NAMESPACE', env) ?? file.temporal?.namespace ?? 'default',
-      taskQueue: readEnv('SLUICE_TASK_QUEUE', env) ?? file.temporal?.task_queue ?? DEFAULT_TASK_QUEUE,
+      taskQueue,
       uiUrl: readEnv('TEMPORAL_UI_URL', env) ?? file.temporal?.ui_url ?? stack.uiUrl ?? 'http://127.0.0.1:8233',
     },
     staging: {
@@ -525,6 +584,7 @@ export function loadConfig(options: LoadConfigOptions = {}): SluiceConfig {
       ...(file.data_store?.s3 ? { s3: file.data_store.s3 } : {}),
     },
     connectors,
+    ...(Object.keys(resolved.unavailableConnectors).length > 0 ? { unavailableConnectors: resolved.unavailableConnectors } : {}),
     ...(file.gateway
       ? {
           gateway: {

@@ -2,11 +2,13 @@
  * Resolves connectors by name, inside the worker. Credentials come from the worker's own config
  * and never appear in workflow inputs, Temporal history, logs or the UI.
  */
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { Pool } from 'pg';
 import { ConfigError } from '../common/errors';
-import type { ConnectorConfig, S3ConnectorConfig, SluiceConfig } from '../config/sluice-config';
+import { parse } from 'yaml';
+import { resolveConfigFile, type ConnectorConfig, type S3ConnectorConfig, type SluiceConfig } from '../config/sluice-config';
 import { createPool, type PoolLogger } from '../db/pg-pool';
 import { postgresConnectorAccess } from './access-errors';
 import type { SourceConnector, TargetConnector } from './connector';
@@ -31,12 +33,42 @@ export class ConnectorRegistry {
     return Object.keys(this.config.connectors).sort();
   }
 
+  /**
+   * @throws ConfigError `INVALID_CONFIG` for a connector whose `${env:NAME}` is unset here; `WORKER_CONFIG_STALE` for
+   *   one the config file on disk has but this worker has not loaded; else `UNKNOWN_CONNECTOR`.
+   */
   private connectorConfig(name: string): ConnectorConfig {
     const found = this.config.connectors[name];
-    if (!found) {
-      throw new ConfigError('UNKNOWN_CONNECTOR', `no connector named "${name}"; configured connectors: ${this.names().join(', ') || '(none)'}`);
+    if (found) return found;
+    const unavailable = this.config.unavailableConnectors?.[name];
+    if (unavailable) {
+      throw new ConfigError('INVALID_CONFIG', `connector "${name}" cannot be used by this worker (environment "${this.config.environment}"): ${unavailable.reason}; set it where the worker runs and restart the worker`, {
+        details: { connector: name },
+      });
     }
-    return found;
+    const file = this.config.configFile;
+    if (file && connectorInFile(file, this.config, name)) {
+      throw new ConfigError(
+        'WORKER_CONFIG_STALE',
+        `connector "${name}" is in ${file} but this worker has not loaded it (it read the file before the connector was added, or the edited file is invalid: ` +
+          `its log says why); restart the worker (sluice worker, or sluice dev). Connectors this worker has: ${this.names().join(', ') || '(none)'}`,
+        { details: { connector: name, config_file: file } },
+      );
+    }
+    throw new ConfigError('UNKNOWN_CONNECTOR', `no connector named "${name}"; configured connectors: ${this.names().join(', ') || '(none)'}`);
+  }
+
+  /** Closes and forgets the pools and clients of `names` (their config changed or they were removed); the next use opens new ones. */
+  async forget(names: Iterable<string>): Promise<void> {
+    const closing: Promise<unknown>[] = [];
+    for (const name of names) {
+      const pool = this.pools.get(name);
+      if (pool) closing.push(pool.end().catch(() => undefined));
+      this.pools.delete(name);
+      this.s3Clients.get(name)?.destroy();
+      this.s3Clients.delete(name);
+    }
+    await Promise.all(closing);
   }
 
   private pool(name: string, url: string | undefined): Pool {
@@ -103,5 +135,23 @@ export class ConnectorRegistry {
     this.pools.clear();
     for (const client of this.s3Clients.values()) client.destroy();
     this.s3Clients.clear();
+  }
+}
+
+/**
+ * Whether the config file on disk defines connector `name` for the config's environment: validated when it can be,
+ * else (an invalid file) by its raw YAML (`connectors.<name>` or `environments.<env>.connectors.<name>`).
+ */
+function connectorInFile(file: string, config: SluiceConfig, name: string): boolean {
+  try {
+    const resolved = resolveConfigFile({ projectDir: config.projectDir, configFile: file, environment: config.environment, secrets: 'keep' });
+    return name in (resolved.file.connectors ?? {}) || name in resolved.unavailableConnectors;
+  } catch {
+    try {
+      const doc = parse(readFileSync(file, 'utf8')) as { connectors?: Record<string, unknown>; environments?: Record<string, { connectors?: Record<string, unknown> } | null> } | null;
+      return Boolean(doc?.connectors?.[name] ?? doc?.environments?.[config.environment]?.connectors?.[name]);
+    } catch {
+      return false;
+    }
   }
 }

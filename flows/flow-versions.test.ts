@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { InvalidRequestError } from '../common/errors';
 import type { FlowSpec } from './flow-spec';
-import { contentHash, parseFlowVersionId } from './flow-versions';
+import { contentHash, parseFlowVersionId, runIdFor } from './flow-versions';
 
 function spec(): FlowSpec {
   return {
@@ -35,6 +35,17 @@ function reordered(): FlowSpec {
     name: 'orders',
   };
 }
+
+describe('runIdFor', () => {
+  it('is <flow>-v<N>-<16 hex of sha256(source_path)> in dev, with the environment before the hash elsewhere', () => {
+    const hash = '6079cfbce3af04bb'; // sha256('data/a.csv'), the same in every environment
+    assert.equal(runIdFor('movies:v3', 'data/a.csv'), `movies-v3-${hash}`);
+    assert.equal(runIdFor('movies:v3', 'data/a.csv', 'dev'), `movies-v3-${hash}`);
+    assert.equal(runIdFor('movies:v3', 'data/a.csv', 'test'), `movies-v3-test-${hash}`);
+    assert.equal(runIdFor('movies:v3', 'data/a.csv', 'prod'), `movies-v3-prod-${hash}`);
+    assert.notEqual(runIdFor('movies:v3', 'data/b.csv', 'test'), `movies-v3-test-${hash}`);
+  });
+});
 
 describe('parseFlowVersionId', () => {
   it('splits flow:vN', () => {

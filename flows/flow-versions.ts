@@ -19,6 +19,7 @@ import type { Pool } from 'pg';
 import stringify from 'safe-stable-stringify';
 import { FlowSpecError, InvalidRequestError, UserError } from '../common/errors';
 import { FLOW_VERSION_ID } from '../common/run-inputs';
+import { DEFAULT_ENVIRONMENT } from '../config/environments';
 import { withPgClient } from '../db/pg-pool';
 import { loadMap, readMapFile } from './map-module';
 import type { FlowSpec } from './flow-spec';
@@ -182,10 +183,13 @@ export class FlowVersionStore {
 }
 
 /**
- * The run id of a (flow version, source_path): `<flow>-v<N>-<first 16 hex of sha256(source_path)>`.
- * Deterministic, so Temporal's workflow-id reuse policy enforces "one successful run per source_path".
+ * The run id of a (flow version, source_path) in an environment: `<flow>-v<N>-<first 16 hex of sha256(source_path)>`
+ * in `dev`, `<flow>-v<N>-<environment>-<16 hex>` elsewhere. Deterministic, so Temporal's workflow-id reuse policy
+ * enforces "one successful run per source_path" — per environment: a test run never makes a dev run ALREADY_LOADED.
+ * @param environment @default `dev`
  */
-export function runIdFor(flowVersion: string, sourcePath: string): string {
+export function runIdFor(flowVersion: string, sourcePath: string, environment: string = DEFAULT_ENVIRONMENT): string {
   const { flow, version } = parseFlowVersionId(flowVersion);
-  return `${flow}-v${version}-${createHash('sha256').update(sourcePath).digest('hex').slice(0, 16)}`;
+  const scope = environment === DEFAULT_ENVIRONMENT ? '' : `${environment}-`;
+  return `${flow}-v${version}-${scope}${createHash('sha256').update(sourcePath).digest('hex').slice(0, 16)}`;
 }

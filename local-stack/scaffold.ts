@@ -29,6 +29,10 @@ notifications:
 
 retention: { backup_days: 30, errors_days: 30, staging_days: 1, logs_days: 14 }
 
+# Each environment has its own Temporal task queue: sluice in dev, sluice-<env> elsewhere (sluice-test,
+# sluice-prod), so a worker only ever receives its own environment's work (sluice worker -e test serves test).
+# Choose one with temporal: { task_queue: …, namespace: … } inside an environment block.
+
 environments:
   dev: {}
   test:

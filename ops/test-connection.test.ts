@@ -112,6 +112,12 @@ describe('testConnections', () => {
     assert.deepEqual(only.map((c) => c.connector), ['files']);
   });
 
+  it('reports a connector whose ${env:…} is unset as FAILED with the reason, without trying it', async () => {
+    const withLake = { ...config, unavailableConnectors: { lake: { kind: 's3', reason: 'environment variable S3_ENDPOINT is not set (connectors.lake.endpoint)' } } } as SluiceConfig;
+    const checks = await testConnections(withLake, { only: ['lake'] });
+    assert.deepEqual(checks, [{ connector: 'lake', kind: 's3', ok: false, reason: 'environment variable S3_ENDPOINT is not set (connectors.lake.endpoint); set it and run again', latencyMs: 0 }]);
+  });
+
   it('knows every secret of the config, decoded too, and masks them in reasons', () => {
     assert.deepEqual(configSecrets(config), ['s3cr%2Ft', 's3cr/t']);
     assert.equal(

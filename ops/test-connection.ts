@@ -631,7 +631,8 @@ function configuredBuckets(config: Pick<SluiceConfig, 'staging' | 'dataStore'>):
  */
 export async function testConnections(config: SluiceConfig, options: TestConnectionsOptions = {}): Promise<ConnectionCheck[]> {
   const names = Object.keys(config.connectors);
-  const known = [...names, METADATA_CHECK, TEMPORAL_CHECK];
+  const unavailable = Object.entries(config.unavailableConnectors ?? {});
+  const known = [...names, ...unavailable.map(([name]) => name), METADATA_CHECK, TEMPORAL_CHECK];
   const only = options.only && options.only.length > 0 ? new Set(options.only) : undefined;
   const unknown = only ? [...only].filter((n) => !known.includes(n)) : [];
   if (unknown.length > 0) {
@@ -655,6 +656,10 @@ export async function testConnections(config: SluiceConfig, options: TestConnect
       secrets,
     }),
   );
+  // A connector whose ${env:…} is unset cannot be checked: it is FAILED with the reason.
+  for (const [name, { kind, reason }] of unavailable.filter(([name]) => wanted(name))) {
+    checks.push(Promise.resolve({ connector: name, kind, ok: false, reason: `${reason}; set it and run again`, latencyMs: 0 }));
+  }
   if (wanted(METADATA_CHECK)) checks.push(testMetadataDatabase(config.databaseUrl, { timeoutMs: options.timeoutMs, secrets }));
   if (wanted(TEMPORAL_CHECK)) checks.push(testTemporal(config.temporal, { timeoutMs: options.timeoutMs }));
   return Promise.all(checks);

@@ -69,6 +69,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Gatewa
     address: config.temporal.address,
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
+    environment: config.environment,
     databaseUrl,
     logger,
     ...(options.connection ? { connection: options.connection } : {}),

@@ -15,12 +15,13 @@ import path from 'node:path';
 import { Client } from '@temporalio/client';
 import { bundleWorkflowCode, NativeConnection, Runtime, Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import type { Logger } from 'pino';
+import { withEnvironmentGuard } from '../activities/activity-boundary';
 import { createEventActivities } from '../activities/event-activities';
 import { DEFAULT_MAX_CONCURRENT_ACTIVITIES, readEnv, readEnvCount } from '../common/env';
 import { createPipelineActivities } from '../activities/pipeline-activities';
 import { createHousekeepingActivities } from '../activities/housekeeping-activities';
 import { createRunActivities } from '../activities/run-activities';
-import { requireDatabaseUrl, type SluiceConfig } from '../config/sluice-config';
+import { loadConfig, requireDatabaseUrl, type SluiceConfig } from '../config/sluice-config';
 import { metadataDatabaseAccess, withAccessErrors } from '../connectors/access-errors';
 import { ConnectorRegistry } from '../connectors/registry';
 import { migrate } from '../db/migrations';
@@ -29,6 +30,7 @@ import { FlowVersionStore } from '../flows/flow-versions';
 import { listInFlightFromVisibility } from '../ops/housekeeping';
 import { createStaging } from '../storage/create-staging';
 import { startStagingSweeper } from './staging-sweeper';
+import { watchConfigFile, type ConfigWatcher } from './config-watcher';
 
 let bundle: Promise<WorkflowBundleOption> | undefined;
 let runtimeInstalled = false;
@@ -58,6 +60,8 @@ export async function writeWorkflowBundle(file = PREBUILT_BUNDLE): Promise<strin
 
 export interface SluiceWorker {
   worker: Worker;
+  /** The config file watcher, when the worker watches one (`reload()` applies the file now). */
+  configWatcher?: ConfigWatcher;
   /** Runs until shutdown; resolves when the worker has drained. */
   run(): Promise<void>;
   /** Stops polling, lets in-flight activities finish (up to the grace time), releases resources. */
@@ -71,6 +75,13 @@ export interface CreateWorkerOptions {
   connection?: NativeConnection;
   /** Time in-flight activities get to finish on shutdown. @default '30s' */
   shutdownGraceTime?: string;
+  /**
+   * Watch `config.configFile` and reload connectors when it changes (worker/config-watcher.ts). `config` is then
+   * updated in place. @default true (nothing to watch without a config file)
+   */
+  watchConfig?: boolean;
+  /** How a reload reads the file. @default `loadConfig` of the same file and environment, with this process's environment variables */
+  reloadConfig?: () => SluiceConfig;
 }
 
 export async function createSluiceWorker(options: CreateWorkerOptions): Promise<SluiceWorker> {
@@ -102,12 +113,13 @@ export async function createSluiceWorker(options: CreateWorkerOptions): Promise<
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
     workflowBundle: await workflowBundle(),
-    activities: {
+    // A worker serves exactly its config's environment: work stamped for another is refused (WRONG_ENVIRONMENT).
+    activities: withEnvironmentGuard(logger, config.environment, {
       ...createRunActivities({ config, connectors, flowVersions, staging, logger }),
       ...createEventActivities({ pool, runTaskQueue: config.temporal.taskQueue, logger }),
       ...createPipelineActivities({ config, pool, flowVersions, staging, logger }),
       ...createHousekeepingActivities({ config, staging, logger }),
-    },
+    }),
     // Temporal's default is 0: in-flight activities would be cancelled at once on SIGTERM.
     shutdownGraceTime: options.shutdownGraceTime ?? '30s',
     // Each transform chunk holds a few hundred MiB while mapped; two at a time keep a worker under
@@ -117,12 +129,24 @@ export async function createSluiceWorker(options: CreateWorkerOptions): Promise<
   // Retention: every hour, housekeeping's staging sweep (runs in flight listed on this worker's connection).
   const inFlightClient = new Client({ connection, namespace: config.temporal.namespace });
   const sweeper = startStagingSweeper({ config, staging, logger, listInFlight: () => listInFlightFromVisibility(inFlightClient) });
-  return runnable(worker, async () => {
+  const configFile = config.configFile;
+  const configWatcher =
+    options.watchConfig === false || !configFile
+      ? undefined
+      : watchConfigFile({
+          config,
+          connectors,
+          logger,
+          load: options.reloadConfig ?? (() => loadConfig({ projectDir: config.projectDir, configFile, environment: config.environment, onWarning: (message) => logger.warn(message) })),
+        });
+  const wrapped = runnable(worker, async () => {
+    configWatcher?.stop();
     sweeper.stop();
     await connectors.close();
     await pool.end().catch(() => undefined);
     if (ownConnection) await connection.close().catch(() => undefined);
   });
+  return configWatcher ? { ...wrapped, configWatcher } : wrapped;
 }
 
 /**

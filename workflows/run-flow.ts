@@ -77,7 +77,14 @@ export async function runFlow(input: RunFlowInput): Promise<RunMetadata> {
   setHandler(statusQuery, () => status);
   setHandler(metadataQuery, () => metadata);
 
-  const ref = { runId: info.workflowId, executionId: info.runId, flowVersion: input.flowVersion, sourcePath: input.sourcePath };
+  // Every activity carries the run's environment: a worker of another environment refuses it (WRONG_ENVIRONMENT).
+  const ref = {
+    runId: info.workflowId,
+    executionId: info.runId,
+    flowVersion: input.flowVersion,
+    sourcePath: input.sourcePath,
+    ...(input.environment !== undefined ? { environment: input.environment } : {}),
+  };
   /** Hands the current status to the webhook gateway as a `run.*` event (an activity, in order). */
   const publish = () =>
     publishRunEvent({
@@ -173,11 +180,18 @@ export async function runFlow(input: RunFlowInput): Promise<RunMetadata> {
     metadata.error = error;
     const started = metadata.steps[step];
     if (started && !started.ended_at) end({});
-    // A cancelled run still records and announces how it ended.
-    await CancellationScope.nonCancellable(async () => {
-      await markFinished(ref);
-      await transition(final);
-    });
+    if (error.code === ('WRONG_ENVIRONMENT' satisfies ErrorCode)) {
+      // This worker serves another environment: it must not record or announce anything either.
+      status = final;
+      metadata.status = final;
+      upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.status, value: final }]);
+    } else {
+      // A cancelled run still records and announces how it ended.
+      await CancellationScope.nonCancellable(async () => {
+        await markFinished(ref);
+        await transition(final);
+      });
+    }
     if (isCancellation(caught)) throw caught;
     throw ApplicationFailure.create({
       type: final === 'FAILED' ? RUN_FAILED_TYPE : RUN_CRASHED_TYPE,
@@ -196,9 +210,9 @@ function stepDurations(metadata: RunMetadata): Partial<Record<StepName, number>>
 }
 
 /** Starts the staging retention clock; a failure here never changes the run's outcome. */
-async function markFinished(ref: { runId: string; executionId: string }): Promise<void> {
+async function markFinished(ref: { runId: string; executionId: string; environment?: string }): Promise<void> {
   try {
-    await finishRun({ runId: ref.runId, executionId: ref.executionId });
+    await finishRun({ runId: ref.runId, executionId: ref.executionId, ...(ref.environment !== undefined ? { environment: ref.environment } : {}) });
   } catch {
     // Without the marker the staged data stays until removed by hand; the outcome is unchanged.
   }

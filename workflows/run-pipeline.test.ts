@@ -108,7 +108,7 @@ describe('runPipeline with mocked activities', { timeout: 120_000 }, () => {
     assert.equal(typeof rates!.execution_id, 'string');
     for (const notStarted of [orders!, refunds!]) assert.deepEqual([notStarted.execution_id, notStarted.started_at], [undefined, undefined]);
     assert.deepEqual(state.totals, { jobs: 4, succeeded: 1, partial_failed: 0, failed: 2, crashed: 0, skipped: 1, already_loaded: 0, rows_rejected: 0 });
-    assert.deepEqual(pipeline.calls.filter((call) => call.name === 'backupSource').map((call) => call.input), [{ flowVersion: 'rates:v1', sourcePath: 'rates.csv', date: DATE }]);
+    assert.deepEqual(pipeline.calls.filter((call) => call.name === 'backupSource').map((call) => call.input), [{ flowVersion: 'rates:v1', sourcePath: 'rates.csv', date: DATE, environment: 'test' }]);
     assert.deepEqual(state.email, { status: 'not_needed' });
     assert.deepEqual(pipeline.records.map((record) => [record.status, record.jobs.map((j) => j.status)]), [
       ['RUNNING', []],
@@ -157,7 +157,7 @@ describe('runPipeline with mocked activities', { timeout: 120_000 }, () => {
       ['customers.csv', 'orders.csv'],
       'customers.csv was synced once, by the earlier run',
     );
-    assert.deepEqual(pipeline.calls.filter((call) => call.name === 'inspectExistingRun').map((call) => call.input), [{ runId: jobs[0]!.runId }]);
+    assert.deepEqual(pipeline.calls.filter((call) => call.name === 'inspectExistingRun').map((call) => call.input), [{ runId: jobs[0]!.runId, environment: 'test' }]);
     assert.equal(state.status, 'SUCCEEDED');
     assert.deepEqual(jobTable(state).map((j) => [j.name, j.status, j.rows, j.reason, j.backup]), [
       ['customers', 'ALREADY_LOADED', LOADED, `already loaded by run ${jobs[0]!.runId} (SUCCEEDED, ${DATE} 06:01 UTC); not loaded again`, undefined],

@@ -86,7 +86,7 @@ export async function runPipeline(input: RunPipelineInput): Promise<PipelineRunS
   };
 
   try {
-    await recordPipelineRun({ state });
+    await recordPipelineRun({ state, environment: input.environment });
     // A run started by a Temporal Schedule (a backfill too) loads the date of its scheduled time.
     const scheduled = info.typedSearchAttributes.getAll().find((pair) => pair.key.name === 'TemporalScheduledStartTime')?.value;
     const scheduledAt = scheduled instanceof Date ? scheduled.toISOString() : typeof scheduled === 'string' ? scheduled : undefined;
@@ -103,7 +103,7 @@ export async function runPipeline(input: RunPipelineInput): Promise<PipelineRunS
       rows: null,
     }));
     refreshTotals();
-    await recordPipelineRun({ state });
+    await recordPipelineRun({ state, environment: input.environment });
 
     const requirements = await checkPipelineRequirements({
       pipeline: input.pipeline,
@@ -133,11 +133,14 @@ export async function runPipeline(input: RunPipelineInput): Promise<PipelineRunS
   }
   refreshTotals();
 
-  // Reports and records run even when the pipeline run was cancelled.
+  // Reports and records run even when the pipeline run was cancelled; not on a worker of another environment,
+  // which must not touch anything (its activities would be refused anyway).
+  const wrongEnvironment = state.error?.code === ('WRONG_ENVIRONMENT' satisfies ErrorCode);
   await CancellationScope.nonCancellable(async () => {
+    if (wrongEnvironment) return;
     if (state.date) {
       try {
-        const { files } = await writeRejectFiles({ pipeline: state.pipeline, date: state.date, jobs: state.jobs });
+        const { files } = await writeRejectFiles({ pipeline: state.pipeline, date: state.date, jobs: state.jobs, environment: input.environment });
         for (const file of files) {
           const job = state.jobs.find((j) => j.name === file.job);
           if (job) job.rejects_file = file.path;
@@ -150,11 +153,11 @@ export async function runPipeline(input: RunPipelineInput): Promise<PipelineRunS
     }
     state.ended_at = new Date().toISOString();
     try {
-      state.email = await sendPipelineEmail({ state });
+      state.email = await sendPipelineEmail({ state, environment: input.environment });
     } catch (caught) {
       state.email = { status: 'failed', reason: failureOf(caught).message };
     }
-    await recordPipelineRun({ state });
+    await recordPipelineRun({ state, environment: input.environment });
   });
 
   if (state.status === 'FAILED') {
@@ -202,7 +205,7 @@ async function runJobs(state: PipelineRunState, prepared: PreparedJob[], input: 
       }
       if ((row.status === 'SUCCEEDED' || row.status === 'PARTIAL_FAILED') && job.backup) {
         try {
-          const moved = await backupSource({ flowVersion: job.flowVersion, sourcePath: job.sourcePath, date: state.date! });
+          const moved = await backupSource({ flowVersion: job.flowVersion, sourcePath: job.sourcePath, date: state.date!, environment: input.environment });
           row.backup = { status: 'moved', path: moved.path };
         } catch (caught) {
           row.backup = { status: 'failed', reason: failureOf(caught).message };
@@ -221,6 +224,7 @@ async function runChild(job: PreparedJob, row: PipelineJobState, state: Pipeline
   const runInput: RunFlowInput = {
     flowVersion: job.flowVersion,
     sourcePath: job.sourcePath,
+    environment: input.environment,
     runMetadata: { pipeline: state.pipeline, pipeline_run: info.workflowId, job: job.name, environment: input.environment, date: state.date, trigger: input.trigger },
   };
   row.started_at = new Date().toISOString();
@@ -246,7 +250,7 @@ async function runChild(job: PreparedJob, row: PipelineJobState, state: Pipeline
     handle = await start(false);
   } catch (caught) {
     if ((caught as Error).name !== 'WorkflowExecutionAlreadyStartedError') throw caught;
-    existing = await inspectExistingRun({ runId: job.runId });
+    existing = await inspectExistingRun({ runId: job.runId, environment: input.environment });
     if (!existing.running && isEmptyRun(existing.metadata)) {
       // The last run read 0 rows and loaded nothing: not ALREADY_LOADED, so it runs again.
       handle = await start(true);

@@ -64,7 +64,8 @@ describe('sluice schedules on the real Temporal dev server', { timeout: 300_000 
       path.join(dir, 'sluice.config.yaml'),
       ['connectors:', '  files: { kind: local, root: . }', '  warehouse: { kind: postgres }', 'environments:', '  test: {}', ''].join('\n'),
     );
-    const config = testConfig({ dir, databaseUrl: db.url, address: env.address, connectors: { files: { kind: 'local', root: '.' }, warehouse: { kind: 'postgres' } } });
+    // The worker serves environment test, as the schedules (applied with -e test) stamp their runs.
+    const config = { ...testConfig({ dir, databaseUrl: db.url, address: env.address, connectors: { files: { kind: 'local', root: '.' }, warehouse: { kind: 'postgres' } } }), environment: 'test' };
     taskQueue = config.temporal.taskQueue;
     runner = await startInProcessRunner(env, db, config);
     await runner.publish(`
