@@ -18,9 +18,9 @@
  */
 import { execFile, execFileSync } from 'node:child_process';
 import { chownSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { freePort } from './free-port';
 
 /** How `pg_ctl stop` shuts the server down (`-m`). */
 export type StopMode = 'fast' | 'immediate';
@@ -39,17 +39,6 @@ export interface OwnedPostgres {
   destroy(): Promise<void>;
 }
 
-/** A TCP port free on 127.0.0.1 right now (the OS picks it; released before returning). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 /** The `postgres` system user's ids when running as root (the server refuses root), else none. */
 function serverUser(): { uid: number; gid: number } | undefined {

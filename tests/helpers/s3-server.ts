@@ -11,6 +11,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { findGoTool, type GoTool } from '../../local-stack/go-tool';
+import { freePort } from './free-port';
 import { logger } from './services';
 
 const VERSITYGW_MODULE = 'github.com/versity/versitygw/cmd/versitygw@v1.8.0';
@@ -44,16 +45,6 @@ function findS3Server(projectDir: string): Promise<string> {
   return findGoTool(VERSITYGW, { projectDir, logger });
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
-}
 
 /** A running versitygw process: resolves once it accepts connections on `port`. */
 async function spawnVersitygw(binary: string, options: { port: number; dataDir: string; accessKeyId: string; secretAccessKey: string }) {

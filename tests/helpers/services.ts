@@ -8,7 +8,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
@@ -24,6 +23,9 @@ import { parseFlowSpec } from '../../flows/flow-spec';
 import { FlowVersionStore } from '../../flows/flow-versions';
 import { findTemporalCli } from '../../local-stack/temporal-cli';
 import { createSluiceWorker, type SluiceWorker } from '../../worker/sluice-worker';
+import { freePort } from './free-port';
+
+export { freePort };
 
 export const PROJECT_DIR = path.resolve(__dirname, '..', '..', '..');
 export const logger = createLogger('sluice-test', process.env.SLUICE_LOG_LEVEL ?? 'warn');
@@ -63,17 +65,6 @@ export async function startTemporal(options: StartTemporalOptions = {}): Promise
   return uiPort === undefined ? env : Object.assign(env, { uiUrl: `http://127.0.0.1:${uiPort}` });
 }
 
-/** A TCP port free on 127.0.0.1 right now (the OS picks it; released before returning). */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 let embedded: Promise<EmbeddedPostgresHandle> | undefined;
 let openDatabases = 0;

@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
@@ -22,6 +22,7 @@ import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../../local-
 import { pipelineTotals, type PipelineRunState } from '../../pipelines/pipeline-model';
 import { createStaging } from '../../storage/create-staging';
 import { createTestDatabase, logger, PROJECT_DIR, startInProcessRunner, startTemporal, tempProject, testConfig, type InProcessRunner, type TestDatabase } from '../helpers/services';
+import { freePort } from '../helpers/free-port';
 import { startS3Server, type S3Server } from '../helpers/s3-server';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -39,17 +40,6 @@ fields:
   name: { from: name, type: string }
 `;
 
-/** A TCP port free on 127.0.0.1 right now. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 describe('refused credentials and permissions fail a run fast', () => {
   let env: TestWorkflowEnvironment;
