@@ -42,6 +42,7 @@ import { addSchedulesCommands } from './schedules-command';
 import { addInitCommand } from './init-command';
 import { addTestConnectionsCommand } from './test-connections-command';
 import { addHousekeepingCommands } from './housekeeping-command';
+import { addMailCommands } from './mail-command';
 import { portNumber, seconds, wholeNumber } from './number-options';
 
 function clientFor(config: SluiceConfig): Sluice {
@@ -150,9 +151,19 @@ function parseMetadata(text: string | undefined): Record<string, unknown> | unde
   throw new UserError('INVALID_RUN_METADATA', `--metadata must be a JSON object, e.g. '{"ticket":"OPS-12"}'`);
 }
 
+/** This package's version (its package.json, two levels above dist/cli). */
+function packageVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(path.resolve(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string }).version;
+  } catch {
+    return '0.0.0';
+  }
+}
+
 export function buildProgram(): Command {
   const program = new Command('sluice')
     .description('Sluice: sync-transform-sync data pipelines on Temporal')
+    .version(packageVersion(), '-V, --version', 'print the version of sluice')
     .option('-c, --config <file>', 'config file (default: ./sluice.config.yaml when present)')
     .option('-e, --env <name>', 'environment name (also SLUICE_ENV)', readEnv('SLUICE_ENV'))
     .showHelpAfterError();
@@ -358,6 +369,7 @@ export function buildProgram(): Command {
   addInitCommand(program);
   addTestConnectionsCommand(program);
   addHousekeepingCommands(program);
+  addMailCommands(program);
   return program;
 }
 
