@@ -52,6 +52,10 @@ describe('dev email: the mail sink of sluice dev, and a pending email said in wo
   });
 
   const startDev = async () => {
+    if (dev && dev.child.exitCode === null) {
+      dev.child.kill('SIGINT');
+      await dev.exited;
+    }
     dev = startDevProcess(process.execPath, [CLI_MAIN, 'dev', ...ports], { cwd: dir, env });
     await dev.waitFor(/the stack is up/, 180_000);
     return dev;
@@ -77,7 +81,7 @@ describe('dev email: the mail sink of sluice dev, and a pending email said in wo
     assert.deepEqual(readdirSync(path.join(dir, '.sluice', 'mail')), ['1.eml']);
     const list = await cli(['mail', 'list']);
     assert.equal(list.code, 0, list.stderr);
-    const lines = list.stdout.trim().split('\n');
+    const lines = list.stdout.trimEnd().split('\n');
     assert.equal(lines.length, 2, list.stdout);
     assert.match(lines[0]!, /^ {2}id {2}date +to +subject$/);
     assert.match(lines[1]!, /^ {3}1 {2}\d{4}-\d\d-\d\d \d\d:\d\d:\d\d +data-team@example\.com +\[dev\] pipeline daily \S+: PARTIAL_FAILED — .*\[1 attachment\]$/);
@@ -85,7 +89,7 @@ describe('dev email: the mail sink of sluice dev, and a pending email said in wo
     const show = await cli(['mail', 'show', '1']);
     assert.equal(show.code, 0, show.stderr);
     assert.match(show.stdout, /^message 1 {2}\(.*\.sluice\/mail\/1\.eml\)\n {2}date: {4}\d{4}-/);
-    assert.match(show.stdout, /\n {2}from: {4}Sluice <sluice@localhost>\n {2}to: {6}data-team@example\.com\n {2}subject: \[dev\] pipeline daily/);
+    assert.match(show.stdout, /\n {2}from: {4}"Sluice" <sluice@localhost>\n {2}to: {6}data-team@example\.com\n {2}subject: \[dev\] pipeline daily/);
     assert.match(show.stdout, /\n {2}attached: accounts\.csv\n/);
     assert.match(show.stdout, /accounts/, 'the text body names the job');
     const json = JSON.parse((await cli(['mail', 'show', '1', '--json'])).stdout) as { id: number; to: string[]; attachments: string[] };
@@ -101,7 +105,7 @@ describe('dev email: the mail sink of sluice dev, and a pending email said in wo
     // 127.0.0.2 is not a loopback name sluice dev serves: a "real" server, where nothing listens.
     const configFile = path.join(dir, 'sluice.config.yaml');
     writeFileSync(configFile, readFileSync(configFile, 'utf8').replace('host: 127.0.0.1', 'host: 127.0.0.2'));
-    const today = readdirSync(path.join(dir, 'data', 'backup'))[0] ?? '';
+    const today = readdirSync(path.join(dir, 'data', 'backup'), { withFileTypes: true }).find((d) => d.isDirectory())!.name;
     const date = '2030-01-15';
     const backedUp = readdirSync(path.join(dir, 'data', 'backup', today)).find((f) => f.endsWith('.csv'))!;
     copyFileSync(path.join(dir, 'data', 'backup', today, backedUp), path.join(dir, 'data', 'import', `accounts_${date}.csv`));
