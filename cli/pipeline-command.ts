@@ -92,7 +92,7 @@ function printState(config: SluiceConfig, state: PipelineRunState, emailWait?: s
   const email = state.email;
   if (email.status === 'sent') print(`  email: sent to ${email.to?.join(', ')}${email.attachments?.length ? ` (attached: ${email.attachments.join(', ')})` : ''}`);
   else if (email.status === 'pending') print(`  email: pending — ${emailWait ?? (state.status === 'RUNNING' ? 'sent when the jobs end' : 'not sent yet')}`);
-  else print(`  email: ${email.status.replace('_', ' ')}${email.reason ? ` (${email.reason})` : ''}`);
+  else print(`  email: ${email.status}${email.reason ? ` (${email.reason})` : ''}`);
   print(`  Temporal UI: ${uiLink(config, state.workflow_id)}`);
 }
 
