@@ -94,7 +94,7 @@ export const ERROR_CATALOGUE = {
   LOCAL_STACK_NOT_RUNNING: { kind: 'user', status: 500, description: "CLI: .sluice/stack.json was left by a `sluice dev` that has exited; start the local stack again" },
   LOCAL_STACK_RUNNING: { kind: 'user', status: 500, description: 'CLI: a `sluice dev` already runs for this project (its pid is named); stop it first' },
   LOCAL_FILE_NOT_FOUND: { kind: 'user', status: 500, description: 'data store: put of a local file that does not exist' },
-  MAIL_NOT_FOUND: { kind: 'user', status: 404, description: 'CLI: no message with that id in the local mail sink (.sluice/mail/)' },
+  MAIL_NOT_FOUND: { kind: 'user', status: 500, description: 'CLI: no message with that id in the local mail sink (.sluice/mail/)' },
   MAP_CHANGED: { kind: 'user', status: 500, description: "the worker's copy of the custom map differs from the one the flow version published" },
   MAP_FAILED: { kind: 'user', status: 500, description: 'the custom map threw (its message, and its file:line:column when known)' },
   MAP_INVALID: { kind: 'user', status: 500, description: 'the custom map does not compile, throws while loading, or exports no function' },
