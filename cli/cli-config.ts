@@ -3,7 +3,7 @@
  * valid after any subcommand), then `loadConfig` for that environment.
  */
 import type { Command } from 'commander';
-import { loadConfig, type SluiceConfig } from '../config/sluice-config';
+import { loadConfig, type LoadConfigOptions, type SluiceConfig } from '../config/sluice-config';
 
 export interface GlobalOptions {
   /** `-c, --config <file>` */
@@ -17,13 +17,17 @@ export function globalOptions(command: Command): GlobalOptions {
   return command.optsWithGlobals<GlobalOptions>();
 }
 
-/** @throws ConfigError when the config file is missing or invalid, the environment unknown, or a secret cannot be decrypted. */
-export function configFrom(command: Command): SluiceConfig {
-  const options = globalOptions(command);
+/**
+ * @param options.staleStack what a stale `.sluice/stack.json` does (see `LoadConfigOptions`). @default 'error'
+ * @throws ConfigError when the config file is missing or invalid, the environment unknown, a secret cannot be
+ *   decrypted, or the local stack this command would use has exited (`LOCAL_STACK_NOT_RUNNING`).
+ */
+export function configFrom(command: Command, options: Pick<LoadConfigOptions, 'staleStack'> = {}): SluiceConfig {
+  const global = globalOptions(command);
   // Processes this command starts inherit the chosen environment (a write, not a read: common/env.ts reads it).
   // eslint-disable-next-line no-restricted-syntax
-  if (options.env) process.env.SLUICE_ENV = options.env;
-  return loadConfig({ configFile: options.config, environment: options.env });
+  if (global.env) process.env.SLUICE_ENV = global.env;
+  return loadConfig({ configFile: global.config, environment: global.env, ...options });
 }
 
 /**

@@ -32,6 +32,7 @@ export function addInitCommand(program: Command): void {
           '  sluice test-connections                     # check every connector',
           '  sluice flows publish flows/accounts.yaml',
           '  sluice pipeline run daily --wait',
+          '  sluice mail list                            # the error email, kept by sluice dev',
           '  sluice schedules apply                      # daily at 06:00 Europe/Paris',
           '',
         ].join('\n'),

@@ -42,6 +42,7 @@ import { addSchedulesCommands } from './schedules-command';
 import { addInitCommand } from './init-command';
 import { addTestConnectionsCommand } from './test-connections-command';
 import { addHousekeepingCommands } from './housekeeping-command';
+import { addMailCommands } from './mail-command';
 import { portNumber, seconds, wholeNumber } from './number-options';
 import { runJson, runSummaryJson } from '../client/run-json';
 import { progressLine, runsTable, warningLines } from './run-output';
@@ -140,9 +141,19 @@ function parseMetadata(text: string | undefined): Record<string, unknown> | unde
   throw new UserError('INVALID_RUN_METADATA', `--metadata must be a JSON object, e.g. '{"ticket":"OPS-12"}'`);
 }
 
+/** This package's version (its package.json, two levels above dist/cli). */
+function packageVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(path.resolve(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string }).version;
+  } catch {
+    return '0.0.0';
+  }
+}
+
 export function buildProgram(): Command {
   const program = new Command('sluice')
     .description('Sluice: sync-transform-sync data pipelines on Temporal')
+    .version(packageVersion(), '-V, --version', 'print the version of sluice')
     .option('-c, --config <file>', 'config file (default: ./sluice.config.yaml when present)')
     .option('-e, --env <name>', 'environment name (also SLUICE_ENV)', readEnv('SLUICE_ENV'))
     .showHelpAfterError();
@@ -285,10 +296,16 @@ export function buildProgram(): Command {
     .option('--gateway-port <port>', 'gateway port (default: gateway.port, else 8700)', portNumber)
     .option('--no-gateway', 'do not start the gateway (API and webhook deliveries) in this process')
     .action(async (options: { example?: boolean; exit?: boolean; temporalPort: number; uiPort: number; postgresPort: number; gatewayPort?: number; gateway: boolean }, command: Command) => {
-      const config = configFrom(command);
+      // A stale stack.json is what this command replaces (after stopping the servers it names).
+      const config = configFrom(command, { staleStack: 'ignore' });
       const logger = createLogger('sluice', readEnv('SLUICE_LOG_LEVEL') ?? 'warn');
       process.stdout.write('starting the local stack (Temporal dev server, PostgreSQL, worker)…\n');
+      // A signal during the start exits at once: the stack's exit hook kills the servers already started.
+      const early = () => process.exit(130);
+      process.once('SIGINT', early);
+      process.once('SIGTERM', early);
       const stack = await startLocalStack(config, logger, { temporalPort: options.temporalPort, uiPort: options.uiPort, postgresPort: options.postgresPort });
+      for (const note of stack.notes) process.stdout.write(`${note}\n`);
       // The gateway in-process (as the embedded default's design has it): the API, and webhook deliveries.
       let gateway: Gateway | undefined;
       if (options.gateway) {
@@ -300,23 +317,30 @@ export function buildProgram(): Command {
           process.stderr.write(`warning: the gateway did not start: ${reason}; webhook deliveries wait until one runs (sluice gateway)\n`);
         }
       }
+      // Worker, gateway, mail sink, Postgres, Temporal, in that order; stack.json removed last.
+      const stopStack = () =>
+        stack.stop({ ...(gateway ? { afterWorker: () => gateway!.close() } : {}), onStep: (line) => process.stdout.write(`  ${line}\n`) });
       let stopping = false;
-      const stop = async () => {
-        if (stopping) process.exit(130);
+      const stop = async (signal: NodeJS.Signals) => {
+        if (stopping) {
+          process.stdout.write(`${signal} again: stopping now\n`);
+          process.exit(130); // the stack's exit hook kills the servers still running
+        }
         stopping = true;
-        process.stdout.write('\nstopping the local stack…\n');
-        await gateway?.close();
-        await stack.stop();
+        process.stdout.write(`\n${signal}: stopping the local stack…\n`);
+        await stopStack();
+        process.stdout.write('the local stack stopped\n');
         process.exit(0);
       };
-      process.on('SIGINT', () => void stop());
-      process.on('SIGTERM', () => void stop());
+      process.off('SIGINT', early);
+      process.off('SIGTERM', early);
+      process.on('SIGINT', (signal) => void stop(signal));
+      process.on('SIGTERM', (signal) => void stop(signal));
       process.stdout.write(`Temporal UI: ${stack.uiUrl}\nDATABASE_URL=${maskSecret(stack.config.databaseUrl!, 'url')}\n`);
       let code = 0;
       if (options.example) code = await runExample(stack.config);
       if (options.exit) {
-        await gateway?.close();
-        await stack.stop();
+        await stopStack();
         throw new ExitError(code);
       }
       process.stdout.write('the stack is up; press Ctrl-C to stop it\n');
@@ -332,6 +356,7 @@ export function buildProgram(): Command {
   addInitCommand(program);
   addTestConnectionsCommand(program);
   addHousekeepingCommands(program);
+  addMailCommands(program);
   return program;
 }
 

@@ -26,6 +26,7 @@ import { getPipelineRun, startPipelineRun, waitPipelineRun } from '../client/pip
 import { pipelineHeadline, type PipelineRunState } from '../pipelines/pipeline-model';
 import { textTable } from '../pipelines/pipeline-email';
 import { configFrom, ExitError, globalOptions } from './cli-config';
+import { emailWaitText, pendingEmailDelivery } from '../client/email-delivery';
 
 const print = (line: string): void => {
   process.stdout.write(`${line}\n`);
@@ -53,15 +54,45 @@ async function withTemporal<T>(config: SluiceConfig, database: boolean, body: (c
   }
 }
 
-/** The job table and what happened around it, for people. */
-function printState(config: SluiceConfig, state: PipelineRunState): void {
+/**
+ * While `until` is pending, polls the run every 2 s and writes what it waits for when that is the email (an
+ * SMTP server that does not answer keeps the run open for minutes): a live line on a terminal, else one line
+ * per attempt.
+ */
+async function narrateEmailWait<T>(client: Client, workflowId: string, until: Promise<T>): Promise<T> {
+  const live = process.stderr.isTTY;
+  let last = '';
+  let shown = false;
+  const timer = setInterval(() => {
+    pendingEmailDelivery(client, workflowId)
+      .then((delivery) => {
+        if (!delivery) return;
+        const text = emailWaitText(delivery);
+        if (live) process.stderr.write(`\r\x1b[2K${text}`);
+        else if (text.replace(/; next attempt in \d+ s/, '') !== last) process.stderr.write(`${text}\n`);
+        last = text.replace(/; next attempt in \d+ s/, '');
+        shown = true;
+      })
+      .catch(() => undefined);
+  }, 2_000);
+  try {
+    return await until;
+  } finally {
+    clearInterval(timer);
+    if (live && shown) process.stderr.write('\n');
+  }
+}
+
+/** The job table and what happened around it, for people. `emailWait`: what a pending email waits for. */
+function printState(config: SluiceConfig, state: PipelineRunState, emailWait?: string): void {
   print(`pipeline ${state.pipeline}${state.date ? ` ${state.date}` : ''} (${state.environment}): ${state.status === 'RUNNING' ? 'RUNNING' : pipelineHeadline(state)}`);
   print(`  pipeline run: ${state.workflow_id}   trigger: ${state.trigger}   started ${state.started_at}${state.ended_at ? `   ended ${state.ended_at}` : ''}`);
   if (state.error) print(`  error: ${state.error.code}: ${state.error.message}`);
   if (state.jobs.length > 0) for (const line of textTable(state.jobs).split('\n')) print(`  ${line}`);
   const email = state.email;
   if (email.status === 'sent') print(`  email: sent to ${email.to?.join(', ')}${email.attachments?.length ? ` (attached: ${email.attachments.join(', ')})` : ''}`);
-  else if (email.status !== 'pending') print(`  email: ${email.status}${email.reason ? ` (${email.reason})` : ''}`);
+  else if (email.status === 'pending') print(`  email: pending — ${emailWait ?? (state.status === 'RUNNING' ? 'sent when the jobs end' : 'not sent yet')}`);
+  else print(`  email: ${email.status}${email.reason ? ` (${email.reason})` : ''}`);
   print(`  Temporal UI: ${uiLink(config, state.workflow_id)}`);
 }
 
@@ -129,7 +160,7 @@ export function addPipelineCommands(program: Command): void {
           return 0;
         }
         if (!options.json) process.stderr.write(`pipeline run ${workflowId} started; waiting…\n`);
-        const state = await waitPipelineRun(client, workflowId).catch(async (error: unknown) => {
+        const state = await narrateEmailWait(client, workflowId, waitPipelineRun(client, workflowId)).catch(async (error: unknown) => {
           // Ended without a state (terminated, timed out): show what was recorded.
           return getPipelineRun(client, workflowId, pool).catch(() => {
             throw error;
@@ -149,8 +180,12 @@ export function addPipelineCommands(program: Command): void {
     .option('--json', 'print exactly one JSON object on stdout')
     .action(async (id: string, options: { json?: boolean }, command: Command) => {
       const config = configFrom(command);
-      const state = await withTemporal(config, true, (client, pool) => getPipelineRun(client, id, pool));
-      if (options.json) print(JSON.stringify({ id, ...state }));
-      else printState(config, state);
+      const { state, emailWait } = await withTemporal(config, true, async (client, pool) => {
+        const found = await getPipelineRun(client, id, pool);
+        const delivery = found.email.status === 'pending' ? await pendingEmailDelivery(client, id).catch(() => undefined) : undefined;
+        return { state: found, emailWait: delivery ? emailWaitText(delivery) : undefined };
+      });
+      if (options.json) print(JSON.stringify({ id, ...state, ...(emailWait ? { email_wait: emailWait } : {}) }));
+      else printState(config, state, emailWait);
     });
 }

@@ -27,6 +27,7 @@ import { z } from 'zod';
 import { msToNumber, type Duration } from '@temporalio/common';
 import { ConfigError } from '../common/errors';
 import { DEFAULT_CHUNK_ROWS, readEnv, readEnvCount, type EnvName } from '../common/env';
+import { readStackFile as readLocalStackFile, staleStackError } from './stack-file';
 import { DEFAULT_ENVIRONMENT, requiresEncryptedSecrets, selectEnvironment, taskQueueFor, unknownEnvironment } from './environments';
 import {
   decryptSecret,
@@ -307,6 +308,12 @@ export interface LoadConfigOptions {
   environment?: string;
   /** Receives warnings, e.g. plain-text secrets accepted in `dev`. @default writes `warning: …` to stderr */
   onWarning?: (message: string) => void;
+  /**
+   * A stale `stack.json` (its `sluice dev` has exited) when Temporal or the database would come from it: `error`
+   * (`LOCAL_STACK_NOT_RUNNING`, at once rather than a long connect timeout), or `ignore` (`sluice dev`, which replaces it).
+   * @default 'error'
+   */
+  staleStack?: 'error' | 'ignore';
 }
 
 /** The config file as validated, after its environment is merged, `${env:NAME}` substituted and secrets resolved. */
@@ -384,15 +391,13 @@ export function resolveStateDir(projectDir: string, env: NodeJS.ProcessEnv = pro
   return path.resolve(projectDir, readEnv('SLUICE_STATE_DIR', env) ?? '.sluice');
 }
 
-/** Reads `<stateDir>/stack.json`, written by `sluice dev` so other commands find the embedded stack. */
+/**
+ * Reads `<stateDir>/stack.json`, written by `sluice dev` so other commands find the embedded stack (config/stack-file.ts).
+ * A stale file (its `sluice dev` has exited) gives nothing.
+ */
 export function readStackFile(stateDir: string): { databaseUrl?: string; temporalAddress?: string; uiUrl?: string } {
-  const file = path.join(stateDir, 'stack.json');
-  if (!existsSync(file)) return {};
-  try {
-    return JSON.parse(readFileSync(file, 'utf8')) as { databaseUrl?: string; temporalAddress?: string; uiUrl?: string };
-  } catch {
-    return {};
-  }
+  const found = readLocalStackFile(stateDir);
+  return found?.alive ? found.stack : {};
 }
 
 const invalid = (header: string, issues: string[]) =>
@@ -551,7 +556,12 @@ export function loadConfig(options: LoadConfigOptions = {}): SluiceConfig {
   const warn = options.onWarning ?? ((message: string) => process.stderr.write(`warning: ${message}\n`));
   for (const warning of resolved.warnings) warn(warning);
   const chunkRows = readEnvCount('SLUICE_CHUNK_ROWS', env) ?? file.staging?.chunk_rows ?? DEFAULT_CHUNK_ROWS;
-  const stack = readStackFile(stateDir);
+  const stackFile = readLocalStackFile(stateDir);
+  const stack = stackFile?.alive ? stackFile.stack : {};
+  if (stackFile && !stackFile.alive && options.staleStack !== 'ignore') {
+    const fromStack = !(readEnv('DATABASE_URL', env) ?? file.database_url) || !(readEnv('TEMPORAL_ADDRESS', env) ?? file.temporal?.address);
+    if (fromStack) throw staleStackError(stateDir, stackFile.stack);
+  }
   const connectors: Record<string, ConnectorConfig> = file.connectors ?? {
     files: { kind: 'local', root: '.' },
     warehouse: { kind: 'postgres' },

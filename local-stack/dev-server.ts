@@ -13,6 +13,8 @@ import { SEARCH_ATTRIBUTES } from '../common/run-model';
 export interface DevServerHandle {
   address: string;
   uiUrl: string;
+  /** The dev server's process id (recorded in stack.json, so a crashed `sluice dev`'s server can be found). */
+  pid: number;
   /**
    * Stops the server and resolves once it exited: `SIGTERM` (@default; SIGKILL after 10 s), or `SIGKILL`
    * (a crash: its SQLite file is kept, a server started again on it resumes every workflow).
@@ -73,6 +75,7 @@ export async function startDevServer(options: { cli: string; stateDir: string; l
   return {
     address,
     uiUrl: `http://127.0.0.1:${uiPort}`,
+    pid: child.pid!,
     stop: (signal = 'SIGTERM') =>
       new Promise<void>((resolve) => {
         if (exited) return resolve();

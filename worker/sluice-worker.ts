@@ -35,16 +35,19 @@ import { watchConfigFile, type ConfigWatcher } from './config-watcher';
 let bundle: Promise<WorkflowBundleOption> | undefined;
 let runtimeInstalled = false;
 
-/** Where `npm run build:bundle` (and the Docker image) writes the prebuilt workflow bundle. */
+/** True in a source checkout (the TypeScript sources beside dist/), false in an installed package (`npm pack`). */
+const IN_SOURCE_CHECKOUT = existsSync(path.join(__dirname, '..', '..', 'workflows', 'index.ts'));
+
+/** Where `npm run build:bundle` (and the Docker image, and `npm pack`) writes the prebuilt workflow bundle. */
 export const PREBUILT_BUNDLE = path.join(__dirname, '..', 'workflow-bundle.js');
 
 /**
  * The workflow code: a prebuilt bundle (`SLUICE_WORKFLOW_BUNDLE`, or `dist/workflow-bundle.js`
- * when `NODE_ENV=production`, as in the image), else bundled once per process with webpack (a few
- * seconds) — so a development checkout never runs a stale bundle.
+ * when `NODE_ENV=production`, as in the image, or in an installed package, which has no sources), else
+ * bundled once per process with webpack (a few seconds) — so a development checkout never runs a stale bundle.
  */
 export function workflowBundle(): Promise<WorkflowBundleOption> {
-  const prebuilt = readEnv('SLUICE_WORKFLOW_BUNDLE') ?? (readEnv('NODE_ENV') === 'production' ? PREBUILT_BUNDLE : '');
+  const prebuilt = readEnv('SLUICE_WORKFLOW_BUNDLE') ?? (readEnv('NODE_ENV') === 'production' || !IN_SOURCE_CHECKOUT ? PREBUILT_BUNDLE : '');
   bundle ??= prebuilt && existsSync(prebuilt)
     ? Promise.resolve({ codePath: prebuilt })
     : bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} } });
