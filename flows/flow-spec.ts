@@ -211,7 +211,10 @@ function crossFieldIssues(raw: unknown): string[] {
       const suggestion = toIdentifier(name, new Set(names));
       issues.push(
         `fields.${name}: "${name}" is not a valid field name. Field names are the target's column names and are used unquoted in SQL checks, ` +
-          `so each must be a plain SQL identifier: ${IDENTIFIER_RULE}. Rename the field, e.g. ${suggestion}: { from: ${JSON.stringify(name)}, … }`,
+          `so each must be a plain SQL identifier: ${IDENTIFIER_RULE}. ` +
+          (isObject(field) && (field.from !== undefined || field.expr !== undefined)
+            ? `Rename the field, e.g. ${suggestion} ("from" names the source column and may hold any text)`
+            : `Rename the field and read the column with "from", e.g. ${suggestion}: { from: ${JSON.stringify(name)}, … }`),
       );
     }
     if (isObject(field) && field.from === undefined && field.expr === undefined) {

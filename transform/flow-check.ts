@@ -146,7 +146,8 @@ function problem(path: string, field: string | null, sql: string, message: strin
 
 function dtypeName(dtype: DataType | typeof NULL_TYPE): string {
   if (dtype === NULL_TYPE) return 'of unknown type';
-  return String((dtype as DataType).variant ?? dtype);
+  const name = String((dtype as DataType).variant ?? dtype);
+  return name === 'Utf8' ? 'String' : name;
 }
 
 /**
@@ -211,7 +212,7 @@ export function checkFlow(spec: FlowSpec, options: FlowCheckOptions = {}): FlowC
             problem(path, field.name, field.expr, `could not check the types without a sample (Polars: ${polars}); run sluice flows check with --source <sample> to check it against the real column types`, polars),
           );
         } else if (kind === 'type') {
-          problems.push(problem(path, field.name, field.expr, `the types do not fit: ${polars}${typesHint(field.expr, sourceTypes())}. Convert with CAST(… AS …) or pick other columns`, polars));
+          problems.push(problem(path, field.name, field.expr, `the types do not fit: ${polars}${typesHint(field.expr, sourceTypes())}${csv && !sample ? ' (a CSV source is read as text)' : ''}. Convert with CAST(… AS …) or pick other columns`, polars));
         } else {
           problems.push(problem(path, field.name, field.expr, `Polars cannot run it: ${polars}`, polars));
         }
