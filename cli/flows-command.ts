@@ -108,7 +108,7 @@ export function addFlowsCommands(flows: Command): void {
         return;
       }
       const sample = await readSample(options.source, spec.source);
-      reportCheck(file, checkFlow(spec, { sourceSchema: sample.frame.schema, sampleName: options.source }), `the columns of ${options.source}`, options.json, spec);
+      reportCheck(file, checkFlow(spec, { sample: sample.frame, sampleName: options.source }), `the columns and rows of ${options.source}`, options.json, spec);
     });
 
   flows
@@ -121,8 +121,8 @@ export function addFlowsCommands(flows: Command): void {
     .action(async (file: string, options: { source: string; rows: number; json?: boolean }, command: Command) => {
       const spec = readFlow(file);
       const sample = await readSample(options.source, spec.source);
-      const check = checkFlow(spec, { sourceSchema: sample.frame.schema, sampleName: options.source });
-      if (check.problems.length > 0) reportCheck(file, check, `the columns of ${options.source}`, options.json, spec);
+      const check = checkFlow(spec, { sample: sample.frame, sampleName: options.source });
+      if (check.problems.length > 0) reportCheck(file, check, `the columns and rows of ${options.source}`, options.json, spec);
       const targetKind = targetKindOf(command, spec);
       const preview = await previewFlow(spec, sample.frame, { rows: options.rows, targetKind });
       if (options.json) process.stdout.write(`${JSON.stringify({ file, source: options.source, ...preview, written: false })}\n`);

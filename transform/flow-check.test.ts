@@ -109,3 +109,19 @@ describe('checkFlow', () => {
     );
   });
 });
+
+describe('checkFlow with the sample rows', () => {
+  it('finds an expr that fails on the sample\'s values (a strict CAST), and says to use TRY_CAST', () => {
+    const spec = flow(`  amount: { expr: 'CAST("amount" AS DOUBLE)', type: float64 }\n`, '', 'csv');
+    assert.deepEqual(checkFlow(spec).problems, [], 'the schema alone cannot tell');
+    const sample = pl.DataFrame({ amount: ['1.5', 'abc', '3'] });
+    assert.deepEqual(
+      checkFlow(spec, { sample, sampleName: 'data/orders.csv' }).problems.map((p) => p.text),
+      [
+        'fields.amount.expr (CAST("amount" AS DOUBLE)): fails on values of data/orders.csv: conversion from `str` to `f64` failed in column \'amount\' for 1 out of 3 values: ["abc"]. Use TRY_CAST(… AS …), which gives null for a value that does not convert (a type or required rule then rejects the row)',
+      ],
+    );
+    const fixed = flow(`  amount: { expr: 'TRY_CAST("amount" AS DOUBLE)', type: float64 }\n`, '', 'csv');
+    assert.deepEqual(checkFlow(fixed, { sample, sampleName: 'data/orders.csv' }), { problems: [], warnings: [] });
+  });
+});

@@ -48,6 +48,11 @@ export interface FlowCheckResult {
 export interface FlowCheckOptions {
   /** The schema of a sample of the source, as staged (see connectors/local `readSample`). */
   sourceSchema?: Record<string, DataType>;
+  /**
+   * The sample's rows (as staged): exprs are run over them, so a failure that depends on values (a
+   * strict CAST of "abc") is found too. Its schema is used when `sourceSchema` is not given.
+   */
+  sample?: pl.DataFrame;
   /** The sample's name in messages. @default 'the sample' */
   sampleName?: string;
 }
@@ -81,13 +86,18 @@ const TARGET_DTYPES: Record<FieldType, DataType> = {
 
 const NULL_TYPE = 'Null';
 
-/** An empty frame with these columns; a `Null` dtype makes a typeless column. */
+/** An empty frame with these columns; a `Null` dtype makes a typeless column. Built once per check (~ms per column). */
 function emptyFrame(schema: Record<string, DataType | typeof NULL_TYPE>): pl.DataFrame {
-  const typed = Object.entries(schema).filter(([, dtype]) => dtype !== NULL_TYPE) as [string, DataType][];
-  let frame = pl.DataFrame(typed.map(([name, dtype]) => pl.Series(name, [], dtype)));
-  const nulls = Object.entries(schema).filter(([, dtype]) => dtype === NULL_TYPE);
-  if (nulls.length > 0) frame = frame.withColumns(...nulls.map(([name]) => pl.lit(null).alias(name)));
-  return frame.select(...Object.keys(schema));
+  const typed = Object.fromEntries(Object.entries(schema).filter(([, dtype]) => dtype !== NULL_TYPE)) as Record<string, DataType>;
+  let frame = pl.DataFrame([], { schema: typed });
+  const nulls = Object.keys(schema).filter((name) => schema[name] === NULL_TYPE);
+  if (nulls.length > 0) frame = frame.withColumns(...nulls.map((name) => pl.lit(null).alias(name)));
+  return nulls.length > 0 ? frame.select(...Object.keys(schema)) : frame;
+}
+
+/** The names an SQL text quotes with double quotes (always identifiers in Polars SQL): `"Release Date"` → `Release Date`. */
+function quotedNames(sql: string): string[] {
+  return [...sql.matchAll(/"((?:[^"]|"")+)"/g)].map((m) => m[1]!.replace(/""/g, '"'));
 }
 
 /** Polars' message of a failed SQL run (the cause of the transform's `INVALID_SQL`), first paragraph only. */
@@ -140,6 +150,22 @@ function typesHint(sql: string, schema: Record<string, string>): string {
   return `; the columns it reads are ${used.map(([name, type]) => `"${name}" ${type}`).join(', ')}`;
 }
 
+/** Runs `spec` through the transform over `frame`. @returns the user error it throws, or undefined. */
+function tryMap(spec: FlowSpec, frame: pl.DataFrame): UserError | undefined {
+  try {
+    mapChunk(spec, frame, 1);
+    return undefined;
+  } catch (error) {
+    if (error instanceof UserError) return error;
+    throw error;
+  }
+}
+
+/** The whole text of Polars' message (with its "Did you mean" hint), or the error's own. */
+function fullMessage(error: Error): string {
+  return error.cause instanceof Error ? error.cause.message : error.message;
+}
+
 function problem(path: string, field: string | null, sql: string, message: string, polars?: string): FlowProblem {
   return { path, field, sql, message, ...(polars !== undefined ? { polars } : {}), text: `${path} (${sql}): ${message}` };
 }
@@ -159,7 +185,7 @@ function dtypeName(dtype: DataType | typeof NULL_TYPE): string {
 export function checkFlow(spec: FlowSpec, options: FlowCheckOptions = {}): FlowCheckResult {
   const problems: FlowProblem[] = [];
   const warnings: FlowProblem[] = [];
-  const sample = options.sourceSchema;
+  const sample = options.sourceSchema ?? options.sample?.schema;
   const sampleName = options.sampleName ?? 'the sample';
   const csv = spec.source.format === 'csv';
   const typesKnown = sample !== undefined || csv;
@@ -179,45 +205,65 @@ export function checkFlow(spec: FlowSpec, options: FlowCheckOptions = {}): FlowC
     }
   }
 
-  for (const field of spec.fields) {
-    if (field.expr === undefined) continue;
+  // Exprs: all in one run first (as the transform does); one by one only when that fails, to name each.
+  const exprOnly = (f: FieldSpec): FieldSpec => ({ name: f.name, type: f.type, expr: f.expr!, required: false, ...(f.format !== undefined ? { format: f.format } : {}) });
+  const exprFields = spec.fields.filter((f) => f.expr !== undefined);
+  // Without a sample, the source columns an expr quotes are assumed to exist (one frame, not one try per column).
+  if (!sample) {
+    for (const f of exprFields) for (const name of quotedNames(f.expr!)) if (!(name in source)) source[name] = csv ? pl.Utf8 : NULL_TYPE;
+  }
+  let frame = options.sample ?? emptyFrame(source);
+  const sourceFrame = () => frame;
+  let exprsRun = exprFields.length === 0;
+  for (let attempt = 0; !exprsRun && attempt < 100; attempt++) {
+    const error = tryMap({ ...spec, fields: exprFields.map(exprOnly), checks: [], dedupe: undefined }, sourceFrame());
+    if (error === undefined) exprsRun = true;
+    else if (!addAssumedColumn(error)) break;
+  }
+
+  /** Without a sample, a column an expr reads that no field declares may exist: added (typeless). @returns true when added. */
+  function addAssumedColumn(error: UserError): boolean {
+    const polars = polarsMessage(error);
+    if (sample || kindOf(polars) !== 'column') return false;
+    const { column } = missingColumn(polars, fullMessage(error));
+    if (column === '?' || column in source) return false;
+    source[column] = csv ? pl.Utf8 : NULL_TYPE;
+    frame = frame.withColumns((csv ? pl.lit(null).cast(pl.Utf8) : pl.lit(null)).alias(column));
+    return true;
+  }
+
+  for (const field of exprsRun ? [] : exprFields) {
     const path = `fields.${field.name}.expr`;
-    const one: FlowSpec = { ...spec, fields: [{ ...field, required: false }], checks: [], dedupe: undefined };
-    // Columns an expr reads that no field declares may exist in the source: added (typeless) and tried again.
+    const expr = field.expr!;
+    const one: FlowSpec = { ...spec, fields: [exprOnly(field)], checks: [], dedupe: undefined };
     for (let attempt = 0; attempt < 100; attempt++) {
-      try {
-        mapChunk(one, emptyFrame(source), 1);
-        break;
-      } catch (error) {
-        if (!(error instanceof UserError)) throw error;
-        const full = error.cause instanceof Error ? error.cause.message : error.message;
-        const polars = polarsMessage(error);
-        const kind = kindOf(polars);
-        if (kind === 'column') {
-          const { column, suggestion } = missingColumn(polars, full);
-          if (!sample && !(column in source) && column !== '?') {
-            source[column] = csv ? pl.Utf8 : NULL_TYPE;
-            continue;
-          }
-          const hint = suggestion !== undefined ? `did you mean "${suggestion}"? ` : '';
-          problems.push(
-            problem(path, field.name, field.expr, `reads column "${column}", which ${sampleName} does not have; ${hint}its columns are ${Object.keys(source).map((c) => `"${c}"`).join(', ')}. Quote source column names exactly ("Release Date")`, polars),
-          );
-        } else if (kind === 'parse') {
-          problems.push(problem(path, field.name, field.expr, explainParse(polars, field.expr, 'SELECT ('), polars));
-        } else if (kind === 'function') {
-          problems.push(problem(path, field.name, field.expr, `${unsupportedFunction(polars)} is not a Polars SQL function; use one listed at ${POLARS_SQL_FUNCTIONS_URL}`, polars));
-        } else if (kind === 'type' && !typesKnown) {
-          warnings.push(
-            problem(path, field.name, field.expr, `could not check the types without a sample (Polars: ${polars}); run sluice flows check with --source <sample> to check it against the real column types`, polars),
-          );
-        } else if (kind === 'type') {
-          problems.push(problem(path, field.name, field.expr, `the types do not fit: ${polars}${typesHint(field.expr, sourceTypes())}${csv && !sample ? ' (a CSV source is read as text)' : ''}. Convert with CAST(… AS …) or pick other columns`, polars));
-        } else {
-          problems.push(problem(path, field.name, field.expr, `Polars cannot run it: ${polars}`, polars));
-        }
-        break;
+      const error = tryMap(one, sourceFrame());
+      if (error === undefined || addAssumedColumn(error)) {
+        if (error === undefined) break;
+        continue;
       }
+      const polars = polarsMessage(error);
+      const kind = kindOf(polars);
+      if (kind === 'column') {
+        const { column, suggestion } = missingColumn(polars, fullMessage(error));
+        const hint = suggestion !== undefined ? `did you mean "${suggestion}"? ` : '';
+        problems.push(
+          problem(path, field.name, expr, `reads column "${column}", which ${sampleName} does not have; ${hint}its columns are ${Object.keys(source).map((c) => `"${c}"`).join(', ')}. Quote source column names exactly ("Release Date")`, polars),
+        );
+      } else if (kind === 'parse') {
+        problems.push(problem(path, field.name, expr, explainParse(polars, expr, 'SELECT ('), polars));
+      } else if (kind === 'function') {
+        problems.push(problem(path, field.name, expr, `${unsupportedFunction(polars)} is not a Polars SQL function; use one listed at ${POLARS_SQL_FUNCTIONS_URL}`, polars));
+      } else if (/^conversion from .* failed/.test(polars) && options.sample) {
+        problems.push(problem(path, field.name, expr, `fails on values of ${sampleName}: ${polars}. Use TRY_CAST(… AS …), which gives null for a value that does not convert (a type or required rule then rejects the row)`, polars));
+      } else if (kind === 'type' && !typesKnown) {
+        warnings.push(problem(path, field.name, expr, `could not check the types without a sample (Polars: ${polars}); run sluice flows check with --source <sample> to check it against the real column types`, polars));
+      } else if (kind === 'type') {
+        problems.push(problem(path, field.name, expr, `the types do not fit: ${polars}${typesHint(expr, sourceTypes())}${csv && !sample ? ' (a CSV source is read as text)' : ''}. Convert with CAST(… AS …) or pick other columns`, polars));
+      } else {
+        problems.push(problem(path, field.name, expr, `Polars cannot run it: ${polars}`, polars));
+      }
+      break;
     }
   }
 
@@ -229,37 +275,50 @@ export function checkFlow(spec: FlowSpec, options: FlowCheckOptions = {}): FlowC
     ...spec.fields.filter((f) => f.check !== undefined).map((f) => ({ path: `fields.${f.name}.check`, field: f.name, sql: f.check!, fieldCheck: true, name: f.name })),
     ...spec.checks.map((c, i) => ({ path: `checks[${i}].sql`, field: null, sql: c.sql, fieldCheck: false, name: c.name })),
   ];
-  for (const check of checks) {
-    const fields = spec.fields.map((f) => (check.fieldCheck && f.name === check.name ? { ...asColumn(f), check: check.sql } : asColumn(f)));
-    const one: FlowSpec = { ...spec, fields, checks: check.fieldCheck ? [] : [{ name: check.name, sql: check.sql }], dedupe: undefined };
-    try {
-      mapChunk(one, emptyFrame(target), 1);
-    } catch (error) {
-      if (!(error instanceof UserError)) throw error;
-      const full = error.cause instanceof Error ? error.cause.message : error.message;
-      const polars = error.cause instanceof Error ? polarsMessage(error) : undefined;
-      if (polars === undefined) {
-        // The transform's own refusal: a check that is not a boolean condition.
-        const gives = (/but it gives (.*)$/.exec(error.message)?.[1] ?? 'another type').replace(/^DataType\((.*)\)$/, '$1');
-        problems.push(problem(check.path, check.field, check.sql, `a check must be a boolean condition (true keeps the row), but this one gives ${gives}; compare it, e.g. "${check.field ?? 'amount'} > 0"`));
-        continue;
-      }
-      const kind = kindOf(polars);
-      if (kind === 'column') {
-        const { column, suggestion } = missingColumn(polars, full);
-        const hint = suggestion !== undefined ? `did you mean ${suggestion}? ` : '';
-        problems.push(
-          problem(check.path, check.field, check.sql, `reads column "${column}", which is not a field of this flow; ${hint}checks see the target fields by their names: ${spec.fields.map((f) => f.name).join(', ')}`, polars),
-        );
-      } else if (kind === 'parse') {
-        problems.push(problem(check.path, check.field, check.sql, explainParse(polars, check.sql, 'SELECT ('), polars));
-      } else if (kind === 'function') {
-        problems.push(problem(check.path, check.field, check.sql, `${unsupportedFunction(polars)} is not a Polars SQL function; use one listed at ${POLARS_SQL_FUNCTIONS_URL}`, polars));
-      } else if (kind === 'type') {
-        problems.push(problem(check.path, check.field, check.sql, `the types do not fit: ${polars}${typesHint(check.sql, targetTypes)}. Compare values of the field's type, or CAST(… AS …)`, polars));
-      } else {
-        problems.push(problem(check.path, check.field, check.sql, `Polars cannot run it: ${polars}`, polars));
-      }
+  // All checks in one run first; one by one only when that fails. One by one, a check sees only the
+  // fields its SQL names (a field it reads must appear in its text), so a wide flow stays fast.
+  const allChecks: FlowSpec = {
+    ...spec,
+    fields: spec.fields.map((f) => (f.check !== undefined ? { ...asColumn(f), check: f.check } : asColumn(f))),
+    checks: spec.checks,
+    dedupe: undefined,
+  };
+  const targetFrame = checks.length > 0 ? emptyFrame(target) : pl.DataFrame([]);
+  const checksRun = checks.length === 0 || tryMap(allChecks, targetFrame) === undefined;
+  for (const check of checksRun ? [] : checks) {
+    const named = (all: boolean) => spec.fields.filter((f) => all || check.sql.includes(f.name) || (check.fieldCheck && f.name === check.name));
+    const run = (all: boolean) => {
+      const fields = named(all).map((f) => (check.fieldCheck && f.name === check.name ? { ...asColumn(f), check: check.sql } : asColumn(f)));
+      const one: FlowSpec = { ...spec, fields, checks: check.fieldCheck ? [] : [{ name: check.name, sql: check.sql }], dedupe: undefined };
+      return tryMap(one, targetFrame.select(...fields.map((f) => f.name)));
+    };
+    let error = run(false);
+    if (error === undefined) continue;
+    // An unknown column: again over every field, so Polars can suggest the nearest name.
+    if (error.cause instanceof Error && kindOf(polarsMessage(error)) === 'column') error = run(true) ?? error;
+    const full = fullMessage(error);
+    const polars = error.cause instanceof Error ? polarsMessage(error) : undefined;
+    if (polars === undefined) {
+      // The transform's own refusal: a check that is not a boolean condition.
+      const gives = (/but it gives (.*)$/.exec(error.message)?.[1] ?? 'another type').replace(/^DataType\((.*)\)$/, '$1');
+      problems.push(problem(check.path, check.field, check.sql, `a check must be a boolean condition (true keeps the row), but this one gives ${gives}; compare it, e.g. "${check.field ?? 'amount'} > 0"`));
+      continue;
+    }
+    const kind = kindOf(polars);
+    if (kind === 'column') {
+      const { column, suggestion } = missingColumn(polars, full);
+      const hint = suggestion !== undefined ? `did you mean ${suggestion}? ` : '';
+      problems.push(
+        problem(check.path, check.field, check.sql, `reads column "${column}", which is not a field of this flow; ${hint}checks see the target fields by their names: ${spec.fields.map((f) => f.name).join(', ')}`, polars),
+      );
+    } else if (kind === 'parse') {
+      problems.push(problem(check.path, check.field, check.sql, explainParse(polars, check.sql, 'SELECT ('), polars));
+    } else if (kind === 'function') {
+      problems.push(problem(check.path, check.field, check.sql, `${unsupportedFunction(polars)} is not a Polars SQL function; use one listed at ${POLARS_SQL_FUNCTIONS_URL}`, polars));
+    } else if (kind === 'type') {
+      problems.push(problem(check.path, check.field, check.sql, `the types do not fit: ${polars}${typesHint(check.sql, targetTypes)}. Compare values of the field's type, or CAST(… AS …)`, polars));
+    } else {
+      problems.push(problem(check.path, check.field, check.sql, `Polars cannot run it: ${polars}`, polars));
     }
   }
   return { problems, warnings };

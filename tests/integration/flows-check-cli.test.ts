@@ -80,7 +80,7 @@ fields:
     assert.match(out.problems[0].message, /^reads column "Horsepwer", which cars\.json does not have; did you mean "Horsepower"\?/);
     const good = await cli(['flows', 'check', 'bad2.yaml', '--source', 'cars.json']);
     assert.equal(good.code, 0, good.stderr);
-    assert.equal(good.stdout, 'ok: bad2.yaml can run (1 expr and 0 checks compiled with Polars against the columns of cars.json)\n');
+    assert.equal(good.stdout, 'ok: bad2.yaml can run (1 expr and 0 checks compiled with Polars against the columns and rows of cars.json)\n');
   });
 
   it('flows init drafts a flow that flows check passes against the same sample; flows preview writes nothing', { timeout: 60_000 }, async () => {
