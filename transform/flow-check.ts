@@ -1,7 +1,8 @@
 /**
  * Checks a flow before it becomes a version: every `expr`, field `check` and `checks[].sql` is run
  * by the transform itself ({@link mapChunk}, Polars SQL) over an empty frame with the flow's input
- * columns, so what cannot run is refused at `flows check` / `flows publish`, not at run time.
+ * columns (or a sample's rows), so what cannot run is refused at `flows check` / `flows publish`,
+ * not at run time.
  *
  * Input columns: with a sample (`sourceSchema`, the schema of a file read through the flow's source
  * format), exactly its columns and types. Without one: the columns the fields read with `from`,
@@ -178,7 +179,8 @@ function dtypeName(dtype: DataType | typeof NULL_TYPE): string {
 
 /**
  * Checks every `expr`, field `check` and `checks[].sql` of `spec` (and, with a sample, every `from`)
- * by running them as the transform does over an empty frame.
+ * by running them as the transform does: exprs over an empty frame of the input columns, or over the
+ * sample's rows when `options.sample` is given; checks over an empty frame of the typed target fields.
  * @returns problems (cannot run) and warnings (could not be checked fully): `from` and `expr` in field
  *   order, then field checks, then `checks[]`.
  */
