@@ -28,7 +28,10 @@ fields:
   before(async () => {
     db = await createTestDatabase();
     dir = mkdtempSync(path.join(tmpdir(), 'sluice-flows-cli-'));
-    writeFileSync(path.join(dir, 'cars.json'), JSON.stringify([{ Name: 'a', Horsepower: 130, Origin: 'USA' }, { Name: 'b', Horsepower: null, Origin: 'Japan' }]));
+    writeFileSync(
+      path.join(dir, 'cars.json'),
+      JSON.stringify([{ Name: 'a', Horsepower: 130, Origin: 'USA' }, { Name: 'b', Horsepower: null, Origin: 'Japan' }, { Name: null, Horsepower: 90, Origin: 'USA' }]),
+    );
   });
 
   after(async () => {
@@ -81,6 +84,29 @@ fields:
     const good = await cli(['flows', 'check', 'bad2.yaml', '--source', 'cars.json']);
     assert.equal(good.code, 0, good.stderr);
     assert.equal(good.stdout, 'ok: bad2.yaml can run (1 expr and 0 checks compiled with Polars against the columns and rows of cars.json)\n');
+  });
+
+  it('flows preview prints the counts, the mapped rows and each reject with its row, field, rule and message', async () => {
+    const preview = await cli(['flows', 'preview', 'bad2.yaml', '--source', 'cars.json']);
+    assert.equal(preview.code, 0, preview.stderr);
+    assert.equal(
+      preview.stdout,
+      [
+        'bad2.yaml on cars.json: read 3, mapped 2, rejected 1 (name:required 1)',
+        '',
+        'mapped rows (first 2 of 2):',
+        'row  name  hp',
+        '1    a     260',
+        '2    b',
+        '',
+        'rejects (first 1 of 1):',
+        '  row 3  name  required: name is required but missing',
+        '    record: {"Name":null,"Horsepower":90,"Origin":"USA"}',
+        '',
+        'nothing was written (no staging, no target, no run)',
+        '',
+      ].join('\n'),
+    );
   });
 
   it('flows init drafts a flow that flows check passes against the same sample; flows preview writes nothing', { timeout: 60_000 }, async () => {
