@@ -133,13 +133,14 @@ export function addFlowsCommands(flows: Command): void {
     .command('init')
     .description('draft a flow spec from a sample: types over every row, required where no nulls, in for low-cardinality text')
     .requiredOption('--from <file>', 'a sample file (csv, json, ndjson, parquet)')
-    .option('--name <flow>', 'flow name (default: from the file name)')
+    .option('--name <flow>', 'flow name (default: the file name without extension and a trailing date)')
     .option('--out <file>', 'write the draft here (refuses to overwrite) instead of stdout')
     .option('--source-connector <name>', 'source connector', 'files')
     .option('--target-connector <name>', 'target connector', 'warehouse')
     .option('--table <table>', 'target table (default: public.<name>)')
     .action(async (options: { from: string; name?: string; out?: string; sourceConnector: string; targetConnector: string; table?: string }) => {
-      const base = path.basename(options.from).replace(/\.[^.]*$/, '');
+      // A dated file (accounts_2026-12-02.csv, one of a daily series) names the flow without its date.
+      const base = path.basename(options.from).replace(/\.[^.]*$/, '').replace(/[_-]?\d{4}-?\d{2}-?\d{2}$/, '');
       const name = options.name ?? (base.toLowerCase().replace(/[^a-z0-9_-]+/g, '_').replace(/^[^a-z]+/, '').slice(0, 63) || 'flow');
       if (options.out !== undefined && existsSync(options.out)) {
         throw new UserError('FLOW_FILE_EXISTS', `${options.out} already exists; choose another --out, or remove it first`);
