@@ -43,6 +43,8 @@ import { addInitCommand } from './init-command';
 import { addTestConnectionsCommand } from './test-connections-command';
 import { addHousekeepingCommands } from './housekeeping-command';
 import { addMailCommands } from './mail-command';
+import { addFlowsCommands } from './flows-command';
+import { assertFlowCanRun } from '../transform/flow-check';
 import { portNumber, seconds, wholeNumber } from './number-options';
 import { runJson, runSummaryJson } from '../client/run-json';
 import { progressLine, runsTable, warningLines } from './run-output';
@@ -73,7 +75,10 @@ const isFlowFile = (ref: string) => /\.ya?ml$/i.test(ref) || (existsSync(ref) &&
 async function publishFile(store: FlowVersionStore, file: string): Promise<{ id: string; created: boolean }> {
   if (!existsSync(file)) throw new UserError('FLOW_FILE_NOT_FOUND', `flow file ${file} does not exist`);
   const text = readFileSync(file, 'utf8');
-  const { version, created } = await store.publish(parseFlowSpec(text, file), { sourceText: text, sourceFile: path.relative(process.cwd(), path.resolve(file)) });
+  // What cannot run is refused before it becomes an (immutable) version.
+  const spec = parseFlowSpec(text, file);
+  assertFlowCanRun(spec, file);
+  const { version, created } = await store.publish(spec, { sourceText: text, sourceFile: path.relative(process.cwd(), path.resolve(file)) });
   return { id: version.id, created };
 }
 
@@ -270,6 +275,7 @@ export function buildProgram(): Command {
       }
       process.stdout.write(`# ${version.id}  sha256:${version.contentHash}  published ${version.createdAt}\n${version.sourceText.trimEnd()}\n`);
     });
+  addFlowsCommands(flows);
 
   program
     .command('worker')

@@ -61,6 +61,7 @@ export const ERROR_CATALOGUE = {
   EXAMPLE_DATA_MISSING: { kind: 'user', status: 500, description: "the example's data file is missing (run npm install first)" },
   FAILED: { kind: 'user', status: 500, description: 'a non-retryable failure that carried no code of its own (run FAILED)' },
   FLOW_FILE_NOT_FOUND: { kind: 'user', status: 500, description: 'the flow file given to the CLI does not exist' },
+  FLOW_FILE_EXISTS: { kind: 'user', status: 500, description: 'flows init --out names a file that exists; it is never overwritten' },
   GO_BUILD_FAILED: { kind: 'user', status: 500, description: 'building a tool from its Go module (go install) failed' },
   INSECURE_MASTER_KEY_FILE: { kind: 'user', status: 500, description: 'the master key file can be read by other users (make it mode 0600)' },
   INSUFFICIENT_SCOPE: { kind: 'user', status: 403, description: "the API token lacks the route's scope" },

@@ -182,7 +182,10 @@ colour: red
 fields:
   2nd: { from: id, type: int64 }
 `;
-    assert.deepEqual(flowSpecError(() => parseFlowSpec(yaml)).issues, ['fields.2nd: Invalid key in record', '(root): Unrecognized key: "colour"']);
+    const issues = flowSpecError(() => parseFlowSpec(yaml)).issues;
+    assert.equal(issues.length, 2);
+    assert.equal(issues[0], '(root): Unrecognized key: "colour"');
+    assert.match(issues[1]!, /^fields\.2nd: "2nd" is not a valid field name\. .*plain SQL identifier/);
   });
 
   it('refuses an empty fields map and an empty document', () => {
@@ -339,5 +342,19 @@ describe('date and datetime formats, checked at publish by Polars', () => {
       'fields.at.format: "%Y-%m-%d %" ends with a lone "%"; write "%%" for a literal percent sign',
       'fields.zoned.format: "%Y-%m-%dT%H:%M:%S%z" has "%z", a zone offset, which Sluice\'s dates and datetimes (without a zone) cannot hold',
     ]);
+  });
+});
+
+describe('field names', () => {
+  it('explains that a field name must be a SQL identifier, with the rule and a valid name', () => {
+    const error = flowSpecError(() =>
+      parseFlowSpec(`name: cars\nsource: { connector: files }\ntarget: { connector: warehouse, table: cars }\nfields:\n  c-d: { from: x, type: string }\n  2nd: { type: string }\n`, 'flows/cars.yaml'),
+    );
+    assert.deepEqual(error.issues, [
+      'fields.c-d: "c-d" is not a valid field name. Field names are the target\'s column names and are used unquoted in SQL checks, so each must be a plain SQL identifier: letters, digits and _, not starting with a digit (^[A-Za-z_][A-Za-z0-9_]*$), at most 63 bytes. Rename the field, e.g. c_d ("from" names the source column and may hold any text)',
+      'fields.2nd: "2nd" is not a valid field name. Field names are the target\'s column names and are used unquoted in SQL checks, so each must be a plain SQL identifier: letters, digits and _, not starting with a digit (^[A-Za-z_][A-Za-z0-9_]*$), at most 63 bytes. Rename the field and read the column with "from", e.g. c_2nd: { from: "2nd", … }',
+      'fields.2nd: needs "from" (a source column) or "expr" (a Polars SQL expression)',
+    ]);
+    assert.doesNotMatch(error.message, /Invalid key in record/);
   });
 });

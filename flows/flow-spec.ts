@@ -29,6 +29,8 @@ const OBJECT_PATH = /^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\/.+$/;
 
 /** A plain SQL identifier: target column names are used unquoted in `check` SQL, so they must be one. */
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** The field-name rule as users read it in messages and docs. */
+export const IDENTIFIER_RULE = `letters, digits and _, not starting with a digit (${IDENTIFIER.source}), at most 63 bytes`;
 /** `table` or `schema.table`, each part a plain identifier. */
 const TABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$/;
 /** The most columns a PostgreSQL table holds: the most fields a flow with a database target may have. */
@@ -213,6 +215,16 @@ function crossFieldIssues(raw: unknown): string[] {
   if (isObject(raw.target) && typeof raw.target.table === 'string') issues.push(...databaseLimitIssues(raw.target, Object.keys(fields)));
   columnsOf(raw.dedupe, 'dedupe');
   for (const [name, field] of Object.entries(fields)) {
+    if (!IDENTIFIER.test(name)) {
+      const suggestion = toIdentifier(name, new Set(names));
+      issues.push(
+        `fields.${name}: "${name}" is not a valid field name. Field names are the target's column names and are used unquoted in SQL checks, ` +
+          `so each must be a plain SQL identifier: ${IDENTIFIER_RULE}. ` +
+          (isObject(field) && (field.from !== undefined || field.expr !== undefined)
+            ? `Rename the field, e.g. ${suggestion} ("from" names the source column and may hold any text)`
+            : `Rename the field and read the column with "from", e.g. ${suggestion}: { from: ${JSON.stringify(name)}, … }`),
+      );
+    }
     if (isObject(field) && field.from === undefined && field.expr === undefined) {
       issues.push(`fields.${name}: needs "from" (a source column) or "expr" (a Polars SQL expression)`);
     }
@@ -283,7 +295,8 @@ export function validateFlowSpec(raw: unknown, origin = 'flow spec'): FlowSpec {
   const result = flowSpecSchema.safeParse(raw);
   const crossIssues = crossFieldIssues(raw);
   if (!result.success || crossIssues.length > 0) {
-    const zodIssues = result.success ? [] : result.error.issues.map((issue) => `${formatIssuePath(issue.path) || '(root)'}: ${issue.message}`);
+    // A bad field name is explained by crossFieldIssues (zod says only "Invalid key in record").
+    const zodIssues = result.success ? [] : result.error.issues.filter((issue) => !(issue.code === 'invalid_key' && issue.path[0] === 'fields')).map((issue) => `${formatIssuePath(issue.path) || '(root)'}: ${issue.message}`);
     const issues = [...new Set([...zodIssues, ...crossIssues])];
     throw new FlowSpecError(`${origin} is invalid (${issues.length} problem${issues.length === 1 ? '' : 's'}):`, issues);
   }
@@ -318,6 +331,28 @@ export function validateFlowSpec(raw: unknown, origin = 'flow spec'): FlowSpec {
     ...(spec.on_empty === 'fail' ? { on_empty: 'fail' as const } : {}),
     ...(spec.transform !== undefined ? { transform: path.posix.normalize(spec.transform) } : {}),
   };
+}
+
+/**
+ * A plain SQL identifier made from any column name: lower case, each run of other characters `_`,
+ * no leading or trailing `_`, `c_` before a leading digit, cut to {@link MAX_IDENTIFIER_BYTES} bytes,
+ * and `_2`, `_3`, … appended while it is in `taken` (the result is added to `taken`).
+ * @example toIdentifier('Release Date') // 'release_date'; toIdentifier('2nd') // 'c_2nd'
+ */
+export function toIdentifier(name: string, taken: Set<string> = new Set()): string {
+  let base = name
+    .normalize('NFKD')
+    .replace(/[\u0300-\u036f]/g, '')
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '_')
+    .replace(/^_+|_+$/g, '');
+  if (base === '') base = 'column';
+  if (/^[0-9]/.test(base)) base = `c_${base}`;
+  base = base.slice(0, MAX_IDENTIFIER_BYTES);
+  let candidate = base;
+  for (let n = 2; taken.has(candidate); n++) candidate = `${base.slice(0, MAX_IDENTIFIER_BYTES - String(n).length - 1)}_${n}`;
+  taken.add(candidate);
+  return candidate;
 }
 
 /**
