@@ -471,7 +471,6 @@ async function main(): Promise<void> {
     // 3. Temporal dev server (the official CLI), with Sluice's search attributes.
     const temporal = await startTemporal();
     cleanups.unshift(() => temporal.teardown());
-    const taskQueue = `bench-${randomUUID()}`;
 
     // 4. The workers, each in its own process, their RSS sampled every 100 ms: this build, and with
     // BENCH_COMPARE_DIST another build's dist/ (e.g. the previous commit), each on its own task queue.
