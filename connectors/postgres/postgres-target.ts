@@ -130,7 +130,7 @@ export class PostgresTarget implements TargetConnector {
   async close(): Promise<void> {}
 
   /** Creates the ledger, the target and rejects tables when missing, then checks the target's columns. */
-  private async ensureTables(spec: FlowSpec): Promise<void> {
+  private async ensureTables(spec: FlowSpec, ledgerOnly = false): Promise<void> {
     const tables = databaseTables(spec);
     await withPgClient(this.pool, this.label, async (client) => {
       try {
@@ -142,6 +142,10 @@ export class PostgresTarget implements TargetConnector {
           `SELECT 1 FROM information_schema.columns WHERE table_schema = 'sluice' AND table_name = 'load_ledger' AND column_name = 'links'`,
         );
         if (linksColumn.rowCount === 0) await client.query(LEDGER_LINKS_COLUMN);
+        if (ledgerOnly) {
+          await client.query('COMMIT');
+          return;
+        }
         for (const table of [tables.table, tables.rejects]) {
           await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(qualifiedName(table).schema)}`);
         }
@@ -156,6 +160,7 @@ export class PostgresTarget implements TargetConnector {
         throw error;
       }
     });
+    if (ledgerOnly) return;
     const table = qualifiedName(tables.table);
     const existing = await this.pool.query<{ column_name: string }>(
       'SELECT column_name FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2',
@@ -236,9 +241,9 @@ export class PostgresTarget implements TargetConnector {
 
   /**
    * See {@link TargetConnector.loadStream}: the same transaction as {@link load}, fed by frames the
-   * caller maps while the previous one is COPYed. The ledger is checked first (a retry after COMMIT
-   * maps nothing); the tables are created when the first frame is ready (or before the rejects), so a
-   * run rolled back before any frame never creates them.
+   * caller maps while the previous one is COPYed. The ledger is made when missing and checked first (a
+   * retry after COMMIT maps nothing); the target and rejects tables are created when the first frame
+   * is ready (or before the rejects), so a run rolled back before any frame never creates them.
    * @throws AccessError `AUTH_FAILED` or `PERMISSION_DENIED`; whatever the frame generator throws (after ROLLBACK).
    */
   async loadStream(request: StreamLoadRequest): Promise<LoadResult | null> {
@@ -270,17 +275,16 @@ export class PostgresTarget implements TargetConnector {
         yield frame;
       }
     }
+    // The ledger (Sluice's own table) first: a retry after COMMIT must find it before mapping anything.
+    if (lazyTables) await this.ensureTables(spec, true);
     return withPgClient(this.pool, this.label, async (client) => {
       try {
         await client.query('BEGIN');
         await client.query(`SELECT pg_advisory_xact_lock(hashtext('sluice.load:' || $1))`, [request.executionId]);
-        const hasLedger = tablesReady || (await client.query<{ t: string | null }>(`SELECT to_regclass('sluice.load_ledger')::text AS t`)).rows[0]?.t != null;
-        const ledger = hasLedger
-          ? await client.query<{ rows_written: string; rows_rejected: string; links: LinkStepResult[] | null }>(
-            'SELECT rows_written, rows_rejected, links FROM sluice.load_ledger WHERE execution_id = $1',
-            [request.executionId],
-          )
-          : { rows: [] };
+        const ledger = await client.query<{ rows_written: string; rows_rejected: string; links: LinkStepResult[] | null }>(
+          'SELECT rows_written, rows_rejected, links FROM sluice.load_ledger WHERE execution_id = $1',
+          [request.executionId],
+        );
         if (ledger.rows[0]) {
           await client.query('COMMIT');
           const links = ledger.rows[0].links;
