@@ -130,18 +130,22 @@ export class PostgresTarget implements TargetConnector {
   async close(): Promise<void> {}
 
   /** Creates the ledger, the target and rejects tables when missing, then checks the target's columns. */
-  private async ensureTables(spec: FlowSpec, ledgerOnly = false): Promise<void> {
+  /** @param part `ledger`: only the ledger; `tables`: only the target and rejects tables (the ledger exists). */
+  private async ensureTables(spec: FlowSpec, part: 'all' | 'ledger' | 'tables' = 'all'): Promise<void> {
+    const ledgerOnly = part === 'ledger';
     const tables = databaseTables(spec);
     await withPgClient(this.pool, this.label, async (client) => {
       try {
         await client.query('BEGIN');
         // Serialise DDL across concurrent loads: CREATE … IF NOT EXISTS races otherwise.
         await client.query(`SELECT pg_advisory_xact_lock(hashtext('sluice.ddl'))`);
-        await client.query(LEDGER_DDL);
-        const linksColumn = await client.query(
-          `SELECT 1 FROM information_schema.columns WHERE table_schema = 'sluice' AND table_name = 'load_ledger' AND column_name = 'links'`,
-        );
-        if (linksColumn.rowCount === 0) await client.query(LEDGER_LINKS_COLUMN);
+        if (part !== 'tables') {
+          await client.query(LEDGER_DDL);
+          const linksColumn = await client.query(
+            `SELECT 1 FROM information_schema.columns WHERE table_schema = 'sluice' AND table_name = 'load_ledger' AND column_name = 'links'`,
+          );
+          if (linksColumn.rowCount === 0) await client.query(LEDGER_LINKS_COLUMN);
+        }
         if (ledgerOnly) {
           await client.query('COMMIT');
           return;
@@ -265,7 +269,7 @@ export class PostgresTarget implements TargetConnector {
     const columns = spec.fields.map((f) => quoteIdent(f.name)).join(', ');
     let tablesReady = !lazyTables;
     const ensure = async () => {
-      if (!tablesReady) await this.ensureTables(spec);
+      if (!tablesReady) await this.ensureTables(spec, 'tables');
       tablesReady = true;
     };
     // The tables are made (in their own transaction) just before the first frame is COPYed.
@@ -276,7 +280,7 @@ export class PostgresTarget implements TargetConnector {
       }
     }
     // The ledger (Sluice's own table) first: a retry after COMMIT must find it before mapping anything.
-    if (lazyTables) await this.ensureTables(spec, true);
+    if (lazyTables) await this.ensureTables(spec, 'ledger');
     return withPgClient(this.pool, this.label, async (client) => {
       try {
         await client.query('BEGIN');
