@@ -24,8 +24,8 @@ import { chunkRowsFor, type ChunkPlan, type StagedFileRef } from '../common/chun
 import type { Staging } from '../storage/staging';
 import type { LinkStepResult } from '../connectors/connector';
 import { applyCustomMap, mapInput } from '../transform/custom-map';
-import { findDuplicates } from '../transform/dedupe';
-import { mapChunkAsync, ROW_COLUMN, ruleKey, toJson, type RejectError } from '../transform/map-chunk';
+import { findDuplicates, RunDedupe } from '../transform/dedupe';
+import { escapeNulForPostgres, mapChunkAsync, ROW_COLUMN, ruleKey, toJson, type RejectError } from '../transform/map-chunk';
 import { loadMap, readMapFile, type MapFile } from '../flows/map-module';
 import { withActivityBoundary } from './activity-boundary';
 import { createCellBudget, type CellBudget } from './cell-budget';
@@ -62,6 +62,34 @@ export interface SyncSourceOutput {
   format: string;
   /** Rows per transform chunk: the worker's `staging.chunk_rows`, lowered for wide rows ({@link chunkRowsFor}). */
   chunkRows: number;
+  /**
+   * True when the run can take the one-pass path ({@link TransformAndLoadInput}): a postgres target,
+   * no custom map, local staging. Absent or false: the staged path (transformChunk fan-out,
+   * finishTransform, syncTarget).
+   */
+  onePass?: boolean;
+}
+
+export interface TransformAndLoadInput extends RunRef {
+  plan: ChunkPlan[];
+  /** Rows read from the source (for `max_reject_ratio`). */
+  rowsRead: number;
+}
+export interface TransformAndLoadOutput {
+  rowsMapped: number;
+  rowsRejected: number;
+  byRule: Record<string, number>;
+  chunks: number;
+  workers: Record<string, number>;
+  maxRejectRatio: number;
+  rejectsStagingLocation: string;
+  /** True when the rejects crossed `max_reject_ratio`: the transaction was rolled back, nothing written. */
+  rolledBack: boolean;
+  /** Real times (ISO-8601) of the two overlapped steps; `load` is null when no row reached the target. */
+  transform: { started_at: string; ended_at: string };
+  load: { started_at: string | null; ended_at: string };
+  /** The target's result (absent when rolled back). */
+  loaded?: SyncTargetOutput;
 }
 
 export interface TransformChunkInput extends RunRef {
@@ -116,6 +144,11 @@ export interface SyncTargetOutput {
   rejectsLocation: string;
   /** Row counts of the target's link steps, in order (database targets with `target.link`). */
   links?: LinkStepResult[];
+}
+
+/** Whether a run of `spec` on this worker can overlap the transform and the load in one activity. */
+export function canRunOnePass(config: SluiceConfig, spec: FlowVersion['spec']): boolean {
+  return spec.transform === undefined && !config.staging.s3 && config.connectors[spec.target.connector]?.kind === 'postgres';
 }
 
 const part = (i: number) => `part-${String(i).padStart(5, '0')}.parquet`;
@@ -247,7 +280,7 @@ export function createRunActivities(deps: RunActivityDeps) {
           );
         }
         const chunkRows = chunkRowsFor(config.staging.chunkRows, Math.max(spec.fields.length, staged.columns.length));
-        return { files, rows: staged.rows, columns: staged.columns, format: staged.format, chunkRows };
+        return { files, rows: staged.rows, columns: staged.columns, format: staged.format, chunkRows, onePass: canRunOnePass(config, spec) };
       });
     },
 
@@ -390,6 +423,105 @@ export function createRunActivities(deps: RunActivityDeps) {
           rejectsStagingLocation: staging.uri(`${runKey}/rejected`),
           ...(map ? { map } : {}),
         };
+      });
+    },
+
+    /**
+     * The one-pass path: maps the chunks in source order and streams each mapped chunk into the
+     * target's COPY while the next one is mapped, all in ONE target transaction with the ledger row.
+     * Rejects are staged per chunk and COPYed after the mapped rows. `dedupe` keeps the first row of
+     * each key across the run (chunks run in order, so a later duplicate is rejected against the keys
+     * already loaded). Above `max_reject_ratio` the transaction is rolled back and nothing is written.
+     * A retry (killed worker) starts over: the uncommitted transaction died with its connection.
+     */
+    async transformAndLoad(input: TransformAndLoadInput): Promise<TransformAndLoadOutput> {
+      return withKeepAlive(async (beat) => {
+        const { spec } = await flowVersions.get(input.flowVersion);
+        const target = connectors.target(spec.target.connector);
+        if (!target.loadStream) throw new Error(`connector ${spec.target.connector} (${target.kind}) cannot stream a load`);
+        const runKey = staging.runKey(input.runId, input.executionId);
+        const targetKind = config.connectors[spec.target.connector]?.kind;
+        const transformStarted = new Date().toISOString();
+        let transformEnded = transformStarted;
+        let loadStarted: string | null = null;
+        const rejectedFiles: string[] = [];
+        const byRule: Record<string, number> = {};
+        let rowsMapped = 0;
+        let rowsRejected = 0;
+        let exceeded = false;
+        const dedupe = spec.dedupe ? new RunDedupe(spec.dedupe) : undefined;
+        const plan = input.plan;
+        async function* mapped(): AsyncGenerator<pl.DataFrame> {
+          for (const [index, chunk] of plan.entries()) {
+            // The worker's memory budget covers the mapping (the rendered chunk being COPYed is outside it).
+            const { raw, result } = await cellBudget.withCells(chunk.rows * Math.max(1, spec.fields.length), async () => {
+              const slice = await readSlice(chunk);
+              return { raw: slice, result: await mapChunkAsync(spec, slice, chunk.firstRow, { targetKind }) };
+            });
+            let { mapped: rows, rejected } = result;
+            for (const [rule, n] of Object.entries(result.byRule)) byRule[rule] = (byRule[rule] ?? 0) + n;
+            if (dedupe) {
+              const found = dedupe.apply(rows, raw, chunk.firstRow, targetKind === 'postgres' ? escapeNulForPostgres : undefined);
+              if (found) {
+                rows = found.kept;
+                rejected = pl.concat([rejected, found.rejected]);
+                byRule.dedupe = (byRule.dedupe ?? 0) + found.rejected.height;
+              }
+            }
+            rowsMapped += rows.height;
+            rowsRejected += rejected.height;
+            if (rejected.height > 0 || index === 0) {
+              const key = `${runKey}/rejected/${part(index)}`;
+              await staging.writeParquet(rejected, key);
+              rejectedFiles.push(key);
+            }
+            // The client's live line reads this from the pending activity (common/run-reader.ts onePassProgress).
+            beat({ chunk: index, chunks: plan.length, mapped: rowsMapped, rejected: rowsRejected });
+            // Rejects only grow: once above the ratio, the run writes nothing; keep mapping only to count.
+            if (input.rowsRead > 0 && rowsRejected / input.rowsRead > spec.max_reject_ratio) exceeded = true;
+            if (!exceeded) yield rows;
+          }
+          transformEnded = new Date().toISOString();
+        }
+        const result = await target.loadStream({
+          runId: input.runId,
+          executionId: input.executionId,
+          flowVersion: input.flowVersion,
+          sourcePath: input.sourcePath,
+          spec,
+          mapped: mapped(),
+          rejected: async () => (exceeded ? null : Promise.all(rejectedFiles.map((f) => staging.fetch(f)))),
+          onFirstWrite: () => {
+            loadStarted ??= new Date().toISOString();
+          },
+          onProgress: () => undefined,
+          signal: Context.current().cancellationSignal,
+        });
+        const loadEnded = new Date().toISOString();
+        const workers = { [WORKER_IDENTITY]: plan.length };
+        const common = {
+          byRule,
+          chunks: plan.length,
+          workers,
+          maxRejectRatio: spec.max_reject_ratio,
+          rejectsStagingLocation: staging.uri(`${runKey}/rejected`),
+          load: { started_at: loadStarted, ended_at: loadEnded },
+        };
+        if (result === null) {
+          logger.info({ runId: input.runId, rowsMapped, rowsRejected }, 'above max_reject_ratio: target transaction rolled back');
+          return { ...common, rowsMapped, rowsRejected, rolledBack: true, transform: { started_at: transformStarted, ended_at: transformEnded } };
+        }
+        logger.info({ runId: input.runId, ...result }, result.alreadyLoaded ? 'target already loaded (ledger hit)' : 'mapped and loaded in one pass');
+        // A ledger hit maps nothing: the counts come from the ledger, the rules from the staged rejects.
+        const counts = result.alreadyLoaded ? { rowsMapped: result.rowsWritten, rowsRejected: result.rowsRejected } : { rowsMapped, rowsRejected };
+        if (result.alreadyLoaded) {
+          for (const index of plan.keys()) {
+            const key = `${runKey}/rejected/${part(index)}`;
+            if (!(await staging.exists(key))) continue;
+            for (const [rule, n] of Object.entries(countRejects(await staging.fetch(key)).byRule)) byRule[rule] = (byRule[rule] ?? 0) + n;
+          }
+        }
+        return { ...common, ...counts, rolledBack: false, transform: { started_at: transformStarted, ended_at: transformEnded }, loaded: result };
       });
     },
 

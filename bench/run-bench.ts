@@ -16,6 +16,9 @@
  *   reported (@default 3).
  * - `BENCH_CHUNK_ROWS` the worker's `SLUICE_CHUNK_ROWS` (@default the config default, 250000).
  * - `BENCH_WORKER_NODE_ARGS` extra node arguments for the worker process (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`).
+ * - `BENCH_COMPARE_DIST` another build's `dist/` (e.g. the previous commit's, in a git worktree): its
+ *   worker runs beside this one (own task queue), each iteration runs both builds (alternating which
+ *   goes first) after the same plain COPY, and the figures are printed per build with new / old.
  * - `BENCH_JSON` write the figures as JSON to this file too. `BENCH_KEEP=1` keeps the temp dirs and the database.
  *
  * Nothing is asserted: the targets (full run ≤ 1.5 × plain COPY, worker peak RSS < 1 GiB) are reported.
@@ -283,9 +286,9 @@ export interface WorkerProcess {
 }
 
 /** Spawns bench-worker.js with the config in its environment; `ready` resolves once it polls. */
-export function spawnWorker(env: Record<string, string>): WorkerProcess {
+export function spawnWorker(env: Record<string, string>, script = path.join(__dirname, 'bench-worker.js')): WorkerProcess {
   const nodeArgs = (process.env.BENCH_WORKER_NODE_ARGS ?? '--max-semi-space-size=64').split(/\s+/).filter(Boolean);
-  const child = spawn(process.execPath, [...nodeArgs, path.join(__dirname, 'bench-worker.js')], {
+  const child = spawn(process.execPath, [...nodeArgs, script], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -406,8 +409,11 @@ interface Iteration {
   copy: PlainCopyResult;
   runMs: number;
   metadata: RunMetadata;
-  steps: Record<StepName, { ms: number; peakRssMiB: number; workerCpuS: number }>;
+  /** Per step: duration, start and end (ms from `run()`), peak RSS and worker CPU within it. */
+  steps: Record<StepName, { ms: number; startMs: number; endMs: number; peakRssMiB: number; workerCpuS: number }>;
   orchestrationMs: number;
+  /** How long the transform and sync_target steps ran at the same time (ms; 0 on the staged path). */
+  overlapMs: number;
   runPeakRssMiB: number;
   /** CPU seconds the worker used during the run. */
   workerCpuS: number;
@@ -415,6 +421,30 @@ interface Iteration {
   hostBusyPct: number;
   loaded: number;
   rejectsLoaded: number;
+}
+
+/** One build under test: its worker process, sampler, client and results. */
+interface Contender {
+  label: string;
+  worker: WorkerProcess;
+  sampler: ProcessSampler;
+  sluice: Sluice;
+  idle: { rssKiB: number; hwmKiB: number };
+  final?: { rssKiB: number; hwmKiB: number } | undefined;
+  iterations: Iteration[];
+}
+
+/** Total length (ms) of the union of intervals; NaN ends are skipped. */
+function unionMs(intervals: [number, number][]): number {
+  const sorted = intervals.filter(([a, b]) => Number.isFinite(a) && Number.isFinite(b)).sort((x, y) => x[0] - y[0]);
+  let total = 0;
+  let end = -Infinity;
+  for (const [a, b] of sorted) {
+    if (b <= end) continue;
+    total += b - Math.max(a, end);
+    end = b;
+  }
+  return total;
 }
 
 async function main(): Promise<void> {
@@ -441,183 +471,222 @@ async function main(): Promise<void> {
     // 3. Temporal dev server (the official CLI), with Sluice's search attributes.
     const temporal = await startTemporal();
     cleanups.unshift(() => temporal.teardown());
-    const taskQueue = `bench-${randomUUID()}`;
 
-    // 4. The worker, in its own process, its RSS sampled every 100 ms.
-    t = performance.now();
-    const workerEnv: Record<string, string> = {
-      DATABASE_URL: db.url,
-      TEMPORAL_ADDRESS: temporal.address,
-      SLUICE_TASK_QUEUE: taskQueue,
-      SLUICE_STAGING_DIR: stagingDir,
-      BENCH_PROJECT_DIR: projectDir,
-    };
-    if (process.env.BENCH_CHUNK_ROWS) workerEnv.SLUICE_CHUNK_ROWS = process.env.BENCH_CHUNK_ROWS;
-    const worker = spawnWorker(workerEnv);
-    cleanups.unshift(() => worker.stop());
-    const sampler = new ProcessSampler(worker.pid, 100);
-    sampler.start();
-    cleanups.unshift(async () => sampler.stop());
-    await worker.ready;
-    const idle = procStatus(worker.pid)!;
-    console.log(`worker pid ${worker.pid} ready in ${secs(performance.now() - t)}; RSS ${fmt(idle.rssKiB / 1024)} MiB (peak so far ${fmt(idle.hwmKiB / 1024)} MiB, workflow bundling included)`);
+    // 4. The workers, each in its own process, their RSS sampled every 100 ms: this build, and with
+    // BENCH_COMPARE_DIST another build's dist/ (e.g. the previous commit), each on its own task queue.
+    const contenders: Contender[] = [];
+    const builds: [string, string][] = [['new', path.join(__dirname, 'bench-worker.js')]];
+    if (process.env.BENCH_COMPARE_DIST) builds.unshift(['old', path.join(path.resolve(process.env.BENCH_COMPARE_DIST), 'bench', 'bench-worker.js')]);
+    for (const [label, script] of builds) {
+      t = performance.now();
+      const taskQueue = `bench-${label}-${randomUUID()}`;
+      const workerEnv: Record<string, string> = {
+        DATABASE_URL: db.url,
+        TEMPORAL_ADDRESS: temporal.address,
+        SLUICE_TASK_QUEUE: taskQueue,
+        SLUICE_STAGING_DIR: stagingDir,
+        BENCH_PROJECT_DIR: projectDir,
+      };
+      if (process.env.BENCH_CHUNK_ROWS) workerEnv.SLUICE_CHUNK_ROWS = process.env.BENCH_CHUNK_ROWS;
+      const worker = spawnWorker(workerEnv, script);
+      cleanups.unshift(() => worker.stop());
+      const sampler = new ProcessSampler(worker.pid, 100);
+      sampler.start();
+      cleanups.unshift(async () => sampler.stop());
+      await worker.ready;
+      const idle = procStatus(worker.pid)!;
+      console.log(`${label} worker (${script}) pid ${worker.pid} ready in ${secs(performance.now() - t)}; RSS ${fmt(idle.rssKiB / 1024)} MiB (peak so far ${fmt(idle.hwmKiB / 1024)} MiB, workflow bundling included)`);
+      const sluice = new Sluice({ connection: temporal.connection, taskQueue, databaseUrl: db.url });
+      cleanups.unshift(() => sluice.close());
+      contenders.push({ label, worker, sampler, sluice, idle, iterations: [] });
+    }
 
     // 5. The flow, and the two tables.
     const spec = parseFlowSpec(FLOW_YAML, 'bench flow');
     const { version } = await new FlowVersionStore(db.pool).publish(spec, { sourceText: FLOW_YAML });
     const plain = new PlainCopy(db, spec);
     await plain.createTable();
-    const sluice = new Sluice({ connection: temporal.connection, taskQueue, databaseUrl: db.url });
-    cleanups.unshift(() => sluice.close());
     const count = async (table: string) => Number((await db.pool.query<{ n: string }>(`SELECT count(*) AS n FROM ${qualifiedName(table).sql}`)).rows[0]!.n);
 
-    // 6. Iterations: plain COPY, then the full run, each into emptied tables after a CHECKPOINT.
-    const iterations: Iteration[] = [];
+    // 6. Iterations: plain COPY, then the full run of each build (alternating which goes first),
+    // each into emptied tables after a CHECKPOINT.
+    const copies: PlainCopyResult[] = [];
+    let runs = 0;
     for (let i = 0; i < REPEAT; i++) {
       console.log(`iteration ${i + 1}/${REPEAT}`);
       await db.pool.query(`TRUNCATE ${qualifiedName(plain.table).sql}`);
       await db.pool.query('CHECKPOINT');
       const copy = await plain.run(csv.file);
+      copies.push(copy);
       console.log(`  plain COPY (${plain.mode}): ${secs(copy.ms)}, ${fmt(copy.rowsLoaded)} rows loaded, ${fmt(copy.rowsSkipped)} skipped`);
-
-      if (i > 0) await db.pool.query(`TRUNCATE ${qualifiedName(spec.target.table!).sql}, ${qualifiedName(spec.target.rejects.table!).sql}`);
-      await db.pool.query('CHECKPOINT');
-      const cpuBefore = processCpuSeconds(worker.pid);
-      const hostBefore = hostCpu();
-      const runStartedAt = Date.now();
-      const runStarted = performance.now();
-      const run = await sluice.run({ flowVersion: version.id, sourcePath: 'orders.csv', runMetadata: { bench: true, rows: ROWS, iteration: i + 1 }, forceRerun: i > 0 });
-      // No progress polling: queries cost the worker time and would inflate the figure. The step
-      // times come from the run's metadata instead.
-      const metadata: RunMetadata = await run.wait({ timeoutMs: 3_600_000 });
-      const runMs = performance.now() - runStarted;
-      for (const step of STEPS) {
-        const startedAt = Date.parse(metadata.steps[step]?.started_at ?? '');
-        if (!Number.isNaN(startedAt)) console.log(`  ${secs(startedAt - runStartedAt).padStart(9)}  ${step} started`);
+      const order = i % 2 === 0 ? contenders : [...contenders].reverse();
+      for (const contender of order) {
+        const { worker, sampler, sluice } = contender;
+        if (runs > 0) await db.pool.query(`TRUNCATE ${qualifiedName(spec.target.table!).sql}, ${qualifiedName(spec.target.rejects.table!).sql}`);
+        await db.pool.query('CHECKPOINT');
+        const cpuBefore = processCpuSeconds(worker.pid);
+        const hostBefore = hostCpu();
+        const runStartedAt = Date.now();
+        const runStarted = performance.now();
+        const run = await sluice.run({ flowVersion: version.id, sourcePath: 'orders.csv', runMetadata: { bench: true, rows: ROWS, iteration: i + 1 }, forceRerun: runs > 0 });
+        runs++;
+        // No progress polling: queries cost the worker time and would inflate the figure. The step
+        // times come from the run's metadata instead.
+        const metadata: RunMetadata = await run.wait({ timeoutMs: 3_600_000 });
+        const runMs = performance.now() - runStarted;
+        console.log(`  [${contender.label}] timeline (s from run(); steps may overlap):`);
+        for (const step of STEPS) {
+          const from = Date.parse(metadata.steps[step]?.started_at ?? '');
+          const to = Date.parse(metadata.steps[step]?.ended_at ?? '');
+          if (!Number.isNaN(from)) console.log(`    ${step.padEnd(12)} ${fmt((from - runStartedAt) / 1000, 2).padStart(6)} → ${fmt((to - runStartedAt) / 1000, 2).padStart(6)}`);
+        }
+        console.log(`    ${metadata.status.padEnd(12)} ${fmt(runMs / 1000, 2).padStart(6)}`);
+        const runEndedAt = Date.now();
+        const workerCpuS = processCpuSeconds(worker.pid) - cpuBefore;
+        const hostAfter = hostCpu();
+        const hostBusyPct = (100 * (hostAfter.busy - hostBefore.busy)) / Math.max(1, hostAfter.total - hostBefore.total);
+        const steps = Object.fromEntries(
+          STEPS.map((step) => {
+            const st = metadata.steps[step];
+            const from = Date.parse(st?.started_at ?? '');
+            const to = Date.parse(st?.ended_at ?? '');
+            const ok = Number.isFinite(from) && Number.isFinite(to);
+            return [step, { ms: st?.duration_ms ?? NaN, startMs: from - runStartedAt, endMs: to - runStartedAt, peakRssMiB: ok ? sampler.maxBetween(from, to) / 1024 : NaN, workerCpuS: ok ? sampler.cpuBetween(from, to) : NaN }];
+          }),
+        ) as Iteration['steps'];
+        // Orchestration: the run's time outside every step (steps may overlap: their union counts once).
+        const stepsMs = unionMs(STEPS.map((step) => [steps[step].startMs, steps[step].endMs] as [number, number]));
+        const overlapMs = Math.max(0, Math.min(steps.transform.endMs, steps.sync_target.endMs) - Math.max(steps.transform.startMs, steps.sync_target.startMs)) || 0;
+        contender.iterations.push({
+          copy,
+          runMs,
+          metadata,
+          steps,
+          orchestrationMs: runMs - stepsMs,
+          overlapMs,
+          runPeakRssMiB: sampler.maxBetween(runStartedAt, runEndedAt) / 1024,
+          workerCpuS,
+          hostBusyPct,
+          loaded: await count(spec.target.table!),
+          rejectsLoaded: await count(spec.target.rejects.table!),
+        });
+        console.log(
+          `  [${contender.label}] full run: ${secs(runMs)} (${STEPS.map((step) => `${step} ${secs(steps[step].ms)}`).join(', ')}; transform ∥ load ${secs(overlapMs)}), ratio ${fmt(runMs / copy.ms, 2)}×; ` +
+            `worker CPU ${fmt(workerCpuS, 2)} s, host CPU busy ${fmt(hostBusyPct)}% of ${os.cpus().length} cores`,
+        );
       }
-      console.log(`  ${secs(runMs).padStart(9)}  ${metadata.status}`);
-      const runEndedAt = Date.now();
-      const workerCpuS = processCpuSeconds(worker.pid) - cpuBefore;
-      const hostAfter = hostCpu();
-      const hostBusyPct = (100 * (hostAfter.busy - hostBefore.busy)) / Math.max(1, hostAfter.total - hostBefore.total);
-      const steps = Object.fromEntries(
-        STEPS.map((step) => {
-          const s = metadata.steps[step];
-          const from = Date.parse(s?.started_at ?? '');
-          const to = Date.parse(s?.ended_at ?? '');
-          const ok = Number.isFinite(from) && Number.isFinite(to);
-          return [step, { ms: s?.duration_ms ?? NaN, peakRssMiB: ok ? sampler.maxBetween(from, to) / 1024 : NaN, workerCpuS: ok ? sampler.cpuBetween(from, to) : NaN }];
-        }),
-      ) as Iteration['steps'];
-      const stepsMs = STEPS.reduce((a, step) => a + (Number.isFinite(steps[step].ms) ? steps[step].ms : 0), 0);
-      iterations.push({
-        copy,
-        runMs,
-        metadata,
-        steps,
-        orchestrationMs: runMs - stepsMs,
-        runPeakRssMiB: sampler.maxBetween(runStartedAt, runEndedAt) / 1024,
-        workerCpuS,
-        hostBusyPct,
-        loaded: await count(spec.target.table!),
-        rejectsLoaded: await count(spec.target.rejects.table!),
-      });
-      console.log(
-        `  full run: ${secs(runMs)} (${STEPS.map((step) => `${step} ${secs(steps[step].ms)}`).join(', ')}), ratio ${fmt(runMs / copy.ms, 2)}×; ` +
-          `worker CPU ${fmt(workerCpuS, 2)} s, host CPU busy ${fmt(hostBusyPct)}% of ${os.cpus().length} cores`,
-      );
     }
-    const final = procStatus(worker.pid);
-    await worker.stop();
-    sampler.stop();
+    for (const contender of contenders) {
+      contender.final = procStatus(contender.worker.pid);
+      await contender.worker.stop();
+      contender.sampler.stop();
+    }
 
-    // 7. Figures: medians over the iterations.
-    const copyMs = median(iterations.map((it) => it.copy.ms));
-    const runMs = median(iterations.map((it) => it.runMs));
-    const ratio = runMs / copyMs;
-    const bestCopyMs = Math.min(...iterations.map((it) => it.copy.ms));
-    const bestRunMs = Math.min(...iterations.map((it) => it.runMs));
-    const hwmKiB = Math.max(final?.hwmKiB ?? 0, worker.exitMaxRssKiB ?? 0);
-    const runPeakMiB = Math.max(...iterations.map((it) => it.runPeakRssMiB));
-    const last = iterations[iterations.length - 1]!;
-    const figures = {
-      machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memGiB: os.totalmem() / 1024 ** 3, node: process.version, loadAverageAtStart: os.loadavg() },
-      rows: ROWS,
-      seed: SEED,
-      csvMiB: csv.bytes / MiB,
-      badRows: csv.badRows,
-      bad: csv.bad,
-      postgres: db.serverVersion,
-      plainCopyMode: plain.mode,
-      chunkRows: Number(process.env.BENCH_CHUNK_ROWS ?? 250_000),
-      median: {
-        plainCopyMs: copyMs,
-        plainCopyRowsPerSecond: ROWS / (copyMs / 1000),
-        fullRunMs: runMs,
-        fullRunRowsPerSecond: ROWS / (runMs / 1000),
-        ratio,
-        steps: Object.fromEntries(STEPS.map((step) => [step, median(iterations.map((it) => it.steps[step].ms))])),
-        stepsWorkerCpuS: Object.fromEntries(STEPS.map((step) => [step, median(iterations.map((it) => it.steps[step].workerCpuS))])),
-        orchestrationMs: median(iterations.map((it) => it.orchestrationMs)),
-        workerCpuS: median(iterations.map((it) => it.workerCpuS)),
-        hostBusyPct: median(iterations.map((it) => it.hostBusyPct)),
-      },
-      best: { plainCopyMs: bestCopyMs, fullRunMs: bestRunMs, ratio: bestRunMs / bestCopyMs },
-      worker: { idleRssMiB: idle.rssKiB / 1024, peakRssDuringRunsMiB: runPeakMiB, peakRssLifetimeMiB: hwmKiB / 1024, eventLoopDelayMs: worker.eventLoopDelayMs },
-      runRows: last.metadata.rows,
-      byRule: last.metadata.rejects.by_rule,
-      iterations: iterations.map((it) => ({
-        plainCopyMs: it.copy.ms,
-        plainCopyLoaded: it.copy.rowsLoaded,
-        plainCopySkipped: it.copy.rowsSkipped,
-        fullRunMs: it.runMs,
-        ratio: it.runMs / it.copy.ms,
-        status: it.metadata.status,
-        steps: it.steps,
-        orchestrationMs: it.orchestrationMs,
-        runPeakRssMiB: it.runPeakRssMiB,
-        workerCpuS: it.workerCpuS,
-        hostBusyPct: it.hostBusyPct,
-        loaded: it.loaded,
-        rejectsLoaded: it.rejectsLoaded,
-      })),
-    };
-
+    // 7. Figures: medians over the iterations, per build.
+    const copyMs = median(copies.map((c) => c.ms));
+    const bestCopyMs = Math.min(...copies.map((c) => c.ms));
     const expectedMapped = ROWS - csv.badRows;
     const line = (label: string, value: string) => console.log(`  ${label.padEnd(42)} ${value}`);
-    console.log('');
-    console.log(`RESULTS (${fmt(ROWS)} rows, ${fmt(csv.bytes / MiB, 1)} MiB CSV, PostgreSQL ${db.serverVersion}; median of ${REPEAT})`);
-    line(`plain COPY wall time`, `${secs(copyMs)}  (${fmt(ROWS / (copyMs / 1000))} rows/s; ${plain.mode})`);
-    line(`full run wall time`, `${secs(runMs)}  (${fmt(ROWS / (runMs / 1000))} rows/s; ${last.metadata.status})`);
-    line(`ratio full run / plain COPY`, `${fmt(ratio, 2)}×  (target ≤ 1.5×: ${ratio <= 1.5 ? 'met' : 'NOT met'})`);
-    line(`best of ${REPEAT}: plain COPY / full run / ratio`, `${secs(bestCopyMs)} / ${secs(bestRunMs)} / ${fmt(bestRunMs / bestCopyMs, 2)}×`);
-    for (const step of STEPS) {
-      const peak = Math.max(...iterations.map((it) => it.steps[step].peakRssMiB));
-      line(`  step ${step}`, `${secs(figures.median.steps[step]!)}  (worker CPU ${fmt(figures.median.stepsWorkerCpuS[step]!, 2)} s, peak RSS ${fmt(peak)} MiB)`);
-    }
-    line(`  orchestration (run − steps)`, secs(figures.median.orchestrationMs));
-    line(`worker CPU per run`, `${fmt(figures.median.workerCpuS, 2)} s; host CPU busy during runs ${fmt(figures.median.hostBusyPct)}% (all processes)`);
-    line(`worker peak RSS (VmHWM, lifetime)`, `${fmt(hwmKiB / 1024)} MiB  (target < 1024 MiB: ${hwmKiB < 1024 * 1024 ? 'met' : 'NOT met'})`);
-    line(`worker peak RSS during the runs (sampled)`, `${fmt(runPeakMiB)} MiB; idle before the runs ${fmt(idle.rssKiB / 1024)} MiB`);
-    if (worker.eventLoopDelayMs) {
-      const d = worker.eventLoopDelayMs;
-      line(`worker event-loop delay (all runs)`, `max ${fmt(d.max)} ms, p99 ${fmt(d.p99)} ms, mean ${fmt(d.mean, 1)} ms`);
-    }
-    line(`rows read / mapped / rejected / written`, `${fmt(last.metadata.rows.read)} / ${fmt(last.metadata.rows.mapped)} / ${fmt(last.metadata.rows.rejected)} / ${fmt(last.metadata.rows.written)}`);
-    line(`rejects by rule`, JSON.stringify(last.metadata.rejects.by_rule));
-    line(`in the tables (target / rejects)`, `${fmt(last.loaded)} / ${fmt(last.rejectsLoaded)}`);
-    line(`plain COPY rows loaded / skipped`, `${fmt(last.copy.rowsLoaded)} / ${fmt(last.copy.rowsSkipped)}`);
     const problems: string[] = [];
-    for (const [i, it] of iterations.entries()) {
-      const { mapped, rejected } = it.metadata.rows;
-      if (mapped !== expectedMapped || rejected !== csv.badRows) problems.push(`#${i + 1}: expected ${expectedMapped} mapped and ${csv.badRows} rejected, got ${mapped} and ${rejected}`);
-      if (it.loaded !== expectedMapped || it.rejectsLoaded !== csv.badRows) problems.push(`#${i + 1}: tables hold ${it.loaded} / ${it.rejectsLoaded}, expected ${expectedMapped} / ${csv.badRows}`);
-      const expectedCopy = plain.typed ? expectedMapped + csv.bad.blank_customer : ROWS;
-      if (it.copy.rowsLoaded !== expectedCopy) problems.push(`#${i + 1}: plain COPY loaded ${it.copy.rowsLoaded}, expected ${expectedCopy}`);
+    const all: Record<string, unknown> = {};
+    for (const contender of contenders) {
+      const { iterations, worker, idle, final } = contender;
+      const runMs = median(iterations.map((it) => it.runMs));
+      const ratio = runMs / copyMs;
+      const bestRunMs = Math.min(...iterations.map((it) => it.runMs));
+      const hwmKiB = Math.max(final?.hwmKiB ?? 0, worker.exitMaxRssKiB ?? 0);
+      const runPeakMiB = Math.max(...iterations.map((it) => it.runPeakRssMiB));
+      const last = iterations[iterations.length - 1]!;
+      const figures = {
+        machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memGiB: os.totalmem() / 1024 ** 3, node: process.version, loadAverageAtStart: os.loadavg() },
+        build: contender.label,
+        rows: ROWS,
+        seed: SEED,
+        csvMiB: csv.bytes / MiB,
+        badRows: csv.badRows,
+        bad: csv.bad,
+        postgres: db.serverVersion,
+        plainCopyMode: plain.mode,
+        chunkRows: Number(process.env.BENCH_CHUNK_ROWS ?? 250_000),
+        median: {
+          plainCopyMs: copyMs,
+          plainCopyRowsPerSecond: ROWS / (copyMs / 1000),
+          fullRunMs: runMs,
+          fullRunRowsPerSecond: ROWS / (runMs / 1000),
+          ratio,
+          steps: Object.fromEntries(STEPS.map((step) => [step, median(iterations.map((it) => it.steps[step].ms))])),
+          stepsWorkerCpuS: Object.fromEntries(STEPS.map((step) => [step, median(iterations.map((it) => it.steps[step].workerCpuS))])),
+          overlapMs: median(iterations.map((it) => it.overlapMs)),
+          orchestrationMs: median(iterations.map((it) => it.orchestrationMs)),
+          workerCpuS: median(iterations.map((it) => it.workerCpuS)),
+          hostBusyPct: median(iterations.map((it) => it.hostBusyPct)),
+        },
+        best: { plainCopyMs: bestCopyMs, fullRunMs: bestRunMs, ratio: bestRunMs / bestCopyMs },
+        worker: { idleRssMiB: idle.rssKiB / 1024, peakRssDuringRunsMiB: runPeakMiB, peakRssLifetimeMiB: hwmKiB / 1024, eventLoopDelayMs: worker.eventLoopDelayMs },
+        runRows: last.metadata.rows,
+        byRule: last.metadata.rejects.by_rule,
+        iterations: iterations.map((it) => ({
+          plainCopyMs: it.copy.ms,
+          plainCopyLoaded: it.copy.rowsLoaded,
+          plainCopySkipped: it.copy.rowsSkipped,
+          fullRunMs: it.runMs,
+          ratio: it.runMs / it.copy.ms,
+          status: it.metadata.status,
+          steps: it.steps,
+          overlapMs: it.overlapMs,
+          orchestrationMs: it.orchestrationMs,
+          runPeakRssMiB: it.runPeakRssMiB,
+          workerCpuS: it.workerCpuS,
+          hostBusyPct: it.hostBusyPct,
+          loaded: it.loaded,
+          rejectsLoaded: it.rejectsLoaded,
+        })),
+      };
+      all[contender.label] = figures;
+
+      console.log('');
+      console.log(`RESULTS [${contender.label}] (${fmt(ROWS)} rows, ${fmt(csv.bytes / MiB, 1)} MiB CSV, PostgreSQL ${db.serverVersion}; median of ${REPEAT})`);
+      line(`plain COPY wall time`, `${secs(copyMs)}  (${fmt(ROWS / (copyMs / 1000))} rows/s; ${plain.mode})`);
+      line(`full run wall time`, `${secs(runMs)}  (${fmt(ROWS / (runMs / 1000))} rows/s; ${last.metadata.status})`);
+      line(`ratio full run / plain COPY`, `${fmt(ratio, 2)}×  (target ≤ 1.5×: ${ratio <= 1.5 ? 'met' : 'NOT met'})`);
+      line(`best of ${REPEAT}: plain COPY / full run / ratio`, `${secs(bestCopyMs)} / ${secs(bestRunMs)} / ${fmt(bestRunMs / bestCopyMs, 2)}×`);
+      for (const step of STEPS) {
+        const peak = Math.max(...iterations.map((it) => it.steps[step].peakRssMiB));
+        const start = median(iterations.map((it) => it.steps[step].startMs));
+        const end = median(iterations.map((it) => it.steps[step].endMs));
+        line(`  step ${step}`, `${secs(figures.median.steps[step]!)}  (${fmt(start / 1000, 2)} → ${fmt(end / 1000, 2)} s; worker CPU ${fmt(figures.median.stepsWorkerCpuS[step]!, 2)} s, peak RSS ${fmt(peak)} MiB)`);
+      }
+      line(`  transform and sync_target overlapped`, secs(figures.median.overlapMs));
+      line(`  orchestration (run − union of steps)`, secs(figures.median.orchestrationMs));
+      line(`worker CPU per run`, `${fmt(figures.median.workerCpuS, 2)} s; host CPU busy during runs ${fmt(figures.median.hostBusyPct)}% (all processes)`);
+      line(`worker peak RSS (VmHWM, lifetime)`, `${fmt(hwmKiB / 1024)} MiB  (target < 1024 MiB: ${hwmKiB < 1024 * 1024 ? 'met' : 'NOT met'})`);
+      line(`worker peak RSS during the runs (sampled)`, `${fmt(runPeakMiB)} MiB; idle before the runs ${fmt(idle.rssKiB / 1024)} MiB`);
+      if (worker.eventLoopDelayMs) {
+        const d = worker.eventLoopDelayMs;
+        line(`worker event-loop delay (all runs)`, `max ${fmt(d.max)} ms, p99 ${fmt(d.p99)} ms, mean ${fmt(d.mean, 1)} ms`);
+      }
+      line(`rows read / mapped / rejected / written`, `${fmt(last.metadata.rows.read)} / ${fmt(last.metadata.rows.mapped)} / ${fmt(last.metadata.rows.rejected)} / ${fmt(last.metadata.rows.written)}`);
+      line(`rejects by rule`, JSON.stringify(last.metadata.rejects.by_rule));
+      line(`in the tables (target / rejects)`, `${fmt(last.loaded)} / ${fmt(last.rejectsLoaded)}`);
+      line(`plain COPY rows loaded / skipped`, `${fmt(last.copy.rowsLoaded)} / ${fmt(last.copy.rowsSkipped)}`);
+      for (const [i, it] of iterations.entries()) {
+        const { mapped, rejected } = it.metadata.rows;
+        const tag = `[${contender.label}] #${i + 1}`;
+        if (mapped !== expectedMapped || rejected !== csv.badRows) problems.push(`${tag}: expected ${expectedMapped} mapped and ${csv.badRows} rejected, got ${mapped} and ${rejected}`);
+        if (it.loaded !== expectedMapped || it.rejectsLoaded !== csv.badRows) problems.push(`${tag}: tables hold ${it.loaded} / ${it.rejectsLoaded}, expected ${expectedMapped} / ${csv.badRows}`);
+        const expectedCopy = plain.typed ? expectedMapped + csv.bad.blank_customer : ROWS;
+        if (it.copy.rowsLoaded !== expectedCopy) problems.push(`${tag}: plain COPY loaded ${it.copy.rowsLoaded}, expected ${expectedCopy}`);
+      }
+    }
+    if (contenders.length === 2) {
+      const [old, fresh] = contenders.map((c) => median(c.iterations.map((it) => it.runMs))) as [number, number];
+      const pairs = contenders[0]!.iterations.map((it, i) => contenders[1]!.iterations[i]!.runMs / it.runMs);
+      console.log('');
+      line(`new / old full run (medians)`, `${fmt(fresh / old, 2)}×  (per iteration: ${pairs.map((r) => `${fmt(r, 2)}×`).join(', ')})`);
     }
     console.log(problems.length ? `  CHECK FAILED: ${problems.join('; ')}` : '  counts check: OK (mapped, rejected and loaded rows match the generator in every iteration)');
     console.log(`  total bench time ${secs(Date.now() - started)}`);
-    if (process.env.BENCH_JSON) writeFileSync(process.env.BENCH_JSON, `${JSON.stringify(figures, null, 2)}\n`);
+    if (process.env.BENCH_JSON) writeFileSync(process.env.BENCH_JSON, `${JSON.stringify(contenders.length === 1 ? all.new : all, null, 2)}\n`);
     if (problems.length) process.exitCode = 1;
   } finally {
     for (const cleanup of cleanups) await cleanup().catch((error: unknown) => console.error(`cleanup: ${(error as Error).message}`));

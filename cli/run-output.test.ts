@@ -28,8 +28,14 @@ it('the live line while transforming: step, chunks done/total, rows, elapsed sin
 
 it('the live line before any metadata: status and the time since the wait began', () => {
   assert.equal(progressLine({ id: 'r1', status: 'CREATED', metadata: undefined }, STARTED + 3_000, STARTED), 'r1  CREATED         0:03');
-  const syncing = { id: 'r1', status: 'SYNCING_TARGET' as const, metadata: metadata({ status: 'SYNCING_TARGET', progress: { chunks_done: 8, chunks_total: 8 } }) };
+  const steps = { sync_source: { started_at: new Date(STARTED).toISOString() }, transform: { started_at: new Date(STARTED).toISOString(), ended_at: new Date(STARTED + 60_000).toISOString() } };
+  const syncing = { id: 'r1', status: 'SYNCING_TARGET' as const, metadata: metadata({ status: 'SYNCING_TARGET', steps, progress: { chunks_done: 8, chunks_total: 8 } }) };
   assert.equal(progressLine(syncing, STARTED + 3_723_000, 0), 'r1  SYNCING_TARGET  sync_target  read 80000  mapped 29950  rejected 50  written 0  1:02:03');
+});
+
+it('the live line of a one-pass run: chunks while SYNCING_TARGET, as long as the transform step is open', () => {
+  const run = { id: 'r1', status: 'SYNCING_TARGET' as const, metadata: metadata({ status: 'SYNCING_TARGET', progress: { chunks_done: 2, chunks_total: 4 } }) };
+  assert.equal(progressLine(run, STARTED + 7_000, 0), 'r1  SYNCING_TARGET  sync_target  chunks 2/4  read 80000  mapped 29950  rejected 50  written 0  0:07');
 });
 
 it('elapsed time as m:ss, or h:mm:ss from an hour', () => {

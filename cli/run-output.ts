@@ -27,7 +27,9 @@ export function progressLine(run: Pick<SluiceRun, 'id' | 'status' | 'metadata'>,
   const parts = [run.id, run.status.padEnd(14)];
   const step = STEP_OF[run.status];
   if (step) parts.push(step);
-  if (run.status === 'TRANSFORMING' && metadata?.progress) parts.push(`chunks ${metadata.progress.chunks_done}/${metadata.progress.chunks_total}`);
+  // A one-pass run maps while SYNCING_TARGET: its chunks come from the pending activity (common/run-reader.ts).
+  const mapping = run.status === 'TRANSFORMING' || (run.status === 'SYNCING_TARGET' && metadata?.steps.transform?.ended_at === undefined);
+  if (mapping && metadata?.progress) parts.push(`chunks ${metadata.progress.chunks_done}/${metadata.progress.chunks_total}`);
   if (metadata) {
     const { rows } = metadata;
     parts.push(`read ${rows.read}`, `mapped ${rows.mapped}`, `rejected ${rows.rejected}`, `written ${rows.written}`);

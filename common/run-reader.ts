@@ -3,7 +3,7 @@
  * activities that inspect a child run (activities do not import the client).
  */
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
-import { ApplicationFailure, WorkflowNotFoundError } from '@temporalio/common';
+import { ApplicationFailure, defaultPayloadConverter, WorkflowNotFoundError } from '@temporalio/common';
 import { InvalidRequestError } from './errors';
 import { metadataQuery, RUN_STATUSES, SEARCH_ATTRIBUTES, type RunMetadata, type RunStatus } from './run-model';
 
@@ -58,9 +58,34 @@ export async function readRunState(handle: WorkflowHandle, id: string): Promise<
     const deadline = Date.now() + 5_000;
     // One query: the metadata carries the status, so both come from the same moment of the run.
     const metadata = await handle.client.connection.withDeadline(deadline, () => handle.query(metadataQuery));
+    if (open) withOnePassProgress(metadata, description);
     return { open, status: metadata.status, metadata };
   } catch {
     const status = description.typedSearchAttributes.get(SEARCH_ATTRIBUTES.status);
     return { open, status: status && (RUN_STATUSES as readonly string[]).includes(status) ? (status as RunStatus) : undefined, metadata: undefined };
   }
+}
+
+/** The activity of a one-pass run that maps and loads (activities/run-activities.ts). */
+const ONE_PASS_ACTIVITY = 'transformAndLoad';
+
+/**
+ * A one-pass run maps and loads in one activity, so its workflow learns the counts only at the end; the
+ * activity's last heartbeat (`{ chunk, chunks, mapped, rejected }`, sent at most every 2 s) has them while it
+ * runs. Copies them into `metadata.progress` and `metadata.rows`, never lowering a count the workflow holds.
+ */
+export function withOnePassProgress(metadata: RunMetadata, description: Awaited<ReturnType<WorkflowHandle['describe']>>): RunMetadata {
+  const pending = description.raw.pendingActivities?.find((a) => a.activityType?.name === ONE_PASS_ACTIVITY);
+  const payload = pending?.heartbeatDetails?.payloads?.[0];
+  if (!payload) return metadata;
+  let beat: { chunk?: number; chunks?: number; mapped?: number; rejected?: number };
+  try {
+    beat = defaultPayloadConverter.fromPayload(payload);
+  } catch {
+    return metadata;
+  }
+  if (typeof beat.chunk === 'number' && typeof beat.chunks === 'number') metadata.progress = { chunks_done: beat.chunk + 1, chunks_total: beat.chunks };
+  if (typeof beat.mapped === 'number') metadata.rows.mapped = Math.max(metadata.rows.mapped, beat.mapped);
+  if (typeof beat.rejected === 'number') metadata.rows.rejected = Math.max(metadata.rows.rejected, beat.rejected);
+  return metadata;
 }

@@ -11,6 +11,7 @@
  * `connectors/registry.ts`.
  */
 import type { LinkStepMetadata } from '../common/run-model';
+import type { DataFrame } from 'nodejs-polars';
 import type { FlowSpec, SourceFormat } from '../flows/flow-spec';
 
 /** Progress callback: called at least once per chunk, so activities can heartbeat. */
@@ -64,6 +65,18 @@ export interface LoadRequest {
   signal: AbortSignal;
 }
 
+export interface StreamLoadRequest extends Omit<LoadRequest, 'mappedFiles' | 'rejectedFiles'> {
+  /**
+   * Mapped frames (target fields, plus the row number column, which is dropped) in source order.
+   * The next frame is pulled while the previous one is written, so mapping and loading overlap.
+   */
+  mapped: AsyncIterable<DataFrame>;
+  /** Called once every mapped frame is written: the rejected files to load, or null to roll everything back. */
+  rejected: () => Promise<string[] | null>;
+  /** Called when the first mapped row is handed to the target (the load's real start). */
+  onFirstWrite?: () => void;
+}
+
 /** The rows one link step affected: `target.link[index]` (see {@link LinkStepMetadata}). */
 export type LinkStepResult = LinkStepMetadata;
 
@@ -93,6 +106,15 @@ export interface TargetConnector {
    * @throws TargetError for user-fixable problems (incompatible existing table, missing key constraint).
    */
   load(request: LoadRequest): Promise<LoadResult>;
+  /**
+   * Optional, for targets that can overlap the load with the transform (postgres): the same
+   * transaction as {@link load}, but the mapped rows arrive as frames the caller produces (maps)
+   * while the previous frame is being written; then {@link StreamLoadRequest.rejected} says which
+   * rejected files to load, or that the run must write nothing (the transaction is rolled back).
+   * @returns the load's result, or null when rolled back on request.
+   * @throws TargetError as {@link load}; whatever the frame source throws (after rolling back).
+   */
+  loadStream?(request: StreamLoadRequest): Promise<LoadResult | null>;
   /** Releases pools and handles. */
   close(): Promise<void>;
 }

@@ -3,7 +3,8 @@
  * staging root, `/`-separated) travel through Temporal, never rows.
  *
  * Layout of one execution of a run, under `<run id>/<execution id>/`: `source/` (the staged
- * source), `mapped/` and `rejected/` (one part per chunk), `deduped/` and `rejected-dedupe/` (with
+ * source), `mapped/` and `rejected/` (one part per chunk; a one-pass run stages only the rejected parts
+ * that hold rows, and part 0), `deduped/` and `rejected-dedupe/` (with
  * `dedupe`), and `finished.json` once the run has ended (its age drives retention).
  *
  * One implementation, {@link BlobStaging}, over the blob layer (storage/blob-store.ts), with two

@@ -394,3 +394,25 @@ describe('no silent changes', () => {
     assert.ok(ticks > 0, `the timer never fired during ${Math.round(tookMs)} ms of mapping`);
   });
 });
+
+describe('reject messages built by Polars (text inputs)', () => {
+  it('writes errors and records byte for byte as JSON.stringify would, for awkward text, and counts by rule', () => {
+    const awkward = ['12"x', 'back\\slash', 'line\nbreak', 'tab\tctl\u0001', 'é 😀', '7'];
+    const raw = pl.DataFrame({ id: awkward, kind: pl.Series('kind', ['a', 'zz', 'a', 'b', 'zz', null], pl.Utf8) });
+    const flow = spec({ id: { from: 'id', type: 'int64', required: true }, kind: { from: 'kind', type: 'string', in: ['a', 'b'], required: true } }, { max_reject_ratio: 1 });
+    const { rejected, byRule } = mapChunk(flow, raw, 1);
+    const rows = rejected.getColumn(ROW_COLUMN).toArray().map(Number);
+    assert.deepEqual(rows, [1, 2, 3, 4, 5, 6]);
+    const errors = rejected.getColumn('errors').toArray() as string[];
+    const expected = awkward.map((value, i) => {
+      const list: { field: string; rule: string; message: string }[] = [];
+      if (value !== '7') list.push({ field: 'id', rule: 'type', message: `cannot convert ${JSON.stringify(value)} to an int64 (whole number)` });
+      if (raw.getColumn('kind').get(i) === 'zz') list.push({ field: 'kind', rule: 'in', message: '"zz" is not one of "a", "b"' });
+      if (raw.getColumn('kind').get(i) === null) list.push({ field: 'kind', rule: 'required', message: 'kind is required but missing' });
+      return JSON.stringify(list);
+    });
+    assert.deepEqual(errors, expected);
+    assert.deepEqual(rejected.getColumn('record').toArray(), awkward.map((id, i) => JSON.stringify({ id, kind: raw.getColumn('kind').get(i) })));
+    assert.deepEqual(byRule, { 'id:type': 5, 'kind:in': 2, 'kind:required': 1 });
+  });
+});

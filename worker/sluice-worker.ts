@@ -128,6 +128,9 @@ export async function createSluiceWorker(options: CreateWorkerOptions): Promise<
     // Each transform chunk holds a few hundred MiB while mapped; two at a time keep a worker under
     // 1 GiB at the default chunk size and already use both cores (Polars is multi-threaded).
     maxConcurrentActivityTaskExecutions: readEnvCount('SLUICE_MAX_CONCURRENT_ACTIVITIES') ?? DEFAULT_MAX_CONCURRENT_ACTIVITIES,
+    // Heartbeat details reach the server at most every 2 s (default: 80% of the 30 s heartbeat timeout), so a
+    // one-pass run's chunk progress, read from its pending activity, is live for `run --wait`.
+    maxHeartbeatThrottleInterval: '2s',
   });
   // Retention: every hour, housekeeping's staging sweep (runs in flight listed on this worker's connection).
   const inFlightClient = new Client({ connection, namespace: config.temporal.namespace });

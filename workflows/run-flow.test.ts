@@ -176,6 +176,51 @@ describe('runFlow with mocked activities', { timeout: 120_000 }, () => {
     assert.equal(run.searchStatus, 'SUCCEEDED');
   });
 
+  it('one pass: TRANSFORMING then SYNCING_TARGET as transformAndLoad starts, in order; the steps keep its real, overlapping times', async () => {
+    const mocks = mockRunActivities({ rows: 10, chunkRows: 4, rejected: 2 }, (defaults) => ({
+      syncSource: async (input) => ({ ...(await defaults.syncSource(input)), onePass: true }),
+    }));
+    const run = await runToEnd(env, mocks);
+    assert.deepEqual(mocks.names(), [
+      'publishRunEvent', 'publishRunEvent', 'syncSource', 'publishRunEvent', 'publishRunEvent', 'transformAndLoad', 'finishRun', 'publishRunEvent',
+    ]);
+    assert.deepEqual(mocks.events, expectedEvents(run, [
+      ['CREATED', NO_ROWS],
+      ['SYNCING_SOURCE', NO_ROWS],
+      ['TRANSFORMING', rows(10, 0, 0, 0)],
+      ['SYNCING_TARGET', rows(10, 0, 0, 0)],
+      ['PARTIAL_FAILED', rows(10, 8, 2, 8)],
+    ]));
+    const { metadata } = run;
+    assert.deepEqual(metadata.rows, rows(10, 8, 2, 8));
+    assert.deepEqual(metadata.rejects, { location: TARGET_REJECTS_LOCATION, by_rule: { 'amount:check': 2 } });
+    assert.deepEqual(metadata.steps.transform, {
+      chunks: 3, workers: { 'test:1': 3 }, mapped: 8, rejected: 2, one_pass: true,
+      started_at: '2026-01-01T00:00:00.000Z', ended_at: '2026-01-01T00:00:03.000Z', duration_ms: 3_000,
+    });
+    assert.deepEqual(metadata.steps.sync_target, {
+      location: TARGET_LOCATION, written: 8, rejected: 2, already_loaded: false, one_pass: true,
+      started_at: '2026-01-01T00:00:01.000Z', ended_at: '2026-01-01T00:00:04.000Z', duration_ms: 3_000,
+    });
+    assert.equal(run.searchStatus, 'PARTIAL_FAILED');
+  });
+
+  it('one pass above max_reject_ratio (6 of 10 at 0.5): FAILED at transform with REJECT_RATIO_EXCEEDED, the load rolled back', async () => {
+    const mocks = mockRunActivities({ rows: 10, chunkRows: 4, rejected: 6, maxRejectRatio: 0.5 }, (defaults) => ({
+      syncSource: async (input) => ({ ...(await defaults.syncSource(input)), onePass: true }),
+    }));
+    const run = await runToEnd(env, mocks);
+    assert.equal(run.metadata.status, 'FAILED');
+    assert.deepEqual(run.metadata.error, {
+      code: 'REJECT_RATIO_EXCEEDED',
+      message: `6 of 10 rows rejected (60.0%), above max_reject_ratio 0.5; nothing was written to the target. The rejected rows are in ${REJECTS_STAGING}; fix the source or the flow's rules, or raise max_reject_ratio`,
+      step: 'transform',
+    });
+    assert.deepEqual(run.metadata.rows, rows(10, 4, 6, 0));
+    assert.equal(run.metadata.steps.sync_target?.rolled_back, true);
+    assert.deepEqual(mocks.statuses(), ['CREATED', 'SYNCING_SOURCE', 'TRANSFORMING', 'SYNCING_TARGET', 'FAILED']);
+  });
+
   it('rejects at max_reject_ratio (5 of 10 at 0.5): PARTIAL_FAILED, mapped and rejected rows both written', async () => {
     const mocks = mockRunActivities({ rows: 10, chunkRows: 4, rejected: 5, maxRejectRatio: 0.5 });
     const run = await runToEnd(env, mocks);

@@ -21,7 +21,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { EventActivities } from '../activities/event-activities';
-import type { RunActivities, TransformChunkOutput } from '../activities/run-activities';
+import type { RunActivities, SyncSourceOutput, TransformAndLoadOutput, TransformChunkOutput } from '../activities/run-activities';
 import { planChunks } from '../common/chunk-plan';
 import type { ErrorCode } from '../common/error-codes';
 import {
@@ -41,7 +41,7 @@ import {
 
 const retry = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '60s', maximumAttempts: 10 };
 
-const { syncSource, transformChunk, finishTransform, syncTarget } = proxyActivities<RunActivities>({
+const { syncSource, transformChunk, finishTransform, syncTarget, transformAndLoad } = proxyActivities<RunActivities>({
   startToCloseTimeout: '6h',
   heartbeatTimeout: '30s',
   retry,
@@ -53,6 +53,9 @@ const { publishRunEvent } = proxyActivities<EventActivities>({
   startToCloseTimeout: '1m',
   retry: { initialInterval: retry.initialInterval, backoffCoefficient: retry.backoffCoefficient, maximumInterval: retry.maximumInterval },
 });
+
+/** Error codes raised by the target (the one-pass path reports them at step `sync_target`). */
+const TARGET_CODES = /^(TARGET_|AUTH_FAILED$|PERMISSION_DENIED$|CONNECTION_LOST$)/;
 
 /** Transform chunks in flight at once for one run, spread over the task queue's workers. */
 export const MAX_PARALLEL_CHUNKS = 8;
@@ -116,12 +119,79 @@ export async function runFlow(input: RunFlowInput): Promise<RunMetadata> {
     Object.assign(current, details, { ended_at: endedAt.toISOString(), duration_ms: endedAt.getTime() - Date.parse(current.started_at) });
   };
 
+  const ratioFailure = (rejected: number, read: number, maxRejectRatio: number, location: string) =>
+    ApplicationFailure.create({
+      type: 'REJECT_RATIO_EXCEEDED' satisfies ErrorCode,
+      nonRetryable: true,
+      message:
+        `${rejected} of ${read} rows rejected (${((read === 0 ? 0 : rejected / read) * 100).toFixed(1)}%), above max_reject_ratio ` +
+        `${maxRejectRatio}; nothing was written to the target. The rejected rows are in ${location}; ` +
+        `fix the source or the flow's rules, or raise max_reject_ratio`,
+    });
+
+  /**
+   * The one-pass path: one activity maps the chunks and streams them into the target's open
+   * transaction. The status moves TRANSFORMING → SYNCING_TARGET as the activity starts (the target
+   * transaction is open for the whole pass); `metadata.steps` gets the real times of each step, which
+   * overlap. A failure is the transform's unless the target raised it.
+   */
+  const onePass = async (staged: SyncSourceOutput) => {
+    const plan = planChunks(staged.files, staged.chunkRows);
+    step = 'transform';
+    metadata.steps.transform = { started_at: new Date().toISOString() };
+    await transition('TRANSFORMING');
+    metadata.steps.sync_target = { started_at: new Date().toISOString() };
+    await transition('SYNCING_TARGET');
+    let done: TransformAndLoadOutput;
+    try {
+      done = await transformAndLoad({ ...ref, plan, rowsRead: staged.rows });
+    } catch (caught) {
+      const type = caught instanceof ActivityFailure && caught.cause instanceof ApplicationFailure ? caught.cause.type : undefined;
+      if (type && TARGET_CODES.test(type)) {
+        end({});
+        step = 'sync_target';
+      }
+      throw caught;
+    }
+    const timed = (times: { started_at: string | null; ended_at: string }, details: Record<string, unknown>) => {
+      const started = times.started_at ?? times.ended_at;
+      return { ...details, started_at: started, ended_at: times.ended_at, duration_ms: Date.parse(times.ended_at) - Date.parse(started), one_pass: true };
+    };
+    metadata.rows.mapped = done.rowsMapped;
+    metadata.rows.rejected = done.rowsRejected;
+    metadata.rejects = { location: done.rejectsStagingLocation, by_rule: done.byRule };
+    metadata.steps.transform = timed(done.transform, { chunks: done.chunks, workers: done.workers, mapped: done.rowsMapped, rejected: done.rowsRejected });
+    if (done.rolledBack || !done.loaded) {
+      metadata.steps.sync_target = timed(done.load, { rolled_back: true });
+      throw ratioFailure(done.rowsRejected, staged.rows, done.maxRejectRatio, done.rejectsStagingLocation);
+    }
+    step = 'sync_target';
+    const loaded = done.loaded;
+    metadata.rows.written = loaded.rowsWritten;
+    metadata.rejects.location = done.rowsRejected > 0 ? loaded.rejectsLocation : null;
+    metadata.steps.sync_target = timed(done.load, {
+      location: loaded.location,
+      written: loaded.rowsWritten,
+      rejected: loaded.rowsRejected,
+      already_loaded: loaded.alreadyLoaded,
+      ...(loaded.links && { links: loaded.links }),
+    });
+    await markFinished(ref);
+    await transition(done.rowsRejected > 0 ? 'PARTIAL_FAILED' : 'SUCCEEDED');
+  };
+
   try {
     await publish(); // run.created
     await begin('sync_source', 'SYNCING_SOURCE');
     const staged = await syncSource(ref);
     metadata.rows.read = staged.rows;
     end({ rows: staged.rows, files: staged.files.length, format: staged.format });
+
+    // An empty source takes the staged path: its one empty chunk checks the columns and it ends with EMPTY_SOURCE.
+    if (staged.onePass && staged.rows > 0) {
+      await onePass(staged);
+      return metadata;
+    }
 
     await begin('transform', 'TRANSFORMING');
     // Fan the chunks out over the workers, at most MAX_PARALLEL_CHUNKS at a time.
@@ -147,16 +217,7 @@ export async function runFlow(input: RunFlowInput): Promise<RunMetadata> {
     metadata.rejects = { location: transformed.rejectsStagingLocation, by_rule: transformed.byRule };
     end({ chunks: transformed.chunks, workers: transformed.workers, mapped: transformed.rowsMapped, rejected: transformed.rowsRejected, ...(transformed.map && { map: transformed.map }) });
     const ratio = staged.rows === 0 ? 0 : transformed.rowsRejected / staged.rows;
-    if (ratio > transformed.maxRejectRatio) {
-      throw ApplicationFailure.create({
-        type: 'REJECT_RATIO_EXCEEDED' satisfies ErrorCode,
-        nonRetryable: true,
-        message:
-          `${transformed.rowsRejected} of ${staged.rows} rows rejected (${(ratio * 100).toFixed(1)}%), above max_reject_ratio ` +
-          `${transformed.maxRejectRatio}; nothing was written to the target. The rejected rows are in ${transformed.rejectsStagingLocation}; ` +
-          `fix the source or the flow's rules, or raise max_reject_ratio`,
-      });
-    }
+    if (ratio > transformed.maxRejectRatio) throw ratioFailure(transformed.rowsRejected, staged.rows, transformed.maxRejectRatio, transformed.rejectsStagingLocation);
 
     if (staged.rows === 0) {
       // (`on_empty: fail` failed in syncSource; the one empty chunk still checked the columns.) An empty batch writes

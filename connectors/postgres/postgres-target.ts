@@ -17,8 +17,7 @@
  * transaction, before the ledger row; their row counts are kept in the ledger (`links`), so a retry
  * that finds the load done reports them without running anything again.
  */
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { finished } from 'node:stream/promises';
 import pl from 'nodejs-polars';
 import type { Pool, PoolClient } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
@@ -29,7 +28,7 @@ import { POSTGRES_TYPES } from '../../transform/field-types';
 import { ROW_COLUMN } from '../../transform/map-chunk';
 import { quoteIdent } from '../../transform/polars-sql';
 import { postgresConnectorAccess, withAccessErrors, type PostgresAccess } from '../access-errors';
-import type { LinkStepResult, LoadRequest, LoadResult, TargetConnector } from '../connector';
+import type { LinkStepResult, LoadRequest, LoadResult, StreamLoadRequest, TargetConnector } from '../connector';
 import { runLinkSteps } from './link-steps';
 
 const LEDGER_DDL = `
@@ -138,18 +137,26 @@ export class PostgresTarget implements TargetConnector {
   async close(): Promise<void> {}
 
   /** Creates the ledger, the target and rejects tables when missing, then checks the target's columns. */
-  private async ensureTables(spec: FlowSpec): Promise<void> {
+  /** @param part `ledger`: only the ledger; `tables`: only the target and rejects tables (the ledger exists). */
+  private async ensureTables(spec: FlowSpec, part: 'all' | 'ledger' | 'tables' = 'all'): Promise<void> {
+    const ledgerOnly = part === 'ledger';
     const tables = databaseTables(spec);
     await withPgClient(this.pool, this.label, async (client) => {
       try {
         await client.query('BEGIN');
         // Serialise DDL across concurrent loads: CREATE … IF NOT EXISTS races otherwise.
         await client.query(`SELECT pg_advisory_xact_lock(hashtext('sluice.ddl'))`);
-        await client.query(LEDGER_DDL);
-        const linksColumn = await client.query(
-          `SELECT 1 FROM information_schema.columns WHERE table_schema = 'sluice' AND table_name = 'load_ledger' AND column_name = 'links'`,
-        );
-        if (linksColumn.rowCount === 0) await client.query(LEDGER_LINKS_COLUMN);
+        if (part !== 'tables') {
+          await client.query(LEDGER_DDL);
+          const linksColumn = await client.query(
+            `SELECT 1 FROM information_schema.columns WHERE table_schema = 'sluice' AND table_name = 'load_ledger' AND column_name = 'links'`,
+          );
+          if (linksColumn.rowCount === 0) await client.query(LEDGER_LINKS_COLUMN);
+        }
+        if (ledgerOnly) {
+          await client.query('COMMIT');
+          return;
+        }
         for (const table of [tables.table, tables.rejects]) {
           await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(qualifiedName(table).schema)}`);
         }
@@ -170,6 +177,7 @@ export class PostgresTarget implements TargetConnector {
         throw error;
       }
     });
+    if (ledgerOnly) return;
     const table = qualifiedName(tables.table);
     const existing = await this.pool.query<{ column_name: string }>(
       'SELECT column_name FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2',
@@ -187,20 +195,50 @@ export class PostgresTarget implements TargetConnector {
     }
   }
 
-  /** Streams Parquet chunk files into one COPY, as CSV produced by Polars. */
-  private async copyFiles(client: PoolClient, sql: string, files: string[], toFrame: (file: string) => pl.DataFrame, request: LoadRequest, done: { rows: number }): Promise<void> {
-    const stream = client.query(copyFrom(sql));
-    async function* chunks(): AsyncGenerator<Buffer> {
-      for (const [chunk, file] of files.entries()) {
+  /**
+   * Streams frames into one COPY, as CSV rendered by Polars, one frame ahead: frame k+1 is produced
+   * (read from Parquet, or mapped by the caller's generator on the libuv pool) while the COPY of frame k
+   * drains into the socket. At most one rendered frame waits on the socket.
+   */
+  private async copyFrames(client: PoolClient, sql: string, frames: AsyncIterable<pl.DataFrame> | Iterable<pl.DataFrame>, request: Pick<LoadRequest, 'signal' | 'onProgress'>, done: { rows: number }, onFirstWrite?: () => void): Promise<void> {
+    // The COPY starts with the first non-empty frame (a table made just before it exists by then).
+    let copy: { stream: ReturnType<typeof copyFrom>; ended: Promise<void> } | undefined;
+    let inFlight: Promise<void> = Promise.resolve();
+    let chunk = 0;
+    try {
+      for await (const frame of frames) {
         if (request.signal.aborted) throw new Error('load cancelled');
-        const frame = toFrame(file);
-        if (frame.height === 0) continue;
-        yield frame.writeCSV({ includeHeader: false }) as unknown as Buffer;
-        done.rows += frame.height;
-        request.onProgress({ rows: done.rows, chunk });
+        const rows = frame.height;
+        if (rows > 0) {
+          const csv = (frame.columns.includes(ROW_COLUMN) ? frame.drop(ROW_COLUMN) : frame).writeCSV({ includeHeader: false }) as unknown as Buffer;
+          if (!copy) {
+            const stream = client.query(copyFrom(sql));
+            // Listens for 'error' from the start: the COPY can fail while the next frame is being produced.
+            const ended = finished(stream);
+            ended.catch(() => undefined);
+            copy = { stream, ended };
+            onFirstWrite?.();
+          }
+          const { stream, ended } = copy;
+          await Promise.race([inFlight, ended]);
+          inFlight = new Promise<void>((resolve, reject) => stream.write(csv, (error) => (error ? reject(error) : resolve())));
+          inFlight.catch(() => undefined);
+          done.rows += rows;
+        }
+        request.onProgress({ rows: done.rows, chunk: chunk++ });
       }
+      if (copy) {
+        await Promise.race([inFlight, copy.ended]);
+        copy.stream.end();
+        await copy.ended;
+      }
+    } catch (error) {
+      if (copy) {
+        copy.stream.destroy(error as Error);
+        await copy.ended.catch(() => undefined);
+      }
+      throw error;
     }
-    await pipeline(Readable.from(chunks()), stream);
   }
 
   /**
@@ -208,17 +246,54 @@ export class PostgresTarget implements TargetConnector {
    * @throws AccessError `AUTH_FAILED` (credentials refused) or `PERMISSION_DENIED` (no privilege to create or write the tables).
    */
   async load(request: LoadRequest): Promise<LoadResult> {
-    return withAccessErrors(this.access, () => this.loadOnce(request));
+    return withAccessErrors(this.access, async () => {
+      await this.ensureTables(request.spec);
+      const files = request.mappedFiles;
+      const result = await this.loadOnce(request, (function* () {
+        for (const file of files) yield pl.readParquet(file);
+      })(), async () => request.rejectedFiles, false);
+      return result!;
+    });
   }
 
-  private async loadOnce(request: LoadRequest): Promise<LoadResult> {
+  /**
+   * See {@link TargetConnector.loadStream}: the same transaction as {@link load}, fed by frames the
+   * caller maps while the previous one is COPYed. The ledger is made when missing and checked first (a
+   * retry after COMMIT maps nothing); the target and rejects tables are created when the first frame
+   * is ready (or before the rejects), so a run rolled back before any frame never creates them.
+   * @throws AccessError `AUTH_FAILED` or `PERMISSION_DENIED`; whatever the frame generator throws (after ROLLBACK).
+   */
+  async loadStream(request: StreamLoadRequest): Promise<LoadResult | null> {
+    return withAccessErrors(this.access, () => this.loadOnce(request, request.mapped, request.rejected, true, request.onFirstWrite));
+  }
+
+  private async loadOnce(
+    request: Omit<LoadRequest, 'mappedFiles' | 'rejectedFiles'>,
+    mappedFrames: AsyncIterable<pl.DataFrame> | Iterable<pl.DataFrame>,
+    rejectedFiles: () => Promise<string[] | null>,
+    lazyTables: boolean,
+    onFirstWrite?: () => void,
+  ): Promise<LoadResult | null> {
     const { spec } = request;
     const tables = databaseTables(spec);
     const location = `${this.connectorName}:${tables.table}`;
     const rejectsLocation = `${this.connectorName}:${tables.rejects}`;
-    await this.ensureTables(spec);
     const table = qualifiedName(tables.table);
     const columns = spec.fields.map((f) => quoteIdent(f.name)).join(', ');
+    let tablesReady = !lazyTables;
+    const ensure = async () => {
+      if (!tablesReady) await this.ensureTables(spec, 'tables');
+      tablesReady = true;
+    };
+    // The tables are made (in their own transaction) just before the first frame is COPYed.
+    async function* withTables(): AsyncGenerator<pl.DataFrame> {
+      for await (const frame of mappedFrames) {
+        if (frame.height > 0) await ensure();
+        yield frame;
+      }
+    }
+    // The ledger (Sluice's own table) first: a retry after COMMIT must find it before mapping anything.
+    if (lazyTables) await this.ensureTables(spec, 'ledger');
     return withPgClient(this.pool, this.label, async (client) => {
       try {
         await client.query('BEGIN');
@@ -239,12 +314,18 @@ export class PostgresTarget implements TargetConnector {
             ...(links ? { links } : {}),
           };
         }
-        const mapped = (file: string) => pl.readParquet(file).drop(ROW_COLUMN);
         const written = { rows: 0 };
         let rowsWritten: number;
         if (spec.target.write === 'upsert') {
+          // The staging table copies the target's own column types, so the target must exist first.
+          await ensure();
           await client.query(`CREATE TEMPORARY TABLE sluice_upsert (LIKE ${table.sql} INCLUDING DEFAULTS) ON COMMIT DROP`);
-          await this.copyFiles(client, `COPY sluice_upsert (${columns}) FROM STDIN (FORMAT csv)`, request.mappedFiles, mapped, request, written);
+          await this.copyFrames(client, `COPY sluice_upsert (${columns}) FROM STDIN (FORMAT csv)`, withTables(), request, written, onFirstWrite);
+          const rejected = await rejectedFiles();
+          if (rejected === null) {
+            await client.query('ROLLBACK');
+            return null;
+          }
           const key = spec.target.key!.map(quoteIdent);
           const updates = spec.fields.filter((f) => !spec.target.key!.includes(f.name)).map((f) => `${quoteIdent(f.name)} = EXCLUDED.${quoteIdent(f.name)}`);
           const merged = await client.query(
@@ -252,42 +333,21 @@ export class PostgresTarget implements TargetConnector {
              ON CONFLICT (${key.join(', ')}) DO ${updates.length ? `UPDATE SET ${updates.join(', ')}` : 'NOTHING'}`,
           );
           rowsWritten = merged.rowCount ?? written.rows;
-        } else {
-          if (spec.target.write === 'replace') await client.query(`TRUNCATE ${table.sql}`);
-          await this.copyFiles(client, `COPY ${table.sql} (${columns}) FROM STDIN (FORMAT csv)`, request.mappedFiles, mapped, request, written);
-          rowsWritten = written.rows;
+          return await this.finishLoad(client, request, rejected, rowsWritten, { location, rejectsLocation, rejectsTable: tables.rejects, table: tables.table });
         }
-        const rejected = { rows: 0 };
-        await this.copyFiles(
-          client,
-          `COPY ${qualifiedName(tables.rejects).sql} (${REJECT_COLUMNS.join(', ')}) FROM STDIN (FORMAT csv)`,
-          request.rejectedFiles,
-          (file) =>
-            pl
-              .readParquet(file)
-              .select(
-                pl.lit(request.runId).alias('run_id'),
-                pl.lit(request.executionId).alias('execution_id'),
-                pl.lit(request.flowVersion).alias('flow_version'),
-                pl.lit(request.sourcePath).alias('source_path'),
-                pl.col(ROW_COLUMN).alias('row_number'),
-                pl.col('record'),
-                pl.col('errors'),
-              ),
-          request,
-          rejected,
-        );
-        // After the rows and the rejects (a link may read either), before the ledger: all or nothing.
-        const links = spec.target.link
-          ? await runLinkSteps(client, spec.target.link, { run_id: request.runId, flow_version: request.flowVersion, source_path: request.sourcePath }, request.signal)
-          : undefined;
-        await client.query(
-          `INSERT INTO sluice.load_ledger (execution_id, run_id, flow_version, source_path, target_table, rejects_table, rows_written, rows_rejected, links)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-          [request.executionId, request.runId, request.flowVersion, request.sourcePath, tables.table, tables.rejects, rowsWritten, rejected.rows, links ? JSON.stringify(links) : null],
-        );
-        await client.query('COMMIT');
-        return { rowsWritten, rowsRejected: rejected.rows, alreadyLoaded: false, location, rejectsLocation, ...(links ? { links } : {}) };
+        if (spec.target.write === 'replace') {
+          await ensure();
+          await client.query(`TRUNCATE ${table.sql}`);
+        }
+        await this.copyFrames(client, `COPY ${table.sql} (${columns}) FROM STDIN (FORMAT csv)`, withTables(), request, written, onFirstWrite);
+        rowsWritten = written.rows;
+        const rejected = await rejectedFiles();
+        if (rejected === null) {
+          await client.query('ROLLBACK');
+          return null;
+        }
+        await ensure();
+        return await this.finishLoad(client, request, rejected, rowsWritten, { location, rejectsLocation, rejectsTable: tables.rejects, table: tables.table });
       } catch (error) {
         await client.query('ROLLBACK').catch(() => undefined);
         if (error instanceof TargetError) throw error;
@@ -300,5 +360,49 @@ export class PostgresTarget implements TargetConnector {
         throw error;
       }
     });
+  }
+
+  /** The rejects, the link steps and the ledger row, then COMMIT. */
+  private async finishLoad(
+    client: PoolClient,
+    request: Omit<LoadRequest, 'mappedFiles' | 'rejectedFiles'>,
+    rejectedFiles: string[],
+    rowsWritten: number,
+    where: { location: string; rejectsLocation: string; table: string; rejectsTable: string },
+  ): Promise<LoadResult> {
+    const { spec } = request;
+    const rejected = { rows: 0 };
+    await this.copyFrames(
+      client,
+      `COPY ${qualifiedName(where.rejectsTable).sql} (${REJECT_COLUMNS.join(', ')}) FROM STDIN (FORMAT csv)`,
+      (function* () {
+        for (const file of rejectedFiles) {
+          yield pl
+            .readParquet(file)
+            .select(
+              pl.lit(request.runId).alias('run_id'),
+              pl.lit(request.executionId).alias('execution_id'),
+              pl.lit(request.flowVersion).alias('flow_version'),
+              pl.lit(request.sourcePath).alias('source_path'),
+              pl.col(ROW_COLUMN).alias('row_number'),
+              pl.col('record'),
+              pl.col('errors'),
+            );
+        }
+      })(),
+      request,
+      rejected,
+    );
+    // After the rows and the rejects (a link may read either), before the ledger: all or nothing.
+    const links = spec.target.link
+      ? await runLinkSteps(client, spec.target.link, { run_id: request.runId, flow_version: request.flowVersion, source_path: request.sourcePath }, request.signal)
+      : undefined;
+    await client.query(
+      `INSERT INTO sluice.load_ledger (execution_id, run_id, flow_version, source_path, target_table, rejects_table, rows_written, rows_rejected, links)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+      [request.executionId, request.runId, request.flowVersion, request.sourcePath, where.table, where.rejectsTable, rowsWritten, rejected.rows, links ? JSON.stringify(links) : null],
+    );
+    await client.query('COMMIT');
+    return { rowsWritten, rowsRejected: rejected.rows, alreadyLoaded: false, location: where.location, rejectsLocation: where.rejectsLocation, ...(links ? { links } : {}) };
   }
 }

@@ -19,7 +19,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import type { EventActivities, PublishRunEventInput } from '../../activities/event-activities';
 import type { PipelineActivities, PreparedPipeline } from '../../activities/pipeline-activities';
-import type { RunActivities, SyncTargetOutput, TransformChunkOutput, TransformOutput } from '../../activities/run-activities';
+import type { RunActivities, SyncTargetOutput, TransformAndLoadOutput, TransformChunkOutput, TransformOutput } from '../../activities/run-activities';
 import type { RunStatus } from '../../common/run-model';
 import type { PipelineRunState } from '../../pipelines/pipeline-model';
 import { workflowBundle } from '../../worker/sluice-worker';
@@ -54,7 +54,7 @@ export async function withMockWorker<T>(env: TestWorkflowEnvironment, activities
 }
 
 /** The activities `runFlow` calls. */
-export type RunFlowActivities = Pick<RunActivities, 'syncSource' | 'transformChunk' | 'finishTransform' | 'syncTarget' | 'finishRun'> & EventActivities;
+export type RunFlowActivities = Pick<RunActivities, 'syncSource' | 'transformChunk' | 'finishTransform' | 'syncTarget' | 'transformAndLoad' | 'finishRun'> & EventActivities;
 
 /** What the mocked source holds and how the mocked transform judges it. */
 export interface RunScript {
@@ -148,6 +148,24 @@ export function mockRunActivities(
         alreadyLoaded: false,
         location: `${TARGET_LOCATION} (${mappedFiles.length} files)`,
         rejectsLocation: `${TARGET_REJECTS_LOCATION} (${rejectedFiles.length} files)`,
+      };
+    },
+    async transformAndLoad({ plan }): Promise<TransformAndLoadOutput> {
+      // The one-pass path: the load starts (1 s) before the transform ends (3 s).
+      const at = (s: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, s)).toISOString();
+      const rolledBack = rows > 0 && rejected / rows > (script.maxRejectRatio ?? 0.5);
+      return {
+        rowsMapped: rows - rejected,
+        rowsRejected: rejected,
+        byRule: rejected > 0 ? { 'amount:check': rejected } : {},
+        chunks: plan.length,
+        workers: { 'test:1': plan.length },
+        maxRejectRatio: script.maxRejectRatio ?? 0.5,
+        rejectsStagingLocation: REJECTS_STAGING,
+        rolledBack,
+        transform: { started_at: at(0), ended_at: at(3) },
+        load: { started_at: at(1), ended_at: at(4) },
+        ...(rolledBack ? {} : { loaded: { rowsWritten: rows - rejected, rowsRejected: rejected, alreadyLoaded: false, location: TARGET_LOCATION, rejectsLocation: TARGET_REJECTS_LOCATION } }),
       };
     },
     async finishRun() {},

@@ -198,7 +198,8 @@ describe('a worker whose PostgreSQL restarts mid-run', () => {
     assert.deepEqual(metadata.rows, { read: ROWS, mapped: ROWS, rejected: 0, written: ROWS });
     const counts = await ownedPool.query(`SELECT count(*)::int AS n, count(DISTINCT id)::int AS ids, min(id)::int AS lo, max(id)::int AS hi FROM public.events`);
     assert.deepEqual(counts.rows[0], { n: ROWS, ids: ROWS, lo: 1, hi: ROWS });
-    await assertRetriedOnSameWorker(run.id, 'syncTarget', 'warehouse');
+    // This flow takes the one-pass path: the activity running the COPY is transformAndLoad.
+    await assertRetriedOnSameWorker(run.id, 'transformAndLoad', 'warehouse');
   });
 
   it('the source restarted while its cursor is read: same worker, every row exactly once', { timeout: 90_000 }, async (t) => {

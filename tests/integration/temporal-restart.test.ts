@@ -2,7 +2,7 @@
  * Fault test: the Temporal server killed and started again under a running worker. The server is a
  * dev server this test starts itself (local-stack/dev-server.ts: `temporal server start-dev` with a
  * SQLite file, Sluice's search attributes registered) on its own port; it is killed (SIGKILL) while
- * `syncTarget`'s COPY runs, kept down 5 s, and started again on the same port and file. The worker is
+ * the load's COPY runs (`transformAndLoad`, the one-pass path), kept down 5 s, and started again on the same port and file. The worker is
  * a `node dist/cli/main.js worker` process with `TEMPORAL_ADDRESS` pointing at it.
  *
  * The worker reconnects on its own and stays up with the same pid (no `Unhandled 'error' event`); the
@@ -119,10 +119,11 @@ describe('a worker whose Temporal server restarts mid-run', () => {
       for (const e of history.events ?? []) {
         if (e.activityTaskScheduledEventAttributes) scheduled.set(String(e.eventId), e.activityTaskScheduledEventAttributes.activityType?.name ?? '');
       }
-      const syncTarget = (history.events ?? []).flatMap((e) =>
-        e.activityTaskStartedEventAttributes && scheduled.get(String(e.activityTaskStartedEventAttributes.scheduledEventId)) === 'syncTarget' ? [e.activityTaskStartedEventAttributes.attempt ?? 1] : [],
+      // The flow takes the one-pass path: the load runs in transformAndLoad.
+      const load = (history.events ?? []).flatMap((e) =>
+        e.activityTaskStartedEventAttributes && scheduled.get(String(e.activityTaskStartedEventAttributes.scheduledEventId)) === 'transformAndLoad' ? [e.activityTaskStartedEventAttributes.attempt ?? 1] : [],
       );
-      assert.deepEqual(syncTarget, [1]);
+      assert.deepEqual(load, [1]);
     } finally {
       await connection.close();
     }
