@@ -22,6 +22,7 @@ import { draftFlowYaml } from '../transform/flow-draft';
 import { previewFlow, type FlowPreview } from '../transform/flow-preview';
 import { ExitError, globalOptions } from './cli-config';
 import { wholeNumber } from './number-options';
+import { formatTable } from './table';
 
 /** Reads and validates a flow file. @throws UserError `FLOW_FILE_NOT_FOUND`, FlowSpecError. */
 function readFlow(file: string): FlowSpec {
@@ -64,12 +65,14 @@ function reportCheck(file: string, result: FlowCheckResult, what: string, json: 
   if (!ok) throw new ExitError(2);
 }
 
-/** A plain text table: a header row, then rows; each cell cut to `width` characters. */
+/** {@link formatTable} with each cell cut to `width` characters and no trailing blanks (an empty last cell). */
 function textTable(header: string[], rows: string[][], width = 24): string {
   const cut = (s: string) => (s.length > width ? `${s.slice(0, width - 1)}…` : s);
-  const cells = [header, ...rows].map((r) => r.map(cut));
-  const widths = header.map((_, i) => Math.max(...cells.map((r) => r[i]!.length)));
-  return cells.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+  return formatTable(header.map(cut), rows.map((r) => r.map(cut)))
+    .trimEnd()
+    .split('\n')
+    .map((line) => line.trimEnd())
+    .join('\n');
 }
 
 const show = (v: unknown) => (v === null || v === undefined ? '' : typeof v === 'string' ? v : JSON.stringify(v));
