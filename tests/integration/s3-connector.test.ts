@@ -223,6 +223,7 @@ describe('the s3 connector on a real S3 server, Temporal and Postgres', () => {
       [
         {
           run_id: run.id,
+          execution_id: metadata.run.execution_id,
           flow_version: version,
           source_path: 'b1',
           row_number: '3',
@@ -231,6 +232,7 @@ describe('the s3 connector on a real S3 server, Temporal and Postgres', () => {
         },
         {
           run_id: run.id,
+          execution_id: metadata.run.execution_id,
           flow_version: version,
           source_path: 'b1',
           row_number: '4',
