@@ -171,9 +171,15 @@ export class SftpSource implements SourceConnector {
       throw this.explain(error);
     }
     try {
-      const root = await client.realPath(this.config.root);
-      if (!root) throw new SourceError('SOURCE_NOT_FOUND', `${this.name}.root "${this.config.root}" does not exist on ${this.config.host}:${this.config.port}; create it or fix root`);
-      const stats = await client.stat(root);
+      const missing = new SourceError('SOURCE_NOT_FOUND', `${this.name}.root "${this.config.root}" does not exist on ${this.config.host}:${this.config.port}; create it or fix root`);
+      const orMissing = (error: unknown) => {
+        const explained = this.explain(error, this.config.root);
+        throw explained instanceof SourceError && explained.code === 'SOURCE_NOT_FOUND' ? missing : explained;
+      };
+      // OpenSSH resolves a missing last component too, so the stat is what finds a missing root.
+      const root = await client.realPath(this.config.root).catch(orMissing);
+      if (!root) throw missing;
+      const stats = await client.stat(root).catch(orMissing);
       if (!stats.isDirectory) throw new SourceError('SOURCE_NOT_A_FILE', `${this.name}.root "${this.config.root}" is not a folder on ${this.config.host}:${this.config.port}`);
       signal?.removeEventListener('abort', abort);
       return { client, root };
@@ -303,7 +309,7 @@ export class SftpSource implements SourceConnector {
           if (request.signal.aborted) throw request.signal.reason ?? error;
           throw this.explain(error, request.sourcePath);
         }
-        return await stageFile(raw, format, request, `sftp://${this.config.host}${remote}`);
+        return await stageFile(raw, format, request, `sftp://${this.config.host}${this.config.port === 22 ? '' : `:${this.config.port}`}${remote}`);
       } finally {
         await rm(downloadDir, { recursive: true, force: true });
       }
