@@ -109,7 +109,7 @@ connectors:
       'temporal: Unrecognized key: "colour"',
       'staging.chunk_rows: Too small: expected number to be >0',
       'connectors.Files: Invalid key in record',
-      "connectors.erp.kind: Invalid discriminator value. Expected 'local' | 'postgres' | 's3' | 'smtp'",
+      "connectors.erp.kind: Invalid discriminator value. Expected 'local' | 'postgres' | 's3' | 'smtp' | 'sftp'",
       'connectors.wh.url: Too small: expected string to have >=1 characters',
       'connectors.wh.fetch_rows: Invalid input: expected int, received number',
     ];

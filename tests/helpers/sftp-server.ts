@@ -70,8 +70,14 @@ async function waitForBanner(port: number, child: ChildProcess, log: () => strin
   }
 }
 
+/** Options of {@link startSftpServer}. */
+export interface StartSftpServerOptions {
+  /** Extra `internal-sftp` arguments, e.g. `-P open` (every file open denied: SSH_FX_PERMISSION_DENIED, even for root). */
+  sftpArgs?: string;
+}
+
 /** Starts sshd on a free loopback port; resolves once it sends its banner. */
-export async function startSftpServer(): Promise<SftpServer> {
+export async function startSftpServer(options: StartSftpServerOptions = {}): Promise<SftpServer> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'sluice-sshd-'));
   const root = path.join(dir, 'root');
   mkdirSync(root);
@@ -93,7 +99,7 @@ export async function startSftpServer(): Promise<SftpServer> {
     'KbdInteractiveAuthentication no',
     'UsePAM no',
     `AllowUsers ${username}`,
-    'Subsystem sftp internal-sftp',
+    `Subsystem sftp internal-sftp${options.sftpArgs ? ` ${options.sftpArgs}` : ''}`,
     'LogLevel ERROR',
   ].join('\n');
   const configFile = path.join(dir, 'sshd_config');

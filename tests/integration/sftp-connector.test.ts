@@ -168,6 +168,20 @@ describe('the sftp connector on a real OpenSSH server', { skip }, () => {
     assert.equal((await source({ host_key: 'insecure-accept-any' }).stage(request('orders/orders.csv'))).rows, 6);
   });
 
+  it('a file the server refuses to open is PERMISSION_DENIED (internal-sftp -P open denies it even to root)', async () => {
+    const denying = await startSftpServer({ sftpArgs: '-P open' });
+    try {
+      writeFileSync(path.join(denying.root, 'orders.csv'), ORDERS_CSV);
+      const config = { ...base, port: denying.port, private_key: denying.privateKey, host_key: denying.hostKeyFingerprint, root: denying.root };
+      await assert.rejects(
+        new SftpSource(config, 'partner', project).stage(request('orders.csv')),
+        refused(AccessError, 'PERMISSION_DENIED', new RegExp(`^connectors\\.partner: user "${server.username}" at 127\\.0\\.0\\.1:${denying.port} may not access orders\\.csv \\(permission denied\\)`)),
+      );
+    } finally {
+      await denying.stop();
+    }
+  });
+
   it('a refused connection is CONNECTION_LOST (retried), and never crashes the process', async () => {
     const port = await freePort();
     await assert.rejects(
