@@ -106,6 +106,13 @@ export class SftpSource implements SourceConnector {
     if (what && (code === 2 || code === 'ENOENT' || /no such file/i.test(message))) {
       return new SourceError('SOURCE_NOT_FOUND', `source file "${what}" does not exist on ${this.name} (${this.config.host}:${this.config.port})`, { cause: error });
     }
+    if (/Cannot parse privateKey|private key detected, but no passphrase|Bad passphrase|Unsupported key format/i.test(message)) {
+      return new ConfigError(
+        'INVALID_CONFIG',
+        `${this.name}: the private key cannot be used (${message.replace(/^\w+: /, '')}); check ${this.name}.private_key or private_key_file (an OpenSSH or PEM private key) and passphrase`,
+        { cause: error },
+      );
+    }
     if (NETWORK.test(message) || (typeof code === 'string' && NETWORK.test(code))) {
       return new TransientError(
         'CONNECTION_LOST',
@@ -339,14 +346,15 @@ export class SftpSource implements SourceConnector {
           if (last) return { movedTo: path.posix.relative(session.root, last) };
           throw new SourceError('SOURCE_NOT_FOUND', `source file "${request.sourcePath}" is no longer under ${this.name}'s root and not in ${path.posix.relative(session.root, folder)}/, so it was not moved`);
         }
-        const real = await this.resolve(session, request.sourcePath);
+        await this.resolve(session, request.sourcePath);
         if (!(await session.client.exists(folder))) await session.client.mkdir(folder, true);
         for (let n = 0; ; n++) {
           const destination = named(n);
           if (await session.client.exists(destination)) continue;
-          // OpenSSH's rename refuses an existing destination, so a race never overwrites.
+          // OpenSSH's rename refuses an existing destination, so a race never overwrites. The name the
+          // file was dropped under moves (a symlink under the root moves as the link).
           try {
-            await session.client.rename(real, destination);
+            await session.client.rename(source, destination);
           } catch (error) {
             if (await session.client.exists(destination)) continue;
             throw error;

@@ -208,6 +208,13 @@ describe('the sftp connector on a real OpenSSH server', { skip }, () => {
     assert.match(wrongHost.reason, /presented host key SHA256:/);
   });
 
+  it('a private key ssh2 cannot read is INVALID_CONFIG, without the key in the message', async () => {
+    await assert.rejects(
+      source({ private_key: '-----BEGIN OPENSSH PRIVATE KEY-----\nnot-a-key\n-----END OPENSSH PRIVATE KEY-----\n' }).check(),
+      refused(ConfigError, 'INVALID_CONFIG', /^connectors\.partner: the private key cannot be used \(.+\); check connectors\.partner\.private_key or private_key_file/),
+    );
+  });
+
   it('private_key_file reads the key from a file under the project dir', async () => {
     writeFileSync(path.join(project, 'partner.key'), server.privateKey, { mode: 0o600 });
     const staged = await source({ private_key: undefined, private_key_file: 'partner.key' }).stage(request('orders/orders.csv'));
@@ -232,6 +239,7 @@ describe('the sftp connector on a real OpenSSH server', { skip }, () => {
         connectors: {
           warehouse: { kind: 'postgres' },
           partner: { ...base, root: `${server.root}/inbox`, after_load: { move_to: 'archive/{date}/' } },
+          partner_badmove: { ...base, root: `${server.root}/inbox`, after_load: { move_to: '../outside/' } },
         },
       });
       mkdirSync(path.join(server.root, 'inbox'), { recursive: true });
@@ -282,9 +290,28 @@ describe('the sftp connector on a real OpenSSH server', { skip }, () => {
       assert.equal(readFileSync(path.join(server.root, `inbox/archive/${date}/orders.csv`), 'utf8'), ORDERS_CSV);
     });
 
+    it('a move that fails does not undo the load: the run keeps its status, with an AFTER_LOAD_FAILED warning', async () => {
+      put('inbox/good.csv', 'id,name,amount\n1,a,2\n2,b,3\n');
+      const version = await runner.publish(IMPORT_FLOW.replaceAll('sftp_orders', 'sftp_badmove').replace('connector: partner', 'connector: partner_badmove'));
+      const run = await sluice.run({ flowVersion: version, sourcePath: 'good.csv' });
+      const meta = await run.wait({ timeoutMs: 120_000, pollIntervalMs: 200 });
+      assert.equal(meta.status, 'SUCCEEDED');
+      assert.deepEqual(meta.rows, { read: 2, mapped: 2, rejected: 0, written: 2 });
+      assert.deepEqual(meta.warnings, [
+        {
+          code: 'AFTER_LOAD_FAILED',
+          step: 'sync_target',
+          message: `the rows were loaded, but the source file was not moved by the connector's after_load: connectors.partner_badmove.after_load.move_to "../outside/" is outside the root ${server.root}/inbox; use a folder under it`,
+        },
+      ]);
+      assert.equal(meta.steps.sync_target?.source_moved_to, undefined);
+      assert.equal(existsSync(path.join(server.root, 'inbox/good.csv')), true, 'still there');
+      assert.equal((await db.pool.query('SELECT count(*)::int AS n FROM public.sftp_badmove')).rows[0].n, 2);
+    });
+
     it('a run that FAILED leaves the remote file where it was', async () => {
       put('inbox/ragged.csv', 'id,name,amount\n1,a,2\n2,"b",3,4\n');
-      const version = await runner.publish(IMPORT_FLOW.replace('sftp_orders', 'sftp_ragged'));
+      const version = await runner.publish(IMPORT_FLOW.replaceAll('sftp_orders', 'sftp_ragged'));
       const run = await sluice.run({ flowVersion: version, sourcePath: 'ragged.csv' });
       await assert.rejects(run.wait({ timeoutMs: 120_000, pollIntervalMs: 200 }), (error: unknown) => {
         assert.ok(error instanceof RunFailedError, String(error));
@@ -292,7 +319,7 @@ describe('the sftp connector on a real OpenSSH server', { skip }, () => {
         return true;
       });
       assert.equal(existsSync(path.join(server.root, 'inbox/ragged.csv')), true, 'not moved');
-      assert.equal(existsSync(path.join(server.root, 'inbox/archive')) && readFileSync(path.join(server.root, 'inbox/ragged.csv'), 'utf8').length > 0, true);
+      assert.equal(existsSync(path.join(server.root, `inbox/archive/${new Date().toISOString().slice(0, 10)}/ragged.csv`)), false, 'not archived');
     });
   });
 });
