@@ -34,6 +34,8 @@ export interface SftpServer {
   hostKeyFingerprint: string;
   /** A folder the tests may use as the connector's root (absolute; the SFTP user sees the real file system). */
   root: string;
+  /** Kills this sshd's session processes (SIGKILL, by pid: the children of the sshd it started), dropping every open connection. */
+  dropConnections(): number;
   /** Stops sshd and deletes its temp dir (keys, config, root). */
   stop(): Promise<void>;
 }
@@ -125,6 +127,11 @@ export async function startSftpServer(options: StartSftpServerOptions = {}): Pro
     wrongPrivateKey: wrong.privateKey,
     hostKeyFingerprint: host.fingerprint,
     root,
+    dropConnections() {
+      const children = readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+      for (const pid of children) process.kill(pid, 'SIGKILL');
+      return children.length;
+    },
     async stop() {
       if (child.exitCode === null) {
         const exited = new Promise((resolve) => child.once('exit', resolve));

@@ -190,6 +190,23 @@ describe('the sftp connector on a real OpenSSH server', { skip }, () => {
     );
   });
 
+  it('a connection dropped mid-download is CONNECTION_LOST (retried), and the process lives on', async () => {
+    const line = `${'x'.repeat(200)}\n`;
+    put('big/huge.csv', `a\n${line.repeat(120_000)}`); // 24 MB: progress is reported every 8 MB
+    let dropped = 0;
+    const req = request('big/huge.csv');
+    req.onProgress = () => {
+      if (dropped === 0) dropped = server.dropConnections();
+    };
+    await assert.rejects(
+      source().stage(req),
+      refused(TransientError, 'CONNECTION_LOST', new RegExp(`^connectors\\.partner: the connection to the SFTP server at 127\\.0\\.0\\.1:${server.port} failed or dropped`)),
+    );
+    assert.equal(dropped, 1, 'one session was open and was killed');
+    // The server still takes new connections, and the same source stages on the next attempt.
+    assert.equal((await source().stage(request('orders/orders.csv'))).rows, 6);
+  });
+
   it('check() and test-connections: OK with the right key; a missing root, a wrong key and a wrong host key each say what to fix', async () => {
     await source().check();
     const options = { projectDir: project, timeoutMs: 10_000 };
