@@ -24,7 +24,7 @@ import type { StageSourceRequest } from '../../connectors/connector';
 import { SftpSource } from '../../connectors/sftp/sftp-source';
 import { parseFlowSpec } from '../../flows/flow-spec';
 import { testConnection } from '../../ops/test-connection';
-import { createTestDatabase, freePort, startInProcessRunner, startTemporal, tempProject, testConfig, type InProcessRunner, type TestDatabase } from '../helpers/services';
+import { createTestDatabase, freePort, runCli, startInProcessRunner, startTemporal, tempProject, testConfig, type InProcessRunner, type TestDatabase } from '../helpers/services';
 import { sshdAvailable, startSftpServer, type SftpServer } from '../helpers/sftp-server';
 
 const ORDERS_CSV = ['id,name,amount', '1,alpha,10', '2,beta,abc', '3,,5', '4,delta,-1', '5,eps,7', '6,"zeta, z",8'].join('\n');
@@ -230,6 +230,28 @@ describe('the sftp connector on a real OpenSSH server', { skip }, () => {
       source({ private_key: '-----BEGIN OPENSSH PRIVATE KEY-----\nnot-a-key\n-----END OPENSSH PRIVATE KEY-----\n' }).check(),
       refused(ConfigError, 'INVALID_CONFIG', /^connectors\.partner: the private key cannot be used \(.+\); check connectors\.partner\.private_key or private_key_file/),
     );
+  });
+
+  it('sluice test-connections checks sftp connectors through their check(): exit 1 for a refused key, no key in the output', async () => {
+    const dir = tempProject();
+    const connector = (key: string) =>
+      `{ kind: sftp, host: 127.0.0.1, port: ${server.port}, username: ${server.username}, private_key: "\${env:${key}}", root: "${server.root}", host_key: "${server.hostKeyFingerprint}" }`;
+    writeFileSync(path.join(dir, 'sluice.config.yaml'), `connectors:\n  partner: ${connector('PARTNER_KEY')}\n  partner_wrongkey: ${connector('WRONG_KEY')}\n`);
+    const result = await runCli(['test-connections', '--only', 'partner,partner_wrongkey', '--json'], {
+      cwd: dir,
+      env: { ...process.env, SLUICE_ENV: '', SLUICE_STATE_DIR: path.join(dir, '.sluice'), PARTNER_KEY: server.privateKey, WRONG_KEY: server.wrongPrivateKey },
+    });
+    assert.equal(result.code, 1, result.stderr);
+    const out = JSON.parse(result.stdout) as { checks: { connector: string; kind: string; status: string; reason: string }[] };
+    assert.deepEqual(
+      out.checks.map((c) => [c.connector, c.kind, c.status]),
+      [
+        ['partner', 'sftp', 'OK'],
+        ['partner_wrongkey', 'sftp', 'FAILED'],
+      ],
+    );
+    assert.match(out.checks[1]!.reason, new RegExp(`^connectors\\.partner_wrongkey: the SFTP server at 127\\.0\\.0\\.1:${server.port} refused user "${server.username}"`));
+    assert.ok(!result.stdout.includes('PRIVATE KEY') && !result.stderr.includes('PRIVATE KEY'), 'no key in the output');
   });
 
   it('private_key_file reads the key from a file under the project dir', async () => {
