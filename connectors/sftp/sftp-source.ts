@@ -30,7 +30,7 @@ import { createWriteStream } from 'node:fs';
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { Transform } from 'node:stream';
-import { finished } from 'node:stream/promises';
+import { pipeline } from 'node:stream/promises';
 import SftpClient from 'ssh2-sftp-client';
 import { ConfigError, SourceError, TransientError, UserError } from '../../common/errors';
 import { SFTP_INSECURE_HOST_KEY, type SftpConnectorConfig } from '../../config/sluice-config';
@@ -306,13 +306,16 @@ export class SftpSource implements SourceConnector {
             callback(null, chunk);
           },
         });
-        const file = createWriteStream(raw);
-        progress.pipe(file);
+        // The download flows through `progress` into the scratch file; `pipeline` owns both streams' errors
+        // (a dropped connection must fail this call, never surface as an uncaught stream error).
+        const written = pipeline(progress, createWriteStream(raw));
+        written.catch(() => undefined);
         try {
           await session.client.get(remote, progress);
-          await finished(file);
+          await written;
         } catch (error) {
-          file.destroy();
+          progress.destroy();
+          await written.catch(() => undefined);
           if (request.signal.aborted) throw request.signal.reason ?? error;
           throw this.explain(error, request.sourcePath);
         }
