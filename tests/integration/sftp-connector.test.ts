@@ -207,6 +207,26 @@ describe('the sftp connector on a real OpenSSH server', { skip }, () => {
     assert.equal((await source().stage(request('orders/orders.csv'))).rows, 6);
   });
 
+  it('cancellation mid-download stops promptly, closes the session and leaves no scratch file', async () => {
+    put('big/huge2.csv', `a\n${`${'y'.repeat(200)}\n`.repeat(120_000)}`); // 24 MB
+    const controller = new AbortController();
+    const req = request('big/huge2.csv', controller.signal);
+    let abortedAt = 0;
+    req.onProgress = () => {
+      if (abortedAt === 0) {
+        abortedAt = Date.now();
+        controller.abort();
+      }
+    };
+    await assert.rejects(source().stage(req), (error: unknown) => {
+      assert.equal((error as Error).name, 'AbortError');
+      return true;
+    });
+    assert.ok(abortedAt > 0, 'aborted mid-download');
+    assert.ok(Date.now() - abortedAt < 2_000, `stopped ${Date.now() - abortedAt} ms after the abort`);
+    assert.equal(existsSync(path.join(req.stagingDir, 'download')), false, 'no scratch file left');
+  });
+
   it('check() and test-connections: OK with the right key; a missing root, a wrong key and a wrong host key each say what to fix', async () => {
     await source().check();
     const options = { projectDir: project, timeoutMs: 10_000 };
