@@ -347,7 +347,7 @@ export class SftpSource implements SourceConnector {
           let last: string | undefined;
           for (let n = 0; await session.client.exists(named(n)); n++) last = named(n);
           if (last) return { movedTo: path.posix.relative(session.root, last) };
-          throw new SourceError('SOURCE_NOT_FOUND', `source file "${request.sourcePath}" is no longer under ${this.name}'s root and not in ${path.posix.relative(session.root, folder)}/, so it was not moved`);
+          throw new SourceError('SOURCE_NOT_FOUND', `source file "${request.sourcePath}" is no longer under ${this.name}'s root ${session.root} and not in ${path.posix.relative(session.root, folder)}/, so it was not moved`);
         }
         await this.resolve(session, request.sourcePath);
         if (!(await session.client.exists(folder))) await session.client.mkdir(folder, true);

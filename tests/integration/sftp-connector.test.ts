@@ -274,6 +274,21 @@ describe('the sftp connector on a real OpenSSH server', { skip }, () => {
     assert.ok(!result.stdout.includes('PRIVATE KEY') && !result.stderr.includes('PRIVATE KEY'), 'no key in the output');
   });
 
+  it('afterLoad is idempotent: a retry after the move reports the same place and moves nothing', async () => {
+    put('retry/in.csv', ORDERS_CSV);
+    const connector = source({ root: `${server.root}/retry`, after_load: { move_to: 'done/{date}' } });
+    const first = await connector.afterLoad!({ sourcePath: 'in.csv', date: '2026-12-01' });
+    const again = await connector.afterLoad!({ sourcePath: 'in.csv', date: '2026-12-01' });
+    assert.deepEqual([first, again], [{ movedTo: 'done/2026-12-01/in.csv' }, { movedTo: 'done/2026-12-01/in.csv' }]);
+    assert.equal(readFileSync(path.join(server.root, 'retry/done/2026-12-01/in.csv'), 'utf8'), ORDERS_CSV);
+    assert.equal(existsSync(path.join(server.root, 'retry/done/2026-12-01/in.1.csv')), false);
+    await assert.rejects(
+      connector.afterLoad!({ sourcePath: 'gone.csv', date: '2026-12-01' }),
+      refused(SourceError, 'SOURCE_NOT_FOUND', /^source file "gone.csv" is no longer under connectors\.partner's root .+ and not in done\/2026-12-01\/, so it was not moved$/),
+    );
+    assert.equal(source().afterLoad, undefined, 'no after_load, no hook');
+  });
+
   it('private_key_file reads the key from a file under the project dir', async () => {
     writeFileSync(path.join(project, 'partner.key'), server.privateKey, { mode: 0o600 });
     const staged = await source({ private_key: undefined, private_key_file: 'partner.key' }).stage(request('orders/orders.csv'));
