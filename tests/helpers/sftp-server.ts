@@ -106,8 +106,13 @@ export async function startSftpServer(options: StartSftpServerOptions = {}): Pro
   ].join('\n');
   const configFile = path.join(dir, 'sshd_config');
   writeFileSync(configFile, `${config}\n`);
-  // sshd wants an absolute path and its privilege-separation dir.
-  mkdirSync('/run/sshd', { recursive: true });
+  // sshd wants its privilege-separation dir (the package creates it at boot; a container may lack it).
+  // Without the right to create it, sshd's own error says so below.
+  try {
+    mkdirSync('/run/sshd', { recursive: true });
+  } catch {
+    // not root: leave it to sshd
+  }
   let output = '';
   const child = spawn(SSHD, ['-D', '-e', '-f', configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
   child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
