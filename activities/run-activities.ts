@@ -60,6 +60,8 @@ export interface SyncSourceOutput {
   rows: number;
   columns: string[];
   format: string;
+  /** True when the source connector moves a source_path once it is loaded (sftp `after_load`): the workflow then calls `afterSourceLoaded`. */
+  afterLoad?: boolean;
   /** Rows per transform chunk: the worker's `staging.chunk_rows`, lowered for wide rows ({@link chunkRowsFor}). */
   chunkRows: number;
   /**
@@ -130,6 +132,11 @@ export interface TransformOutput {
   rejectsStagingLocation: string;
   /** The custom map's path, sha256 and row counts, when the flow has one. */
   map?: CustomMapMetadata;
+}
+
+export interface AfterSourceLoadedInput extends RunRef {
+  /** YYYY-MM-DD (UTC): the run's start day, for `{date}` in `after_load.move_to`. */
+  date: string;
 }
 
 export interface SyncTargetInput extends RunRef {
@@ -280,7 +287,15 @@ export function createRunActivities(deps: RunActivityDeps) {
           );
         }
         const chunkRows = chunkRowsFor(config.staging.chunkRows, Math.max(spec.fields.length, staged.columns.length));
-        return { files, rows: staged.rows, columns: staged.columns, format: staged.format, chunkRows, onePass: canRunOnePass(config, spec) };
+        return {
+          files,
+          rows: staged.rows,
+          columns: staged.columns,
+          format: staged.format,
+          chunkRows,
+          onePass: canRunOnePass(config, spec),
+          ...(source.afterLoad ? { afterLoad: true } : {}),
+        };
       });
     },
 
@@ -544,6 +559,20 @@ export function createRunActivities(deps: RunActivityDeps) {
         logger.info({ runId: input.runId, ...result }, result.alreadyLoaded ? 'target already loaded (ledger hit)' : 'target loaded');
         return result;
       });
+    },
+
+    /**
+     * After a run loaded its source_path, lets the source connector act on it (sftp `after_load.move_to`
+     * moves the remote file). Idempotent; `movedTo` is relative to the connector's root, null when the
+     * connector has nothing to do.
+     */
+    async afterSourceLoaded(input: AfterSourceLoadedInput): Promise<{ movedTo: string | null }> {
+      const { spec } = await flowVersions.get(input.flowVersion);
+      const source = connectors.source(spec.source.connector);
+      if (!source.afterLoad) return { movedTo: null };
+      const { movedTo } = await source.afterLoad({ sourcePath: input.sourcePath, date: input.date });
+      logger.info({ runId: input.runId, sourcePath: input.sourcePath, movedTo }, 'source moved after load');
+      return { movedTo };
     },
 
     /**

@@ -44,7 +44,7 @@ export const ERROR_CATALOGUE = {
   AUTH_FAILED: { kind: 'user', status: 500, description: "a connector's server (or the metadata database) refused its credentials: wrong user, password or key (SQLSTATE class 28, S3 InvalidAccessKeyId / SignatureDoesNotMatch, SMTP 535)" },
   CANCELLED: { kind: 'user', status: 500, description: 'the run or pipeline run was cancelled (run FAILED), or a CLI prompt was cancelled' },
   CONFIG_NOT_FOUND: { kind: 'user', status: 500, description: 'the config file named by --config or SLUICE_CONFIG (or sluice.config.yaml, for sluice secret rotate) does not exist' },
-  CONNECTION_LOST: { kind: 'transient', status: 503, description: 'a database connection dropped while Sluice held it (server restart, network); the activity is retried' },
+  CONNECTION_LOST: { kind: 'transient', status: 503, description: 'a database (or sftp) connection dropped while Sluice held it, or could not be made (server restart, network); the activity is retried' },
   CONNECTOR_NOT_A_SOURCE: { kind: 'user', status: 500, description: 'the flow reads from a connector that cannot be a source (smtp)' },
   CONNECTOR_NOT_A_TARGET: { kind: 'user', status: 500, description: 'the flow writes to a connector that cannot be a target (local, smtp)' },
   DATA_NAME_CONFLICT: { kind: 'user', status: 500, description: 'data store: the name is both an object and a folder of objects' },
@@ -110,7 +110,7 @@ export const ERROR_CATALOGUE = {
   NO_MASTER_KEY: { kind: 'user', status: 500, description: 'no master key is configured (SLUICE_MASTER_KEY, SLUICE_MASTER_KEY_FILE, or .sluice/master.key)' },
   NOT_FOUND: { kind: 'user', status: 404, description: 'no gateway route for this method and path' },
   NOT_READY: { kind: 'transient', status: 503, description: 'GET /readyz: Temporal or the metadata database is unreachable (details.checks says which)' },
-  PATH_OUTSIDE_ROOT: { kind: 'user', status: 500, description: "source_path is, or links to, a file outside the local connector's root" },
+  PATH_OUTSIDE_ROOT: { kind: 'user', status: 500, description: "source_path is, or links to, a file outside the local (or sftp) connector's root" },
   PAYLOAD_TOO_LARGE: { kind: 'user', status: 413, description: 'the request body is larger than the gateway accepts' },
   PERMISSION_DENIED: { kind: 'user', status: 500, description: "a connector's server accepted its credentials but refused the operation (SQLSTATE 42501, S3 AccessDenied or a bare 403)" },
   PIPELINE_NOT_SCHEDULED: { kind: 'user', status: 500, description: 'the pipeline has no schedule' },
@@ -156,6 +156,8 @@ export const ERROR_CATALOGUE = {
   WORKER_CONFIG_STALE: { kind: 'user', status: 500, description: 'a run names a connector that the config file on disk has but the worker has not loaded yet; restart the worker (or wait for its reload)' },
   WORKFLOW_FAILED: { kind: 'internal', status: 500, description: "client: the run's workflow failed without run metadata (status CRASHED)" },
   WRONG_ENVIRONMENT: { kind: 'user', status: 500, description: "work stamped for one environment reached a worker of another (they share a task queue); nothing was executed" },
+  HOST_KEY_MISMATCH: { kind: 'user', status: 500, description: "an sftp server's host key is not the one pinned in the connector's host_key (the message names both fingerprints)" },
+  AFTER_LOAD_FAILED: { kind: 'user', status: 500, description: "a run's source file was loaded but the connector's after_load (move_to) could not move it; a warning, the run's outcome stands" },
 } as const satisfies Record<string, ErrorSpec>;
 
 /** Every declared error code. */

@@ -112,7 +112,7 @@ connectors:
       'temporal: Unrecognized key: "colour"',
       'staging.chunk_rows: Too small: expected number to be >0',
       'connectors.Files: Invalid key in record',
-      "connectors.erp.kind: Invalid discriminator value. Expected 'local' | 'postgres' | 's3' | 'smtp'",
+      "connectors.erp.kind: Invalid discriminator value. Expected 'local' | 'postgres' | 's3' | 'smtp' | 'sftp'",
     ];
     assert.deepEqual(error.details, { issues });
     assert.equal(error.message, [`${path.join(dir, 'sluice.config.yaml')} is invalid:`, ...issues.map((i) => `  - ${i}`)].join('\n'));

@@ -90,7 +90,51 @@ const smtpConnectorSchema = z.strictObject({
   timeout_ms: z.number().int().positive().default(10_000),
 });
 
-const connectorSchema = z.discriminatedUnion('kind', [localConnectorSchema, postgresConnectorSchema, s3ConnectorSchema, smtpConnectorSchema]);
+/** `host_key` value that turns host key pinning off (logged as a warning at every connect). */
+export const SFTP_INSECURE_HOST_KEY = 'insecure-accept-any';
+
+/**
+ * An SFTP server (OpenSSH or any SSH-2 SFTP server) whose files are sources; see docs/connectors.md "sftp".
+ * The host key is pinned: `host_key` is required (its SHA256 fingerprint, `SHA256:…` as `ssh-keygen -lf` prints it).
+ */
+const sftpConnectorSchema = z
+  .strictObject({
+    kind: z.literal('sftp'),
+    host: z.string().min(1),
+    /** @default 22 */
+    port: z.number().int().min(1).max(65535).default(22),
+    username: z.string().min(1),
+    /** Password authentication. Secret. */
+    password: secret(z.string().min(1)).optional(),
+    /** The private key's text (OpenSSH or PEM), e.g. `${env:PARTNER_SFTP_KEY}`. Secret. */
+    private_key: secret(z.string().min(1)).optional(),
+    /** A file holding the private key, relative to the project dir (the file is the secret; the path is not). */
+    private_key_file: z.string().min(1).optional(),
+    /** The private key's passphrase. Secret. */
+    passphrase: secret(z.string().min(1)).optional(),
+    /** Remote folder every source_path is resolved under (absolute, or relative to the login folder). @default `.` */
+    root: z.string().min(1).default('.'),
+    /** The server's host key fingerprint, `SHA256:…`; `insecure-accept-any` accepts any key (not for production). */
+    host_key: z
+      .string({ error: "host_key is required: the server's SHA256 host key fingerprint, e.g. from `ssh-keyscan -p PORT HOST | ssh-keygen -lf -` (or insecure-accept-any, not for production)" })
+      .regex(/^(SHA256:[A-Za-z0-9+/]{43}=?|insecure-accept-any)$/, 'expected SHA256:<43 base64 characters> as `ssh-keygen -lf` prints it, or insecure-accept-any'),
+    /** Give up connecting (TCP, handshake, authentication) after this many ms. @default 10000 */
+    timeout_ms: z.number().int().positive().default(10_000),
+    /** After a run loaded a file (SUCCEEDED or PARTIAL_FAILED), move it on the server. */
+    after_load: z
+      .strictObject({
+        /** Folder under the root to move the file into; `{date}` is the run's start day (UTC, YYYY-MM-DD). */
+        move_to: z.string().min(1),
+      })
+      .optional(),
+  })
+  .refine((c) => c.password !== undefined || c.private_key !== undefined || c.private_key_file !== undefined, {
+    message: 'set password, private_key or private_key_file (secrets: use ${env:NAME} or an encrypted value)',
+    path: ['password'],
+  });
+export type SftpConnectorConfig = z.infer<typeof sftpConnectorSchema>;
+
+const connectorSchema = z.discriminatedUnion('kind', [localConnectorSchema, postgresConnectorSchema, s3ConnectorSchema, smtpConnectorSchema, sftpConnectorSchema]);
 export type SmtpConnectorConfig = z.infer<typeof smtpConnectorSchema>;
 export type LocalConnectorConfig = z.infer<typeof localConnectorSchema>;
 export type PostgresConnectorConfig = z.infer<typeof postgresConnectorSchema>;

@@ -9,6 +9,7 @@
  * | postgres | SQLSTATE class 28 (`28P01` invalid_password, `28000` invalid_authorization_specification); no password for a server that asks for one | `42501` insufficient_privilege |
  * | s3 | `InvalidAccessKeyId`, `SignatureDoesNotMatch`, `InvalidToken`, `ExpiredToken`, versitygw's `XAdminUserNotFound` | `AccessDenied`, `AllAccessDisabled`, any other 403 (a HEAD's 403 has no code: its message says either is possible) |
  * | smtp | nodemailer's `EAUTH`, SMTP reply 535 | — (a refused recipient or sender stays `EMAIL_REFUSED`) |
+ * | sftp | ssh2's `client-authentication` level ("All configured authentication methods failed") | SFTP status 3 (`SSH_FX_PERMISSION_DENIED`, `EACCES`) |
  *
  * Each message names who was refused (`connectors.<name>`, or the metadata database), what (user and
  * host:port, the S3 object or bucket, the SMTP host), the server's own reason, and what to check. A
@@ -56,8 +57,20 @@ export interface SmtpAccess {
   user?: string;
 }
 
+/** An SFTP connector, for a call about one remote path (or the login itself). */
+export interface SftpAccess {
+  kind: 'sftp';
+  /** The connector's name in the config (`partner`). */
+  connector: string;
+  host: string;
+  port: number;
+  username: string;
+  /** The remote path the call was about; absent for the login. */
+  what?: string;
+}
+
 /** What was being reached when the error came back; decides how it is read and what the message says. */
-export type AccessSubject = PostgresAccess | S3Access | SmtpAccess;
+export type AccessSubject = PostgresAccess | S3Access | SmtpAccess | SftpAccess;
 
 /** A postgres connector's {@link PostgresAccess}: its own url, else the metadata database's (`DATABASE_URL`). */
 export function postgresConnectorAccess(connector: string, ownUrl: string | undefined, databaseUrl: string): PostgresAccess {
@@ -86,6 +99,7 @@ interface ErrorShape {
   responseCode?: unknown;
   response?: unknown;
   $metadata?: { httpStatusCode?: number };
+  level?: unknown;
 }
 
 const shapeOf = (error: unknown): ErrorShape => (error && typeof error === 'object' ? (error as ErrorShape) : {});
@@ -105,6 +119,8 @@ export function accessError(error: unknown, subject: AccessSubject): AccessError
       return s3AccessError(error, subject);
     case 'smtp':
       return smtpAccessError(error, subject);
+    case 'sftp':
+      return sftpAccessError(error, subject);
   }
 }
 
@@ -203,4 +219,28 @@ function smtpAccessError(error: unknown, subject: SmtpAccess): AccessError | und
       `check ${name}.user and password, or the secret it references`,
     { cause: error, details: { connector: name, kind: 'smtp', smtp_code: typeof shape.responseCode === 'number' ? shape.responseCode : null } },
   );
+}
+
+function sftpAccessError(error: unknown, subject: SftpAccess): AccessError | undefined {
+  const shape = shapeOf(error);
+  const message = messageOf(error);
+  const name = `connectors.${subject.connector}`;
+  const details = { connector: name, kind: 'sftp' };
+  if (shape.level === 'client-authentication' || /all configured authentication methods failed/i.test(message)) {
+    return new AccessError(
+      'AUTH_FAILED',
+      `${name}: the SFTP server at ${subject.host}:${subject.port} refused user "${subject.username}" (${message.replace(/^\w+: /, '')}); ` +
+        `check ${name}.username and password, private_key or private_key_file (or the secret it references), and that the server authorises that key`,
+      { cause: error, details },
+    );
+  }
+  if (shape.code === 3 || shape.code === 'EACCES' || /permission denied/i.test(message)) {
+    return new AccessError(
+      'PERMISSION_DENIED',
+      `${name}: user "${subject.username}" at ${subject.host}:${subject.port} may not access ${subject.what ?? 'this path'} (permission denied); ` +
+        `ask the server's admin for read (and, with after_load, write) access, or use another user in ${name}.username`,
+      { cause: error, details },
+    );
+  }
+  return undefined;
 }

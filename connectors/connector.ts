@@ -38,8 +38,26 @@ export interface StagedSource {
   format: SourceFormat | 'query';
 }
 
+/** What {@link SourceConnector.afterLoad} is told: the loaded source_path and the run's start day. */
+export interface AfterLoadRequest {
+  sourcePath: string;
+  /** YYYY-MM-DD (UTC): the run's start day, for `{date}` in a destination. */
+  date: string;
+}
+
+export interface AfterLoadResult {
+  /** Where the source file is now, relative to the connector's root. */
+  movedTo: string;
+}
+
 export interface SourceConnector {
   readonly kind: string;
+  /**
+   * Present when the connector does something with a source_path once a run loaded it (SUCCEEDED or
+   * PARTIAL_FAILED, rows written): the sftp connector's `after_load.move_to`. Idempotent: called again
+   * after it succeeded (an activity retry), it reports the same result without moving anything.
+   */
+  readonly afterLoad?: (request: AfterLoadRequest) => Promise<AfterLoadResult>;
   /** Connection test: resolves when reachable and readable; throws saying why not. */
   check(): Promise<void>;
   /**

@@ -18,6 +18,7 @@ import { PostgresTarget } from './postgres/postgres-target';
 import { createS3Client } from './s3/s3-client';
 import { S3Source } from './s3/s3-source';
 import { S3Target } from './s3/s3-target';
+import { SftpSource } from './sftp/sftp-source';
 
 export class ConnectorRegistry {
   private readonly pools = new Map<string, Pool>();
@@ -107,6 +108,8 @@ export class ConnectorRegistry {
         return new PostgresSource(this.pool(name, config.url), name, config.query, config.fetch_rows ?? 100_000, postgresConnectorAccess(name, config.url, this.config.databaseUrl ?? ''));
       case 's3':
         return new S3Source(this.s3Client(name, config), name);
+      case 'sftp':
+        return new SftpSource(config, name, this.config.projectDir, this.logger);
       case 'smtp':
         throw new ConfigError('CONNECTOR_NOT_A_SOURCE', `connector "${name}" (kind smtp) sends email; it cannot be a source`);
     }
@@ -124,6 +127,8 @@ export class ConnectorRegistry {
         throw new ConfigError('CONNECTOR_NOT_A_TARGET', `connector "${name}" (kind local) cannot be a target yet; use a postgres connector`);
       case 's3':
         return new S3Target(this.s3Client(name, config), name);
+      case 'sftp':
+        throw new ConfigError('CONNECTOR_NOT_A_TARGET', `connector "${name}" (kind sftp) is a source only; load into a postgres or s3 connector`);
       case 'smtp':
         throw new ConfigError('CONNECTOR_NOT_A_TARGET', `connector "${name}" (kind smtp) sends email; it cannot be a target`);
     }

@@ -10,6 +10,7 @@
  * | `s3` | `HeadBucket` on every bucket config sends through this connector (`staging.s3`, `data_store.s3`); when none, `ListBuckets` (endpoint reachable, credentials accepted; an `AccessDenied` answer still proves the credentials and is OK, with a note) |
  * | `local` | the root exists, is a directory, can be listed, and a temporary file can be written and deleted in it |
  * | `smtp` | nodemailer `verify()` (connect, greeting, TLS, authentication), then a real test email "Sluice test-connections: <connector> OK" to `notifications.email.to` when that section names this connector, else to the `to` addresses given (`--to`), else no email (said in the reason) |
+ * | `sftp` | the connector's own `check()`: connect, the host key matches `host_key`, authenticated, `root` exists and is a folder |
  * | metadata | the metadata database (`DATABASE_URL` / `database_url`): connect, server version, `SELECT 1` |
  * | temporal | a TCP connect to `temporal.address` (so a refused port fails fast), then `GetSystemInfo` and `DescribeNamespace` |
  *
@@ -36,6 +37,7 @@ import { LIBPQ_PASSWORD, maskSecret, MASK } from '../config/secrets';
 import type { ConnectorConfig, LocalConnectorConfig, PostgresConnectorConfig, S3ConnectorConfig, SluiceConfig, SmtpConnectorConfig } from '../config/sluice-config';
 import { bindSourcePath } from '../connectors/postgres/postgres-source';
 import { createS3Client, s3ErrorCode } from '../connectors/s3/s3-client';
+import { SftpSource } from '../connectors/sftp/sftp-source';
 import { createSmtpTransport } from '../connectors/smtp/smtp-transport';
 
 /** The result of one check: a row of the `sluice test-connections` table. */
@@ -174,6 +176,9 @@ function connectorSecrets(config: ConnectorConfig | { kind: 'metadata'; url?: st
       break;
     case 'smtp':
       if (config.password) values.push(config.password);
+      break;
+    case 'sftp':
+      for (const value of [config.password, config.private_key, config.passphrase]) if (value) values.push(value);
       break;
     case 'local':
       break;
@@ -593,6 +598,18 @@ export function testConnection(name: string, config: ConnectorConfig, options: T
         secrets,
         (signal) => checkSmtp(name, config, options.emailTo ?? [], options.environment, timeoutMs, signal),
         (error) => smtpReason(error, name, config),
+        `a firewall, or the wrong host or port? check connectors.${name}.host and port`,
+      );
+    case 'sftp':
+      return runCheck(
+        row,
+        timeoutMs,
+        secrets,
+        async () => {
+          const { root, hostKey } = await new SftpSource(config, name, options.projectDir).describe();
+          return { reason: `connected to ${config.host}:${config.port} as ${config.username}, host key ${hostKey}, root ${root} is a folder`, detail: { root, host_key: hostKey } };
+        },
+        (error) => messageOf(error),
         `a firewall, or the wrong host or port? check connectors.${name}.host and port`,
       );
   }

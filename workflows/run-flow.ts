@@ -47,6 +47,8 @@ const { syncSource, transformChunk, finishTransform, syncTarget, transformAndLoa
   retry,
 });
 const { finishRun } = proxyActivities<RunActivities>({ startToCloseTimeout: '10m', retry: { ...retry, maximumAttempts: 3 } });
+// A source connector's after-load action (sftp move_to): a few attempts; a failure is a warning, the load stands.
+const { afterSourceLoaded } = proxyActivities<RunActivities>({ startToCloseTimeout: '10m', retry: { ...retry, maximumAttempts: 5 } });
 // An event must never be lost: publishing retries until the metadata database and Temporal answer.
 // (No maximumAttempts: unlimited.)
 const { publishRunEvent } = proxyActivities<EventActivities>({
@@ -129,6 +131,24 @@ export async function runFlow(input: RunFlowInput): Promise<RunMetadata> {
         `fix the source or the flow's rules, or raise max_reject_ratio`,
     });
 
+  /** Only with the rows loaded: the source connector's after-load step (sftp `after_load.move_to`); a failure is a warning. */
+  const afterLoad = async (staged: SyncSourceOutput) => {
+    if (!staged.afterLoad) return;
+    // Only now, with the rows loaded: the source connector moves the file (sftp after_load.move_to).
+    try {
+      const date = metadata.steps.sync_source!.started_at.slice(0, 10);
+      const after = await afterSourceLoaded({ ...ref, date });
+      if (after.movedTo !== null) metadata.steps.sync_target!.source_moved_to = after.movedTo;
+    } catch (caught) {
+      if (isCancellation(caught)) throw caught;
+      const reason = caught instanceof ActivityFailure && caught.cause ? caught.cause.message : caught instanceof Error ? caught.message : String(caught);
+      metadata.warnings = [
+        ...(metadata.warnings ?? []),
+        { code: 'AFTER_LOAD_FAILED' satisfies ErrorCode, step: 'sync_target', message: `the rows were loaded, but the source file was not moved by the connector's after_load: ${reason}` },
+      ];
+    }
+  };
+
   /**
    * The one-pass path: one activity maps the chunks and streams them into the target's open
    * transaction. The status moves TRANSFORMING → SYNCING_TARGET as the activity starts (the target
@@ -176,6 +196,7 @@ export async function runFlow(input: RunFlowInput): Promise<RunMetadata> {
       already_loaded: loaded.alreadyLoaded,
       ...(loaded.links && { links: loaded.links }),
     });
+    await afterLoad(staged);
     await markFinished(ref);
     await transition(done.rowsRejected > 0 ? 'PARTIAL_FAILED' : 'SUCCEEDED');
   };
@@ -232,6 +253,7 @@ export async function runFlow(input: RunFlowInput): Promise<RunMetadata> {
     metadata.rows.written = loaded.rowsWritten;
     metadata.rejects.location = transformed.rowsRejected > 0 ? loaded.rejectsLocation : null;
     end({ location: loaded.location, written: loaded.rowsWritten, rejected: loaded.rowsRejected, already_loaded: loaded.alreadyLoaded, ...(loaded.links && { links: loaded.links }) });
+    await afterLoad(staged);
 
     await markFinished(ref);
     await transition(transformed.rowsRejected > 0 ? 'PARTIAL_FAILED' : 'SUCCEEDED');
