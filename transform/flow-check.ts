@@ -22,6 +22,7 @@ import pl, { type DataType } from 'nodejs-polars';
 import { TransformError, UserError } from '../common/errors';
 import type { FieldSpec, FieldType, FlowSpec } from '../flows/flow-spec';
 import { mapChunk } from './map-chunk';
+import { POLARS_TYPES } from './custom-map';
 
 /** One thing in a flow that cannot run (or, as a warning, may not). */
 export interface FlowProblem {
@@ -73,17 +74,6 @@ const GUESSED_DTYPES: Record<FieldType, DataType> = {
   json: pl.Utf8,
 };
 
-/** The dtype a target field holds after the cast (what checks see). */
-const TARGET_DTYPES: Record<FieldType, DataType> = {
-  string: pl.Utf8,
-  int32: pl.Int32,
-  int64: pl.Int64,
-  float64: pl.Float64,
-  bool: pl.Bool,
-  date: pl.Date,
-  datetime: pl.Datetime('us'),
-  json: pl.Utf8,
-};
 
 const NULL_TYPE = 'Null';
 
@@ -270,7 +260,7 @@ export function checkFlow(spec: FlowSpec, options: FlowCheckOptions = {}): FlowC
   }
 
   // Checks see the typed target fields by name: one column per field, of the field's target type.
-  const target: Record<string, DataType> = Object.fromEntries(spec.fields.map((f) => [f.name, TARGET_DTYPES[f.type]]));
+  const target: Record<string, DataType> = Object.fromEntries(spec.fields.map((f) => [f.name, POLARS_TYPES[f.type]]));
   const targetTypes = Object.fromEntries(spec.fields.map((f) => [f.name, f.type]));
   const asColumn = (f: FieldSpec): FieldSpec => ({ name: f.name, type: f.type, from: f.name, required: false });
   const checks = [

@@ -11,14 +11,11 @@
  */
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { simpleParser } from 'mailparser';
-import { SMTPServer } from 'smtp-server';
 import { startPipelineRun, waitPipelineRun } from '../../client/pipeline-client';
 import { RUN_FAILED_TYPE, type RunMetadata } from '../../common/run-model';
 import { RUN_WORKFLOW_TYPE } from '../../common/workflow-types';
@@ -27,36 +24,13 @@ import { parseFlowSpec } from '../../flows/flow-spec';
 import { FlowVersionStore } from '../../flows/flow-versions';
 import type { runFlow } from '../../workflows/run-flow';
 import { createSluiceWorker, type SluiceWorker } from '../../worker/sluice-worker';
+import { MailSink } from '../helpers/mail-sink';
 import { createTestDatabase, logger, runCli, startTemporal, tempProject, type TestDatabase } from '../helpers/services';
 
 const DATE = '2026-11-21';
 
-/** A real SMTP server on 127.0.0.1 that counts what it receives (subjects). */
-class SmtpSink {
-  readonly subjects: string[] = [];
-  port = 0;
-  readonly server = new SMTPServer({
-    authOptional: true,
-    disabledCommands: ['STARTTLS', 'AUTH'],
-    logger: false,
-    onData: (stream, _session, callback) => {
-      simpleParser(stream).then(
-        (message) => {
-          this.subjects.push(message.subject ?? '');
-          callback();
-        },
-        (error: Error) => callback(error),
-      );
-    },
-  });
-  async start(): Promise<void> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    this.port = (this.server.server.address() as AddressInfo).port;
-  }
-  close(): Promise<void> {
-    return new Promise((resolve) => this.server.close(() => resolve()));
-  }
-}
+/** The subjects of the emails `sink` received, in order. */
+const subjects = (sink: MailSink) => sink.received.map((m) => m.message.subject ?? '');
 
 const FLOW = `name: accounts
 source: { connector: files, format: csv }
@@ -73,8 +47,8 @@ describe('environments: a test run never touches dev; a worker refuses another e
   let env: TestWorkflowEnvironment;
   let devDb: TestDatabase;
   let testDb: TestDatabase;
-  const devMail = new SmtpSink();
-  const testMail = new SmtpSink();
+  const devMail = new MailSink();
+  const testMail = new MailSink();
   let dir: string;
   let devConfig: SluiceConfig;
   let testConfig: SluiceConfig;
@@ -158,13 +132,13 @@ environments:
 
     assert.equal(await count(testDb, 'SELECT count(*) AS n FROM public.accounts'), 2, 'the test warehouse got the rows');
     assert.equal(await count(testDb, "SELECT count(*) AS n FROM sluice.pipeline_runs WHERE environment = 'test'"), 1);
-    assert.equal(testMail.subjects.length, 1, 'the test SMTP server got the email');
-    assert.match(testMail.subjects[0]!, /^\[test\] pipeline daily 2026-11-21: SUCCEEDED/);
+    assert.equal(subjects(testMail).length, 1, 'the test SMTP server got the email');
+    assert.match(subjects(testMail)[0]!, /^\[test\] pipeline daily 2026-11-21: SUCCEEDED/);
 
     assert.equal(await tableExists(devDb, 'public.accounts'), false, 'dev’s warehouse got nothing');
     assert.equal(await count(devDb, 'SELECT count(*) AS n FROM sluice.pipeline_runs'), 0, 'dev recorded no pipeline run');
     assert.equal(await count(devDb, 'SELECT count(*) AS n FROM sluice.events'), 0, 'dev recorded no run event');
-    assert.deepEqual(devMail.subjects, [], 'dev’s SMTP server got no email');
+    assert.deepEqual(subjects(devMail), [], 'dev’s SMTP server got no email');
   });
 
   it('sluice run … -e test --wait: the run is the test worker’s; dev untouched', async () => {
@@ -186,8 +160,8 @@ environments:
     assert.equal(state.jobs[0]!.status, 'SUCCEEDED');
     assert.match(state.jobs[0]!.run_id, /^accounts-v1-[0-9a-f]{16}$/, 'a dev run id has no environment part');
     assert.equal(await count(devDb, 'SELECT count(*) AS n FROM public.accounts'), 2);
-    assert.equal(devMail.subjects.length, 1);
-    assert.equal(testMail.subjects.length, 1, 'the test SMTP server got nothing more');
+    assert.equal(subjects(devMail).length, 1);
+    assert.equal(subjects(testMail).length, 1, 'the test SMTP server got nothing more');
   });
 
   it('a run stamped test delivered to the dev worker’s queue is refused with WRONG_ENVIRONMENT, executing nothing', async () => {
@@ -221,7 +195,7 @@ environments:
     assert.equal(state.error?.code, 'WRONG_ENVIRONMENT');
     assert.equal(state.jobs.length, 0, 'no job was prepared');
     assert.equal(await count(devDb, 'SELECT count(*) AS n FROM sluice.pipeline_runs WHERE environment = $$test$$'), 0);
-    assert.equal(devMail.subjects.length, 1, 'dev’s SMTP server got nothing more');
-    assert.equal(testMail.subjects.length, 1);
+    assert.equal(subjects(devMail).length, 1, 'dev’s SMTP server got nothing more');
+    assert.equal(subjects(testMail).length, 1);
   });
 });

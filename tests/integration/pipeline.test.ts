@@ -10,59 +10,16 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { simpleParser, type ParsedMail } from 'mailparser';
-import { SMTPServer } from 'smtp-server';
 import type { SluiceConfig } from '../../config/sluice-config';
 import { startPipelineRun, waitPipelineRun } from '../../client/pipeline-client';
 import { pipelineStatusQuery, type PipelineRunState } from '../../pipelines/pipeline-model';
+import { MailSink } from '../helpers/mail-sink';
 import { createTestDatabase, startInProcessRunner, startTemporal, tempProject, testConfig, type InProcessRunner, type TestDatabase, runCli } from '../helpers/services';
 
 const DATE = '2026-11-21';
-
-interface ReceivedEmail {
-  from: string;
-  to: string[];
-  /** Parsed by mailparser. */
-  message: ParsedMail;
-}
-
-/** A real SMTP server on 127.0.0.1, no auth, that keeps every message (or refuses with 550 while `refuse` is set). */
-class MailSink {
-  readonly received: ReceivedEmail[] = [];
-  refuse = false;
-  port = 0;
-  readonly server = new SMTPServer({
-    authOptional: true,
-    disabledCommands: ['STARTTLS', 'AUTH'],
-    logger: false,
-    onData: (stream, session, callback) => {
-      simpleParser(stream).then(
-        (message) => {
-          if (this.refuse) {
-            callback(Object.assign(new Error('mailbox unavailable'), { responseCode: 550 }));
-            return;
-          }
-          this.received.push({ from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '', to: session.envelope.rcptTo.map((r) => r.address), message });
-          callback();
-        },
-        (error: Error) => callback(error),
-      );
-    },
-  });
-
-  async start(): Promise<void> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    this.port = (this.server.server.address() as AddressInfo).port;
-  }
-
-  close(): Promise<void> {
-    return new Promise((resolve) => this.server.close(() => resolve()));
-  }
-}
 
 const flow = (name: string, fields: string) => `
 name: ${name}
