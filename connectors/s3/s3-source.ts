@@ -13,15 +13,13 @@
 import { createWriteStream } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { Transform, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { GetObjectCommand, ListBucketsCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { SourceConnector, StagedSource, StageSourceRequest } from '../connector';
+import { downloadPath, downloadProgress } from '../local/download';
 import { detectFormat, stageFile } from '../local/local-source';
 import { mapS3Error, parseS3Uri } from './s3-client';
-
-/** Bytes downloaded between two progress callbacks (heartbeats). */
-const PROGRESS_BYTES = 8 * 1024 * 1024;
 
 export class S3Source implements SourceConnector {
   readonly kind = 's3';
@@ -47,7 +45,7 @@ export class S3Source implements SourceConnector {
     // Downloaded under its own name, in a folder of its own; messages name the object's URI.
     const downloadDir = path.join(request.stagingDir, 'download');
     await mkdir(downloadDir, { recursive: true });
-    const raw = path.join(downloadDir, path.basename(key).replace(/[^\w.-]/g, '_').replace(/^\.+/, '') || 'object');
+    const raw = downloadPath(downloadDir, key, 'object');
     try {
       let body: Readable;
       try {
@@ -56,19 +54,7 @@ export class S3Source implements SourceConnector {
       } catch (error) {
         throw mapS3Error(error, 'source', uri, this.connectorName);
       }
-      let bytes = 0;
-      let reported = 0;
-      const progress = new Transform({
-        transform(chunk: Buffer, _encoding, callback) {
-          bytes += chunk.length;
-          if (bytes - reported >= PROGRESS_BYTES) {
-            reported = bytes;
-            const details = { rows: 0, chunk: 0, bytes };
-            request.onProgress(details);
-          }
-          callback(null, chunk);
-        },
-      });
+      const progress = downloadProgress(request.onProgress);
       try {
         await pipeline(body, progress, createWriteStream(raw), { signal: request.signal });
       } catch (error) {

@@ -29,17 +29,14 @@ import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import SftpClient from 'ssh2-sftp-client';
 import { ConfigError, SourceError, TransientError, UserError } from '../../common/errors';
 import { SFTP_INSECURE_HOST_KEY, type SftpConnectorConfig } from '../../config/sluice-config';
 import { accessError, type SftpAccess } from '../access-errors';
 import type { AfterLoadRequest, AfterLoadResult, SourceConnector, StagedSource, StageSourceRequest } from '../connector';
+import { downloadPath, downloadProgress } from '../local/download';
 import { detectFormat, stageFile } from '../local/local-source';
-
-/** Bytes downloaded between two progress callbacks (heartbeats). */
-const PROGRESS_BYTES = 8 * 1024 * 1024;
 
 /** Where warnings go (insecure host key); the worker's pino logger fits. */
 export interface SftpLogger {
@@ -292,20 +289,9 @@ export class SftpSource implements SourceConnector {
       const format = detectFormat(remote, request.spec.source.format);
       const downloadDir = path.join(request.stagingDir, 'download');
       await mkdir(downloadDir, { recursive: true });
-      const raw = path.join(downloadDir, path.posix.basename(remote).replace(/[^\w.-]/g, '_').replace(/^\.+/, '') || 'file');
+      const raw = downloadPath(downloadDir, remote, 'file');
       try {
-        let bytes = 0;
-        let reported = 0;
-        const progress = new Transform({
-          transform(chunk: Buffer, _encoding, callback) {
-            bytes += chunk.length;
-            if (bytes - reported >= PROGRESS_BYTES) {
-              reported = bytes;
-              request.onProgress({ rows: 0, chunk: 0, bytes } as never);
-            }
-            callback(null, chunk);
-          },
-        });
+        const progress = downloadProgress(request.onProgress);
         // The download flows through `progress` into the scratch file; `pipeline` owns both streams' errors
         // (a dropped connection must fail this call, never surface as an uncaught stream error).
         const written = pipeline(progress, createWriteStream(raw));
