@@ -4,13 +4,17 @@
  */
 import path from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
+import type { Pool as MysqlPool } from 'mysql2/promise';
 import type { Pool } from 'pg';
 import { ConfigError } from '../common/errors';
 import type { ConnectorConfig, S3ConnectorConfig, SluiceConfig } from '../config/sluice-config';
 import { createPool, type PoolLogger } from '../db/pg-pool';
-import { postgresConnectorAccess } from './access-errors';
+import { postgresConnectorAccess, type MysqlAccess } from './access-errors';
 import type { SourceConnector, TargetConnector } from './connector';
 import { LocalSource } from './local/local-source';
+import { createMysqlPool } from './mysql/mysql-pool';
+import { MysqlSource } from './mysql/mysql-source';
+import { MysqlTarget } from './mysql/mysql-target';
 import { PostgresSource } from './postgres/postgres-source';
 import { PostgresTarget } from './postgres/postgres-target';
 import { createS3Client } from './s3/s3-client';
@@ -20,6 +24,7 @@ import { S3Target } from './s3/s3-target';
 export class ConnectorRegistry {
   private readonly pools = new Map<string, Pool>();
   private readonly s3Clients = new Map<string, S3Client>();
+  private readonly mysqlPools = new Map<string, MysqlPool>();
   /** @param logger where a pool's dropped idle connections are logged. */
   constructor(
     private readonly config: SluiceConfig,
@@ -63,6 +68,16 @@ export class ConnectorRegistry {
     return client;
   }
 
+  /** One mysql2 pool per mysql connector, shared by its source and target. */
+  private mysqlPool(name: string, url: string): { pool: MysqlPool; access: MysqlAccess } {
+    let pool = this.mysqlPools.get(name);
+    if (!pool) {
+      pool = createMysqlPool(url, { label: `mysql connector "${name}"`, logger: this.logger });
+      this.mysqlPools.set(name, pool);
+    }
+    return { pool, access: { kind: 'mysql', connector: name, url } };
+  }
+
   /**
    * @throws ConfigError `UNKNOWN_CONNECTOR`, or `CONNECTOR_NOT_A_SOURCE` for kinds that cannot read.
    */
@@ -75,6 +90,10 @@ export class ConnectorRegistry {
         return new PostgresSource(this.pool(name, config.url), name, config.query, config.fetch_rows ?? 100_000, postgresConnectorAccess(name, config.url, this.config.databaseUrl ?? ''));
       case 's3':
         return new S3Source(this.s3Client(name, config), name);
+      case 'mysql': {
+        const { pool, access } = this.mysqlPool(name, config.url);
+        return new MysqlSource(pool, name, config.query, access);
+      }
       case 'smtp':
         throw new ConfigError('CONNECTOR_NOT_A_SOURCE', `connector "${name}" (kind smtp) sends email; it cannot be a source`);
     }
@@ -92,6 +111,10 @@ export class ConnectorRegistry {
         throw new ConfigError('CONNECTOR_NOT_A_TARGET', `connector "${name}" (kind local) cannot be a target yet; use a postgres connector`);
       case 's3':
         return new S3Target(this.s3Client(name, config), name);
+      case 'mysql': {
+        const { pool, access } = this.mysqlPool(name, config.url);
+        return new MysqlTarget(pool, name, access);
+      }
       case 'smtp':
         throw new ConfigError('CONNECTOR_NOT_A_TARGET', `connector "${name}" (kind smtp) sends email; it cannot be a target`);
     }
@@ -101,6 +124,8 @@ export class ConnectorRegistry {
   async close(): Promise<void> {
     await Promise.all([...this.pools.values()].map((pool) => pool.end().catch(() => undefined)));
     this.pools.clear();
+    await Promise.all([...this.mysqlPools.values()].map((pool) => pool.end().catch(() => undefined)));
+    this.mysqlPools.clear();
     for (const client of this.s3Clients.values()) client.destroy();
     this.s3Clients.clear();
   }
