@@ -43,14 +43,9 @@ export function bindMysqlSourcePath(query: string): { sql: string; count: number
 /** The field mysql2 hands a typeCast. */
 interface CastField {
   type: string;
-  charset?: number;
   string(encoding?: string): string | null;
   buffer(): Buffer | null;
 }
-
-/** The binary character set's number: a string column with it holds bytes, not text. */
-const BINARY_CHARSET = 63;
-const BINARY_TYPES = new Set(['BLOB', 'TINY_BLOB', 'MEDIUM_BLOB', 'LONG_BLOB', 'STRING', 'VAR_STRING', 'VARCHAR', 'GEOMETRY']);
 
 /** The shortest decimal text that reads back to the same single-precision float. */
 function floatText(value: number): string {
@@ -71,14 +66,11 @@ export function castToText(field: CastField, next: () => unknown): string | null
     const bytes = field.buffer();
     return bytes === null ? null : BigInt(`0x${bytes.toString('hex') || '0'}`).toString();
   }
-  if (BINARY_TYPES.has(field.type) && field.charset === BINARY_CHARSET) {
-    const bytes = field.buffer();
-    return bytes === null ? null : `\\x${bytes.toString('hex')}`;
-  }
   const value = next();
   if (value === null || value === undefined) return null;
   if (field.type === 'FLOAT' && typeof value === 'number') return floatText(value);
-  if (Buffer.isBuffer(value)) return value.toString('utf8');
+  // mysql2 hands binary strings (BLOB, BINARY, VARBINARY: the binary character set) over as bytes.
+  if (Buffer.isBuffer(value)) return `\\x${value.toString('hex')}`;
   return String(value);
 }
 

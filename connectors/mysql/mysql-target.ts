@@ -139,7 +139,7 @@ function csvColumns(fields: { name: string; type: FieldType | 'text' }[]): pl.Ex
       case 'string':
       case 'json':
       case 'text':
-        return pl.concatString([pl.lit(TEXT_MARK), col.cast(pl.Utf8)], '').alias(name);
+        return pl.concatString([pl.lit(TEXT_MARK), col.cast(pl.Utf8)], '', false).alias(name);
       case 'bool':
         return col.cast(pl.Int8).alias(name);
       case 'datetime':
