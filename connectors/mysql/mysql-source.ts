@@ -159,6 +159,9 @@ export class MysqlSource implements SourceConnector {
         columns = fields.map((f) => f.name);
       });
       const stream = command.stream({ highWaterMark: 1_000 });
+      // A connection that drops mid-result ends no command: end the stream with its error instead of waiting forever.
+      const onLost = (error: Error) => stream.destroy(error);
+      core.once('error', onLost);
       try {
         for await (const row of stream as AsyncIterable<(string | null)[]>) {
           batch.push(row);
@@ -173,6 +176,8 @@ export class MysqlSource implements SourceConnector {
         stream.destroy();
         if (isQueryError(error)) throw new SourceError('INVALID_QUERY', `the source query failed: ${(error as Error).message}`, { cause: error });
         throw error;
+      } finally {
+        core.removeListener('error', onLost);
       }
     });
     return { files, rows, columns, format: 'query' };
