@@ -64,8 +64,8 @@ fields:
   it('reads a MariaDB query into Postgres with exact counts', async (t) => {
     if (skip) return t.skip(skip);
     await my.connection.query('CREATE TABLE invoices (id bigint PRIMARY KEY, batch varchar(10), total decimal(20,4))');
-    const values = Array.from({ length: 1_500 }, (_, i) => [i + 1, i < 1_200 ? 'b7' : 'b8', `${i}.1250`]);
-    values.push([9007199254740993, 'b7', '1.0000']);
+    const values: (string | number)[][] = Array.from({ length: 1_500 }, (_, i) => [i + 1, i < 1_200 ? 'b7' : 'b8', `${i}.1250`]);
+    values.push(['9007199254740993', 'b7', '1.0000']);
     await my.connection.query('INSERT INTO invoices VALUES ?', [values]);
     const version = await stack.runner.publish(`
 name: invoices_from_mysql
