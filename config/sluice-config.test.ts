@@ -98,7 +98,7 @@ temporal: { address: "", ui_url: not-a-url, colour: red }
 staging: { chunk_rows: 0 }
 connectors:
   Files: { kind: local }
-  erp:   { kind: mysql }
+  erp:   { kind: oracle }
   wh:    { kind: postgres, url: "\${env:WH_URL}", fetch_rows: 1.5 }
 `);
     const error = configError(() => loadConfig({ projectDir: dir, env: {} }), 'INVALID_CONFIG');
@@ -112,7 +112,7 @@ connectors:
       'temporal: Unrecognized key: "colour"',
       'staging.chunk_rows: Too small: expected number to be >0',
       'connectors.Files: Invalid key in record',
-      "connectors.erp.kind: Invalid discriminator value. Expected 'local' | 'postgres' | 's3' | 'smtp' | 'sftp'",
+      "connectors.erp.kind: Invalid discriminator value. Expected 'local' | 'postgres' | 's3' | 'smtp' | 'sftp' | 'mysql'",
     ];
     assert.deepEqual(error.details, { issues });
     assert.equal(error.message, [`${path.join(dir, 'sluice.config.yaml')} is invalid:`, ...issues.map((i) => `  - ${i}`)].join('\n'));

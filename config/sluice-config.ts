@@ -59,6 +59,15 @@ const postgresConnectorSchema = z.strictObject({
   fetch_rows: z.number().int().positive().optional(),
 });
 
+/** A MySQL or MariaDB database (connectors/mysql/): a query source and a `LOAD DATA LOCAL INFILE` target. */
+const mysqlConnectorSchema = z.strictObject({
+  kind: z.literal('mysql'),
+  /** Connection URL, `mysql://user:password@host:3306/database`. Secret: its password is masked, and must be encrypted where required. */
+  url: secret(z.string().min(1), 'url'),
+  /** Source query; `:source_path` is bound as a parameter, never interpolated. */
+  query: z.string().min(1).optional(),
+});
+
 const s3ConnectorSchema = z.strictObject({
   kind: z.literal('s3'),
   /** Endpoint of an S3-compatible store (MinIO, versitygw, …); absent for AWS S3. */
@@ -134,11 +143,12 @@ const sftpConnectorSchema = z
   });
 export type SftpConnectorConfig = z.infer<typeof sftpConnectorSchema>;
 
-const connectorSchema = z.discriminatedUnion('kind', [localConnectorSchema, postgresConnectorSchema, s3ConnectorSchema, smtpConnectorSchema, sftpConnectorSchema]);
+const connectorSchema = z.discriminatedUnion('kind', [localConnectorSchema, postgresConnectorSchema, s3ConnectorSchema, smtpConnectorSchema, sftpConnectorSchema, mysqlConnectorSchema]);
 export type SmtpConnectorConfig = z.infer<typeof smtpConnectorSchema>;
 export type LocalConnectorConfig = z.infer<typeof localConnectorSchema>;
 export type PostgresConnectorConfig = z.infer<typeof postgresConnectorSchema>;
 export type S3ConnectorConfig = z.infer<typeof s3ConnectorSchema>;
+export type MysqlConnectorConfig = z.infer<typeof mysqlConnectorSchema>;
 
 /** An S3 location: a bucket and key prefix, reached through an `s3` connector. */
 const s3LocationSchema = z.strictObject({

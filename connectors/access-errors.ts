@@ -10,6 +10,7 @@
  * | s3 | `InvalidAccessKeyId`, `SignatureDoesNotMatch`, `InvalidToken`, `ExpiredToken`, versitygw's `XAdminUserNotFound` | `AccessDenied`, `AllAccessDisabled`, any other 403 (a HEAD's 403 has no code: its message says either is possible) |
  * | smtp | nodemailer's `EAUTH`, SMTP reply 535 | — (a refused recipient or sender stays `EMAIL_REFUSED`) |
  * | sftp | ssh2's `client-authentication` level ("All configured authentication methods failed") | SFTP status 3 (`SSH_FX_PERMISSION_DENIED`, `EACCES`) |
+ * | mysql | `ER_ACCESS_DENIED_ERROR` (1045) | `ER_DBACCESS_DENIED_ERROR` (1044), `ER_TABLEACCESS_DENIED_ERROR` (1142), `ER_COLUMNACCESS_DENIED_ERROR` (1143), `ER_SPECIFIC_ACCESS_DENIED_ERROR` (1227) |
  *
  * Each message names who was refused (`connectors.<name>`, or the metadata database), what (user and
  * host:port, the S3 object or bucket, the SMTP host), the server's own reason, and what to check. A
@@ -69,8 +70,17 @@ export interface SftpAccess {
   what?: string;
 }
 
+/** A MySQL/MariaDB connector. */
+export interface MysqlAccess {
+  kind: 'mysql';
+  /** The connector's name in the config (`shop`). */
+  connector: string;
+  /** Its connection URL; only its user, host, port and database are shown. */
+  url: string;
+}
+
 /** What was being reached when the error came back; decides how it is read and what the message says. */
-export type AccessSubject = PostgresAccess | S3Access | SmtpAccess | SftpAccess;
+export type AccessSubject = PostgresAccess | S3Access | SmtpAccess | SftpAccess | MysqlAccess;
 
 /** A postgres connector's {@link PostgresAccess}: its own url, else the metadata database's (`DATABASE_URL`). */
 export function postgresConnectorAccess(connector: string, ownUrl: string | undefined, databaseUrl: string): PostgresAccess {
@@ -121,6 +131,8 @@ export function accessError(error: unknown, subject: AccessSubject): AccessError
       return smtpAccessError(error, subject);
     case 'sftp':
       return sftpAccessError(error, subject);
+    case 'mysql':
+      return mysqlAccessError(error, subject);
   }
 }
 
@@ -243,4 +255,44 @@ function sftpAccessError(error: unknown, subject: SftpAccess): AccessError | und
     );
   }
   return undefined;
+}
+
+/** MySQL/MariaDB error codes that mean the user may not do this (rather than may not log in). */
+const MYSQL_PERMISSION_CODES = new Set(['ER_DBACCESS_DENIED_ERROR', 'ER_TABLEACCESS_DENIED_ERROR', 'ER_COLUMNACCESS_DENIED_ERROR', 'ER_SPECIFIC_ACCESS_DENIED_ERROR']);
+
+/** User and `host:port/database` of a `mysql://` URL. */
+function describeMysql(url: string): { user: string | undefined; where: string } {
+  try {
+    const parsed = new URL(url);
+    const database = decodeURIComponent(parsed.pathname.replace(/^\//, ''));
+    return {
+      user: parsed.username ? decodeURIComponent(parsed.username) : undefined,
+      where: `${parsed.hostname || 'localhost'}:${parsed.port || '3306'}${database ? `/${database}` : ''}`,
+    };
+  } catch {
+    return { user: undefined, where: maskSecret(url, 'url') };
+  }
+}
+
+function mysqlAccessError(error: unknown, subject: MysqlAccess): AccessError | undefined {
+  const code = shapeOf(error).code;
+  if (code !== 'ER_ACCESS_DENIED_ERROR' && !(typeof code === 'string' && MYSQL_PERMISSION_CODES.has(code))) return undefined;
+  const name = `connectors.${subject.connector}`;
+  const { user, where } = describeMysql(subject.url);
+  const who = user === undefined ? 'the configured user' : `user "${user}"`;
+  // The server's message repeats the user and client host, never the password.
+  const message = messageOf(error);
+  const details = { connector: name, kind: 'mysql', mysql_code: code, errno: (error as { errno?: number }).errno ?? null };
+  if (code === 'ER_ACCESS_DENIED_ERROR') {
+    return new AccessError(
+      'AUTH_FAILED',
+      `${name}: MySQL at ${where} refused ${who} (${message}); check the user and password in ${name}.url, or the secret it references`,
+      { cause: error, details },
+    );
+  }
+  return new AccessError(
+    'PERMISSION_DENIED',
+    `${name}: ${who} at ${where} is not allowed to do this (${message}); grant ${who} that privilege, or use another user in ${name}.url`,
+    { cause: error, details },
+  );
 }

@@ -5,14 +5,18 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
+import type { Pool as MysqlPool } from 'mysql2/promise';
 import type { Pool } from 'pg';
 import { ConfigError } from '../common/errors';
 import { parse } from 'yaml';
 import { resolveConfigFile, type ConnectorConfig, type S3ConnectorConfig, type SluiceConfig } from '../config/sluice-config';
 import { createPool, type PoolLogger } from '../db/pg-pool';
-import { postgresConnectorAccess } from './access-errors';
+import { postgresConnectorAccess, type MysqlAccess } from './access-errors';
 import type { SourceConnector, TargetConnector } from './connector';
 import { LocalSource } from './local/local-source';
+import { createMysqlPool } from './mysql/mysql-pool';
+import { MysqlSource } from './mysql/mysql-source';
+import { MysqlTarget } from './mysql/mysql-target';
 import { PostgresSource } from './postgres/postgres-source';
 import { PostgresTarget } from './postgres/postgres-target';
 import { createS3Client } from './s3/s3-client';
@@ -23,6 +27,7 @@ import { SftpSource } from './sftp/sftp-source';
 export class ConnectorRegistry {
   private readonly pools = new Map<string, Pool>();
   private readonly s3Clients = new Map<string, S3Client>();
+  private readonly mysqlPools = new Map<string, MysqlPool>();
   /** @param logger where a pool's dropped idle connections are logged. */
   constructor(
     private readonly config: SluiceConfig,
@@ -96,6 +101,16 @@ export class ConnectorRegistry {
     return client;
   }
 
+  /** One mysql2 pool per mysql connector, shared by its source and target. */
+  private mysqlPool(name: string, url: string): { pool: MysqlPool; access: MysqlAccess } {
+    let pool = this.mysqlPools.get(name);
+    if (!pool) {
+      pool = createMysqlPool(url, { label: `mysql connector "${name}"`, logger: this.logger });
+      this.mysqlPools.set(name, pool);
+    }
+    return { pool, access: { kind: 'mysql', connector: name, url } };
+  }
+
   /**
    * @throws ConfigError `UNKNOWN_CONNECTOR`, or `CONNECTOR_NOT_A_SOURCE` for kinds that cannot read.
    */
@@ -110,6 +125,10 @@ export class ConnectorRegistry {
         return new S3Source(this.s3Client(name, config), name);
       case 'sftp':
         return new SftpSource(config, name, this.config.projectDir, this.logger);
+      case 'mysql': {
+        const { pool, access } = this.mysqlPool(name, config.url);
+        return new MysqlSource(pool, name, config.query, access);
+      }
       case 'smtp':
         throw new ConfigError('CONNECTOR_NOT_A_SOURCE', `connector "${name}" (kind smtp) sends email; it cannot be a source`);
     }
@@ -129,6 +148,10 @@ export class ConnectorRegistry {
         return new S3Target(this.s3Client(name, config), name);
       case 'sftp':
         throw new ConfigError('CONNECTOR_NOT_A_TARGET', `connector "${name}" (kind sftp) is a source only; load into a postgres or s3 connector`);
+      case 'mysql': {
+        const { pool, access } = this.mysqlPool(name, config.url);
+        return new MysqlTarget(pool, name, access);
+      }
       case 'smtp':
         throw new ConfigError('CONNECTOR_NOT_A_TARGET', `connector "${name}" (kind smtp) sends email; it cannot be a target`);
     }
@@ -138,6 +161,8 @@ export class ConnectorRegistry {
   async close(): Promise<void> {
     await Promise.all([...this.pools.values()].map((pool) => pool.end().catch(() => undefined)));
     this.pools.clear();
+    await Promise.all([...this.mysqlPools.values()].map((pool) => pool.end().catch(() => undefined)));
+    this.mysqlPools.clear();
     for (const client of this.s3Clients.values()) client.destroy();
     this.s3Clients.clear();
   }

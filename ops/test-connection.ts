@@ -8,6 +8,7 @@
  * |---|---|
  * | `postgres` | connect, `SHOW server_version`, `SELECT 1`; with a `query`, `EXPLAIN` it in a read-only transaction with `:source_path` bound to NULL (plans it: tables, columns and grants are checked, nothing is read) |
  * | `s3` | `HeadBucket` on every bucket config sends through this connector (`staging.s3`, `data_store.s3`); when none, `ListBuckets` (endpoint reachable, credentials accepted; an `AccessDenied` answer still proves the credentials and is OK, with a note) |
+ * | `mysql` | the connector's own `check()`s (connectors/mysql/): connect, `SELECT 1`, with a `query` prepare it (parsed, tables and columns resolved, nothing read); then the target check (`local_infile` on) — when it fails the row stays OK, its reason saying the connector cannot be a target |
  * | `local` | the root exists, is a directory, can be listed, and a temporary file can be written and deleted in it |
  * | `smtp` | nodemailer `verify()` (connect, greeting, TLS, authentication), then a real test email "Sluice test-connections: <connector> OK" to `notifications.email.to` when that section names this connector, else to the `to` addresses given (`--to`), else no email (said in the reason) |
  * | `sftp` | the connector's own `check()`: connect, the host key matches `host_key`, authenticated, `root` exists and is a folder |
@@ -31,10 +32,14 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { HeadBucketCommand, ListBucketsCommand } from '@aws-sdk/client-s3';
 import { Connection } from '@temporalio/client';
+import type { RowDataPacket } from 'mysql2/promise';
 import { Client as PgClient } from 'pg';
 import { ConfigError, UserError } from '../common/errors';
 import { LIBPQ_PASSWORD, maskSecret, MASK } from '../config/secrets';
-import type { ConnectorConfig, LocalConnectorConfig, PostgresConnectorConfig, S3ConnectorConfig, SluiceConfig, SmtpConnectorConfig } from '../config/sluice-config';
+import type { ConnectorConfig, LocalConnectorConfig, MysqlConnectorConfig, PostgresConnectorConfig, S3ConnectorConfig, SluiceConfig, SmtpConnectorConfig } from '../config/sluice-config';
+import { MysqlSource } from '../connectors/mysql/mysql-source';
+import { MysqlTarget } from '../connectors/mysql/mysql-target';
+import { createMysqlPool } from '../connectors/mysql/mysql-pool';
 import { bindSourcePath } from '../connectors/postgres/postgres-source';
 import { createS3Client, s3ErrorCode } from '../connectors/s3/s3-client';
 import { SftpSource } from '../connectors/sftp/sftp-source';
@@ -169,6 +174,7 @@ function connectorSecrets(config: ConnectorConfig | { kind: 'metadata'; url?: st
   switch (config.kind) {
     case 'postgres':
     case 'metadata':
+    case 'mysql':
       fromUrl(config.url);
       break;
     case 's3':
@@ -582,6 +588,23 @@ export function testConnection(name: string, config: ConnectorConfig, options: T
         (error) => s3Reason(error, name, config),
         `is the S3 endpoint ${endpointOf(config)} right and reachable? check connectors.${name}.endpoint and region`,
       );
+    case 'mysql':
+      return runCheck(
+        row,
+        timeoutMs,
+        secrets,
+        (signal) => checkMysql(name, config, timeoutMs, signal),
+        (error) => {
+          let where = 'the server';
+          try {
+            where = `${new URL(config.url).hostname}:${new URL(config.url).port || '3306'}`;
+          } catch {
+            // an unparsable URL: the driver's own message says so
+          }
+          return networkReason(errorCode(error), where, 'MySQL/MariaDB', `connectors.${name}.url`) ?? `${messageOf(error)} — check connectors.${name}.url`;
+        },
+        `a firewall, or the wrong host or port? check connectors.${name}.url`,
+      );
     case 'local':
       return runCheck(
         row,
@@ -612,6 +635,35 @@ export function testConnection(name: string, config: ConnectorConfig, options: T
         (error) => messageOf(error),
         `a firewall, or the wrong host or port? check connectors.${name}.host and port`,
       );
+  }
+}
+
+/**
+ * A mysql connector through its own `check()`s: the source's (must pass), then the target's (a failure is a note:
+ * the connector still works as a source). Errors carry their own words (AccessError, SourceError) as `explained`.
+ */
+async function checkMysql(name: string, config: MysqlConnectorConfig, timeoutMs: number, signal: AbortSignal): Promise<Verified> {
+  const pool = createMysqlPool(config.url, { label: `mysql connector "${name}"`, logger: { warn: () => undefined }, connectTimeoutMs: timeoutMs });
+  signal.addEventListener('abort', () => void pool.end().catch(() => undefined));
+  const access = { kind: 'mysql' as const, connector: name, url: config.url };
+  try {
+    try {
+      await new MysqlSource(pool, name, config.query, access).check();
+    } catch (error) {
+      if (error instanceof UserError) Object.assign(error, { explained: true });
+      throw error;
+    }
+    const [rows] = await pool.query<RowDataPacket[]>('SELECT VERSION() AS version');
+    const version = String(rows[0]?.version ?? '');
+    let target = 'loadable (local_infile on)';
+    try {
+      await new MysqlTarget(pool, name, access).check();
+    } catch (error) {
+      target = `cannot be a target: ${messageOf(error)}`;
+    }
+    return { reason: `connected, server ${version}${config.query ? ', query prepared' : ''}; ${target}`, detail: { server_version: version } };
+  } finally {
+    await pool.end().catch(() => undefined);
   }
 }
 

@@ -73,7 +73,7 @@ describe('watchConfigFile', () => {
       assert.deepEqual(Object.keys(config.connectors), ['files']);
       assert.equal(lines.length, 1);
       assert.equal(lines[0]!.level, 50);
-      assert.equal(lines[0]!.msg, `config not reloaded, the previous one is kept: ${file} is invalid:\n  - connectors.files.kind: Invalid discriminator value. Expected 'local' | 'postgres' | 's3' | 'smtp'`);
+      assert.equal(lines[0]!.msg, `config not reloaded, the previous one is kept: ${file} is invalid:\n  - connectors.files.kind: Invalid discriminator value. Expected 'local' | 'postgres' | 's3' | 'smtp' | 'sftp' | 'mysql'`);
 
       writeFileSync(file, 'temporal: { task_queue: other }\nconnectors:\n  files: { kind: local }\n');
       await watcher.reload();
