@@ -134,7 +134,6 @@ export async function runFlow(input: RunFlowInput): Promise<RunMetadata> {
   /** Only with the rows loaded: the source connector's after-load step (sftp `after_load.move_to`); a failure is a warning. */
   const afterLoad = async (staged: SyncSourceOutput) => {
     if (!staged.afterLoad) return;
-    // Only now, with the rows loaded: the source connector moves the file (sftp after_load.move_to).
     try {
       const date = metadata.steps.sync_source!.started_at.slice(0, 10);
       const after = await afterSourceLoaded({ ...ref, date });
