@@ -23,18 +23,10 @@ import { FlowVersionStore } from '../../flows/flow-versions';
 import { createTestDatabase, startTemporal, tempProject, type TestDatabase } from '../helpers/services';
 import { startOwnedPostgres, type OwnedPostgres } from '../helpers/owned-postgres';
 import { spawnWatchedWorker, type WatchedWorker } from '../helpers/watched-worker';
+import { eventsFlow, writeEventsCsv, idCounts } from '../helpers/event-fixtures';
 
 const ROWS = 400_000;
-const FLOW = `
-name: events
-source: { connector: files, format: csv }
-target: { connector: warehouse, table: public.events }
-fields:
-  id:      { from: id, type: int64, required: true }
-  kind:    { from: kind, type: string }
-  amount:  { from: amount, type: float64 }
-  note:    { from: note, type: string }
-`;
+const FLOW = eventsFlow('events', '{ connector: warehouse, table: public.events }');
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -55,9 +47,7 @@ describe('a worker whose metadata database restarts mid-run', () => {
     metadataPool.on('error', () => undefined);
     await migrate(metadataPool);
     dir = tempProject();
-    const lines = ['id,kind,amount,note'];
-    for (let i = 1; i <= ROWS; i++) lines.push(`${i},${i % 3 === 0 ? 'refund' : 'sale'},${(i % 1000) / 10},"note ${i}, with a comma"`);
-    writeFileSync(path.join(dir, 'events.csv'), `${lines.join('\n')}\n`);
+    writeEventsCsv(dir, ROWS);
     writeFileSync(
       path.join(dir, 'sluice.config.yaml'),
       ['connectors:', '  files: { kind: local, root: . }', '  warehouse: { kind: postgres, url: "${env:TARGET_URL}" }', ''].join('\n'),
@@ -109,8 +99,7 @@ describe('a worker whose metadata database restarts mid-run', () => {
     worker.assertSameWorker();
     assert.equal(end.status, 'SUCCEEDED', JSON.stringify(end.error));
     assert.deepEqual(end.rows, { read: ROWS, mapped: ROWS, rejected: 0, written: ROWS });
-    const counts = await target.pool.query(`SELECT count(*)::int AS n, count(DISTINCT id)::int AS ids, min(id)::int AS lo, max(id)::int AS hi FROM public.events`);
-    assert.deepEqual(counts.rows[0], { n: ROWS, ids: ROWS, lo: 1, hi: ROWS });
+        assert.deepEqual(await idCounts(target.pool, 'public.events'), { n: ROWS, ids: ROWS, lo: 1, hi: ROWS });
     const events = await metadataPool.query<{ type: string }>(`SELECT type FROM sluice.events WHERE run_id = $1 ORDER BY seq`, [run.id]);
     assert.deepEqual(
       events.rows.map((r) => r.type),

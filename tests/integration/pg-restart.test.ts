@@ -24,6 +24,7 @@ import { parseFlowSpec } from '../../flows/flow-spec';
 import { FlowVersionStore } from '../../flows/flow-versions';
 import { CLI_MAIN, createTestDatabase, killAll, startTemporal, tempProject, type TestDatabase } from '../helpers/services';
 import { startOwnedPostgres, type OwnedPostgres } from '../helpers/owned-postgres';
+import { writeEventsCsv, idCounts } from '../helpers/event-fixtures';
 
 const ROWS = 400_000;
 const FIELDS = `
@@ -65,9 +66,7 @@ describe('a worker whose PostgreSQL restarts mid-run', () => {
     // This test's own idle connections are dropped by the restarts too.
     ownedPool.on('error', () => undefined);
     dir = tempProject();
-    const lines = ['id,kind,amount,note'];
-    for (let i = 1; i <= ROWS; i++) lines.push(`${i},${i % 3 === 0 ? 'refund' : 'sale'},${(i % 1000) / 10},"note ${i}, with a comma"`);
-    writeFileSync(path.join(dir, 'events.csv'), `${lines.join('\n')}\n`);
+    writeEventsCsv(dir, ROWS);
     await ownedPool.query(`CREATE TABLE public.source_events AS
       SELECT i AS id, CASE WHEN i % 3 = 0 THEN 'refund' ELSE 'sale' END AS kind, (i % 1000) / 10.0 AS amount,
              'note ' || i || ', with a comma' AS note, 'b1' AS batch
@@ -196,8 +195,7 @@ describe('a worker whose PostgreSQL restarts mid-run', () => {
     assertSameWorker();
     assert.equal(metadata.status, 'SUCCEEDED', JSON.stringify(metadata.error));
     assert.deepEqual(metadata.rows, { read: ROWS, mapped: ROWS, rejected: 0, written: ROWS });
-    const counts = await ownedPool.query(`SELECT count(*)::int AS n, count(DISTINCT id)::int AS ids, min(id)::int AS lo, max(id)::int AS hi FROM public.events`);
-    assert.deepEqual(counts.rows[0], { n: ROWS, ids: ROWS, lo: 1, hi: ROWS });
+        assert.deepEqual(await idCounts(ownedPool, 'public.events'), { n: ROWS, ids: ROWS, lo: 1, hi: ROWS });
     // This flow takes the one-pass path: the activity running the COPY is transformAndLoad.
     await assertRetriedOnSameWorker(run.id, 'transformAndLoad', 'warehouse');
   });
@@ -213,8 +211,7 @@ describe('a worker whose PostgreSQL restarts mid-run', () => {
     assertSameWorker();
     assert.equal(metadata.status, 'SUCCEEDED', JSON.stringify(metadata.error));
     assert.deepEqual(metadata.rows, { read: ROWS, mapped: ROWS, rejected: 0, written: ROWS });
-    const counts = await db.pool.query(`SELECT count(*)::int AS n, count(DISTINCT id)::int AS ids, min(id)::int AS lo, max(id)::int AS hi FROM public.erp_events`);
-    assert.deepEqual(counts.rows[0], { n: ROWS, ids: ROWS, lo: 1, hi: ROWS });
+        assert.deepEqual(await idCounts(db.pool, 'public.erp_events'), { n: ROWS, ids: ROWS, lo: 1, hi: ROWS });
     await assertRetriedOnSameWorker(run.id, 'syncSource', 'erp');
   });
 });

@@ -28,31 +28,14 @@ import { FlowVersionStore } from '../../flows/flow-versions';
 import { createTestDatabase, PROJECT_DIR, startTemporal, tempProject, type TestDatabase } from '../helpers/services';
 import { s3ClientFor, startS3Server, type S3Server } from '../helpers/s3-server';
 import { spawnWatchedWorker, type WatchedWorker } from '../helpers/watched-worker';
+import { eventsFlow, writeEventsCsv, idCounts } from '../helpers/event-fixtures';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 const ROWS = 600_000;
 const DOWN_MS = 3_000;
-const TO_TABLE = `
-name: events_pg
-source: { connector: files, format: csv }
-target: { connector: warehouse, table: public.events }
-fields:
-  id:      { from: id, type: int64, required: true }
-  kind:    { from: kind, type: string }
-  amount:  { from: amount, type: float64 }
-  note:    { from: note, type: string }
-`;
-const FLOW = `
-name: events_s3
-source: { connector: files, format: csv }
-target: { connector: lake, path: "s3://exports/events/{run_id}.csv" }
-fields:
-  id:      { from: id, type: int64, required: true }
-  kind:    { from: kind, type: string }
-  amount:  { from: amount, type: float64 }
-  note:    { from: note, type: string }
-`;
+const TO_TABLE = eventsFlow('events_pg', '{ connector: warehouse, table: public.events }');
+const FLOW = eventsFlow('events_s3', '{ connector: lake, path: "s3://exports/events/{run_id}.csv" }');
 
 describe('a worker whose S3 server (target and staging) restarts mid-upload', () => {
   let env: TestWorkflowEnvironment;
@@ -70,9 +53,7 @@ describe('a worker whose S3 server (target and staging) restarts mid-upload', ()
     await client.send(new CreateBucketCommand({ Bucket: 'exports' }));
     await client.send(new CreateBucketCommand({ Bucket: 'sluice-staging' }));
     dir = tempProject();
-    const lines = ['id,kind,amount,note'];
-    for (let i = 1; i <= ROWS; i++) lines.push(`${i},${i % 3 === 0 ? 'refund' : 'sale'},${(i % 1000) / 10},"note ${i}, with a comma"`);
-    writeFileSync(path.join(dir, 'events.csv'), `${lines.join('\n')}\n`);
+    writeEventsCsv(dir, ROWS);
     writeFileSync(
       path.join(dir, 'sluice.config.yaml'),
       [
@@ -168,8 +149,7 @@ describe('a worker whose S3 server (target and staging) restarts mid-upload', ()
     worker.assertSameWorker();
     assert.equal(metadata.status, 'SUCCEEDED', JSON.stringify(metadata.error));
     assert.deepEqual(metadata.rows, { read: ROWS, mapped: ROWS, rejected: 0, written: ROWS });
-    const counts = await db.pool.query(`SELECT count(*)::int AS n, count(DISTINCT id)::int AS ids, min(id)::int AS lo, max(id)::int AS hi FROM public.events`);
-    assert.deepEqual(counts.rows[0], { n: ROWS, ids: ROWS, lo: 1, hi: ROWS });
+        assert.deepEqual(await idCounts(db.pool, 'public.events'), { n: ROWS, ids: ROWS, lo: 1, hi: ROWS });
     // Some chunk failed on the outage and was retried, every attempt on the same worker process.
     const chunks = await startedActivities(run.id, 'transformChunk');
     assert.equal(chunks.length, ROWS / 50_000);

@@ -18,20 +18,12 @@ import { parseFlowSpec } from '../../flows/flow-spec';
 import { FlowVersionStore } from '../../flows/flow-versions';
 import { createTestDatabase, PROJECT_DIR, startTemporal, tempProject, type TestDatabase, killAll, spawnCliWorker } from '../helpers/services';
 import { startS3Server, type S3Server } from '../helpers/s3-server';
+import { eventsFlow, writeEventsCsv } from '../helpers/event-fixtures';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 const ROWS = 600_000;
-const FLOW = `
-name: events_s3
-source: { connector: files, format: csv }
-target: { connector: lake, path: "s3://exports/events/{run_id}.csv" }
-fields:
-  id:      { from: id, type: int64, required: true }
-  kind:    { from: kind, type: string }
-  amount:  { from: amount, type: float64 }
-  note:    { from: note, type: string }
-`;
+const FLOW = eventsFlow('events_s3', '{ connector: lake, path: "s3://exports/events/{run_id}.csv" }');
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -58,9 +50,7 @@ describe('a worker killed during an S3 target syncTarget', () => {
     dir = tempProject();
     client = new S3Client({ endpoint: s3.endpoint, region: s3.region, forcePathStyle: true, credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey } });
     await client.send(new CreateBucketCommand({ Bucket: 'exports' }));
-    const lines = ['id,kind,amount,note'];
-    for (let i = 1; i <= ROWS; i++) lines.push(`${i},${i % 3 === 0 ? 'refund' : 'sale'},${(i % 1000) / 10},"note ${i}, with a comma"`);
-    writeFileSync(path.join(dir, 'events.csv'), `${lines.join('\n')}\n`);
+    writeEventsCsv(dir, ROWS);
     // The CLI worker reads its connectors from sluice.config.yaml in its cwd.
     writeFileSync(
       path.join(dir, 'sluice.config.yaml'),

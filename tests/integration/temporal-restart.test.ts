@@ -22,19 +22,11 @@ import { startDevServer, type DevServerHandle } from '../../local-stack/dev-serv
 import { findTemporalCli } from '../../local-stack/temporal-cli';
 import { createTestDatabase, freePort, logger, PROJECT_DIR, tempProject, type TestDatabase } from '../helpers/services';
 import { spawnWatchedWorker, type WatchedWorker } from '../helpers/watched-worker';
+import { eventsFlow, writeEventsCsv, idCounts } from '../helpers/event-fixtures';
 
 const ROWS = 400_000;
 const DOWN_MS = 5_000;
-const FLOW = `
-name: events
-source: { connector: files, format: csv }
-target: { connector: warehouse, table: public.events }
-fields:
-  id:      { from: id, type: int64, required: true }
-  kind:    { from: kind, type: string }
-  amount:  { from: amount, type: float64 }
-  note:    { from: note, type: string }
-`;
+const FLOW = eventsFlow('events', '{ connector: warehouse, table: public.events }');
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -54,9 +46,7 @@ describe('a worker whose Temporal server restarts mid-run', () => {
     startTemporal = () => startDevServer({ cli, stateDir, logger, port, uiPort });
     [temporal, db] = await Promise.all([startTemporal(), createTestDatabase()]);
     dir = tempProject();
-    const lines = ['id,kind,amount,note'];
-    for (let i = 1; i <= ROWS; i++) lines.push(`${i},${i % 3 === 0 ? 'refund' : 'sale'},${(i % 1000) / 10},"note ${i}, with a comma"`);
-    writeFileSync(path.join(dir, 'events.csv'), `${lines.join('\n')}\n`);
+    writeEventsCsv(dir, ROWS);
     writeFileSync(path.join(dir, 'sluice.config.yaml'), ['connectors:', '  files: { kind: local, root: . }', '  warehouse: { kind: postgres }', ''].join('\n'));
     sluice = new Sluice({ address: temporal.address, taskQueue, databaseUrl: db.url });
     worker = spawnWatchedWorker(dir, {
@@ -103,8 +93,7 @@ describe('a worker whose Temporal server restarts mid-run', () => {
     worker.assertSameWorker();
     assert.equal(metadata.status, 'SUCCEEDED', JSON.stringify(metadata.error));
     assert.deepEqual(metadata.rows, { read: ROWS, mapped: ROWS, rejected: 0, written: ROWS });
-    const counts = await db.pool.query(`SELECT count(*)::int AS n, count(DISTINCT id)::int AS ids, min(id)::int AS lo, max(id)::int AS hi FROM public.events`);
-    assert.deepEqual(counts.rows[0], { n: ROWS, ids: ROWS, lo: 1, hi: ROWS });
+        assert.deepEqual(await idCounts(db.pool, 'public.events'), { n: ROWS, ids: ROWS, lo: 1, hi: ROWS });
     const ledger = await db.pool.query(`SELECT count(*)::int AS n FROM sluice.load_ledger WHERE run_id = $1`, [run.id]);
     assert.equal(ledger.rows[0].n, 1);
 

@@ -5,7 +5,6 @@
  */
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
@@ -16,18 +15,10 @@ import { parseFlowSpec } from '../../flows/flow-spec';
 import { FlowVersionStore } from '../../flows/flow-versions';
 import { emptyRejected, ROW_COLUMN } from '../../transform/map-chunk';
 import { createTestDatabase, startTemporal, tempProject, type TestDatabase, killAll, spawnCliWorker } from '../helpers/services';
+import { eventsFlow, writeEventsCsv, idCounts } from '../helpers/event-fixtures';
 
 const ROWS = 600_000;
-const FLOW = `
-name: events
-source: { connector: files, format: csv }
-target: { connector: warehouse, table: public.events }
-fields:
-  id:      { from: id, type: int64, required: true }
-  kind:    { from: kind, type: string }
-  amount:  { from: amount, type: float64 }
-  note:    { from: note, type: string }
-`;
+const FLOW = eventsFlow('events', '{ connector: warehouse, table: public.events }');
 
 const startWorker = spawnCliWorker;
 
@@ -42,9 +33,7 @@ describe('a worker killed during syncTarget', () => {
   before(async () => {
     [env, db] = await Promise.all([startTemporal(), createTestDatabase()]);
     dir = tempProject();
-    const lines = ['id,kind,amount,note'];
-    for (let i = 1; i <= ROWS; i++) lines.push(`${i},${i % 3 === 0 ? 'refund' : 'sale'},${(i % 1000) / 10},"note ${i}, with a comma"`);
-    writeFileSync(path.join(dir, 'events.csv'), `${lines.join('\n')}\n`);
+    writeEventsCsv(dir, ROWS);
   });
 
   after(async () => {
@@ -96,8 +85,7 @@ describe('a worker killed during syncTarget', () => {
       assert.equal(metadata.status, 'SUCCEEDED');
       assert.deepEqual(metadata.rows, { read: ROWS, mapped: ROWS, rejected: 0, written: ROWS });
 
-      const counts = await db.pool.query(`SELECT count(*)::int AS n, count(DISTINCT id)::int AS ids, min(id)::int AS lo, max(id)::int AS hi FROM public.events`);
-      assert.deepEqual(counts.rows[0], { n: ROWS, ids: ROWS, lo: 1, hi: ROWS });
+            assert.deepEqual(await idCounts(db.pool, 'public.events'), { n: ROWS, ids: ROWS, lo: 1, hi: ROWS });
       const ledger = await db.pool.query(`SELECT count(*)::int AS n FROM sluice.load_ledger WHERE run_id = $1`, [run.id]);
       assert.equal(ledger.rows[0].n, 1);
 
