@@ -16,7 +16,7 @@ import type { Pool } from 'pg';
 import { InvalidRequestError } from '../common/errors';
 import { PIPELINE_WORKFLOW_TYPE } from '../common/workflow-types';
 import type { runPipeline } from '../workflows/run-pipeline';
-import { PIPELINE_FAILED_TYPE, pipelineStatusQuery, type PipelineRunState, type RunPipelineInput } from '../pipelines/pipeline-model';
+import { PIPELINE_FAILED_TYPE, pipelineStatusQuery, pipelineSummary, type PipelineRunState, type RunPipelineInput } from '../pipelines/pipeline-model';
 
 /** `pipeline-<name>-<env>-<date>-<6 hex>`: findable by name and date, unique per start. */
 export function pipelineWorkflowId(input: Pick<RunPipelineInput, 'pipeline' | 'environment'> & { date?: string }): string {
@@ -26,7 +26,7 @@ export function pipelineWorkflowId(input: Pick<RunPipelineInput, 'pipeline' | 'e
 /** Starts a `runPipeline` workflow; returns its workflow id. */
 export async function startPipelineRun(client: Client, options: { taskQueue: string; input: RunPipelineInput; workflowId?: string }): Promise<{ workflowId: string }> {
   const workflowId = options.workflowId ?? pipelineWorkflowId(options.input);
-  await client.workflow.start<typeof runPipeline>(PIPELINE_WORKFLOW_TYPE, { workflowId, taskQueue: options.taskQueue, args: [options.input], workflowIdConflictPolicy: 'FAIL' });
+  await client.workflow.start<typeof runPipeline>(PIPELINE_WORKFLOW_TYPE, { workflowId, taskQueue: options.taskQueue, args: [options.input], workflowIdConflictPolicy: 'FAIL', staticSummary: pipelineSummary(options.input) });
   return { workflowId };
 }
 

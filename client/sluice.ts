@@ -40,6 +40,7 @@ import { RUN_WORKFLOW_TYPE } from '../common/workflow-types';
 import { runMetadataSchema, sourcePathSchema } from '../common/run-inputs';
 import { DEFAULT_ENVIRONMENT } from '../config/environments';
 import type { runFlow } from '../workflows/run-flow';
+import { runSummary } from '../workflows/user-metadata';
 import { migrate } from '../db/migrations';
 import { createPool, type PoolLogger } from '../db/pg-pool';
 import { FlowVersionStore, runIdFor } from '../flows/flow-versions';
@@ -290,6 +291,7 @@ export class Sluice {
         args: [input],
         workflowIdReusePolicy: rerun ? 'ALLOW_DUPLICATE' : 'ALLOW_DUPLICATE_FAILED_ONLY',
         workflowIdConflictPolicy: 'FAIL',
+        staticSummary: runSummary(version.id, sourcePath),
         typedSearchAttributes: [
           { key: SEARCH_ATTRIBUTES.flow, value: version.flow },
           { key: SEARCH_ATTRIBUTES.flowVersion, value: version.id },

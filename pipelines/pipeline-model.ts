@@ -187,3 +187,28 @@ export function pipelineHeadline(state: Pick<PipelineRunState, 'status' | 'total
  * workflow drifts from it.
  */
 export type RunPipelineWorkflow = (input: RunPipelineInput) => Promise<PipelineRunState>;
+
+/**
+ * A pipeline run's one-line summary in the Temporal UI (user metadata, set when it starts):
+ * `pipeline <name> (<environment>)`, with ` for <date>` when the date is known at start.
+ */
+export function pipelineSummary(input: Pick<RunPipelineInput, 'pipeline' | 'environment' | 'date'>): string {
+  return `pipeline ${input.pipeline} (${input.environment})${input.date ? ` for ${input.date}` : ''}`;
+}
+
+/**
+ * A pipeline run's current details in the Temporal UI (Markdown, set at every change of its job table):
+ * the headline, then the job table (job, status, rows read/mapped/rejected/written, reason).
+ */
+export function pipelineDetails(state: Pick<PipelineRunState, 'status' | 'totals' | 'reason' | 'error' | 'jobs'>): string {
+  const cell = (text: string) => text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+  const lines = [`**${pipelineHeadline(state)}**`];
+  if (state.jobs.length > 0) {
+    lines.push('', '| job | status | read | mapped | rejected | written | reason |', '|---|---|---|---|---|---|---|');
+    for (const job of state.jobs) {
+      const rows = job.rows ? [job.rows.read, job.rows.mapped, job.rows.rejected, job.rows.written].map(String) : ['', '', '', ''];
+      lines.push(`| ${cell(job.name)} | ${job.status} | ${rows.join(' | ')} | ${cell(job.reason ?? '')} |`);
+    }
+  }
+  return lines.join('\n');
+}

@@ -27,7 +27,7 @@ import { ScheduleNotFoundError, ScheduleOverlapPolicy, type Client, type Schedul
 import { UserError } from '../common/errors';
 import type { SluiceConfig } from '../config/sluice-config';
 import { listPipelines, type OverlapPolicy, type PipelineSpec } from './pipeline-spec';
-import type { RunPipelineInput, RunPipelineWorkflow } from './pipeline-model';
+import { pipelineSummary, type RunPipelineInput, type RunPipelineWorkflow } from './pipeline-model';
 import { HOUSEKEEPING_WORKFLOW_TYPE, PIPELINE_WORKFLOW_TYPE } from '../common/workflow-types';
 import type { HousekeepingWorkflow } from '../ops/housekeeping';
 
@@ -93,6 +93,7 @@ export function desiredSchedule(spec: PipelineSpec, environment: string, taskQue
         workflowId: `pipeline-${spec.name}-${environment}`,
         taskQueue,
         args: [input],
+        staticSummary: pipelineSummary(input),
         // The action's memo (unlike the schedule's) can be updated: it carries the spec's hash.
         memo: { [SPEC_HASH_MEMO]: specHash, [CRON_MEMO]: spec.schedule.cron },
       } satisfies ScheduleOptionsStartWorkflowAction<RunPipelineWorkflow>,

@@ -11,7 +11,7 @@
  *
  * Deterministic: imports only `@temporalio/workflow` and activity *types*.
  */
-import { proxyActivities, proxyLocalActivities, sleep } from '@temporalio/workflow';
+import { proxyActivities, proxyLocalActivities, setCurrentDetails, sleep } from '@temporalio/workflow';
 import type { DeliveryActivities, DeliveryOutcome } from '../activities/delivery-activities';
 import type { DeliverWebhookInput } from '../webhooks/event-publisher';
 
@@ -37,7 +37,21 @@ export async function deliverWebhook(input: DeliverWebhookInput): Promise<Delive
   for (let attempt = 1; ; attempt++) {
     if (delayMs > 0) await sleep(delayMs);
     const result = await attemptDelivery({ deliveryId: input.deliveryId, attempt, scheduledDelayMs: plan.retryScheduleMs[attempt] ?? null });
+    // The Temporal UI shows how the delivery stands on its page.
+    setCurrentDetails(deliveryDetails(input.deliveryId, result));
     if (result.outcome !== 'retry') return result;
     delayMs = result.nextDelayMs;
   }
+}
+
+/** A delivery's current details in the Temporal UI (Markdown): its outcome after the latest attempt. */
+export function deliveryDetails(deliveryId: string, result: DeliveryOutcome): string {
+  const attempts = `${result.attempts} attempt${result.attempts === 1 ? '' : 's'}`;
+  const line =
+    result.outcome === 'succeeded'
+      ? `**succeeded** after ${attempts} (HTTP ${result.httpStatus})`
+      : result.outcome === 'failed'
+        ? `**failed** after ${attempts}: ${result.reason}`
+        : `**retrying**: ${attempts} so far; next attempt in ${Math.round(result.nextDelayMs / 1000)} s`;
+  return `${line}\n\ndelivery ${deliveryId}`;
 }

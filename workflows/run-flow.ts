@@ -15,6 +15,7 @@ import {
   CancelledFailure,
   isCancellation,
   proxyActivities,
+  setCurrentDetails,
   setHandler,
   upsertMemo,
   upsertSearchAttributes,
@@ -24,6 +25,7 @@ import type { EventActivities } from '../activities/event-activities';
 import type { RunActivities, SyncSourceOutput, TransformAndLoadOutput, TransformChunkOutput } from '../activities/run-activities';
 import { planChunks } from '../common/chunk-plan';
 import type { ErrorCode } from '../common/error-codes';
+import { runDetails } from './user-metadata';
 import {
   metadataQuery,
   RUN_CRASHED_TYPE,
@@ -107,6 +109,8 @@ export async function runFlow(input: RunFlowInput): Promise<RunMetadata> {
     upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.status, value: next }]);
     // `runs list` reads source_path and counts from the memo, without a query per run.
     upsertMemo({ source_path: input.sourcePath, rows: { ...metadata.rows } });
+    // The Temporal UI shows these details on the run's page: the Sluice status and counts, not only "Completed".
+    setCurrentDetails(runDetails(metadata));
     await publish();
   };
   let step: StepName = 'sync_source';

@@ -25,6 +25,7 @@ import {
   isCancellation,
   type ChildWorkflowHandle,
   proxyActivities,
+  setCurrentDetails,
   setHandler,
   startChild,
   workflowInfo,
@@ -39,6 +40,7 @@ import {
   PIPELINE_FAILED_TYPE,
   pipelineStatusOf,
   pipelineStatusQuery,
+  pipelineDetails,
   pipelineTotals,
   type PipelineJobState,
   type PipelineRunState,
@@ -83,6 +85,8 @@ export async function runPipeline(input: RunPipelineInput): Promise<PipelineRunS
   setHandler(pipelineStatusQuery, () => state);
   const refreshTotals = () => {
     state.totals = pipelineTotals(state.jobs);
+    // The Temporal UI shows the headline and the job table on the pipeline run's page.
+    setCurrentDetails(pipelineDetails(state));
   };
 
   try {
@@ -158,6 +162,7 @@ export async function runPipeline(input: RunPipelineInput): Promise<PipelineRunS
       state.email = { status: 'failed', reason: failureOf(caught).message };
     }
     await recordPipelineRun({ state, environment: input.environment });
+    refreshTotals();
   });
 
   if (state.status === 'FAILED') {

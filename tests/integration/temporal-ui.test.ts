@@ -128,6 +128,14 @@ describe('runs in the Temporal UI', { skip: !existsSync(CHROMIUM) && !process.en
     await assertListed(t, { SluiceFlow: FLOW, SluiceFlowVersion: version, SluiceStatus: 'PARTIAL_FAILED' });
   });
 
+  it("carries Temporal user metadata: the summary set at start and the Sluice status and counts as current details", async () => {
+    const handle = env.client.workflow.getHandle(runId, executionId);
+    assert.equal(await (await handle.describe()).staticSummary(), `${version} on orders.csv`);
+    // The SDK's built-in metadata query returns what the workflow set with setCurrentDetails.
+    const workflowMetadata = await handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata');
+    assert.equal(workflowMetadata.currentDetails, `**PARTIAL_FAILED** · read 4 · mapped 3 · rejected 1 · written 3\n\nTop reject rules: amount:type 1`);
+  });
+
   it('does not list the run for another status or another flow version', async (t) => {
     await assertNotListed(t, { SluiceFlow: FLOW, SluiceStatus: 'FAILED' });
     await assertNotListed(t, { SluiceFlow: FLOW, SluiceFlowVersion: `${FLOW}:v2`, SluiceStatus: 'PARTIAL_FAILED' });
@@ -141,6 +149,15 @@ describe('runs in the Temporal UI', { skip: !existsSync(CHROMIUM) && !process.en
       // The workflow's result is the run's final metadata.
       await page.getByText('"status": "PARTIAL_FAILED"').waitFor({ timeout: UI_TIMEOUT_MS });
       await page.getByText('"rejected": 1').first().waitFor({ timeout: UI_TIMEOUT_MS });
+      // The User Metadata tab: the summary, and the current details with the Sluice status first (not only "Completed").
+      // The UI renders each as Markdown in its own frame (`/render?content=…`).
+      await page.getByRole('link', { name: 'User Metadata' }).or(page.getByRole('tab', { name: 'User Metadata' })).first().click();
+      const rendered = (text: string) => page.frameLocator(`iframe[src*="${encodeURIComponent(text).replace(/[()']/g, '')}"]`).locator('body');
+      await rendered(`${version} on orders.csv`).getByText(`${version} on orders.csv`).waitFor({ timeout: UI_TIMEOUT_MS });
+      const details = rendered('**PARTIAL_FAILED**');
+      await details.locator('strong', { hasText: 'PARTIAL_FAILED' }).waitFor({ timeout: UI_TIMEOUT_MS });
+      await details.getByText('read 4 · mapped 3 · rejected 1 · written 3').waitFor({ timeout: UI_TIMEOUT_MS });
+      await details.getByText('Top reject rules: amount:type 1').waitFor({ timeout: UI_TIMEOUT_MS });
       // The Search Attributes tab of the same page: the values the list filters on.
       await page.getByRole('link', { name: 'Search Attributes' }).or(page.getByRole('tab', { name: 'Search Attributes' })).first().click();
       await page.waitForURL(/\/search-attributes$/, { timeout: UI_TIMEOUT_MS });
