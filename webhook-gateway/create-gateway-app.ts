@@ -11,7 +11,7 @@
  *
  * | route | scope | answer |
  * |---|---|---|
- * | `POST /v1/runs` | runs:write | 201 the run; 409 repeated source_path or run in progress; 422 unknown flow version |
+ * | `POST /v1/runs` | runs:write | 201 the run (`dry_run: true`: a dry run); 409 repeated source_path or run in progress; 422 unknown flow version |
  * | `GET /v1/runs` | runs:read | 200 `{ runs, next_cursor }` from Temporal visibility, newest first |
  * | `GET /v1/runs/:id` | runs:read | 200 the run (status from the workflow query, else the search attribute) |
  * | `POST /v1/runs/:id/cancel` | runs:write | 202 cancellation requested; the run ends FAILED, `CANCELLED` |
@@ -190,7 +190,7 @@ export function createGatewayApp(options: GatewayOptions): Express {
   app.post('/v1/runs', write, async (req, res) => {
     requireJson(req);
     const body = parse(createRunBody, 'body', req.body);
-    const run = await sluice.run({ flowVersion: body.flow_version, sourcePath: body.source_path, runMetadata: body.run_metadata, forceRerun: body.force_rerun });
+    const run = await sluice.run({ flowVersion: body.flow_version, sourcePath: body.source_path, runMetadata: body.run_metadata, forceRerun: body.force_rerun, dryRun: body.dry_run });
     logger.info({ runId: run.id, flowVersion: body.flow_version, token: res.locals.tokenName }, 'run started through the gateway');
     res.status(201).location(`/v1/runs/${encodeURIComponent(run.id)}`).json(runJson(run, { flowVersion: body.flow_version, sourcePath: body.source_path }));
   });
