@@ -44,6 +44,7 @@ import { addTestConnectionsCommand } from './test-connections-command';
 import { addHousekeepingCommands } from './housekeeping-command';
 import { addMailCommands } from './mail-command';
 import { addFlowsCommands } from './flows-command';
+import { addFlowsDiffCommand } from './diff-command';
 import { assertFlowCanRun } from '../transform/flow-check';
 import { portNumber, seconds, wholeNumber } from './number-options';
 import { runJson, runSummaryJson } from '../client/run-json';
@@ -280,6 +281,7 @@ export function buildProgram(): Command {
       process.stdout.write(`# ${version.id}  sha256:${version.contentHash}  published ${version.createdAt}\n${version.sourceText.trimEnd()}\n`);
     });
   addFlowsCommands(flows);
+  addFlowsDiffCommand(flows);
 
   program
     .command('worker')

@@ -44,8 +44,10 @@ import { migrate } from '../db/migrations';
 import { createPool, type PoolLogger } from '../db/pg-pool';
 import { FlowVersionStore, runIdFor } from '../flows/flow-versions';
 import { describeRun, failureMetadata, readRunState } from '../common/run-reader';
+import { runFlowDiff, type FlowDiffRequest, type VersionDiffReport } from './flow-diff';
 
 export { InvalidRequestError } from '../common/errors';
+export type { FlowDiffRequest, VersionDiffReport } from './flow-diff';
 export type { RunMetadata, RunStatus } from '../common/run-model';
 
 /** Thrown by {@link SluiceRun.wait} when the run ends FAILED or CRASHED; carries `metadata.error`. */
@@ -425,6 +427,15 @@ export class Sluice {
       });
     }
     await handle.cancel();
+  }
+
+  /**
+   * Runs two versions of one flow on one staged copy of a source_path, writing nothing to the target, and returns
+   * what differs (client/flow-diff.ts): rows newly rejected or accepted, changed values, spec changes.
+   * @throws InvalidRequestError `UNKNOWN_FLOW_VERSION`, …; UserError `DIFF_FLOWS_DIFFER`, `DIFF_SOURCES_DIFFER`, or a transform's code.
+   */
+  async diffFlowVersions(request: FlowDiffRequest): Promise<VersionDiffReport> {
+    return runFlowDiff({ client: this.client, taskQueue: this.taskQueue, environment: this.environment, store: await this.flowVersions() }, request);
   }
 
   /** Closes the connection (when this client opened it) and the metadata pool. */

@@ -23,6 +23,13 @@ export const createRunBody = z.strictObject({
 });
 export type CreateRunBody = z.infer<typeof createRunBody>;
 
+/** `POST /v1/flows/diff`. */
+export const flowDiffBody = z.strictObject({
+  version_a: flowVersion.describe('The version compared from, `flow:vN`.'),
+  version_b: flowVersion.describe('The version compared to: the same flow, with the same source section.'),
+  source_path: sourcePathSchema.describe('The source_path both versions read, staged once.'),
+});
+
 /** `GET /v1/runs` query string. */
 export const listRunsQuery = z.strictObject({
   flow: z.string().min(1).optional().describe('Only runs of this flow.'),

@@ -16,6 +16,7 @@ import { Client } from '@temporalio/client';
 import { bundleWorkflowCode, NativeConnection, Runtime, Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import type { Logger } from 'pino';
 import { withEnvironmentGuard } from '../activities/activity-boundary';
+import { createDiffActivities } from '../activities/diff-activities';
 import { createDryRunActivities } from '../activities/dry-run';
 import { createEventActivities } from '../activities/event-activities';
 import { DEFAULT_MAX_CONCURRENT_ACTIVITIES, readEnv, readEnvCount } from '../common/env';
@@ -121,6 +122,7 @@ export async function createSluiceWorker(options: CreateWorkerOptions): Promise<
     activities: withEnvironmentGuard(logger, config.environment, {
       ...createRunActivities({ config, connectors, flowVersions, staging, logger }),
       ...createDryRunActivities({ config, connectors, flowVersions, staging, logger }),
+      ...createDiffActivities({ flowVersions, staging, logger }),
       ...createEventActivities({ pool, runTaskQueue: config.temporal.taskQueue, logger }),
       ...createPipelineActivities({ config, pool, flowVersions, staging, logger }),
       ...createHousekeepingActivities({ config, staging, logger }),
