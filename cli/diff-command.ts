@@ -46,7 +46,10 @@ export function diffReportText(report: VersionDiffReport): string {
   let out = `${report.version_a} → ${report.version_b} on ${report.source_path}: read ${report.rows.read}\n`;
   out += `  ${a}: mapped ${report.rows.a.mapped}, rejected ${report.rows.a.rejected}    ${b}: mapped ${report.rows.b.mapped}, rejected ${report.rows.b.rejected}\n`;
   out += `  newly rejected ${report.newly_rejected.count}, newly accepted ${report.newly_accepted.count}, rows with changed values ${changed.rows_changed} of ${changed.matched} matched (by ${matchedBy})\n`;
-  if (changed.only_in_a > 0 || changed.only_in_b > 0) out += `  accepted by both but unmatched: ${changed.only_in_a} only in ${a}, ${changed.only_in_b} only in ${b}\n`;
+  // Unmatched accepted rows beyond the newly rejected / accepted ones: a key that changed, say.
+  if (changed.only_in_a !== report.newly_rejected.count || changed.only_in_b !== report.newly_accepted.count) {
+    out += `  accepted rows without a match in the other version: ${changed.only_in_a} of ${a} (${report.newly_rejected.count} newly rejected), ${changed.only_in_b} of ${b} (${report.newly_accepted.count} newly accepted)\n`;
+  }
   if (changed.note) out += `  note: ${changed.note}\n`;
   out += '\n';
   if (report.spec.length === 0) out += 'spec changes: none\n';

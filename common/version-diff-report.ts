@@ -64,7 +64,10 @@ export interface VersionDiffReport {
     note?: string;
     /** Rows matched in both. */
     matched: number;
-    /** Accepted rows of A with no match in B's accepted rows, and the reverse (a key changed, say). */
+    /**
+     * Accepted rows of A with no match among B's accepted rows (the newly rejected ones, plus any whose key changed),
+     * and the reverse (the newly accepted ones, plus …).
+     */
     only_in_a: number;
     only_in_b: number;
     /** Rows with at least one changed value. */
