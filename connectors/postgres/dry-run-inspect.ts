@@ -8,6 +8,7 @@
  */
 import pl from 'nodejs-polars';
 import type { Pool } from 'pg';
+import { TargetError } from '../../common/errors';
 import { withPgClient } from '../../db/pg-pool';
 import type { FlowSpec } from '../../flows/flow-spec';
 import { POSTGRES_TYPES } from '../../transform/field-types';
@@ -29,6 +30,8 @@ export interface TargetInspection {
  * @param table the quoted, qualified table (`"public"."orders"`).
  * @param mappedFiles local Parquet files of mapped rows (target fields), read one key batch at a time.
  * @param countRows whether to count the table's rows (a `replace` deletes them).
+ * @throws TargetError `TARGET_SCHEMA_MISMATCH` (the table lacks a key column) or `TARGET_REJECTED_LOAD` (a key does not
+ *   cast to the column's type, …): what the real load would also fail on.
  */
 export async function inspectPostgresTarget(
   pool: Pool,
@@ -64,6 +67,18 @@ export async function inspectPostgresTarget(
         }
       }
       return { tableExists: true, existingRows, existingKeys };
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      // Privileges (42501) are the connector's PERMISSION_DENIED (access-errors.ts); other data and schema errors are the user's.
+      if (typeof code === 'string' && /^(22|42)/.test(code) && code !== '42501') {
+        throw new TargetError(
+          code === '42703' ? 'TARGET_SCHEMA_MISMATCH' : 'TARGET_REJECTED_LOAD',
+          `a dry run could not compare the flow's keys (${(spec.target.key ?? []).join(', ')}) with ${table}: ${(error as Error).message}; ` +
+            `a real run would fail the same way: make the table's key columns the flow's fields and types`,
+          { cause: error },
+        );
+      }
+      throw error;
     } finally {
       await client.query('ROLLBACK').catch(() => undefined);
     }

@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { writeFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import type { Sluice } from '../../client/sluice';
+import { RunFailedError, type Sluice } from '../../client/sluice';
 import type { RunMetadata } from '../../common/run-model';
 import { runCli, startRunStack, type InProcessRunner, type RunStack, type TestDatabase } from '../helpers/services';
 
@@ -168,6 +168,23 @@ describe('dry runs', () => {
     const real = await (await sluice.run({ flowVersion: version, sourcePath: 'orders-next.csv' })).wait({ timeoutMs: 90_000 });
     assert.equal(real.rows.mapped, target.would_insert + target.would_update!);
     assert.equal(await count('SELECT count(*) AS n FROM public.dry_upsert'), rowsBefore + target.would_insert);
+  });
+
+  it('above max_reject_ratio it ends FAILED like a real run, with its report, writing nothing', { timeout: 120_000 }, async () => {
+    const version = await runner.publish(`${flowYaml('dry_ratio', 'public.dry_ratio', 'append')}max_reject_ratio: 0.05\n`);
+    const dry = await sluice.run({ flowVersion: version, sourcePath: 'orders.csv', dryRun: true });
+    const failed = await dry.wait({ timeoutMs: 90_000 }).then(
+      () => assert.fail('a dry run above max_reject_ratio must fail'),
+      (error: unknown) => error,
+    );
+    assert.ok(failed instanceof RunFailedError);
+    assert.equal(failed.error.code, 'REJECT_RATIO_EXCEEDED');
+    const rejected = orders.badAmount + orders.badStatus - orders.both;
+    assert.equal(failed.metadata?.dry_run, true);
+    assert.deepEqual(failed.metadata?.dry_run_report?.rows, { read: 3000, mapped: 3000 - rejected, rejected });
+    assert.equal(failed.metadata?.dry_run_report?.samples.length, 20);
+    assert.equal(await exists('public.dry_ratio'), false);
+    assert.equal(await exists('public.dry_ratio_rejects'), false);
   });
 
   it('the CLI: run --dry-run prints the report, and --json holds it', { timeout: 120_000 }, async () => {
