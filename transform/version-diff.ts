@@ -185,6 +185,8 @@ export function compareVersionOutputs(input: CompareVersionsInput): Pick<Version
         if (typeA === typeB) return col.alias(rename(f.name));
         return (NUMERIC.has(typeA) && NUMERIC.has(typeB) ? col.cast(pl.Float64) : col.cast(pl.Utf8)).alias(rename(f.name));
       }),
+      // Samples show each version's own value, as text.
+      ...compared.map((f) => pl.col(f.name).cast(pl.Utf8).alias(`${rename(f.name)}__text`)),
     );
   const left = side(mappedA, A);
   const right = side(mappedB, B);
@@ -205,7 +207,7 @@ export function compareVersionOutputs(input: CompareVersionsInput): Pick<Version
           .filter(changedExpr(f.name))
           .sort(match)
           .head(perField)
-          .select(...match.map((m) => pl.col(m).cast(pl.Utf8)), pl.col(A(f.name)).cast(pl.Utf8).alias('old'), pl.col(B(f.name)).cast(pl.Utf8).alias('new'))
+          .select(...match.map((m) => pl.col(m).cast(pl.Utf8)), pl.col(`${A(f.name)}__text`).alias('old'), pl.col(`${B(f.name)}__text`).alias('new'))
           .collectSync()
           .toRecords()
           .map((r) => ({
