@@ -69,6 +69,20 @@ export function sampleRejects(files: string[], n = DRY_RUN_SAMPLE_SIZE): DryRunS
   }));
 }
 
+/** Mapped rows (local parts) whose non-null key another mapped row also has: what makes an upsert's INSERT … ON CONFLICT fail. */
+export function duplicateKeyRows(files: string[], key: string[]): number {
+  if (files.length === 0 || key.length === 0) return 0;
+  const keys = pl.concat(files.map((f) => pl.scanParquet(f).select(...key.map((k) => pl.col(k)))));
+  const counted = keys
+    .dropNulls()
+    .groupBy(key)
+    .agg(pl.len().alias('n'))
+    .filter(pl.col('n').gt(1))
+    .select(pl.col('n').sum().alias('rows'))
+    .collectSync();
+  return Number(counted.getColumn('rows').get(0) ?? 0);
+}
+
 /** Where a flow's target rows go, as a run reports it (`connector:table` or `connector:path`). */
 const targetLocation = (spec: FlowSpec) => `${spec.target.connector}:${spec.target.table ?? spec.target.path ?? ''}`;
 
@@ -100,6 +114,8 @@ export function createDryRunActivities(deps: DryRunDeps) {
     const created = inspection.tableExists ? '' : ' (the table does not exist yet; a real run would create it)';
     if (write === 'upsert') {
       const updates = inspection.existingKeys ?? 0;
+      const duplicates = duplicateKeyRows(mappedFiles, spec.target.key ?? []);
+      const failing = duplicates > 0 ? `; but ${duplicates} mapped rows share a key with another row of the batch, so a real run would fail (TARGET_REJECTED_LOAD): add dedupe on the key` : '';
       return {
         location: inspection.location,
         write,
@@ -107,7 +123,8 @@ export function createDryRunActivities(deps: DryRunDeps) {
         would_insert: mapped - updates,
         would_update: updates,
         existing_rows: null,
-        note: `upsert on (${(spec.target.key ?? []).join(', ')}): ${mapped - updates} new keys would be inserted, ${updates} existing keys updated${created}`,
+        duplicate_keys: duplicates,
+        note: `upsert on (${(spec.target.key ?? []).join(', ')}): ${mapped - updates} new keys would be inserted, ${updates} existing keys updated${created}${failing}`,
       };
     }
     if (write === 'replace') {

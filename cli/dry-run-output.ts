@@ -33,6 +33,7 @@ export function targetPlanLine(target: DryRunReport['target']): string {
   if (target.write === 'upsert') parts.push(target.would_update === null ? 'updates not computed for this target' : `${target.would_update} updated`);
   if (target.write === 'replace' && target.existing_rows !== null) parts.push(`${target.existing_rows} existing rows deleted first`);
   if (target.table_exists === false) parts.push('table would be created');
+  if (target.duplicate_keys) parts.push(`${target.duplicate_keys} rows share a key: a real run would fail (add dedupe on the key)`);
   return `target: ${target.location} (${target.write}): ${parts.join(', ')}`;
 }
 

@@ -44,6 +44,11 @@ export interface DryRunTargetPlan {
   would_update: number | null;
   /** `replace`: rows in the target now, which a real run would delete first; null otherwise or when unknown. */
   existing_rows: number | null;
+  /**
+   * `upsert`: mapped rows whose key another mapped row of the batch also has (nulls aside). Above 0 a real run fails
+   * (`TARGET_REJECTED_LOAD`: Postgres cannot update a row twice in one statement); add `dedupe` on the key. Absent otherwise.
+   */
+  duplicate_keys?: number;
   /** How to read the numbers, e.g. "replace: the table's 500 rows would be deleted, then 990 inserted". */
   note: string;
 }

@@ -164,6 +164,18 @@ describe('dry runs', () => {
     assert.equal(await count('SELECT count(*) AS n FROM public.dry_upsert'), rowsBefore);
     assert.equal(await count('SELECT sum(amount)::bigint AS n FROM public.dry_upsert'), sumBefore);
 
+    assert.equal(target.duplicate_keys, 0);
+    // A batch holding a key twice: the dry run says a real run would fail, and it does.
+    writeFileSync(path.join(stack.dir, 'orders-dup.csv'), 'id,amount,status\n9001,1,open\n9002,2,open\n9002,3,paid\n9003,4,open\n9003,5,open\n9003,6,paid\n');
+    const dup = await (await sluice.run({ flowVersion: version, sourcePath: 'orders-dup.csv', dryRun: true })).wait({ timeoutMs: 90_000 });
+    assert.equal(dup.dry_run_report!.target.duplicate_keys, 5);
+    assert.match(dup.dry_run_report!.target.note, /a real run would fail \(TARGET_REJECTED_LOAD\)/);
+    await assert.rejects((await sluice.run({ flowVersion: version, sourcePath: 'orders-dup.csv' })).wait({ timeoutMs: 90_000 }), (error: unknown) => {
+      assert.ok(error instanceof RunFailedError);
+      assert.equal(error.error.code, 'TARGET_REJECTED_LOAD');
+      return true;
+    });
+
     // The real run afterwards adds exactly would_insert rows.
     const real = await (await sluice.run({ flowVersion: version, sourcePath: 'orders-next.csv' })).wait({ timeoutMs: 90_000 });
     assert.equal(real.rows.mapped, target.would_insert + target.would_update!);
