@@ -182,6 +182,21 @@ describe('dry runs', () => {
     assert.equal(await count('SELECT count(*) AS n FROM public.dry_upsert'), rowsBefore + target.would_insert);
   });
 
+  it('replace: reports the rows a real run would delete, and deletes none', { timeout: 120_000 }, async () => {
+    const version = await runner.publish(flowYaml('dry_replace', 'public.dry_replace', 'append').replace('write: append', 'write: replace'));
+    await (await sluice.run({ flowVersion: version, sourcePath: 'orders.csv' })).wait({ timeoutMs: 90_000 });
+    writeFileSync(path.join(stack.dir, 'orders-small.csv'), ordersCsv(1, 40).text);
+    const existing = await count('SELECT count(*) AS n FROM public.dry_replace');
+    const dry = await (await sluice.run({ flowVersion: version, sourcePath: 'orders-small.csv', dryRun: true })).wait({ timeoutMs: 90_000 });
+    const small = ordersCsv(1, 40);
+    assert.deepEqual(
+      { ...dry.dry_run_report!.target, note: undefined },
+      { location: 'warehouse:public.dry_replace', write: 'replace', table_exists: true, would_insert: small.valid.length, would_update: 0, existing_rows: existing, note: undefined },
+    );
+    assert.match(dry.dry_run_report!.target.note, new RegExp(`replace: the table's ${existing} rows would be deleted, then ${small.valid.length} inserted`));
+    assert.equal(await count('SELECT count(*) AS n FROM public.dry_replace'), existing);
+  });
+
   it('above max_reject_ratio it ends FAILED like a real run, with its report, writing nothing', { timeout: 120_000 }, async () => {
     const version = await runner.publish(`${flowYaml('dry_ratio', 'public.dry_ratio', 'append')}max_reject_ratio: 0.05\n`);
     const dry = await sluice.run({ flowVersion: version, sourcePath: 'orders.csv', dryRun: true });
