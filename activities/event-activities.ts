@@ -28,6 +28,8 @@ export interface PublishRunEventInput {
   warnings?: RunWarning[];
   /** With a final status: each ended step's duration in ms, for the run metrics (activities/run-metrics.ts). */
   stepsMs?: Partial<Record<StepName, number>>;
+  /** A dry run's events carry `dry_run: true`. */
+  dryRun?: boolean;
 }
 
 export function createEventActivities(deps: { pool: Pool; runTaskQueue: string; logger: Logger }) {
@@ -47,13 +49,15 @@ export function createEventActivities(deps: { pool: Pool; runTaskQueue: string; 
         rows: input.rows,
         ...(input.error ? { error: input.error } : {}),
         ...(input.warnings ? { warnings: input.warnings } : {}),
+        ...(input.dryRun ? { dry_run: true as const } : {}),
       };
       const payload: EventPayload<RunEventData> = { type: runEventType(input.status), timestamp: new Date().toISOString(), data };
       const eventId = runEventId(input.executionId, input.status);
       const publisher = new EventPublisher(deps.pool, Context.current().client, taskQueue, deps.logger);
       const { deliveries } = await publisher.publish({ id: eventId, runId: input.runId, executionId: input.executionId, payload });
       // Counted once the final event is stored (a retry of a failed publish does not count twice).
-      if (TERMINAL_STATUSES.includes(input.status)) recordRunEnded({ flowVersion: input.flowVersion, status: input.status, rows: input.rows, stepsMs: input.stepsMs });
+      // A dry run loads nothing: it is not counted with the runs.
+      if (TERMINAL_STATUSES.includes(input.status) && !input.dryRun) recordRunEnded({ flowVersion: input.flowVersion, status: input.status, rows: input.rows, stepsMs: input.stepsMs });
       return { eventId, deliveries: deliveries.length };
     },
   });

@@ -44,10 +44,12 @@ import { addTestConnectionsCommand } from './test-connections-command';
 import { addHousekeepingCommands } from './housekeeping-command';
 import { addMailCommands } from './mail-command';
 import { addFlowsCommands } from './flows-command';
+import { addFlowsDiffCommand } from './diff-command';
 import { assertFlowCanRun } from '../transform/flow-check';
 import { portNumber, seconds, wholeNumber } from './number-options';
 import { runJson, runSummaryJson } from '../client/run-json';
 import { progressLine, runsTable, warningLines } from './run-output';
+import { dryRunReportText } from './dry-run-output';
 
 function clientFor(config: SluiceConfig): Sluice {
   return new Sluice({
@@ -102,6 +104,7 @@ function printSummary(config: SluiceConfig, id: string, status: RunStatus, metad
     }
     if (metadata.error) out.write(`  error: ${metadata.error.code} in ${metadata.error.step}: ${metadata.error.message}\n`);
     out.write(warningLines(metadata));
+    out.write(dryRunReportText(metadata));
   }
   out.write(`  Temporal UI: ${uiLink(config, id)}\n`);
 }
@@ -171,16 +174,18 @@ export function buildProgram(): Command {
     .option('-w, --wait', 'wait for the run to finish, showing live status')
     .option('--json', 'print exactly one JSON object on stdout')
     .option('--force-rerun', 'run even if this flow version already ran on this source_path')
+    .option('--dry-run', 'sync and transform, write nothing to the target, and report what a real run would write (waits)')
     .option('-m, --metadata <json>', 'run metadata as a JSON object')
     .option('--timeout <seconds>', 'with --wait, give up after this many seconds', seconds({ above: 0 }))
-    .action(async (flow: string, options: { source: string; wait?: boolean; json?: boolean; forceRerun?: boolean; metadata?: string; timeout?: number }, command: Command) => {
+    .action(async (flow: string, options: { source: string; wait?: boolean; json?: boolean; forceRerun?: boolean; dryRun?: boolean; metadata?: string; timeout?: number }, command: Command) => {
       const config = configFrom(command);
       const runMetadata = parseMetadata(options.metadata);
       const flowVersion = isFlowFile(flow) ? (await withStore(config, (store) => publishFile(store, flow))).id : flow;
       const sluice = clientFor(config);
       try {
-        const run = await sluice.run({ flowVersion, sourcePath: options.source, runMetadata, forceRerun: options.forceRerun });
-        if (!options.wait) {
+        const run = await sluice.run({ flowVersion, sourcePath: options.source, runMetadata, forceRerun: options.forceRerun, dryRun: options.dryRun });
+        // A dry run is for its report: it always waits.
+        if (!options.wait && !options.dryRun) {
           await run.refresh().catch(() => undefined);
           if (options.json) process.stdout.write(`${JSON.stringify(runJson(run, run.metadata))}\n`);
           else process.stdout.write(`started run ${run.id} (${flowVersion} on ${options.source})\n  Temporal UI: ${uiLink(config, run.id)}\n`);
@@ -276,6 +281,7 @@ export function buildProgram(): Command {
       process.stdout.write(`# ${version.id}  sha256:${version.contentHash}  published ${version.createdAt}\n${version.sourceText.trimEnd()}\n`);
     });
   addFlowsCommands(flows);
+  addFlowsDiffCommand(flows);
 
   program
     .command('worker')

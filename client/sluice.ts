@@ -16,7 +16,7 @@
  * CRASHED, or a SUCCEEDED run that read 0 rows (`EMPTY_SOURCE` warning), it may run again. This is Temporal's workflow-id reuse policy: the run id is derived
  * from the flow version and the source_path.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { Client, Connection, WorkflowFailedError, type WorkflowExecutionInfo, type WorkflowHandle } from '@temporalio/client';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { executionInfoFromRaw } from '@temporalio/client/lib/helpers';
@@ -45,8 +45,10 @@ import { migrate } from '../db/migrations';
 import { createPool, type PoolLogger } from '../db/pg-pool';
 import { FlowVersionStore, runIdFor } from '../flows/flow-versions';
 import { describeRun, failureMetadata, readRunState } from '../common/run-reader';
+import { runFlowDiff, type FlowDiffRequest, type VersionDiffReport } from './flow-diff';
 
 export { InvalidRequestError } from '../common/errors';
+export type { FlowDiffRequest, VersionDiffReport } from './flow-diff';
 export type { RunMetadata, RunStatus } from '../common/run-model';
 
 /** Thrown by {@link SluiceRun.wait} when the run ends FAILED or CRASHED; carries `metadata.error`. */
@@ -102,6 +104,12 @@ export interface RunRequest {
   runMetadata?: Record<string, unknown>;
   /** Run again even if this (flow version, source_path) already SUCCEEDED or PARTIAL_FAILED. */
   forceRerun?: boolean;
+  /**
+   * A dry run: sync and transform, then report what a real run would write (`metadata.dry_run_report`) without
+   * writing anything to the target. Its id is the run id plus `-dry-<8 hex>`: it is never refused because of an
+   * earlier run, and never makes a later real run a repeat. `forceRerun` is ignored.
+   */
+  dryRun?: boolean;
 }
 
 export interface RunSummary {
@@ -270,7 +278,8 @@ export class Sluice {
    * Starts a run.
    * @throws InvalidRequestError `INVALID_FLOW_VERSION` / `UNKNOWN_FLOW_VERSION` (no such version),
    *   `INVALID_SOURCE_PATH`, `INVALID_RUN_METADATA`, `REPEATED_SOURCE_PATH` (already SUCCEEDED or
-   *   PARTIAL_FAILED; pass forceRerun), `RUN_IN_PROGRESS` (a run of the same pair is still going).
+   *   PARTIAL_FAILED; pass forceRerun), `RUN_IN_PROGRESS` (a run of the same pair is still going). A dry run
+   *   (`dryRun`) is refused neither.
    */
   async run(request: RunRequest): Promise<SluiceRun> {
     const version = await (await this.flowVersions()).get(request.flowVersion);
@@ -282,8 +291,9 @@ export class Sluice {
     if (!runMetadataSchema.safeParse(runMetadata).success) {
       throw new InvalidRequestError('INVALID_RUN_METADATA', 'run_metadata must be a JSON object of at most 16 KiB');
     }
-    const id = runIdFor(version.id, sourcePath, this.environment);
-    const input: RunFlowInput = { flowVersion: version.id, sourcePath, runMetadata, environment: this.environment };
+    const dryRun = request.dryRun === true;
+    const id = runIdFor(version.id, sourcePath, this.environment) + (dryRun ? `-dry-${randomBytes(4).toString('hex')}` : '');
+    const input: RunFlowInput = { flowVersion: version.id, sourcePath, runMetadata, environment: this.environment, ...(dryRun ? { dryRun } : {}) };
     const start = (rerun: boolean) =>
       this.client.workflow.start<typeof runFlow>(RUN_WORKFLOW_TYPE, {
         workflowId: id,
@@ -299,7 +309,7 @@ export class Sluice {
         ],
       });
     try {
-      const handle = await start(request.forceRerun ?? false);
+      const handle = await start(dryRun || (request.forceRerun ?? false));
       return new SluiceRun(id, this.client.workflow.getHandle(id, handle.firstExecutionRunId));
     } catch (error) {
       if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
@@ -419,6 +429,15 @@ export class Sluice {
       });
     }
     await handle.cancel();
+  }
+
+  /**
+   * Runs two versions of one flow on one staged copy of a source_path, writing nothing to the target, and returns
+   * what differs (client/flow-diff.ts): rows newly rejected or accepted, changed values, spec changes.
+   * @throws InvalidRequestError `UNKNOWN_FLOW_VERSION`, …; UserError `DIFF_FLOWS_DIFFER`, `DIFF_SOURCES_DIFFER`, or a transform's code.
+   */
+  async diffFlowVersions(request: FlowDiffRequest): Promise<VersionDiffReport> {
+    return runFlowDiff({ client: this.client, taskQueue: this.taskQueue, environment: this.environment, store: await this.flowVersions() }, request);
   }
 
   /** Closes the connection (when this client opened it) and the metadata pool. */

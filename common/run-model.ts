@@ -19,6 +19,7 @@
  */
 import type { SearchAttributeKey } from '@temporalio/common/lib/search-attributes';
 import { defineQuery } from '@temporalio/workflow';
+import type { DryRunReport } from './dry-run-report';
 
 /** The task queue every Sluice worker polls unless configured otherwise. */
 export const DEFAULT_TASK_QUEUE = 'sluice';
@@ -123,6 +124,10 @@ export interface RunMetadata {
   warnings?: RunWarning[];
   /** Set once the transform step starts. */
   progress?: TransformProgress;
+  /** Present (true) on a dry run: nothing was written to the target (see docs/rejects.md "Dry runs"). */
+  dry_run?: true;
+  /** A dry run's report, set once its transform ended (common/dry-run-report.ts). */
+  dry_run_report?: DryRunReport;
 }
 
 /**
@@ -145,6 +150,12 @@ export interface RunFlowInput {
    * started before environments were stamped: those are not checked.
    */
   environment?: string;
+  /**
+   * A dry run: sync the source and transform it, then report what a real run would write (counts, rejects by rule,
+   * sample rejects, inserts vs updates) without writing anything to the target. Its run id ends in `-dry-<random>`,
+   * so it neither counts as loading the source_path nor is refused because of an earlier run.
+   */
+  dryRun?: boolean;
 }
 
 /**

@@ -17,5 +17,8 @@ export const HOUSEKEEPING_WORKFLOW_TYPE = 'housekeeping';
 /** One webhook delivery: `workflows/deliver-webhook.ts`. */
 export const DELIVERY_WORKFLOW_TYPE = 'deliverWebhook';
 
+/** Two flow versions on one staged source (`sluice flows diff`): `workflows/diff-flow-versions.ts`. */
+export const DIFF_WORKFLOW_TYPE = 'diffFlowVersions';
+
 /** The failure type of a housekeeping run that could not sweep some kind; its details hold the report. */
 export const HOUSEKEEPING_INCOMPLETE_TYPE = 'HousekeepingIncomplete';

@@ -133,6 +133,12 @@ export interface TargetConnector {
    * @throws TargetError as {@link load}; whatever the frame source throws (after rolling back).
    */
   loadStream?(request: StreamLoadRequest): Promise<LoadResult | null>;
+  /**
+   * Optional (postgres), for a dry run: what the target holds now, read in a READ ONLY transaction (nothing created
+   * or written): whether the table exists, its row count (`countRows`), and how many of the mapped rows' keys it
+   * holds (`write: upsert`). See connectors/postgres/dry-run-inspect.ts.
+   */
+  inspectForDryRun?(request: { spec: FlowSpec; mappedFiles: string[]; countRows: boolean }): Promise<{ location: string; tableExists: boolean; existingRows: number | null; existingKeys: number | null }>;
   /** Releases pools and handles. */
   close(): Promise<void>;
 }

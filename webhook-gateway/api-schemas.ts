@@ -16,8 +16,19 @@ export const createRunBody = z.strictObject({
   source_path: sourcePathSchema.describe('A file path or URI for file connectors, a batch id for database connectors; at most 2,048 characters.'),
   run_metadata: runMetadataSchema.optional().describe('Free-form JSON object kept with the run (at most 16 KiB serialised).'),
   force_rerun: z.boolean().optional().describe('Run again even if this (flow version, source_path) already SUCCEEDED or PARTIAL_FAILED.'),
+  dry_run: z
+    .boolean()
+    .optional()
+    .describe('A dry run: sync and transform, write nothing to the target; `metadata.dry_run_report` says what a real run would write. Its id ends in `-dry-<8 hex>`; never refused as a repeat.'),
 });
 export type CreateRunBody = z.infer<typeof createRunBody>;
+
+/** `POST /v1/flows/diff`. */
+export const flowDiffBody = z.strictObject({
+  version_a: flowVersion.describe('The version compared from, `flow:vN`.'),
+  version_b: flowVersion.describe('The version compared to: the same flow, with the same source section.'),
+  source_path: sourcePathSchema.describe('The source_path both versions read, staged once.'),
+});
 
 /** `GET /v1/runs` query string. */
 export const listRunsQuery = z.strictObject({

@@ -11,7 +11,8 @@
  *
  * | route | scope | answer |
  * |---|---|---|
- * | `POST /v1/runs` | runs:write | 201 the run; 409 repeated source_path or run in progress; 422 unknown flow version |
+ * | `POST /v1/runs` | runs:write | 201 the run (`dry_run: true`: a dry run); 409 repeated source_path or run in progress; 422 unknown flow version |
+ * | `POST /v1/flows/diff` | runs:write | 200 the diff report of two versions of one flow on one source_path (waits for it); 422 different flows or sources |
  * | `GET /v1/runs` | runs:read | 200 `{ runs, next_cursor }` from Temporal visibility, newest first |
  * | `GET /v1/runs/:id` | runs:read | 200 the run (status from the workflow query, else the search attribute) |
  * | `POST /v1/runs/:id/cancel` | runs:write | 202 cancellation requested; the run ends FAILED, `CANCELLED` |
@@ -38,6 +39,7 @@ import type { Delivery, Webhook } from '../webhooks/webhook-store';
 import type { WebhookService } from '../webhooks/webhook-service';
 import {
   createRunBody,
+  flowDiffBody,
   createWebhookBody,
   deliveryParams,
   listDeliveriesQuery,
@@ -190,9 +192,18 @@ export function createGatewayApp(options: GatewayOptions): Express {
   app.post('/v1/runs', write, async (req, res) => {
     requireJson(req);
     const body = parse(createRunBody, 'body', req.body);
-    const run = await sluice.run({ flowVersion: body.flow_version, sourcePath: body.source_path, runMetadata: body.run_metadata, forceRerun: body.force_rerun });
+    const run = await sluice.run({ flowVersion: body.flow_version, sourcePath: body.source_path, runMetadata: body.run_metadata, forceRerun: body.force_rerun, dryRun: body.dry_run });
     logger.info({ runId: run.id, flowVersion: body.flow_version, token: res.locals.tokenName }, 'run started through the gateway');
     res.status(201).location(`/v1/runs/${encodeURIComponent(run.id)}`).json(runJson(run, { flowVersion: body.flow_version, sourcePath: body.source_path }));
+  });
+
+  app.post('/v1/flows/diff', write, async (req, res) => {
+    requireJson(req);
+    const body = parse(flowDiffBody, 'body', req.body);
+    // Waits for the diff (it stages and maps the source twice): set the client's timeout accordingly.
+    const report = await sluice.diffFlowVersions({ versionA: body.version_a, versionB: body.version_b, sourcePath: body.source_path });
+    logger.info({ diffId: report.diff_id, token: res.locals.tokenName }, 'flow versions diffed through the gateway');
+    res.status(200).json(report);
   });
 
   app.get('/v1/runs', read, async (req, res) => {

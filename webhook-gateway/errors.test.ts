@@ -31,6 +31,10 @@ const EXPLICIT: Partial<Record<ErrorCode, number>> = {
   RUN_IN_PROGRESS: 409,
   RUN_NOT_RUNNING: 409,
   UNKNOWN_FLOW_VERSION: 422,
+  // POST /v1/flows/diff (came with the catalogue).
+  DIFF_FLOWS_DIFFER: 422,
+  DIFF_SOURCES_DIFFER: 422,
+  DIFF_ROWS_UNMATCHED: 422,
 };
 const previousStatus = (code: ErrorCode) => EXPLICIT[code] ?? (code.startsWith('INVALID_') ? 400 : 500);
 

@@ -75,6 +75,8 @@ describe('gateway OpenAPI document', () => {
     const schemas = (openApiDocument().components as { schemas: Record<string, { required?: string[]; additionalProperties?: boolean; properties?: object }> }).schemas;
     assert.deepEqual(schemas.CreateRun!.required, ['flow_version', 'source_path']);
     assert.equal(schemas.CreateRun!.additionalProperties, false);
-    assert.deepEqual(Object.keys(schemas.CreateRun!.properties ?? {}), ['flow_version', 'source_path', 'run_metadata', 'force_rerun']);
+    assert.deepEqual(Object.keys(schemas.CreateRun!.properties ?? {}), ['flow_version', 'source_path', 'run_metadata', 'force_rerun', 'dry_run']);
+    assert.deepEqual(schemas.FlowDiff!.required, ['version_a', 'version_b', 'source_path']);
+    assert.equal(schemas.FlowDiff!.additionalProperties, false);
   });
 });

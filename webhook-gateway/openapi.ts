@@ -8,6 +8,7 @@ import { RUN_STATUSES } from '../common/run-model';
 import { EVENT_TYPES } from '../webhooks/events';
 import {
   createRunBody,
+  flowDiffBody,
   createWebhookBody,
   deliveryParams,
   listDeliveriesQuery,
@@ -67,6 +68,30 @@ export function openApiDocument(): JsonSchema {
       securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'An API token from gateway.tokens (stored as its sha256).' } },
       schemas: {
         CreateRun: jsonSchema(createRunBody),
+        FlowDiff: jsonSchema(flowDiffBody),
+        FlowDiffReport: {
+          type: 'object',
+          description:
+            'Two versions of one flow on one staged copy of a source_path (nothing written to the target): rows newly rejected (A accepts, B rejects, with B\'s reasons) ' +
+            'and newly accepted (with A\'s reasons), changed values of rows both accept (matched by the key, else the source row number) and the spec changes. ' +
+            'See docs/rejects.md "Diffing two versions".',
+          required: ['flow', 'version_a', 'version_b', 'source_path', 'diff_id', 'rows', 'newly_rejected', 'newly_accepted', 'changed', 'spec'],
+          properties: {
+            flow: { type: 'string' },
+            version_a: { type: 'string' },
+            version_b: { type: 'string' },
+            source_path: { type: 'string' },
+            diff_id: { type: 'string', description: 'The diffFlowVersions workflow id.' },
+            rows: { type: 'object', description: '`{ read, a: { mapped, rejected }, b: { mapped, rejected } }`.' },
+            newly_rejected: { type: 'object', description: '`{ count, samples: [{ row, record, errors: [{ field, rule, message }] }] }` (first 20 by row).' },
+            newly_accepted: { type: 'object', description: 'As newly_rejected; `errors` are A\'s reasons.' },
+            changed: {
+              type: 'object',
+              description: '`{ matched_by: key|row, match, note?, matched, only_in_a, only_in_b, rows_changed, fields: [{ field, changed, samples: [{ match, old, new }] }] }`.',
+            },
+            spec: { type: 'array', items: { type: 'object', description: '`{ change, field, rule?, before?, after? }`, e.g. `type_changed`, `rule_added`, `expr_changed`, `field_removed`.' } },
+          },
+        },
         RunStatus: { type: 'string', enum: [...RUN_STATUSES] },
         EventType: { type: 'string', enum: [...EVENT_TYPES] },
         Event: {
@@ -228,6 +253,19 @@ export function openApiDocument(): JsonSchema {
             '200': json(ref('RunPage'), 'One page; pass `next_cursor` as `cursor` for the next.'),
             '400': errorResponse('Invalid query string or cursor.'),
             ...AUTH_ERRORS,
+          },
+        },
+      },
+      '/v1/flows/diff': {
+        post: {
+          operationId: 'diffFlowVersions',
+          summary: 'Diff two versions of one flow on one source_path (both run on one staged copy; nothing written); answers when the diff is done',
+          requestBody: { required: true, content: { 'application/json': { schema: ref('FlowDiff') } } },
+          responses: {
+            '200': json(ref('FlowDiffReport'), 'The diff report.'),
+            '400': errorResponse('Invalid body (`VALIDATION_FAILED`) or `INVALID_*`.'),
+            ...AUTH_ERRORS,
+            '422': errorResponse('`UNKNOWN_FLOW_VERSION`, `DIFF_FLOWS_DIFFER` (versions of different flows) or `DIFF_SOURCES_DIFFER` (different source sections).'),
           },
         },
       },

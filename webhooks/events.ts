@@ -54,6 +54,8 @@ export interface RunEventData {
   error?: RunError;
   /** Present on a `run.succeeded` that read 0 rows: `[{ code: 'EMPTY_SOURCE', message, step }]`. */
   warnings?: RunWarning[];
+  /** Present (true) on every event of a dry run, which writes nothing to the target. */
+  dry_run?: true;
 }
 
 export interface WebhookDisabledData {

@@ -16,6 +16,8 @@ import { Client } from '@temporalio/client';
 import { bundleWorkflowCode, NativeConnection, Runtime, Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import type { Logger } from 'pino';
 import { withEnvironmentGuard } from '../activities/activity-boundary';
+import { createDiffActivities } from '../activities/diff-activities';
+import { createDryRunActivities } from '../activities/dry-run';
 import { createEventActivities } from '../activities/event-activities';
 import { DEFAULT_MAX_CONCURRENT_ACTIVITIES, readEnv, readEnvCount } from '../common/env';
 import { createPipelineActivities } from '../activities/pipeline-activities';
@@ -119,6 +121,8 @@ export async function createSluiceWorker(options: CreateWorkerOptions): Promise<
     // A worker serves exactly its config's environment: work stamped for another is refused (WRONG_ENVIRONMENT).
     activities: withEnvironmentGuard(logger, config.environment, {
       ...createRunActivities({ config, connectors, flowVersions, staging, logger }),
+      ...createDryRunActivities({ config, connectors, flowVersions, staging, logger }),
+      ...createDiffActivities({ flowVersions, staging, logger }),
       ...createEventActivities({ pool, runTaskQueue: config.temporal.taskQueue, logger }),
       ...createPipelineActivities({ config, pool, flowVersions, staging, logger }),
       ...createHousekeepingActivities({ config, staging, logger }),

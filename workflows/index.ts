@@ -3,3 +3,4 @@ export { runFlow } from './run-flow';
 export { deliverWebhook } from './deliver-webhook';
 export { runPipeline } from './run-pipeline';
 export { housekeeping } from './housekeeping';
+export { diffFlowVersions } from './diff-flow-versions';

@@ -21,6 +21,7 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
+import type { DryRunActivities } from '../activities/dry-run';
 import type { EventActivities } from '../activities/event-activities';
 import type { RunActivities, SyncSourceOutput, TransformAndLoadOutput, TransformChunkOutput } from '../activities/run-activities';
 import { planChunks } from '../common/chunk-plan';
@@ -48,6 +49,7 @@ const { syncSource, transformChunk, finishTransform, syncTarget, transformAndLoa
   heartbeatTimeout: '30s',
   retry,
 });
+const { dryRunReport } = proxyActivities<DryRunActivities>({ startToCloseTimeout: '1h', retry });
 const { finishRun } = proxyActivities<RunActivities>({ startToCloseTimeout: '10m', retry: { ...retry, maximumAttempts: 3 } });
 // A source connector's after-load action (sftp move_to): a few attempts; a failure is a warning, the load stands.
 const { afterSourceLoaded } = proxyActivities<RunActivities>({ startToCloseTimeout: '10m', retry: { ...retry, maximumAttempts: 5 } });
@@ -80,6 +82,7 @@ export async function runFlow(input: RunFlowInput): Promise<RunMetadata> {
     rows: { read: 0, mapped: 0, rejected: 0, written: 0 },
     rejects: { location: null, by_rule: {} },
     steps: {},
+    ...(input.dryRun ? { dry_run: true as const } : {}),
   };
   setHandler(statusQuery, () => status);
   setHandler(metadataQuery, () => metadata);
@@ -102,6 +105,7 @@ export async function runFlow(input: RunFlowInput): Promise<RunMetadata> {
       ...(metadata.error ? { error: metadata.error } : {}),
       ...(metadata.warnings ? { warnings: metadata.warnings } : {}),
       ...(TERMINAL_STATUSES.includes(status) ? { stepsMs: stepDurations(metadata) } : {}),
+      ...(input.dryRun ? { dryRun: true } : {}),
     });
   const transition = async (next: RunStatus) => {
     status = next;
@@ -212,7 +216,8 @@ export async function runFlow(input: RunFlowInput): Promise<RunMetadata> {
     end({ rows: staged.rows, files: staged.files.length, format: staged.format });
 
     // An empty source takes the staged path: its one empty chunk checks the columns and it ends with EMPTY_SOURCE.
-    if (staged.onePass && staged.rows > 0) {
+    // A dry run always takes the staged path: it stops before the load.
+    if (staged.onePass && staged.rows > 0 && !input.dryRun) {
       await onePass(staged);
       return metadata;
     }
@@ -240,6 +245,15 @@ export async function runFlow(input: RunFlowInput): Promise<RunMetadata> {
     metadata.rows.rejected = transformed.rowsRejected;
     metadata.rejects = { location: transformed.rejectsStagingLocation, by_rule: transformed.byRule };
     end({ chunks: transformed.chunks, workers: transformed.workers, mapped: transformed.rowsMapped, rejected: transformed.rowsRejected, ...(transformed.map && { map: transformed.map }) });
+    if (input.dryRun) {
+      // The report before the ratio check, so a dry run that a real run's ratio would fail still shows why.
+      metadata.dry_run_report = await dryRunReport({
+        ...ref,
+        mappedFiles: transformed.mappedFiles,
+        rejectedFiles: transformed.rejectedFiles,
+        rows: { read: staged.rows, mapped: transformed.rowsMapped, rejected: transformed.rowsRejected },
+      });
+    }
     const ratio = staged.rows === 0 ? 0 : transformed.rowsRejected / staged.rows;
     if (ratio > transformed.maxRejectRatio) throw ratioFailure(transformed.rowsRejected, staged.rows, transformed.maxRejectRatio, transformed.rejectsStagingLocation);
 
@@ -249,6 +263,12 @@ export async function runFlow(input: RunFlowInput): Promise<RunMetadata> {
       metadata.warnings = [{ code: 'EMPTY_SOURCE' satisfies ErrorCode, step: 'sync_source', message: `source_path "${input.sourcePath}" read 0 rows; nothing was written and the source_path is not marked loaded (on_empty: fail makes this a failure)` }];
       await markFinished(ref);
       await transition('SUCCEEDED');
+      return metadata;
+    }
+    if (input.dryRun) {
+      // Nothing is written: no rows, rejects, ledger row, link steps or table; the source is not moved.
+      await markFinished(ref);
+      await transition(transformed.rowsRejected > 0 ? 'PARTIAL_FAILED' : 'SUCCEEDED');
       return metadata;
     }
     await begin('sync_target', 'SYNCING_TARGET');

@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import * as workflowTypes from '../common/workflow-types';
 import { deliverWebhook } from './deliver-webhook';
+import { diffFlowVersions } from './diff-flow-versions';
 import { housekeeping } from './housekeeping';
 import * as workflows from './index';
 import { runFlow } from './run-flow';
@@ -32,6 +33,7 @@ it('each workflow type constant is the name of its workflow function', () => {
   assert.equal(runPipeline.name, workflowTypes.PIPELINE_WORKFLOW_TYPE);
   assert.equal(housekeeping.name, workflowTypes.HOUSEKEEPING_WORKFLOW_TYPE);
   assert.equal(deliverWebhook.name, workflowTypes.DELIVERY_WORKFLOW_TYPE);
+  assert.equal(diffFlowVersions.name, workflowTypes.DIFF_WORKFLOW_TYPE);
 });
 
 it('the worker registers exactly the named workflows, each under its type name', () => {

@@ -29,6 +29,7 @@ import { ROW_COLUMN } from '../../transform/map-chunk';
 import { quoteIdent } from '../../transform/polars-sql';
 import { postgresConnectorAccess, withAccessErrors, type PostgresAccess } from '../access-errors';
 import type { LinkStepResult, LoadRequest, LoadResult, StreamLoadRequest, TargetConnector } from '../connector';
+import { inspectPostgresTarget } from './dry-run-inspect';
 import { runLinkSteps } from './link-steps';
 
 const LEDGER_DDL = `
@@ -135,6 +136,15 @@ export class PostgresTarget implements TargetConnector {
 
   /** The pool belongs to the connector registry, which ends it; nothing to release here. */
   async close(): Promise<void> {}
+
+  /** A dry run's read-only look at the target (connectors/postgres/dry-run-inspect.ts). */
+  async inspectForDryRun(request: { spec: FlowSpec; mappedFiles: string[]; countRows: boolean }) {
+    const tables = databaseTables(request.spec);
+    const inspection = await withAccessErrors(this.access, () =>
+      inspectPostgresTarget(this.pool, this.label, request.spec, qualifiedName(tables.table).sql, request.mappedFiles, request.countRows),
+    );
+    return { location: `${this.connectorName}:${tables.table}`, ...inspection };
+  }
 
   /** Creates the ledger, the target and rejects tables when missing, then checks the target's columns. */
   /** @param part `ledger`: only the ledger; `tables`: only the target and rejects tables (the ledger exists). */
