@@ -301,7 +301,7 @@ export class Sluice {
         args: [input],
         workflowIdReusePolicy: rerun ? 'ALLOW_DUPLICATE' : 'ALLOW_DUPLICATE_FAILED_ONLY',
         workflowIdConflictPolicy: 'FAIL',
-        staticSummary: runSummary(version.id, sourcePath),
+        staticSummary: `${dryRun ? 'dry run: ' : ''}${runSummary(version.id, sourcePath)}`,
         typedSearchAttributes: [
           { key: SEARCH_ATTRIBUTES.flow, value: version.flow },
           { key: SEARCH_ATTRIBUTES.flowVersion, value: version.id },
