@@ -37,7 +37,7 @@ import { Client as PgClient } from 'pg';
 import { SEARCH_ATTRIBUTES } from '../../common/run-model';
 import { ConfigError } from '../../common/errors';
 import { findGoTool, type GoTool } from '../../local-stack/go-tool';
-import { freePort } from './free-port';
+import { freePortInRange } from './free-port';
 import { logger, PROJECT_DIR } from './services';
 
 const run = promisify(execFile);
@@ -232,9 +232,11 @@ export async function startTemporalCluster(options: TemporalClusterOptions): Pro
     throw error;
   }
 
+  // Below the ephemeral range: Temporal stores membership ports as a PostgreSQL smallint.
+  const port = () => freePortInRange(20_000, 32_000);
   const ports = {} as Record<ClusterService, { grpc: number; membership: number }>;
-  for (const service of CLUSTER_SERVICES) ports[service] = { grpc: await freePort(), membership: await freePort() };
-  const httpPort = await freePort();
+  for (const service of CLUSTER_SERVICES) ports[service] = { grpc: await port(), membership: await port() };
+  const httpPort = await port();
   // The variables docker/temporal/sluice.yaml reads (docker/compose.yaml sets the same ones).
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? '',
@@ -307,7 +309,11 @@ export async function startTemporalCluster(options: TemporalClusterOptions): Pro
 
   let connection: Connection | undefined;
   try {
-    for (const service of CLUSTER_SERVICES) spawnService(service);
+    // One service first: on a fresh database each process would try to write the cluster's metadata, and all but
+    // one exit with "failed to initialize current cluster metadata". The first one listening has written it.
+    spawnService('history');
+    await waitForPort(ports.history.grpc, 120_000, failed);
+    for (const service of CLUSTER_SERVICES) if (service !== 'history') spawnService(service);
     const address = `127.0.0.1:${ports.frontend.grpc}`;
     connection = await retry('the Temporal frontend', 180_000, async () => {
       const c = await Connection.connect({ address, connectTimeout: 2000 });
