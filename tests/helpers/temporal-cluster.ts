@@ -109,6 +109,11 @@ export interface TemporalCluster {
   stop(): Promise<void>;
 }
 
+/** The `temporal-server` binary (found or built like the Temporal CLI). */
+export function findTemporalServer(): Promise<string> {
+  return findGoTool(TEMPORAL_SERVER, { projectDir: PROJECT_DIR, logger });
+}
+
 /** The `schema/postgresql/v12` folder of the server module (its `temporal/` and `visibility/` schemas). */
 async function schemaDir(): Promise<string> {
   const explicit = process.env.SLUICE_TEMPORAL_SCHEMA_DIR;
@@ -200,7 +205,7 @@ const KEYWORD = 2;
  */
 export async function startTemporalCluster(options: TemporalClusterOptions): Promise<TemporalCluster> {
   const [server, sqlTool, schema] = await Promise.all([
-    findGoTool(TEMPORAL_SERVER, { projectDir: PROJECT_DIR, logger }),
+    findTemporalServer(),
     findGoTool(TEMPORAL_SQL_TOOL, { projectDir: PROJECT_DIR, logger }),
     schemaDir(),
   ]);
