@@ -28,6 +28,7 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -159,7 +160,6 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Resolves once something accepts TCP connections on 127.0.0.1:`port`, or rejects after `timeoutMs` / when `failed()` says so. */
 async function waitForPort(port: number, timeoutMs: number, failed: () => string | undefined): Promise<void> {
-  const { connect } = await import('node:net');
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const why = failed();
