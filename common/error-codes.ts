@@ -143,6 +143,7 @@ export const ERROR_CATALOGUE = {
   TARGET_REJECTED_LOAD: { kind: 'user', status: 500, description: 'the target database refused the data; nothing was written' },
   TARGET_SCHEMA_MISMATCH: { kind: 'user', status: 500, description: "the target table exists but lacks the flow's columns" },
   TEMPORAL_CLI_NOT_FOUND: { kind: 'user', status: 500, description: 'no Temporal CLI (TEMPORAL_CLI, PATH, or the project cache), and it cannot be built' },
+  TEMPORAL_SERVER_NOT_FOUND: { kind: 'user', status: 500, description: 'tests and benchmarks: no Temporal server or temporal-sql-tool (env var, PATH, or the project cache), and it cannot be built' },
   UNAUTHENTICATED: { kind: 'user', status: 401, description: 'no or unknown bearer token' },
   UNKNOWN_CONNECTOR: { kind: 'user', status: 500, description: 'no connector with that name (or not one of the kind needed) in the config' },
   UNKNOWN_ENVIRONMENT: { kind: 'user', status: 500, description: 'an environment that has no config (--env / SLUICE_ENV)' },

@@ -6,7 +6,7 @@
  */
 import { spawn } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, mkdtemp, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { UserErrorCode } from '../common/error-codes';
@@ -23,6 +23,12 @@ export interface GoTool {
   notFoundCode: UserErrorCode;
   /** Where to install it by hand, for the error message. */
   installHint: string;
+  /**
+   * The name `go install` gives the binary when it differs from `binary` (the last element of the package path:
+   * `server` for `go.temporal.io/server/cmd/server`); the build is then renamed to `binary`.
+   * @default binary
+   */
+  installedName?: string;
 }
 
 function isExecutable(file: string): boolean {
@@ -72,10 +78,17 @@ export async function findGoTool(tool: GoTool, options: { projectDir: string; lo
   }
   await mkdir(binDir, { recursive: true });
   options.logger.info({ module: tool.module, into: binDir }, `building ${tool.binary} from its Go module (once)`);
-  await new Promise<void>((resolve, reject) => {
-    const child = spawn(go, ['install', tool.module], { env: { ...env, GOBIN: binDir, CGO_ENABLED: env.CGO_ENABLED ?? '0' }, stdio: ['ignore', 'inherit', 'inherit'] });
-    child.on('error', reject);
-    child.on('exit', (code) => (code === 0 ? resolve() : reject(new ConfigError('GO_BUILD_FAILED', `go install ${tool.module} exited with ${code}`))));
-  });
+  // A binary go install names otherwise is built in a folder of its own, then moved to its name.
+  const gobin = tool.installedName ? await mkdtemp(path.join(binDir, `.${tool.binary}-`)) : binDir;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const child = spawn(go, ['install', tool.module], { env: { ...env, GOBIN: gobin, CGO_ENABLED: env.CGO_ENABLED ?? '0' }, stdio: ['ignore', 'inherit', 'inherit'] });
+      child.on('error', reject);
+      child.on('exit', (code) => (code === 0 ? resolve() : reject(new ConfigError('GO_BUILD_FAILED', `go install ${tool.module} exited with ${code}`))));
+    });
+    if (tool.installedName) await rename(path.join(gobin, tool.installedName), cached);
+  } finally {
+    if (tool.installedName) await rm(gobin, { recursive: true, force: true });
+  }
   return cached;
 }
