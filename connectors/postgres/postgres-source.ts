@@ -16,22 +16,14 @@ import Cursor from 'pg-cursor';
 import { SourceError } from '../../common/errors';
 import { withPgClient } from '../../db/pg-pool';
 import { postgresConnectorAccess, withAccessErrors, type PostgresAccess } from '../access-errors';
-import type { SourceConnector, StagedSource, StageSourceRequest } from '../connector';
+import type { CheckOptions, CheckResult, SourceConnector, StagedSource, StageSourceRequest } from '../connector';
+import { bindSourcePath } from './bind-source-path';
+import { checkPostgres } from './postgres-check';
 
 /** Keeps every value as the text Postgres sent. */
 const TEXT_TYPES = { getTypeParser: () => (value: string) => value };
 
-/**
- * Replaces each `:source_path` placeholder with `$1`. `::source_path` (a cast) is left alone.
- * @throws SourceError `INVALID_QUERY` when the query has no placeholder (it would read the same rows for every run).
- */
-export function bindSourcePath(query: string): string {
-  const bound = query.replace(/(?<!:):source_path\b/g, '$1');
-  if (bound === query) {
-    throw new SourceError('INVALID_QUERY', 'the source query must use :source_path (e.g. "SELECT * FROM invoices WHERE batch_id = :source_path")');
-  }
-  return bound;
-}
+export { bindSourcePath };
 
 export class PostgresSource implements SourceConnector {
   readonly kind = 'postgres';
@@ -50,9 +42,17 @@ export class PostgresSource implements SourceConnector {
     this.access = access ?? postgresConnectorAccess('postgres', pool.options.connectionString ?? '', '');
   }
 
-  /** @throws AccessError `AUTH_FAILED` when the server refuses the credentials. */
-  async check(): Promise<void> {
-    await withAccessErrors(this.access, () => this.pool.query('SELECT 1'));
+  /**
+   * A connection of its own, server version, `SELECT 1`; with the connector's query, EXPLAIN it (`:source_path`
+   * bound to NULL) in a read-only transaction. Never rejects (see connectors/postgres/postgres-check.ts).
+   */
+  async check(options: CheckOptions = {}): Promise<CheckResult> {
+    return checkPostgres({
+      ...options,
+      url: this.access.url,
+      fix: this.access.setting,
+      ...(this.connectorQuery === undefined ? {} : { query: this.connectorQuery, queryFix: `connectors.${this.connectorName}.query` }),
+    });
   }
 
   /**
