@@ -14,7 +14,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Pool, RowDataPacket } from 'mysql2/promise';
 import pl from 'nodejs-polars';
-import { AccessError, SourceError, TargetError, TransientError } from '../../common/errors';
+import { SourceError, TargetError, TransientError } from '../../common/errors';
 import type { MysqlAccess } from '../../connectors/access-errors';
 import type { LoadRequest } from '../../connectors/connector';
 import { createMysqlPool } from '../../connectors/mysql/mysql-pool';
@@ -353,16 +353,12 @@ describe('mysql connector (MariaDB)', { skip: false }, () => {
       const wrong = createMysqlPool(url, { label: 'mysql connector "shop"', logger });
       try {
         for (const check of [() => new MysqlSource(wrong, 'shop', undefined, { kind: 'mysql', connector: 'shop', url }).check(), () => new MysqlTarget(wrong, 'shop', { kind: 'mysql', connector: 'shop', url }).check()]) {
-          await assert.rejects(check(), (error: unknown) => {
-            assert.ok(error instanceof AccessError);
-            assert.equal(error.code, 'AUTH_FAILED');
-            assert.equal(
-              error.message,
-              `connectors.shop: MySQL at 127.0.0.1:3306/${db.name} refused user "root" (Access denied for user 'root'@'127.0.0.1' (using password: YES)); check the user and password in connectors.shop.url, or the secret it references`,
-            );
-            assert.doesNotMatch(error.message, /wrong-password-4711/);
-            return true;
-          });
+          const checked = await check();
+          assert.deepEqual([checked.ok, checked.code], [false, 'AUTH_FAILED']);
+          assert.equal(
+            checked.reason,
+            `connectors.shop: MySQL at 127.0.0.1:3306/${db.name} refused user "root" (Access denied for user 'root'@'127.0.0.1' (using password: YES)); check the user and password in connectors.shop.url, or the secret it references`,
+          );
         }
       } finally {
         await wrong.end();
@@ -374,13 +370,10 @@ describe('mysql connector (MariaDB)', { skip: false }, () => {
       const url = `mysql://${user}:right-password-4711@127.0.0.1:3306/${db.name}`;
       const limited = createMysqlPool(url, { label: 'mysql connector "shop"', logger });
       try {
-        await assert.rejects(new MysqlSource(limited, 'shop', undefined, { kind: 'mysql', connector: 'shop', url }).check(), (error: unknown) => {
-          assert.ok(error instanceof AccessError);
-          assert.equal(error.code, 'PERMISSION_DENIED');
-          assert.match(error.message, new RegExp(`^connectors\\.shop: user "${user}" at 127\\.0\\.0\\.1:3306/${db.name} is not allowed to do this \\(Access denied for user '${user}'@'%' to database '${db.name}'\\)`));
-          assert.doesNotMatch(error.message, /right-password-4711/);
-          return true;
-        });
+        const checked = await new MysqlSource(limited, 'shop', undefined, { kind: 'mysql', connector: 'shop', url }).check();
+        assert.deepEqual([checked.ok, checked.code], [false, 'PERMISSION_DENIED']);
+        assert.match(checked.reason, new RegExp(`^connectors\\.shop: user "${user}" at 127\\.0\\.0\\.1:3306/${db.name} is not allowed to do this \\(Access denied for user '${user}'@'%' to database '${db.name}'\\)`));
+        assert.doesNotMatch(checked.reason, /right-password-4711/);
       } finally {
         await limited.end();
       }
@@ -388,14 +381,14 @@ describe('mysql connector (MariaDB)', { skip: false }, () => {
 
     it('check() prepares the connector query: a missing table is INVALID_QUERY', async (t) => {
       if (skip) return t.skip(skip);
-      await new MysqlSource(pool, 'shop', 'SELECT id FROM orders WHERE batch = :source_path', access).check();
-      await assert.rejects(new MysqlSource(pool, 'shop', 'SELECT id FROM nope WHERE batch = :source_path', access).check(), (error: unknown) => {
-        assert.ok(error instanceof SourceError);
-        assert.equal(error.code, 'INVALID_QUERY');
-        assert.match(error.message, /^connectors\.shop\.query is not valid: Table '\w+\.nope' doesn't exist$/);
-        return true;
-      });
-      await new MysqlTarget(pool, 'shop', access).check();
+      const good = await new MysqlSource(pool, 'shop', 'SELECT id FROM orders WHERE batch = :source_path', access).check();
+      assert.equal(good.ok, true, good.reason);
+      assert.match(good.reason, /^connected, server \S+, query prepared$/);
+      const missing = await new MysqlSource(pool, 'shop', 'SELECT id FROM nope WHERE batch = :source_path', access).check();
+      assert.deepEqual([missing.ok, missing.code], [false, 'INVALID_QUERY']);
+      assert.match(missing.reason, /^connectors\.shop\.query is not valid: Table '\w+\.nope' doesn't exist$/);
+      const target = await new MysqlTarget(pool, 'shop', access).check();
+      assert.deepEqual([target.ok, target.reason], [true, 'loadable (local_infile on)']);
     });
   });
 
