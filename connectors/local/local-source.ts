@@ -121,13 +121,16 @@ function readCsvHeader(file: string, name: string, options: Record<string, unkno
  * Stages one local (or already downloaded) file as a single Parquet file in `stagingDir`.
  * Shared by every file-based source connector. Nested values become their JSON text.
  * @param name the file's name in messages: its path relative to the connector's root, or the object's URI.
- * @throws SourceError `UNREADABLE_SOURCE` when the file is not valid `format`, in Sluice's words (see
+ * Honours `request.signal` before and right after the Parquet sink (which itself cannot be interrupted).
+ * @throws the signal's reason (an AbortError) when cancelled; SourceError `UNREADABLE_SOURCE` when the file is not valid `format`, in Sluice's words (see
  *   ./read-errors.ts: file, line, byte offset and the fix; Polars' message in `details.polars`);
  *   `DUPLICATE_COLUMN` when a CSV header names a column twice.
  */
 export async function stageFile(file: string, format: SourceFormat, request: StageSourceRequest, name = path.basename(file)): Promise<StagedSource> {
   const out = path.join(request.stagingDir, 'source-00000.parquet');
   const csv = request.spec.source.csv ?? {};
+  // Polars' sink cannot be interrupted: a cancelled staging stops before it, or right after it (its output deleted).
+  request.signal.throwIfAborted();
   try {
     if (format === 'json') {
       const bytes = statSync(file).size;
@@ -172,6 +175,10 @@ export async function stageFile(file: string, format: SourceFormat, request: Sta
     if (error instanceof SourceError) throw error;
     const options = { delimiter: csv.delimiter ?? ',', quote: csv.quote ?? '"', hasHeader: csv.has_header ?? true };
     throw await explainReadError(error, { file, name, format, csv: options });
+  }
+  if (request.signal.aborted) {
+    await rm(out, { force: true });
+    request.signal.throwIfAborted();
   }
   const meta = pl.scanParquet(out);
   const columns = meta.columns;

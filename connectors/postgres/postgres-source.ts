@@ -73,12 +73,13 @@ export class PostgresSource implements SourceConnector {
     let columns: string[] = [];
     let rows = 0;
     await withPgClient(this.pool, `postgres connector "${this.connectorName}"`, async (client) => {
+      let cursor: Cursor | undefined;
       try {
-        const cursor = client.query(new Cursor(text, [request.sourcePath], { rowMode: 'array', types: TEXT_TYPES }));
+        cursor = client.query(new Cursor(text, [request.sourcePath], { rowMode: 'array', types: TEXT_TYPES }));
         for (let chunk = 0; ; chunk++) {
           if (request.signal.aborted) throw new Error('cancelled');
           const { batch, fields } = await new Promise<{ batch: unknown[][]; fields: string[] }>((resolve, reject) => {
-            cursor.read(Math.min(this.fetchRows, request.chunkRows), (error, result, meta) => {
+            cursor!.read(Math.min(this.fetchRows, request.chunkRows), (error, result, meta) => {
               if (error) reject(error);
               else resolve({ batch: result as unknown[][], fields: (meta?.fields ?? []).map((f) => f.name) });
             });
@@ -95,8 +96,12 @@ export class PostgresSource implements SourceConnector {
           request.onProgress({ rows, chunk });
           if (batch.length === 0) break;
         }
-        await new Promise<void>((resolve) => cursor.close(() => resolve()));
+        await new Promise<void>((resolve) => cursor!.close(() => resolve()));
       } catch (error) {
+        // An open cursor would hold the client: every later query on it (the pool's next user) would wait forever.
+        // (A lost connection never answers the close: wait at most 2 s, the client is released as broken then.)
+        const open = cursor;
+        if (open) await Promise.race([new Promise<void>((resolve) => open.close(() => resolve())), new Promise<void>((resolve) => setTimeout(resolve, 2_000).unref())]);
         const code = (error as { code?: string }).code;
         if (code && code !== '42501' && /^(42|22)/.test(code)) {
           throw new SourceError('INVALID_QUERY', `the source query failed: ${(error as Error).message}`, { cause: error });
