@@ -22,6 +22,7 @@ import { MysqlSource } from '../../connectors/mysql/mysql-source';
 import { MysqlTarget } from '../../connectors/mysql/mysql-target';
 import { validateFlowSpec, type FlowSpec } from '../../flows/flow-spec';
 import { ROW_COLUMN } from '../../transform/map-chunk';
+import { testConnection } from '../../ops/test-connection';
 import { createMysqlTestDatabase, mysqlSkip, type MysqlTestDatabase } from '../helpers/mysql-server';
 import { logger } from '../helpers/services';
 
@@ -367,6 +368,23 @@ describe('mysql connector (MariaDB)', { skip: false }, () => {
       const target = await new MysqlTarget(pool, 'shop', access).check();
       assert.deepEqual([target.ok, target.reason], [true, 'loadable (local_infile on)']);
     });
+  });
+
+  it('sluice test-connections checks a mysql connector through its source and target check()s, no password in a reason', async (t) => {
+    if (skip) return t.skip(skip);
+    const options = { projectDir: tempDir('sluice-mysql-check-'), timeoutMs: 10_000 };
+    const ok = await testConnection('shop', { kind: 'mysql', url: db.url, query: 'SELECT id FROM orders WHERE batch = :source_path' }, options);
+    assert.equal(ok.ok, true, ok.reason);
+    assert.match(ok.reason, /^connected, server \S+, query prepared; loadable \(local_infile on\)$/);
+    assert.deepEqual(Object.keys(ok.detail ?? {}), ['server_version']);
+    const url = new URL(db.url);
+    url.password = 'wrong-password-4711';
+    const refused = await testConnection('shop', { kind: 'mysql', url: url.toString() }, options);
+    assert.equal(refused.ok, false);
+    assert.match(refused.reason, /^connectors\.shop: MySQL at 127\.0\.0\.1:3306\/\w+ refused user "root"/);
+    assert.doesNotMatch(JSON.stringify(refused), /wrong-password-4711/);
+    const badQuery = await testConnection('shop', { kind: 'mysql', url: db.url, query: 'SELECT id FROM nope WHERE batch = :source_path' }, options);
+    assert.deepEqual([badQuery.ok, /^connectors\.shop\.query is not valid: Table '\w+\.nope' doesn't exist$/.test(badQuery.reason)], [false, true]);
   });
 
   it('a connection killed while held fails with CONNECTION_LOST, and the process lives on', async (t) => {
