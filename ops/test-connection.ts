@@ -11,7 +11,7 @@
  * |---|---|
  * | `postgres` | (connectors/postgres/postgres-check.ts) connect, `SHOW server_version`, `SELECT 1`; with a `query`, `EXPLAIN` it in a read-only transaction with `:source_path` bound to NULL (plans it: tables, columns and grants are checked, nothing is read) |
  * | `s3` | (connectors/s3/s3-check.ts) `HeadBucket` on every bucket config sends through this connector (`staging.s3`, `data_store.s3`); when none, `ListBuckets` (endpoint reachable, credentials accepted; an `AccessDenied` answer still proves the credentials and is OK, with a note) |
- * | `mysql` | the connector's own `check()`s (connectors/mysql/): connect, `SELECT 1`, with a `query` prepare it (parsed, tables and columns resolved, nothing read); then the target check (`local_infile` on) — when it fails the row stays OK, its reason saying the connector cannot be a target |
+ * | `mysql` | the connector's own `check()`s (connectors/mysql/): connect, the server version, with a `query` prepare it (parsed, tables and columns resolved, nothing read); then the target check (`local_infile` on) — when it fails the row stays OK, its reason saying the connector cannot be a target |
  * | `local` | (`LocalSource.check`) the root exists, is a directory, can be listed, and a temporary file can be written and deleted in it |
  * | `smtp` | (connectors/smtp/smtp-check.ts) nodemailer `verify()` (connect, greeting, TLS, authentication), then a real test email "Sluice test-connections: <connector> OK" to `notifications.email.to` when that section names this connector, else to the `to` addresses given (`--to`), else no email (said in the reason) |
  * | `sftp` | the connector's own `check()`: connect, the host key matches `host_key`, authenticated, `root` exists and is a folder |
