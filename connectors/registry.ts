@@ -85,6 +85,9 @@ export class ConnectorRegistry {
       this.pools.delete(name);
       this.s3Clients.get(name)?.destroy();
       this.s3Clients.delete(name);
+      const mysqlPool = this.mysqlPools.get(name);
+      if (mysqlPool) closing.push(mysqlPool.end().catch(() => undefined));
+      this.mysqlPools.delete(name);
     }
     await Promise.all(closing);
   }
