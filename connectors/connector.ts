@@ -7,12 +7,37 @@
  * - A **target** loads a run's mapped and rejected Parquet chunks inside a transaction it owns,
  *   effectively once: a retried load neither duplicates nor loses a row.
  *
- * New connector kinds (S3, …) implement these two interfaces in their own folder and register in
- * `connectors/registry.ts`.
+ * - Both **check** themselves (`check()`): `sluice test-connections` is orchestration over these checks.
+ *
+ * New connector kinds implement these two interfaces in their own folder, register in
+ * `connectors/registry.ts` (construction and `check()`), add one line to
+ * tests/integration/connector-conformance.test.ts, and a section to docs/connectors.md.
  */
 import type { LinkStepMetadata } from '../common/run-model';
 import type { DataFrame } from 'nodejs-polars';
 import type { FlowSpec, SourceFormat } from '../flows/flow-spec';
+
+/** Options of a connector's `check()`. */
+export interface CheckOptions {
+  /** Give up after this many milliseconds (the result then says so). @default 10000 */
+  timeoutMs?: number;
+  /** Aborted when the caller gives up: the check closes what it opened and returns. */
+  signal?: AbortSignal;
+}
+
+/**
+ * What a connector's `check()` found: reachable, authenticated, and the configured query, table, bucket or
+ * path valid. Never holds a secret (URL passwords and keys are masked). One row of `sluice test-connections`.
+ */
+export interface CheckResult {
+  ok: boolean;
+  /** OK: what was verified (`PostgreSQL 16.4, SELECT 1 ok`); FAILED: what failed and what to fix. */
+  reason: string;
+  /** FAILED: the stable error code when the failure is one (`AUTH_FAILED`, `INVALID_QUERY`, `SOURCE_NOT_FOUND`…). */
+  code?: string;
+  /** Facts found on the way: server version, root, buckets checked… */
+  detail?: Record<string, unknown>;
+}
 
 /** Progress callback: called at least once per chunk, so activities can heartbeat. */
 export type ProgressFn = (progress: { rows: number; chunk: number }) => void;
@@ -58,8 +83,11 @@ export interface SourceConnector {
    * after it succeeded (an activity retry), it reports the same result without moving anything.
    */
   readonly afterLoad?: (request: AfterLoadRequest) => Promise<AfterLoadResult>;
-  /** Connection test: resolves when reachable and readable; throws saying why not. */
-  check(): Promise<void>;
+  /**
+   * Connection test: reachable, authenticated, and what the source reads (root, query, bucket) valid.
+   * Never rejects: a failure is `{ ok: false, reason }` (see {@link CheckResult}); runs at most `timeoutMs`.
+   */
+  check(options?: CheckOptions): Promise<CheckResult>;
   /**
    * Streams the source into Parquet files under `request.stagingDir`.
    * @throws SourceError for user-fixable problems (missing file, unreadable format, path outside the root).
@@ -116,7 +144,8 @@ export interface LoadResult {
 
 export interface TargetConnector {
   readonly kind: string;
-  check(): Promise<void>;
+  /** Connection test: reachable, authenticated, loadable (see {@link SourceConnector.check}). Never rejects. */
+  check(options?: CheckOptions): Promise<CheckResult>;
   /**
    * Loads mapped and rejected rows and a ledger row keyed by `executionId` in one transaction
    * (database targets also run the flow's `target.link` statements in it, after the rows);
@@ -139,6 +168,7 @@ export interface TargetConnector {
    * holds (`write: upsert`). See connectors/postgres/dry-run-inspect.ts.
    */
   inspectForDryRun?(request: { spec: FlowSpec; mappedFiles: string[]; countRows: boolean }): Promise<{ location: string; tableExists: boolean; existingRows: number | null; existingKeys: number | null }>;
-  /** Releases pools and handles. */
-  close(): Promise<void>;
+  // No close(): a connector holds no handle of its own. Its pools and clients belong to the ConnectorRegistry
+  // (shared by a connector's source and target), which ends them in `forget()` and `close()`; a check opens
+  // and closes its own connection.
 }

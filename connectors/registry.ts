@@ -9,10 +9,12 @@ import type { Pool as MysqlPool } from 'mysql2/promise';
 import type { Pool } from 'pg';
 import { ConfigError } from '../common/errors';
 import { parse } from 'yaml';
+import { LIBPQ_PASSWORD } from '../config/secrets';
 import { resolveConfigFile, type ConnectorConfig, type S3ConnectorConfig, type SluiceConfig } from '../config/sluice-config';
 import { createPool, type PoolLogger } from '../db/pg-pool';
 import { postgresConnectorAccess, type MysqlAccess } from './access-errors';
-import type { SourceConnector, TargetConnector } from './connector';
+import { scrubDetail, scrubSecrets } from './check';
+import type { CheckOptions, CheckResult, SourceConnector, TargetConnector } from './connector';
 import { LocalSource } from './local/local-source';
 import { createMysqlPool } from './mysql/mysql-pool';
 import { MysqlSource } from './mysql/mysql-source';
@@ -20,9 +22,19 @@ import { MysqlTarget } from './mysql/mysql-target';
 import { PostgresSource } from './postgres/postgres-source';
 import { PostgresTarget } from './postgres/postgres-target';
 import { createS3Client } from './s3/s3-client';
+import type { ConfiguredBucket, S3CheckSettings } from './s3/s3-check';
 import { S3Source } from './s3/s3-source';
 import { S3Target } from './s3/s3-target';
 import { SftpSource } from './sftp/sftp-source';
+import { checkSmtp } from './smtp/smtp-check';
+
+/** Options of {@link ConnectorRegistry.check}. */
+export interface ConnectorCheckOptions extends CheckOptions {
+  /** `smtp`: send the test email to these addresses (none: verify only). */
+  emailTo?: string[];
+  /** `smtp`: the environment's name, for the test email's text. */
+  environment?: string;
+}
 
 export class ConnectorRegistry {
   private readonly pools = new Map<string, Pool>();
@@ -73,6 +85,9 @@ export class ConnectorRegistry {
       this.pools.delete(name);
       this.s3Clients.get(name)?.destroy();
       this.s3Clients.delete(name);
+      const mysqlPool = this.mysqlPools.get(name);
+      if (mysqlPool) closing.push(mysqlPool.end().catch(() => undefined));
+      this.mysqlPools.delete(name);
     }
     await Promise.all(closing);
   }
@@ -111,6 +126,55 @@ export class ConnectorRegistry {
     return { pool, access: { kind: 'mysql', connector: name, url } };
   }
 
+  /** What an s3 connector's check heads: the buckets config reaches through it (`staging.s3`, `data_store.s3`). */
+  private s3CheckSettings(name: string, config: S3ConnectorConfig): S3CheckSettings {
+    const buckets: ConfiguredBucket[] = [];
+    const add = (location: { connector: string; bucket: string } | undefined, usedBy: string) => {
+      if (location?.connector === name && !buckets.some((b) => b.bucket === location.bucket)) buckets.push({ bucket: location.bucket, usedBy });
+    };
+    add(this.config.staging?.s3, 'staging.s3');
+    if (this.config.dataStore?.backend === 's3') add(this.config.dataStore.s3, 'data_store.s3');
+    return { ...(config.endpoint ? { endpoint: config.endpoint } : {}), region: config.region, buckets, secrets: connectorSecrets(config) };
+  }
+
+  /**
+   * Checks connector `name` through its own `check()`s: what `sluice test-connections` prints for it. A kind that is
+   * both a source and a target is checked as a source (postgres, s3: the target's check is the same probe); mysql
+   * then also as a target, whose failure is a note (the connector still works as a source); smtp verifies, and sends
+   * a test email to `emailTo`. Never rejects; every secret of the connector is masked.
+   * @throws ConfigError `UNKNOWN_CONNECTOR` (and the other errors of {@link source}) for a name it cannot check.
+   */
+  async check(name: string, options: ConnectorCheckOptions = {}): Promise<CheckResult> {
+    const config = this.connectorConfig(name);
+    const secrets = connectorSecrets(config);
+    const result = await this.checkKind(name, config, options);
+    const detail = scrubDetail(result.detail, secrets);
+    return { ...result, reason: scrubSecrets(result.reason, secrets), ...(detail ? { detail } : {}) };
+  }
+
+  private async checkKind(name: string, config: ConnectorConfig, options: ConnectorCheckOptions): Promise<CheckResult> {
+    const { signal, timeoutMs } = options;
+    switch (config.kind) {
+      case 'postgres':
+        if (!config.url && !this.config.databaseUrl) {
+          return { ok: false, reason: `connectors.${name} has no url and no metadata database is configured — set connectors.${name}.url, or DATABASE_URL`, code: 'NO_DATABASE' };
+        }
+        return this.source(name).check({ signal, timeoutMs });
+      case 'local':
+      case 's3':
+      case 'sftp':
+        return this.source(name).check({ signal, timeoutMs });
+      case 'mysql': {
+        const source = await this.source(name).check({ signal, timeoutMs });
+        if (!source.ok) return source;
+        const target = await this.target(name).check({ signal, timeoutMs });
+        return { ...source, reason: `${source.reason}; ${target.ok ? target.reason : `cannot be a target: ${target.reason}`}` };
+      }
+      case 'smtp':
+        return checkSmtp(name, config, { signal, timeoutMs, to: options.emailTo ?? [], ...(options.environment ? { environment: options.environment } : {}) });
+    }
+  }
+
   /**
    * @throws ConfigError `UNKNOWN_CONNECTOR`, or `CONNECTOR_NOT_A_SOURCE` for kinds that cannot read.
    */
@@ -118,11 +182,11 @@ export class ConnectorRegistry {
     const config = this.connectorConfig(name);
     switch (config.kind) {
       case 'local':
-        return new LocalSource(path.resolve(this.config.projectDir, config.root));
+        return new LocalSource(path.resolve(this.config.projectDir, config.root), name);
       case 'postgres':
         return new PostgresSource(this.pool(name, config.url), name, config.query, config.fetch_rows ?? 100_000, postgresConnectorAccess(name, config.url, this.config.databaseUrl ?? ''));
       case 's3':
-        return new S3Source(this.s3Client(name, config), name);
+        return new S3Source(this.s3Client(name, config), name, this.s3CheckSettings(name, config));
       case 'sftp':
         return new SftpSource(config, name, this.config.projectDir, this.logger);
       case 'mysql': {
@@ -145,7 +209,7 @@ export class ConnectorRegistry {
       case 'local':
         throw new ConfigError('CONNECTOR_NOT_A_TARGET', `connector "${name}" (kind local) cannot be a target yet; use a postgres connector`);
       case 's3':
-        return new S3Target(this.s3Client(name, config), name);
+        return new S3Target(this.s3Client(name, config), name, { check: this.s3CheckSettings(name, config) });
       case 'sftp':
         throw new ConfigError('CONNECTOR_NOT_A_TARGET', `connector "${name}" (kind sftp) is a source only; load into a postgres or s3 connector`);
       case 'mysql': {
@@ -166,6 +230,44 @@ export class ConnectorRegistry {
     for (const client of this.s3Clients.values()) client.destroy();
     this.s3Clients.clear();
   }
+}
+
+/** The secret values of one connector config (URL passwords raw and decoded, keys, passwords): what its check masks. */
+export function connectorSecrets(config: ConnectorConfig): string[] {
+  const values: string[] = [];
+  const fromUrl = (url: string | undefined) => {
+    if (!url) return;
+    try {
+      const password = new URL(url).password;
+      if (password) values.push(password, decodeURIComponent(password));
+    } catch {
+      const password = LIBPQ_PASSWORD.exec(url)?.[2];
+      if (password) values.push(password.replace(/^'|'$/g, ''));
+    }
+  };
+  switch (config.kind) {
+    case 'postgres':
+    case 'mysql':
+      fromUrl(config.url);
+      break;
+    case 's3':
+      for (const value of [config.access_key_id, config.secret_access_key, config.session_token]) if (value) values.push(value);
+      break;
+    case 'smtp':
+      if (config.password) values.push(config.password);
+      break;
+    case 'sftp':
+      for (const value of [config.password, config.private_key, config.passphrase]) if (value) values.push(value);
+      break;
+    case 'local':
+      break;
+  }
+  return values;
+}
+
+/** The secret values of a connection URL (its password, raw and decoded): what a check of it masks. */
+export function urlSecrets(url: string | undefined): string[] {
+  return connectorSecrets({ kind: 'postgres', ...(url ? { url } : {}) } as ConnectorConfig);
 }
 
 /**

@@ -13,14 +13,17 @@
  * struct or list) is staged as its JSON text; a CSV header naming a column twice is refused
  * (`DUPLICATE_COLUMN`), and quoted header names are unescaped (`"my ""quoted"" col"` → `my "quoted" col`).
  */
-import { existsSync, realpathSync, statSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { constants, existsSync, realpathSync, statSync } from 'node:fs';
+import { access, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pl, { type DataType } from 'nodejs-polars';
 import { SourceError } from '../../common/errors';
 import type { SourceFormat } from '../../flows/flow-spec';
 import { isNested, nestedAsJsonText } from '../../transform/field-types';
-import type { SourceConnector, StagedSource, StageSourceRequest } from '../connector';
+import { CheckFailure, errorCode, messageOf, probe } from '../check';
+import type { CheckOptions, CheckResult, SourceConnector, StagedSource, StageSourceRequest } from '../connector';
 import { explainReadError } from './read-errors';
 
 /**
@@ -118,13 +121,16 @@ function readCsvHeader(file: string, name: string, options: Record<string, unkno
  * Stages one local (or already downloaded) file as a single Parquet file in `stagingDir`.
  * Shared by every file-based source connector. Nested values become their JSON text.
  * @param name the file's name in messages: its path relative to the connector's root, or the object's URI.
- * @throws SourceError `UNREADABLE_SOURCE` when the file is not valid `format`, in Sluice's words (see
+ * Honours `request.signal` before and right after the Parquet sink (which itself cannot be interrupted).
+ * @throws the signal's reason (an AbortError) when cancelled; SourceError `UNREADABLE_SOURCE` when the file is not valid `format`, in Sluice's words (see
  *   ./read-errors.ts: file, line, byte offset and the fix; Polars' message in `details.polars`);
  *   `DUPLICATE_COLUMN` when a CSV header names a column twice.
  */
 export async function stageFile(file: string, format: SourceFormat, request: StageSourceRequest, name = path.basename(file)): Promise<StagedSource> {
   const out = path.join(request.stagingDir, 'source-00000.parquet');
   const csv = request.spec.source.csv ?? {};
+  // Polars' sink cannot be interrupted: a cancelled staging stops before it, or right after it (its output deleted).
+  request.signal.throwIfAborted();
   try {
     if (format === 'json') {
       const bytes = statSync(file).size;
@@ -170,6 +176,10 @@ export async function stageFile(file: string, format: SourceFormat, request: Sta
     const options = { delimiter: csv.delimiter ?? ',', quote: csv.quote ?? '"', hasHeader: csv.has_header ?? true };
     throw await explainReadError(error, { file, name, format, csv: options });
   }
+  if (request.signal.aborted) {
+    await rm(out, { force: true });
+    request.signal.throwIfAborted();
+  }
   const meta = pl.scanParquet(out);
   const columns = meta.columns;
   const rows = Number(meta.select(pl.len().alias('n')).collectSync().getColumn('n').get(0));
@@ -184,10 +194,47 @@ function mib(bytes: number): string {
 
 export class LocalSource implements SourceConnector {
   readonly kind = 'local';
-  constructor(private readonly root: string) {}
+  /** @param root the absolute root folder; @param connectorName for check() reasons (`connectors.<name>.root`). */
+  constructor(
+    private readonly root: string,
+    private readonly connectorName = 'local',
+  ) {}
 
-  async check(): Promise<void> {
-    if (!existsSync(this.root) || !statSync(this.root).isDirectory()) throw new Error(`root ${this.root} is not a folder`);
+  /**
+   * The root exists, is a folder, can be listed, and a temporary file can be written and deleted in it (Sluice
+   * moves processed files out of it). Never rejects.
+   */
+  async check(options: CheckOptions = {}): Promise<CheckResult> {
+    const root = this.root;
+    const fix = `connectors.${this.connectorName}.root`;
+    return probe(options, {
+      body: async () => {
+        let info;
+        try {
+          info = await stat(root);
+        } catch (error) {
+          if (errorCode(error) === 'ENOENT') throw new CheckFailure(`${root} does not exist — create it, or fix ${fix}`, 'SOURCE_NOT_FOUND');
+          throw error;
+        }
+        if (!info.isDirectory()) throw new CheckFailure(`${root} is not a directory — fix ${fix}`);
+        try {
+          await access(root, constants.R_OK | constants.X_OK);
+          await readdir(root);
+        } catch (error) {
+          throw new CheckFailure(`${root} cannot be listed by this user (${errorCode(error) ?? messageOf(error)}) — fix its permissions`, 'PERMISSION_DENIED');
+        }
+        const scratch = path.join(root, `.sluice-test-connections-${process.pid}-${randomUUID().slice(0, 8)}`);
+        try {
+          await writeFile(scratch, 'sluice test-connections\n', { flag: 'wx' });
+        } catch (error) {
+          throw new CheckFailure(`${root} is not writable by this user (${errorCode(error) ?? messageOf(error)}) — fix its permissions (Sluice moves processed files out of it)`, 'PERMISSION_DENIED');
+        }
+        await rm(scratch, { force: true });
+        return { reason: `${root} is a readable and writable directory`, detail: { root } };
+      },
+      explain: (error) => `${messageOf(error)} — check ${fix}`,
+      onTimeout: `is ${root} on a hung network mount?`,
+    });
   }
 
   async stage(request: StageSourceRequest): Promise<StagedSource> {

@@ -17,10 +17,11 @@
 import path from 'node:path';
 import pl from 'nodejs-polars';
 import type { Connection as CoreConnection } from 'mysql2';
-import type { Pool } from 'mysql2/promise';
+import type { Pool, RowDataPacket } from 'mysql2/promise';
 import { SourceError } from '../../common/errors';
 import { withAccessErrors, type MysqlAccess } from '../access-errors';
-import type { SourceConnector, StagedSource, StageSourceRequest } from '../connector';
+import type { CheckOptions, CheckResult, SourceConnector, StagedSource, StageSourceRequest } from '../connector';
+import { mysqlCheck } from './mysql-check';
 import { withMysqlConnection } from './mysql-pool';
 
 /**
@@ -102,23 +103,29 @@ export class MysqlSource implements SourceConnector {
   }
 
   /**
-   * Connects and runs `SELECT 1`; with a query, prepares it (the server parses it and resolves its tables and columns; nothing is read).
-   * @throws AccessError `AUTH_FAILED` / `PERMISSION_DENIED`; SourceError `INVALID_QUERY` when the query does not prepare.
+   * Connects, reads the server version; with a query, prepares it (the server parses it and resolves its tables and
+   * columns; nothing is read). Never rejects: a failure's `code` is AUTH_FAILED / PERMISSION_DENIED, or INVALID_QUERY
+   * when the query does not prepare.
    */
-  async check(): Promise<void> {
-    await withAccessErrors(this.access, () =>
-      withMysqlConnection(this.pool, this.label, async (connection) => {
-        await connection.query('SELECT 1');
-        if (!this.connectorQuery) return;
-        const { sql } = bindMysqlSourcePath(this.connectorQuery);
-        try {
-          await connection.prepare(sql);
-          connection.unprepare(sql);
-        } catch (error) {
-          if (isQueryError(error)) throw new SourceError('INVALID_QUERY', `connectors.${this.connectorName}.query is not valid: ${(error as Error).message}`, { cause: error });
-          throw error;
-        }
-      }),
+  async check(options: CheckOptions = {}): Promise<CheckResult> {
+    return mysqlCheck(this.access, options, () =>
+      withAccessErrors(this.access, () =>
+        withMysqlConnection(this.pool, this.label, async (connection) => {
+          const [rows] = await connection.query<RowDataPacket[]>('SELECT VERSION() AS version');
+          const version = String(rows[0]?.version ?? '');
+          if (this.connectorQuery) {
+            const { sql } = bindMysqlSourcePath(this.connectorQuery);
+            try {
+              await connection.prepare(sql);
+              connection.unprepare(sql);
+            } catch (error) {
+              if (isQueryError(error)) throw new SourceError('INVALID_QUERY', `connectors.${this.connectorName}.query is not valid: ${(error as Error).message}`, { cause: error });
+              throw error;
+            }
+          }
+          return { reason: `connected, server ${version}${this.connectorQuery ? ', query prepared' : ''}`, detail: { server_version: version } };
+        }),
+      ),
     );
   }
 

@@ -31,7 +31,8 @@ import { TargetError } from '../../common/errors';
 import type { FieldSpec, FieldType, FlowSpec } from '../../flows/flow-spec';
 import { ROW_COLUMN } from '../../transform/map-chunk';
 import { withAccessErrors, type MysqlAccess } from '../access-errors';
-import type { LinkStepResult, LoadRequest, LoadResult, TargetConnector } from '../connector';
+import type { CheckOptions, CheckResult, LinkStepResult, LoadRequest, LoadResult, TargetConnector } from '../connector';
+import { mysqlCheck } from './mysql-check';
 import { withMysqlConnection } from './mysql-pool';
 
 /** MySQL/MariaDB column type for each field type (beside `POSTGRES_TYPES`, transform/field-types.ts). */
@@ -188,23 +189,23 @@ export class MysqlTarget implements TargetConnector {
   }
 
   /**
-   * Connects, runs `SELECT 1` and reads `local_infile` (a server that refuses LOCAL cannot be loaded into).
-   * @throws AccessError `AUTH_FAILED` / `PERMISSION_DENIED`; TargetError `TARGET_REJECTED_LOAD` when the server has `local_infile` off.
+   * Connects and reads `local_infile` (a server that refuses LOCAL cannot be loaded into). Never rejects: a failure's
+   * `code` is AUTH_FAILED / PERMISSION_DENIED, or TARGET_REJECTED_LOAD when the server has `local_infile` off.
    */
-  async check(): Promise<void> {
-    await withAccessErrors(this.access, async () => {
-      const [rows] = await this.pool.query<RowDataPacket[]>('SELECT @@local_infile AS local_infile');
-      if (Number(rows[0]?.local_infile) !== 1) {
-        throw new TargetError(
-          'TARGET_REJECTED_LOAD',
-          `connectors.${this.connectorName}: the server has local_infile off, so LOAD DATA LOCAL INFILE is refused; set local_infile=1 on the server (SET GLOBAL local_infile = 1)`,
-        );
-      }
-    });
+  async check(options: CheckOptions = {}): Promise<CheckResult> {
+    return mysqlCheck(this.access, options, () =>
+      withAccessErrors(this.access, async () => {
+        const [rows] = await this.pool.query<RowDataPacket[]>('SELECT @@local_infile AS local_infile');
+        if (Number(rows[0]?.local_infile) !== 1) {
+          throw new TargetError(
+            'TARGET_REJECTED_LOAD',
+            `connectors.${this.connectorName}: the server has local_infile off, so LOAD DATA LOCAL INFILE is refused; set local_infile=1 on the server (SET GLOBAL local_infile = 1)`,
+          );
+        }
+        return { reason: 'loadable (local_infile on)' };
+      }),
+    );
   }
-
-  /** The pool belongs to the connector registry, which ends it; nothing to release here. */
-  async close(): Promise<void> {}
 
   /**
    * See {@link TargetConnector.load}.

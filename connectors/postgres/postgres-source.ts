@@ -16,22 +16,14 @@ import Cursor from 'pg-cursor';
 import { SourceError } from '../../common/errors';
 import { withPgClient } from '../../db/pg-pool';
 import { postgresConnectorAccess, withAccessErrors, type PostgresAccess } from '../access-errors';
-import type { SourceConnector, StagedSource, StageSourceRequest } from '../connector';
+import type { CheckOptions, CheckResult, SourceConnector, StagedSource, StageSourceRequest } from '../connector';
+import { bindSourcePath } from './bind-source-path';
+import { checkPostgres } from './postgres-check';
 
 /** Keeps every value as the text Postgres sent. */
 const TEXT_TYPES = { getTypeParser: () => (value: string) => value };
 
-/**
- * Replaces each `:source_path` placeholder with `$1`. `::source_path` (a cast) is left alone.
- * @throws SourceError `INVALID_QUERY` when the query has no placeholder (it would read the same rows for every run).
- */
-export function bindSourcePath(query: string): string {
-  const bound = query.replace(/(?<!:):source_path\b/g, '$1');
-  if (bound === query) {
-    throw new SourceError('INVALID_QUERY', 'the source query must use :source_path (e.g. "SELECT * FROM invoices WHERE batch_id = :source_path")');
-  }
-  return bound;
-}
+export { bindSourcePath };
 
 export class PostgresSource implements SourceConnector {
   readonly kind = 'postgres';
@@ -50,9 +42,17 @@ export class PostgresSource implements SourceConnector {
     this.access = access ?? postgresConnectorAccess('postgres', pool.options.connectionString ?? '', '');
   }
 
-  /** @throws AccessError `AUTH_FAILED` when the server refuses the credentials. */
-  async check(): Promise<void> {
-    await withAccessErrors(this.access, () => this.pool.query('SELECT 1'));
+  /**
+   * A connection of its own, server version, `SELECT 1`; with the connector's query, EXPLAIN it (`:source_path`
+   * bound to NULL) in a read-only transaction. Never rejects (see connectors/postgres/postgres-check.ts).
+   */
+  async check(options: CheckOptions = {}): Promise<CheckResult> {
+    return checkPostgres({
+      ...options,
+      url: this.access.url,
+      fix: this.access.setting,
+      ...(this.connectorQuery === undefined ? {} : { query: this.connectorQuery, queryFix: `connectors.${this.connectorName}.query` }),
+    });
   }
 
   /**
@@ -73,12 +73,13 @@ export class PostgresSource implements SourceConnector {
     let columns: string[] = [];
     let rows = 0;
     await withPgClient(this.pool, `postgres connector "${this.connectorName}"`, async (client) => {
+      let cursor: Cursor | undefined;
       try {
-        const cursor = client.query(new Cursor(text, [request.sourcePath], { rowMode: 'array', types: TEXT_TYPES }));
+        cursor = client.query(new Cursor(text, [request.sourcePath], { rowMode: 'array', types: TEXT_TYPES }));
         for (let chunk = 0; ; chunk++) {
           if (request.signal.aborted) throw new Error('cancelled');
           const { batch, fields } = await new Promise<{ batch: unknown[][]; fields: string[] }>((resolve, reject) => {
-            cursor.read(Math.min(this.fetchRows, request.chunkRows), (error, result, meta) => {
+            cursor!.read(Math.min(this.fetchRows, request.chunkRows), (error, result, meta) => {
               if (error) reject(error);
               else resolve({ batch: result as unknown[][], fields: (meta?.fields ?? []).map((f) => f.name) });
             });
@@ -95,8 +96,12 @@ export class PostgresSource implements SourceConnector {
           request.onProgress({ rows, chunk });
           if (batch.length === 0) break;
         }
-        await new Promise<void>((resolve) => cursor.close(() => resolve()));
+        await new Promise<void>((resolve) => cursor!.close(() => resolve()));
       } catch (error) {
+        // An open cursor would hold the client: every later query on it (the pool's next user) would wait forever.
+        // (A lost connection never answers the close: wait at most 2 s, the client is released as broken then.)
+        const open = cursor;
+        if (open) await Promise.race([new Promise<void>((resolve) => open.close(() => resolve())), new Promise<void>((resolve) => setTimeout(resolve, 2_000).unref())]);
         const code = (error as { code?: string }).code;
         if (code && code !== '42501' && /^(42|22)/.test(code)) {
           throw new SourceError('INVALID_QUERY', `the source query failed: ${(error as Error).message}`, { cause: error });

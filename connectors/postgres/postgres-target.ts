@@ -28,8 +28,9 @@ import { POSTGRES_TYPES } from '../../transform/field-types';
 import { ROW_COLUMN } from '../../transform/map-chunk';
 import { quoteIdent } from '../../transform/polars-sql';
 import { postgresConnectorAccess, withAccessErrors, type PostgresAccess } from '../access-errors';
-import type { LinkStepResult, LoadRequest, LoadResult, StreamLoadRequest, TargetConnector } from '../connector';
 import { inspectPostgresTarget } from './dry-run-inspect';
+import type { CheckOptions, CheckResult, LinkStepResult, LoadRequest, LoadResult, StreamLoadRequest, TargetConnector } from '../connector';
+import { checkPostgres } from './postgres-check';
 import { runLinkSteps } from './link-steps';
 
 const LEDGER_DDL = `
@@ -129,13 +130,10 @@ export class PostgresTarget implements TargetConnector {
     return `postgres connector "${this.connectorName}"`;
   }
 
-  /** @throws AccessError `AUTH_FAILED` when the server refuses the credentials. */
-  async check(): Promise<void> {
-    await withAccessErrors(this.access, () => this.pool.query('SELECT 1'));
+  /** A connection of its own, server version, `SELECT 1` (connectors/postgres/postgres-check.ts). Never rejects. */
+  async check(options: CheckOptions = {}): Promise<CheckResult> {
+    return checkPostgres({ ...options, url: this.access.url, fix: this.access.setting });
   }
-
-  /** The pool belongs to the connector registry, which ends it; nothing to release here. */
-  async close(): Promise<void> {}
 
   /** A dry run's read-only look at the target (connectors/postgres/dry-run-inspect.ts). */
   async inspectForDryRun(request: { spec: FlowSpec; mappedFiles: string[]; countRows: boolean }) {

@@ -15,26 +15,25 @@ import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { GetObjectCommand, ListBucketsCommand, type S3Client } from '@aws-sdk/client-s3';
-import type { SourceConnector, StagedSource, StageSourceRequest } from '../connector';
+import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { CheckOptions, CheckResult, SourceConnector, StagedSource, StageSourceRequest } from '../connector';
 import { downloadPath, downloadProgress } from '../local/download';
 import { detectFormat, stageFile } from '../local/local-source';
+import { checkS3, type S3CheckSettings } from './s3-check';
 import { mapS3Error, parseS3Uri } from './s3-client';
 
 export class S3Source implements SourceConnector {
   readonly kind = 's3';
+  /** @param checkSettings where the connector points and the buckets its check() heads (connectors/s3/s3-check.ts). */
   constructor(
     private readonly client: S3Client,
     private readonly connectorName: string,
+    private readonly checkSettings: S3CheckSettings = { endpoint: 'the S3 endpoint', region: '', buckets: [] },
   ) {}
 
-  /** Lists buckets: proves the endpoint is reachable and the credentials are accepted. */
-  async check(): Promise<void> {
-    try {
-      await this.client.send(new ListBucketsCommand({}));
-    } catch (error) {
-      throw mapS3Error(error, 'source', 'the bucket listing (ListBuckets)', this.connectorName);
-    }
+  /** HeadBucket on the configured buckets, else ListBuckets (connectors/s3/s3-check.ts). Never rejects. */
+  async check(options: CheckOptions = {}): Promise<CheckResult> {
+    return checkS3(this.client, this.connectorName, this.checkSettings, options);
   }
 
   async stage(request: StageSourceRequest): Promise<StagedSource> {

@@ -29,7 +29,6 @@ import {
   CreateMultipartUploadCommand,
   DeleteObjectCommand,
   HeadObjectCommand,
-  ListBucketsCommand,
   ListMultipartUploadsCommand,
   UploadPartCopyCommand,
   type S3Client,
@@ -40,7 +39,8 @@ import pl from 'nodejs-polars';
 import { TargetError } from '../../common/errors';
 import type { FlowSpec, TargetFormat } from '../../flows/flow-spec';
 import { emptyRejected, ROW_COLUMN } from '../../transform/map-chunk';
-import type { LoadRequest, LoadResult, TargetConnector } from '../connector';
+import type { CheckOptions, CheckResult, LoadRequest, LoadResult, TargetConnector } from '../connector';
+import { checkS3, type S3CheckSettings } from './s3-check';
 import { formatS3Uri, mapS3Error, parseS3Uri, renderPathTemplate, s3ErrorCode, type S3Uri } from './s3-client';
 
 /** Object metadata keys (sent as `x-amz-meta-…`) on a published mapped object. */
@@ -77,6 +77,8 @@ export interface S3TargetOptions {
    * (the same for every retry, so a retry renders the same key), or now outside an activity.
    */
   loadDate?: () => Date;
+  /** Where the connector points and the buckets its check() heads (connectors/s3/s3-check.ts). */
+  check?: S3CheckSettings;
 }
 
 /**
@@ -119,6 +121,7 @@ export class S3Target implements TargetConnector {
   private readonly singleCopyLimit: number;
   private readonly copyPartSize: number;
   private readonly loadDate: () => Date;
+  private readonly checkSettings: S3CheckSettings;
 
   constructor(
     private readonly client: S3Client,
@@ -129,19 +132,13 @@ export class S3Target implements TargetConnector {
     this.singleCopyLimit = options.singleCopyLimit ?? SINGLE_COPY_LIMIT;
     this.copyPartSize = options.copyPartSize ?? 512 * 1024 * 1024;
     this.loadDate = options.loadDate ?? defaultLoadDate;
+    this.checkSettings = options.check ?? { endpoint: 'the S3 endpoint', region: '', buckets: [] };
   }
 
-  /** Lists buckets: proves the endpoint is reachable and the credentials are accepted. */
-  async check(): Promise<void> {
-    try {
-      await this.client.send(new ListBucketsCommand({}));
-    } catch (error) {
-      throw mapS3Error(error, 'target', 'the bucket listing (ListBuckets)', this.connectorName);
-    }
+  /** HeadBucket on the configured buckets, else ListBuckets (connectors/s3/s3-check.ts). Never rejects. */
+  async check(options: CheckOptions = {}): Promise<CheckResult> {
+    return checkS3(this.client, this.connectorName, this.checkSettings, options);
   }
-
-  /** Nothing to release: the registry owns the S3 client (shared with the connector's source). */
-  async close(): Promise<void> {}
 
   async load(request: LoadRequest): Promise<LoadResult> {
     const { spec } = request;

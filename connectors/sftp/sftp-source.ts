@@ -34,7 +34,8 @@ import SftpClient from 'ssh2-sftp-client';
 import { ConfigError, SourceError, TransientError, UserError } from '../../common/errors';
 import { SFTP_INSECURE_HOST_KEY, type SftpConnectorConfig } from '../../config/sluice-config';
 import { accessError, type SftpAccess } from '../access-errors';
-import type { AfterLoadRequest, AfterLoadResult, SourceConnector, StagedSource, StageSourceRequest } from '../connector';
+import { messageOf, probe } from '../check';
+import type { AfterLoadRequest, AfterLoadResult, CheckOptions, CheckResult, SourceConnector, StagedSource, StageSourceRequest } from '../connector';
 import { downloadPath, downloadProgress } from '../local/download';
 import { detectFormat, stageFile } from '../local/local-source';
 
@@ -269,17 +270,22 @@ export class SftpSource implements SourceConnector {
     return real;
   }
 
-  /** Connects, checks the host key, authenticates and checks the root is a folder. */
-  async check(): Promise<void> {
-    await this.withSession(async () => undefined);
-  }
-
-  /** What `check()` verified, for `sluice test-connections`. */
-  async describe(): Promise<{ root: string; hostKey: string }> {
-    let hostKey = this.config.host_key;
-    const root = await this.withSession(async (session) => session.root);
-    if (hostKey === SFTP_INSECURE_HOST_KEY) hostKey = 'not checked (insecure-accept-any)';
-    return { root, hostKey };
+  /**
+   * Connects, checks the host key against `host_key`, authenticates and checks the root is a folder. Never rejects:
+   * a failure's reason is the error's own message (HOST_KEY_MISMATCH, AUTH_FAILED, SOURCE_NOT_FOUND, CONNECTION_LOST…).
+   */
+  async check(options: CheckOptions = {}): Promise<CheckResult> {
+    const { host, port, username } = this.config;
+    return probe(options, {
+      secrets: [this.config.password, this.config.private_key, this.config.passphrase].filter((v): v is string => Boolean(v)),
+      onTimeout: `a firewall, or the wrong host or port? check ${this.name}.host and port`,
+      explain: (error) => messageOf(error),
+      body: async (signal) => {
+        const root = await this.withSession(async (session) => session.root, signal);
+        const hostKey = this.config.host_key === SFTP_INSECURE_HOST_KEY ? 'not checked (insecure-accept-any)' : this.config.host_key;
+        return { reason: `connected to ${host}:${port} as ${username}, host key ${hostKey}, root ${root} is a folder`, detail: { root, host_key: hostKey } };
+      },
+    });
   }
 
   async stage(request: StageSourceRequest): Promise<StagedSource> {

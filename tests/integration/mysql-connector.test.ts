@@ -14,7 +14,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Pool, RowDataPacket } from 'mysql2/promise';
 import pl from 'nodejs-polars';
-import { AccessError, SourceError, TargetError, TransientError } from '../../common/errors';
+import { SourceError, TargetError, TransientError } from '../../common/errors';
 import type { MysqlAccess } from '../../connectors/access-errors';
 import type { LoadRequest } from '../../connectors/connector';
 import { createMysqlPool } from '../../connectors/mysql/mysql-pool';
@@ -22,6 +22,7 @@ import { MysqlSource } from '../../connectors/mysql/mysql-source';
 import { MysqlTarget } from '../../connectors/mysql/mysql-target';
 import { validateFlowSpec, type FlowSpec } from '../../flows/flow-spec';
 import { ROW_COLUMN } from '../../transform/map-chunk';
+import { testConnection } from '../../ops/test-connection';
 import { createMysqlTestDatabase, mysqlSkip, type MysqlTestDatabase } from '../helpers/mysql-server';
 import { logger } from '../helpers/services';
 
@@ -190,29 +191,6 @@ describe('mysql connector (MariaDB)', { skip: false }, () => {
     await assert.rejects(stage('SELECT * FROM orders', 'b1'), (error: unknown) => error instanceof SourceError && error.code === 'INVALID_QUERY');
   });
 
-  it('stops staging promptly when cancelled, and the pool stays usable', async (t) => {
-    if (skip) return t.skip(skip);
-    const controller = new AbortController();
-    const stagingDir = tempDir('sluice-mysql-cancel-');
-    const started = Date.now();
-    await assert.rejects(
-      new MysqlSource(pool, 'shop', undefined, access).stage({
-        sourcePath: 'b1',
-        spec: sourceSpec('SELECT * FROM orders WHERE batch = :source_path ORDER BY id'),
-        stagingDir,
-        chunkRows: 100,
-        onProgress: (p) => {
-          if (p.chunk === 1) controller.abort();
-        },
-        signal: controller.signal,
-      }),
-      /staging cancelled/,
-    );
-    assert.ok(Date.now() - started < 5_000);
-    const [rows] = await pool.query<RowDataPacket[]>('SELECT COUNT(*) AS n FROM orders');
-    assert.equal(Number(rows[0]!.n), 2_501);
-  });
-
   describe('target', () => {
     const dir = tempDir('sluice-mysql-target-');
     const request = (spec: FlowSpec, executionId: string, mappedFiles: string[], rejectedFiles: string[] = []): LoadRequest => ({
@@ -353,16 +331,12 @@ describe('mysql connector (MariaDB)', { skip: false }, () => {
       const wrong = createMysqlPool(url, { label: 'mysql connector "shop"', logger });
       try {
         for (const check of [() => new MysqlSource(wrong, 'shop', undefined, { kind: 'mysql', connector: 'shop', url }).check(), () => new MysqlTarget(wrong, 'shop', { kind: 'mysql', connector: 'shop', url }).check()]) {
-          await assert.rejects(check(), (error: unknown) => {
-            assert.ok(error instanceof AccessError);
-            assert.equal(error.code, 'AUTH_FAILED');
-            assert.equal(
-              error.message,
-              `connectors.shop: MySQL at 127.0.0.1:3306/${db.name} refused user "root" (Access denied for user 'root'@'127.0.0.1' (using password: YES)); check the user and password in connectors.shop.url, or the secret it references`,
-            );
-            assert.doesNotMatch(error.message, /wrong-password-4711/);
-            return true;
-          });
+          const checked = await check();
+          assert.deepEqual([checked.ok, checked.code], [false, 'AUTH_FAILED']);
+          assert.equal(
+            checked.reason,
+            `connectors.shop: MySQL at 127.0.0.1:3306/${db.name} refused user "root" (Access denied for user 'root'@'127.0.0.1' (using password: YES)); check the user and password in connectors.shop.url, or the secret it references`,
+          );
         }
       } finally {
         await wrong.end();
@@ -374,13 +348,10 @@ describe('mysql connector (MariaDB)', { skip: false }, () => {
       const url = `mysql://${user}:right-password-4711@127.0.0.1:3306/${db.name}`;
       const limited = createMysqlPool(url, { label: 'mysql connector "shop"', logger });
       try {
-        await assert.rejects(new MysqlSource(limited, 'shop', undefined, { kind: 'mysql', connector: 'shop', url }).check(), (error: unknown) => {
-          assert.ok(error instanceof AccessError);
-          assert.equal(error.code, 'PERMISSION_DENIED');
-          assert.match(error.message, new RegExp(`^connectors\\.shop: user "${user}" at 127\\.0\\.0\\.1:3306/${db.name} is not allowed to do this \\(Access denied for user '${user}'@'%' to database '${db.name}'\\)`));
-          assert.doesNotMatch(error.message, /right-password-4711/);
-          return true;
-        });
+        const checked = await new MysqlSource(limited, 'shop', undefined, { kind: 'mysql', connector: 'shop', url }).check();
+        assert.deepEqual([checked.ok, checked.code], [false, 'PERMISSION_DENIED']);
+        assert.match(checked.reason, new RegExp(`^connectors\\.shop: user "${user}" at 127\\.0\\.0\\.1:3306/${db.name} is not allowed to do this \\(Access denied for user '${user}'@'%' to database '${db.name}'\\)`));
+        assert.doesNotMatch(checked.reason, /right-password-4711/);
       } finally {
         await limited.end();
       }
@@ -388,15 +359,32 @@ describe('mysql connector (MariaDB)', { skip: false }, () => {
 
     it('check() prepares the connector query: a missing table is INVALID_QUERY', async (t) => {
       if (skip) return t.skip(skip);
-      await new MysqlSource(pool, 'shop', 'SELECT id FROM orders WHERE batch = :source_path', access).check();
-      await assert.rejects(new MysqlSource(pool, 'shop', 'SELECT id FROM nope WHERE batch = :source_path', access).check(), (error: unknown) => {
-        assert.ok(error instanceof SourceError);
-        assert.equal(error.code, 'INVALID_QUERY');
-        assert.match(error.message, /^connectors\.shop\.query is not valid: Table '\w+\.nope' doesn't exist$/);
-        return true;
-      });
-      await new MysqlTarget(pool, 'shop', access).check();
+      const good = await new MysqlSource(pool, 'shop', 'SELECT id FROM orders WHERE batch = :source_path', access).check();
+      assert.equal(good.ok, true, good.reason);
+      assert.match(good.reason, /^connected, server \S+, query prepared$/);
+      const missing = await new MysqlSource(pool, 'shop', 'SELECT id FROM nope WHERE batch = :source_path', access).check();
+      assert.deepEqual([missing.ok, missing.code], [false, 'INVALID_QUERY']);
+      assert.match(missing.reason, /^connectors\.shop\.query is not valid: Table '\w+\.nope' doesn't exist$/);
+      const target = await new MysqlTarget(pool, 'shop', access).check();
+      assert.deepEqual([target.ok, target.reason], [true, 'loadable (local_infile on)']);
     });
+  });
+
+  it('sluice test-connections checks a mysql connector through its source and target check()s, no password in a reason', async (t) => {
+    if (skip) return t.skip(skip);
+    const options = { projectDir: tempDir('sluice-mysql-check-'), timeoutMs: 10_000 };
+    const ok = await testConnection('shop', { kind: 'mysql', url: db.url, query: 'SELECT id FROM orders WHERE batch = :source_path' }, options);
+    assert.equal(ok.ok, true, ok.reason);
+    assert.match(ok.reason, /^connected, server \S+, query prepared; loadable \(local_infile on\)$/);
+    assert.deepEqual(Object.keys(ok.detail ?? {}), ['server_version']);
+    const url = new URL(db.url);
+    url.password = 'wrong-password-4711';
+    const refused = await testConnection('shop', { kind: 'mysql', url: url.toString() }, options);
+    assert.equal(refused.ok, false);
+    assert.match(refused.reason, /^connectors\.shop: MySQL at 127\.0\.0\.1:3306\/\w+ refused user "root"/);
+    assert.doesNotMatch(JSON.stringify(refused), /wrong-password-4711/);
+    const badQuery = await testConnection('shop', { kind: 'mysql', url: db.url, query: 'SELECT id FROM nope WHERE batch = :source_path' }, options);
+    assert.deepEqual([badQuery.ok, /^connectors\.shop\.query is not valid: Table '\w+\.nope' doesn't exist$/.test(badQuery.reason)], [false, true]);
   });
 
   it('a connection killed while held fails with CONNECTION_LOST, and the process lives on', async (t) => {
