@@ -13,6 +13,7 @@
 import type { LinkStepMetadata } from '../common/run-model';
 import type { DataFrame } from 'nodejs-polars';
 import type { FlowSpec, SourceFormat } from '../flows/flow-spec';
+import type { ListRejectsRequest, RejectsPage, RejectsSummary, RejectsTarget } from './rejects';
 
 /** Progress callback: called at least once per chunk, so activities can heartbeat. */
 export type ProgressFn = (progress: { rows: number; chunk: number }) => void;
@@ -133,6 +134,18 @@ export interface TargetConnector {
    * @throws TargetError as {@link load}; whatever the frame source throws (after rolling back).
    */
   loadStream?(request: StreamLoadRequest): Promise<LoadResult | null>;
+  /**
+   * Optional, for targets that can read rejects back (postgres, s3): one page of an execution's rejects, in row
+   * order, filtered by rule and/or field (see connectors/rejects.ts).
+   * @throws InvalidRequestError `INVALID_CURSOR`; TargetError `REJECTS_NOT_READY` (the execution is not loaded),
+   *   `REJECTS_GONE` (its rejects table or object is gone or was overwritten).
+   */
+  listRejects?(request: ListRejectsRequest): Promise<RejectsPage>;
+  /**
+   * Optional, with {@link listRejects}: rows rejected, errors by (field, rule), most frequent messages.
+   * @throws as {@link listRejects}.
+   */
+  summarizeRejects?(request: RejectsTarget): Promise<RejectsSummary>;
   /** Releases pools and handles. */
   close(): Promise<void>;
 }

@@ -29,7 +29,9 @@ import { ROW_COLUMN } from '../../transform/map-chunk';
 import { quoteIdent } from '../../transform/polars-sql';
 import { postgresConnectorAccess, withAccessErrors, type PostgresAccess } from '../access-errors';
 import type { LinkStepResult, LoadRequest, LoadResult, StreamLoadRequest, TargetConnector } from '../connector';
+import type { ListRejectsRequest, RejectsPage, RejectsSummary, RejectsTarget } from '../rejects';
 import { runLinkSteps } from './link-steps';
+import { listPostgresRejects, summarizePostgresRejects } from './postgres-rejects';
 
 const LEDGER_DDL = `
   CREATE SCHEMA IF NOT EXISTS sluice;
@@ -131,6 +133,16 @@ export class PostgresTarget implements TargetConnector {
   /** @throws AccessError `AUTH_FAILED` when the server refuses the credentials. */
   async check(): Promise<void> {
     await withAccessErrors(this.access, () => this.pool.query('SELECT 1'));
+  }
+
+  /** One page of an execution's rejects (postgres-rejects.ts). */
+  listRejects(request: ListRejectsRequest): Promise<RejectsPage> {
+    return listPostgresRejects(this.pool, this.access, request);
+  }
+
+  /** The summary of an execution's rejects (postgres-rejects.ts). */
+  summarizeRejects(target: RejectsTarget): Promise<RejectsSummary> {
+    return summarizePostgresRejects(this.pool, this.access, target);
   }
 
   /** The pool belongs to the connector registry, which ends it; nothing to release here. */

@@ -41,6 +41,8 @@ import { TargetError } from '../../common/errors';
 import type { FlowSpec, TargetFormat } from '../../flows/flow-spec';
 import { emptyRejected, ROW_COLUMN } from '../../transform/map-chunk';
 import type { LoadRequest, LoadResult, TargetConnector } from '../connector';
+import type { ListRejectsRequest, RejectsPage, RejectsSummary, RejectsTarget } from '../rejects';
+import { S3RejectsReader } from './s3-rejects';
 import { formatS3Uri, mapS3Error, parseS3Uri, renderPathTemplate, s3ErrorCode, type S3Uri } from './s3-client';
 
 /** Object metadata keys (sent as `x-amz-meta-…`) on a published mapped object. */
@@ -119,6 +121,7 @@ export class S3Target implements TargetConnector {
   private readonly singleCopyLimit: number;
   private readonly copyPartSize: number;
   private readonly loadDate: () => Date;
+  private readonly rejects: S3RejectsReader;
 
   constructor(
     private readonly client: S3Client,
@@ -129,6 +132,7 @@ export class S3Target implements TargetConnector {
     this.singleCopyLimit = options.singleCopyLimit ?? SINGLE_COPY_LIMIT;
     this.copyPartSize = options.copyPartSize ?? 512 * 1024 * 1024;
     this.loadDate = options.loadDate ?? defaultLoadDate;
+    this.rejects = new S3RejectsReader(client, connectorName, targetFormat);
   }
 
   /** Lists buckets: proves the endpoint is reachable and the credentials are accepted. */
@@ -140,8 +144,20 @@ export class S3Target implements TargetConnector {
     }
   }
 
-  /** Nothing to release: the registry owns the S3 client (shared with the connector's source). */
-  async close(): Promise<void> {}
+  /** One page of an execution's rejects, from its rejects object (s3-rejects.ts). */
+  listRejects(request: ListRejectsRequest): Promise<RejectsPage> {
+    return this.rejects.list(request);
+  }
+
+  /** The summary of an execution's rejects, from its rejects object (s3-rejects.ts). */
+  summarizeRejects(target: RejectsTarget): Promise<RejectsSummary> {
+    return this.rejects.summarize(target);
+  }
+
+  /** Deletes rejects objects downloaded by {@link listRejects}; the registry owns the S3 client (shared with the connector's source). */
+  async close(): Promise<void> {
+    await this.rejects.close();
+  }
 
   async load(request: LoadRequest): Promise<LoadResult> {
     const { spec } = request;
