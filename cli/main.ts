@@ -44,6 +44,7 @@ import { addTestConnectionsCommand } from './test-connections-command';
 import { addHousekeepingCommands } from './housekeeping-command';
 import { addMailCommands } from './mail-command';
 import { addFlowsCommands } from './flows-command';
+import { addRejectsCommand } from './rejects-command';
 import { assertFlowCanRun } from '../transform/flow-check';
 import { portNumber, seconds, wholeNumber } from './number-options';
 import { runJson, runSummaryJson } from '../client/run-json';
@@ -56,6 +57,7 @@ function clientFor(config: SluiceConfig): Sluice {
     taskQueue: config.temporal.taskQueue,
     environment: config.environment,
     databaseUrl: config.databaseUrl,
+    config,
   });
 }
 
@@ -363,6 +365,7 @@ export function buildProgram(): Command {
   addTestConnectionsCommand(program);
   addHousekeepingCommands(program);
   addMailCommands(program);
+  addRejectsCommand(program, clientFor);
   return program;
 }
 

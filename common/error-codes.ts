@@ -79,6 +79,7 @@ export const ERROR_CATALOGUE = {
   INVALID_JSON: { kind: 'user', status: 400, description: 'the request body is not valid JSON' },
   INVALID_LIMIT: { kind: 'user', status: 400, description: 'a page size (limit) outside its allowed range' },
   INVALID_MASTER_KEY: { kind: 'user', status: 400, description: 'a master key (SLUICE_MASTER_KEY, or its file) that is not a valid key' },
+  INVALID_OUT_FILE: { kind: 'user', status: 400, description: 'sluice rejects --out names a file that is not .csv or .parquet' },
   INVALID_PIPELINE_NAME: { kind: 'user', status: 400, description: 'not a pipeline name (lower-case letters, digits, "-" or "_", starting with a letter)' },
   INVALID_PIPELINE_SPEC: { kind: 'user', status: 400, description: 'the pipeline file is invalid; the message lists every problem with its path and line' },
   INVALID_QUERY: { kind: 'user', status: 400, description: 'a database source query without :source_path, missing, or refused by the database' },
