@@ -92,8 +92,9 @@ export async function summarizePostgresRejects(pool: Pool, access: PostgresAcces
         [target.executionId],
       ),
       pool.query<{ message: string; n: string }>(
-        `SELECT e->>'message' AS message, count(*) AS n FROM ${table}, jsonb_array_elements(errors) AS e
-         WHERE execution_id = $1 GROUP BY 1 ORDER BY n DESC, message COLLATE "C" LIMIT $2`,
+        `SELECT message, n FROM (
+           SELECT e->>'message' AS message, count(*) AS n FROM ${table}, jsonb_array_elements(errors) AS e WHERE execution_id = $1 GROUP BY 1
+         ) AS m ORDER BY n DESC, message COLLATE "C" LIMIT $2`,
         [target.executionId, TOP_MESSAGES],
       ),
     ]);
