@@ -73,6 +73,11 @@ target: { connector: warehouse, table: public.ri_orders_strict, write: append }
 max_reject_ratio: 0.01
 ${fields}`;
 
+interface Answer {
+  status: number;
+  body: any; // eslint-disable-line @typescript-eslint/no-explicit-any -- JSON answers, asserted field by field
+}
+
 interface Group {
   field: string | null;
   rule: string;
@@ -93,7 +98,7 @@ describe('inspecting rejects (CLI, API, SDK) on postgres and s3 targets', () => 
 
   const cli = (args: string[]): Promise<CliResult> => runCli(args, { cwd: stack.dir, env: cliEnv });
 
-  async function call(route: string, token = READER): Promise<{ status: number; body: any }> {
+  async function call(route: string, token = READER): Promise<Answer> {
     const response = await fetch(`${gateway.url}${route}`, { headers: { authorization: `Bearer ${token}` } });
     return { status: response.status, body: await response.json() };
   }
@@ -275,7 +280,7 @@ describe('inspecting rejects (CLI, API, SDK) on postgres and s3 targets', () => 
     const seen: number[] = [];
     let cursor: string | null = null;
     do {
-      const page: { status: number; body: any } = await call(`/v1/runs/${encodeURIComponent(pgRun)}/rejects?limit=400${cursor ? `&cursor=${cursor}` : ''}`);
+      const page: Answer = await call(`/v1/runs/${encodeURIComponent(pgRun)}/rejects?limit=400${cursor ? `&cursor=${cursor}` : ''}`);
       assert.equal(page.status, 200, JSON.stringify(page.body));
       assert.deepEqual(nonSnakeKeys(page.body.rejects.map((r: { record: unknown }) => ({ ...r, record: {} }))), []);
       seen.push(...page.body.rejects.map((r: { row_number: number }) => r.row_number));
@@ -351,5 +356,26 @@ describe('inspecting rejects (CLI, API, SDK) on postgres and s3 targets', () => 
     const unknown = await cli(['rejects', 'no-such-run']);
     assert.equal(unknown.code, 2);
     assert.match(unknown.stderr, /^error: .*no-such-run/);
+  });
+  it("only the run's latest loaded execution counts: after a forced rerun, the earlier load's rejects are left out", { timeout: 180_000 }, async () => {
+    const first = await sluice.rejectsSummary(pgRun);
+    const rerun = await stack.sluice.run({ flowVersion: first.flowVersion, sourcePath: 'orders.csv', forceRerun: true });
+    assert.equal(rerun.id, pgRun);
+    await rerun.wait({ timeoutMs: 180_000 });
+    const second = await sluice.rejectsSummary(pgRun);
+    assert.notEqual(second.executionId, first.executionId);
+    const table = await stack.db.pool.query<{ execution_id: string; n: number }>(
+      'SELECT execution_id, count(*)::int AS n FROM public.ri_orders_rejects WHERE run_id = $1 GROUP BY 1 ORDER BY 1',
+      [pgRun],
+    );
+    assert.deepEqual(table.rows, [
+      { execution_id: first.executionId, n: first.rowsRejected },
+      { execution_id: second.executionId, n: first.rowsRejected },
+    ].sort((a, b) => a.execution_id.localeCompare(b.execution_id)));
+    assert.equal(second.rowsRejected, first.rowsRejected);
+    assert.deepEqual(second.byFieldRule, first.byFieldRule);
+    const all = await pageAll(pgRun, { limit: 1000 });
+    assert.equal(all.rows.length, first.rowsRejected);
+    assert.deepEqual([...new Set(all.rows.map((r) => r.executionId))], [second.executionId]);
   });
 });
