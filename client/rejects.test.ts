@@ -1,7 +1,7 @@
 /**
  * Unit tests of the client's rejects reader up to the connector: which runs have rejects to read, and which target
- * kinds can read them back. The run source is a plain object (the reader's own small interface), and the mysql
- * connector's pool is never used (mysql2 pools connect lazily), so no service is needed.
+ * kinds can read them back. The run source and the target are plain objects (the reader's own small interfaces), so
+ * no service is needed.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -10,6 +10,7 @@ import { loadConfig } from '../config/sluice-config';
 import { parseFlowSpec } from '../flows/flow-spec';
 import type { FlowVersionStore } from '../flows/flow-versions';
 import { createLogger } from '../common/logger';
+import type { TargetConnector } from '../connectors/connector';
 import { RejectsReader, type RejectsRunSource } from './rejects';
 
 const spec = parseFlowSpec(`
@@ -31,13 +32,13 @@ function metadata(status: RunStatus, location: string | null, error?: RunMetadat
   };
 }
 
-function reader(status: RunStatus, meta: RunMetadata | undefined): RejectsReader {
+function reader(status: RunStatus, meta: RunMetadata | undefined, targetOf?: (name: string) => TargetConnector): RejectsReader {
   const runs: RejectsRunSource = {
     getRun: async (id) => ({ id, status, metadata: meta }),
     flowVersions: async () => ({ get: async () => ({ spec }) }) as unknown as FlowVersionStore,
   };
-  const config = { ...loadConfig({ projectDir: '/nonexistent', env: {} }), connectors: { shop: { kind: 'mysql' as const, url: 'mysql://root@127.0.0.1:1/shop' } } };
-  return new RejectsReader(runs, { config, environment: 'dev', logger: createLogger('test', 'silent') });
+  const config = { ...loadConfig({ projectDir: '/nonexistent', env: {} }), connectors: {} };
+  return new RejectsReader(runs, { config, environment: 'dev', logger: createLogger('test', 'silent'), ...(targetOf ? { targetOf } : {}) });
 }
 
 describe('RejectsReader', () => {
@@ -54,12 +55,14 @@ describe('RejectsReader', () => {
   });
 
   it('refuses a target kind that cannot read rejects back with REJECTS_NOT_SUPPORTED', async () => {
-    const r = reader('PARTIAL_FAILED', metadata('PARTIAL_FAILED', 'shop:orders_rejects'));
+    // A target kind without listRejects (every kind Sluice ships has it; a new kind may not yet).
+    const plain: TargetConnector = { kind: 'warehouse9', check: async () => undefined, load: async () => assert.fail('not loaded'), close: async () => undefined };
+    const r = reader('PARTIAL_FAILED', metadata('PARTIAL_FAILED', 'shop:orders_rejects'), () => plain);
     try {
       await assert.rejects(r.list('orders-v1-abc'), {
         code: 'REJECTS_NOT_SUPPORTED',
         message:
-          'run orders-v1-abc loaded into connector "shop" (kind mysql), whose rejects Sluice cannot read back yet; read them in shop:orders_rejects directly (postgres and s3 targets are supported)',
+          'run orders-v1-abc loaded into connector "shop" (kind warehouse9), whose rejects Sluice cannot read back yet; read them in shop:orders_rejects directly (postgres, s3 and mysql targets are supported)',
       });
     } finally {
       await r.close();

@@ -62,11 +62,12 @@ export class RejectsReader {
   private readonly targets = new Map<string, TargetConnector>();
 
   /**
-   * @param config the connectors (as the workers have them). @default `loadConfig({ environment })` on first use
+   * @param options.config the connectors (as the workers have them). @default `loadConfig({ environment })` on first use
+   * @param options.targetOf opens the target connector `name`. @default the config's connector registry
    */
   constructor(
     private readonly runs: RejectsRunSource,
-    private readonly options: { config?: SluiceConfig; environment: string; logger: PoolLogger },
+    private readonly options: { config?: SluiceConfig; environment: string; logger: PoolLogger; targetOf?: (name: string) => TargetConnector },
   ) {}
 
   /**
@@ -135,7 +136,7 @@ export class RejectsReader {
     if (!target.listRejects || !target.summarizeRejects) {
       throw new TargetError(
         'REJECTS_NOT_SUPPORTED',
-        `run ${runId} loaded into connector "${spec.target.connector}" (kind ${target.kind}), whose rejects Sluice cannot read back yet; read them in ${metadata.rejects.location} directly (postgres and s3 targets are supported)`,
+        `run ${runId} loaded into connector "${spec.target.connector}" (kind ${target.kind}), whose rejects Sluice cannot read back yet; read them in ${metadata.rejects.location} directly (postgres, s3 and mysql targets are supported)`,
         { details: { run_id: runId, connector: spec.target.connector, kind: target.kind } },
       );
     }
@@ -145,6 +146,10 @@ export class RejectsReader {
   /** The target connector `name`, opened once. */
   private target(name: string): TargetConnector {
     let target = this.targets.get(name);
+    if (!target && this.options.targetOf) {
+      target = this.options.targetOf(name);
+      this.targets.set(name, target);
+    }
     if (!target) {
       this.registry ??= new ConnectorRegistry(this.options.config ?? loadConfig({ environment: this.options.environment }), this.options.logger);
       target = this.registry.target(name);

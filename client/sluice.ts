@@ -266,7 +266,7 @@ export class Sluice {
    * original values and errors. Page on with `cursor: page.nextCursor`.
    * @param query.limit 1–1000. @default 100
    * @throws InvalidRequestError `RUN_NOT_FOUND`, `INVALID_LIMIT`, `INVALID_CURSOR`; TargetError `REJECTS_NOT_READY`
-   *   (running, or FAILED/CRASHED before its load), `REJECTS_NOT_SUPPORTED` (e.g. a mysql target), `REJECTS_GONE`.
+   *   (running, or FAILED/CRASHED before its load), `REJECTS_NOT_SUPPORTED` (a target kind without `listRejects`), `REJECTS_GONE`.
    */
   rejects(runId: string, query: RejectsQuery = {}): Promise<RejectsPage> {
     return this.rejectsOf().list(runId, query);

@@ -121,7 +121,7 @@ export const ERROR_CATALOGUE = {
   PROJECT_EXISTS: { kind: 'user', status: 500, description: 'sluice init would overwrite files of an existing project' },
   REJECTS_GONE: { kind: 'user', status: 410, description: "the run's rejects are no longer where its load wrote them (the rejects table or object was dropped, or a later run overwrote the object)" },
   REJECTS_NOT_READY: { kind: 'user', status: 409, description: 'the run has no rejects to read yet: it is still running, or it ended FAILED/CRASHED before its load' },
-  REJECTS_NOT_SUPPORTED: { kind: 'user', status: 422, description: "reading rejects back is not supported for the run's target kind (only postgres and s3 targets)" },
+  REJECTS_NOT_SUPPORTED: { kind: 'user', status: 422, description: "reading rejects back is not supported for the run's target kind (only postgres, s3 and mysql targets)" },
   REJECT_RATIO_EXCEEDED: { kind: 'user', status: 500, description: 'rejected / read rows above max_reject_ratio; nothing was written to the target (run FAILED)' },
   REPEATED_SOURCE_PATH: { kind: 'user', status: 409, description: 'the flow version already loaded this source_path (SUCCEEDED or PARTIAL_FAILED); pass force_rerun to load it again' },
   RESERVED_PIPELINE_NAME: { kind: 'user', status: 500, description: "a pipeline named like housekeeping's schedule" },

@@ -135,7 +135,7 @@ export interface TargetConnector {
    */
   loadStream?(request: StreamLoadRequest): Promise<LoadResult | null>;
   /**
-   * Optional, for targets that can read rejects back (postgres, s3): one page of an execution's rejects, in row
+   * Optional, for targets that can read rejects back (postgres, s3, mysql): one page of an execution's rejects, in row
    * order, filtered by rule and/or field (see connectors/rejects.ts).
    * @throws InvalidRequestError `INVALID_CURSOR`; TargetError `REJECTS_NOT_READY` (the execution is not loaded),
    *   `REJECTS_GONE` (its rejects table or object is gone or was overwritten).

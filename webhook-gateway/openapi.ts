@@ -314,7 +314,7 @@ export function openApiDocument(): JsonSchema {
             '404': errorResponse('`RUN_NOT_FOUND`.'),
             '409': errorResponse('`REJECTS_NOT_READY`: the run is still running, or ended FAILED/CRASHED before its load.'),
             '410': errorResponse('`REJECTS_GONE`: the rejects table or object was dropped or overwritten.'),
-            '422': errorResponse('`REJECTS_NOT_SUPPORTED`: the target kind cannot read rejects back (only postgres and s3).'),
+            '422': errorResponse('`REJECTS_NOT_SUPPORTED`: the target kind cannot read rejects back (postgres, s3 and mysql can).'),
           },
         },
       },

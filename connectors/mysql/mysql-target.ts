@@ -32,7 +32,9 @@ import type { FieldSpec, FieldType, FlowSpec } from '../../flows/flow-spec';
 import { ROW_COLUMN } from '../../transform/map-chunk';
 import { withAccessErrors, type MysqlAccess } from '../access-errors';
 import type { LinkStepResult, LoadRequest, LoadResult, TargetConnector } from '../connector';
+import type { ListRejectsRequest, RejectsPage, RejectsSummary, RejectsTarget } from '../rejects';
 import { withMysqlConnection } from './mysql-pool';
+import { listMysqlRejects, summarizeMysqlRejects } from './mysql-rejects';
 
 /** MySQL/MariaDB column type for each field type (beside `POSTGRES_TYPES`, transform/field-types.ts). */
 export const MYSQL_TYPES: Record<FieldType, string> = {
@@ -205,6 +207,16 @@ export class MysqlTarget implements TargetConnector {
 
   /** The pool belongs to the connector registry, which ends it; nothing to release here. */
   async close(): Promise<void> {}
+
+  /** One page of an execution's rejects (mysql-rejects.ts). */
+  listRejects(request: ListRejectsRequest): Promise<RejectsPage> {
+    return listMysqlRejects(this.pool, this.access, request);
+  }
+
+  /** The summary of an execution's rejects (mysql-rejects.ts). */
+  summarizeRejects(target: RejectsTarget): Promise<RejectsSummary> {
+    return summarizeMysqlRejects(this.pool, this.access, target);
+  }
 
   /**
    * See {@link TargetConnector.load}.

@@ -1,6 +1,6 @@
 /**
  * Integration: inspecting a run's rejects (docs/rejects.md "Inspecting rejects") on real services — the Temporal
- * dev server, PostgreSQL, versitygw (S3) and an in-process worker — through the CLI (`sluice rejects`, a child
+ * dev server, PostgreSQL, versitygw (S3), MariaDB and an in-process worker — through the CLI (`sluice rejects`, a child
  * process), the gateway's API (real HTTP) and the SDK. Every expectation is computed independently: with SQL on
  * the rejects table, or by reading the S3 rejects object with Polars.
  */
@@ -12,7 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import { CreateBucketCommand, GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import pl from 'nodejs-polars';
 import { Sluice } from '../../client/sluice';
-import type { GatewayToken } from '../../config/sluice-config';
+import type { GatewayToken, SluiceConfig } from '../../config/sluice-config';
 import { DEFAULT_WEBHOOK_SETTINGS } from '../../config/sluice-config';
 import type { RejectRow } from '../../connectors/rejects';
 import { createGatewayApp } from '../../webhook-gateway/create-gateway-app';
@@ -20,6 +20,7 @@ import { hashToken } from '../../webhook-gateway/auth';
 import { startGatewayServer, type GatewayServer } from '../../webhook-gateway/server';
 import { EventPublisher } from '../../webhooks/event-publisher';
 import { WebhookService } from '../../webhooks/webhook-service';
+import { createMysqlTestDatabase, mysqlSkip, type MysqlTestDatabase } from '../helpers/mysql-server';
 import { startS3Server, type S3Server } from '../helpers/s3-server';
 import { nonSnakeKeys } from '../helpers/snake-case';
 import { logger, PROJECT_DIR, runCli, startRunStack, type CliResult, type RunStack } from '../helpers/services';
@@ -66,6 +67,12 @@ source: { connector: files, format: csv }
 target: { connector: lake, path: "s3://${BUCKET}/orders/{run_id}.csv", format: csv, write: append }
 ${fields}`;
 
+const mysqlFlow = `
+name: ri_orders_my
+source: { connector: files, format: csv }
+target: { connector: shop, table: ri_orders, write: append }
+${fields}`;
+
 const strictFlow = `
 name: ri_orders_strict
 source: { connector: files, format: csv }
@@ -86,7 +93,7 @@ interface Group {
 
 const byGroup = (a: Group, b: Group) => `${a.field}:${a.rule}`.localeCompare(`${b.field}:${b.rule}`);
 
-describe('inspecting rejects (CLI, API, SDK) on postgres and s3 targets', () => {
+describe('inspecting rejects (CLI, API, SDK) on postgres, s3 and mysql targets', () => {
   let stack: RunStack;
   let s3: S3Server;
   let s3Client: S3Client;
@@ -94,6 +101,8 @@ describe('inspecting rejects (CLI, API, SDK) on postgres and s3 targets', () => 
   let gateway: GatewayServer;
   let pgRun: string;
   let s3Run: string;
+  let my: MysqlTestDatabase | undefined;
+  let mysqlSkipped: string | false;
   let cliEnv: NodeJS.ProcessEnv;
 
   const cli = (args: string[]): Promise<CliResult> => runCli(args, { cwd: stack.dir, env: cliEnv });
@@ -136,7 +145,10 @@ describe('inspecting rejects (CLI, API, SDK) on postgres and s3 targets', () => 
   before(async () => {
     s3 = await startS3Server(PROJECT_DIR);
     const lake = { kind: 's3' as const, endpoint: s3.endpoint, region: s3.region, force_path_style: true, access_key_id: s3.accessKeyId, secret_access_key: s3.secretAccessKey };
-    stack = await startRunStack({ connectors: () => ({ files: { kind: 'local', root: '.' }, warehouse: { kind: 'postgres' }, lake }) });
+    mysqlSkipped = await mysqlSkip();
+    if (!mysqlSkipped) my = await createMysqlTestDatabase();
+    const shop: SluiceConfig['connectors'] = my ? { shop: { kind: 'mysql', url: my.url } } : {};
+    stack = await startRunStack({ connectors: () => ({ files: { kind: 'local', root: '.' }, warehouse: { kind: 'postgres' }, lake, ...shop }) });
     s3Client = new S3Client({ endpoint: s3.endpoint, region: s3.region, forcePathStyle: true, credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey } });
     await s3Client.send(new CreateBucketCommand({ Bucket: BUCKET }));
     writeFileSync(path.join(stack.dir, 'orders.csv'), ordersCsv());
@@ -147,6 +159,7 @@ describe('inspecting rejects (CLI, API, SDK) on postgres and s3 targets', () => 
         '  files: { kind: local, root: . }',
         '  warehouse: { kind: postgres }',
         `  lake: { kind: s3, endpoint: "${s3.endpoint}", region: ${s3.region}, force_path_style: true, access_key_id: "\${env:LAKE_KEY}", secret_access_key: "\${env:LAKE_SECRET}" }`,
+        ...(my ? ['  shop: { kind: mysql, url: "${env:SHOP_URL}" }'] : []),
         '',
       ].join('\n'),
     );
@@ -158,6 +171,7 @@ describe('inspecting rejects (CLI, API, SDK) on postgres and s3 targets', () => 
       SLUICE_STATE_DIR: path.join(stack.config.staging.dir, 'state'),
       LAKE_KEY: s3.accessKeyId,
       LAKE_SECRET: s3.secretAccessKey,
+      ...(my ? { SHOP_URL: my.url } : {}),
     };
     // The gateway's client reads rejects with the workers' connectors.
     sluice = new Sluice({ connection: stack.env.connection, taskQueue: stack.config.temporal.taskQueue, databaseUrl: stack.db.url, config: stack.config });
@@ -179,6 +193,7 @@ describe('inspecting rejects (CLI, API, SDK) on postgres and s3 targets', () => 
     s3Client?.destroy();
     await stack?.stop();
     await s3?.stop();
+    await my?.drop();
   });
 
   it('sluice rejects --json: the summary equals the rejects table grouped with SQL, the sample its first rows', { timeout: 60_000 }, async () => {
@@ -335,6 +350,30 @@ describe('inspecting rejects (CLI, API, SDK) on postgres and s3 targets', () => 
     assert.deepEqual(filtered.rows.map((r) => r.rowNumber), (await sqlRejects(pgRun, `errors @> '[{"rule":"check","field":"amount"}]'`)).map((r) => r.row_number));
     const api = await call(`/v1/runs/${encodeURIComponent(s3Run)}/rejects/summary`);
     assert.deepEqual(api.body, out.summary);
+  });
+
+  it('a mysql target run: the same summary and pages, read from its rejects table', { timeout: 180_000 }, async (t) => {
+    if (mysqlSkipped || !my) return t.skip(mysqlSkipped || 'no MariaDB');
+    const version = await stack.runner.publish(mysqlFlow);
+    const run = await stack.sluice.run({ flowVersion: version, sourcePath: 'orders.csv' });
+    assert.equal((await run.wait({ timeoutMs: 180_000 })).status, 'PARTIAL_FAILED');
+    const result = await cli(['rejects', run.id, '--json']);
+    assert.equal(result.code, 0, result.stderr);
+    const out = JSON.parse(result.stdout);
+    assert.equal(out.summary.location, 'shop:ri_orders_rejects');
+    // The same data as the postgres run, so the same summary (rows, groups and messages).
+    const pgSummary = JSON.parse((await cli(['rejects', pgRun, '--json'])).stdout).summary;
+    const facts = (s: Record<string, unknown>) => ({ rows_rejected: s.rows_rejected, by_field_rule: s.by_field_rule, top_messages: s.top_messages });
+    assert.deepEqual(facts(out.summary), facts(pgSummary));
+    // Independently: the MariaDB table's rows.
+    const [rows] = await my.connection.query('SELECT `row_number`, record FROM ri_orders_rejects ORDER BY `row_number`');
+    const table = rows as { row_number: string; record: string }[];
+    assert.equal(out.summary.rows_rejected, table.length);
+    const all = await pageAll(run.id, { limit: 250 });
+    assert.deepEqual(all.rows.map((r) => r.rowNumber), table.map((r) => Number(r.row_number)));
+    assert.deepEqual(all.rows.map((r) => r.record), table.map((r) => JSON.parse(r.record)));
+    const filtered = await pageAll(run.id, { rule: 'check', field: 'amount', limit: 1000 });
+    assert.deepEqual(filtered.rows.map((r) => r.rowNumber), (await sqlRejects(pgRun, `errors @> '[{"rule":"check","field":"amount"}]'`)).map((r) => r.row_number));
   });
 
   it('a run that FAILED before its load has no rejects to read: exit 2, 409 REJECTS_NOT_READY', { timeout: 120_000 }, async () => {
