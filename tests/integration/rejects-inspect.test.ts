@@ -352,6 +352,21 @@ describe('inspecting rejects (CLI, API, SDK) on postgres, s3 and mysql targets',
     assert.deepEqual(api.body, out.summary);
   });
 
+  it('s3 rejects objects in parquet and ndjson read the same as csv', { timeout: 180_000 }, async () => {
+    const pgSummary = await sluice.rejectsSummary(pgRun);
+    const expected = (await sqlRejects(pgRun)).map((r) => [r.row_number, r.record, r.errors]);
+    for (const format of ['parquet', 'ndjson'] as const) {
+      const version = await stack.runner.publish(s3Flow.replace('name: ri_orders_s3', `name: ri_orders_${format}`).replace('{run_id}.csv", format: csv', `{run_id}.${format}", format: ${format}`));
+      const run = await stack.sluice.run({ flowVersion: version, sourcePath: 'orders.csv' });
+      assert.equal((await run.wait({ timeoutMs: 180_000 })).status, 'PARTIAL_FAILED');
+      const summary = await sluice.rejectsSummary(run.id);
+      assert.equal(summary.location, `s3://${BUCKET}/orders/${run.id}_rejects.${format}`);
+      assert.deepEqual([summary.rowsRejected, summary.byFieldRule, summary.topMessages], [pgSummary.rowsRejected, pgSummary.byFieldRule, pgSummary.topMessages], format);
+      const all = await pageAll(run.id, { limit: 1000 });
+      assert.deepEqual(all.rows.map((r) => [r.rowNumber, r.record, r.errors]), expected, format);
+    }
+  });
+
   it('a mysql target run: the same summary and pages, read from its rejects table', { timeout: 180_000 }, async (t) => {
     if (mysqlSkipped || !my) return t.skip(mysqlSkipped || 'no MariaDB');
     const version = await stack.runner.publish(mysqlFlow);
