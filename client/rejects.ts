@@ -14,7 +14,9 @@
  *
  * The JSON shapes (CLI `--json`, the gateway) are {@link rejectsPageJson} and {@link rejectsSummaryJson}.
  */
+import type { Client } from '@temporalio/client';
 import { TargetError } from '../common/errors';
+import { readRunState } from '../common/run-reader';
 import { TERMINAL_STATUSES, type RunMetadata, type RunStatus } from '../common/run-model';
 import { loadConfig, type SluiceConfig } from '../config/sluice-config';
 import type { TargetConnector } from '../connectors/connector';
@@ -64,10 +66,12 @@ export class RejectsReader {
   /**
    * @param options.config the connectors (as the workers have them). @default `loadConfig({ environment })` on first use
    * @param options.targetOf opens the target connector `name`. @default the config's connector registry
+   * @param options.client Temporal, to find a run's earlier executions when its latest did not load (a forced rerun
+   *   still running or FAILED). @default only the latest execution is considered
    */
   constructor(
     private readonly runs: RejectsRunSource,
-    private readonly options: { config?: SluiceConfig; environment: string; logger: PoolLogger; targetOf?: (name: string) => TargetConnector },
+    private readonly options: { config?: SluiceConfig; environment: string; logger: PoolLogger; targetOf?: (name: string) => TargetConnector; client?: Client },
   ) {}
 
   /**
@@ -119,7 +123,9 @@ export class RejectsReader {
    * (a SUCCEEDED run whose source_path read 0 rows).
    */
   private async resolve(runId: string): Promise<{ request: RejectsTarget; target: TargetConnector | null; flowVersion: string; status: RunStatus }> {
-    const run = await this.runs.getRun(runId);
+    const latest = await this.runs.getRun(runId);
+    // A forced rerun that is still going, or ended before its load, leaves the earlier load's rejects in place.
+    const run = !latest.metadata || !LOADED.includes(latest.status) ? ((await this.earlierLoaded(runId, latest.metadata?.run.execution_id)) ?? latest) : latest;
     const metadata = run.metadata;
     if (!metadata || !LOADED.includes(run.status)) {
       const why = !(TERMINAL_STATUSES as readonly string[]).includes(run.status)
@@ -141,6 +147,22 @@ export class RejectsReader {
       );
     }
     return { request, target, flowVersion, status: run.status };
+  }
+
+  /**
+   * The newest earlier execution of the run that loaded (SUCCEEDED or PARTIAL_FAILED), from Temporal visibility
+   * (newest first); undefined without a Temporal client or when none did.
+   */
+  private async earlierLoaded(runId: string, latestExecution: string | undefined): Promise<{ status: RunStatus; metadata: RunMetadata } | undefined> {
+    const client = this.options.client;
+    if (!client) return undefined;
+    const query = `WorkflowId = '${runId.replace(/'/g, "''")}'`;
+    for await (const execution of client.workflow.list({ query, pageSize: 20 })) {
+      if (execution.runId === latestExecution || execution.status.name === 'RUNNING') continue;
+      const state = await readRunState(client.workflow.getHandle(runId, execution.runId), runId);
+      if (state.metadata && state.status && LOADED.includes(state.status)) return { status: state.status, metadata: state.metadata };
+    }
+    return undefined;
   }
 
   /** The target connector `name`, opened once. */

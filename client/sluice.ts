@@ -257,7 +257,7 @@ export class Sluice {
 
   /** The reader of runs' rejects (client/rejects.ts), made on first use. */
   private rejectsOf(): RejectsReader {
-    this.rejectsReader ??= new RejectsReader(this, { ...(this.config ? { config: this.config } : {}), environment: this.environment, logger: this.logger ?? createLogger('sluice-client') });
+    this.rejectsReader ??= new RejectsReader(this, { ...(this.config ? { config: this.config } : {}), environment: this.environment, logger: this.logger ?? createLogger('sluice-client'), client: this.client });
     return this.rejectsReader;
   }
 

@@ -431,5 +431,18 @@ describe('inspecting rejects (CLI, API, SDK) on postgres, s3 and mysql targets',
     const all = await pageAll(pgRun, { limit: 1000 });
     assert.equal(all.rows.length, first.rowsRejected);
     assert.deepEqual([...new Set(all.rows.map((r) => r.executionId))], [second.executionId]);
+
+    // A third execution FAILED before its load (its source now has a duplicate column): the second's rejects stay the run's.
+    const original = readFileSync(path.join(stack.dir, 'orders.csv'));
+    writeFileSync(path.join(stack.dir, 'orders.csv'), 'id,id\n1,2\n');
+    try {
+      const failed = await stack.sluice.run({ flowVersion: first.flowVersion, sourcePath: 'orders.csv', forceRerun: true });
+      await assert.rejects(failed.wait({ timeoutMs: 180_000 }), { status: 'FAILED' });
+    } finally {
+      writeFileSync(path.join(stack.dir, 'orders.csv'), original);
+    }
+    const third = await sluice.rejectsSummary(pgRun);
+    assert.deepEqual([third.executionId, third.status, third.rowsRejected], [second.executionId, 'PARTIAL_FAILED', first.rowsRejected]);
+    assert.equal((await sluice.rejects(pgRun, { limit: 1 })).rows[0]!.executionId, second.executionId);
   });
 });
