@@ -103,7 +103,7 @@ export function addRejectsCommand(program: Command, clientFor: (config: ReturnTy
     .command('rejects')
     .description("show a run's rejects: a summary (by field and rule, most frequent messages), then sample rows; --out exports them all")
     .argument('<run-id>')
-    .option('--rule <rule>', 'only rejects with an error of this rule (type, required, check, in, dedupe, a check name)')
+    .option('--rule <rule>', 'only rejects with an error of this rule (type, required, check, in, dedupe, check:<name>)')
     .option('--field <field>', 'only rejects with an error on this target field')
     .option('--limit <n>', `sample rows to show, 1–${MAX_REJECTS_LIMIT}`, wholeNumber({ min: 1, max: MAX_REJECTS_LIMIT }), 20)
     .option('--json', 'print one JSON object: { summary, rejects, next_cursor }')
