@@ -367,6 +367,24 @@ describe('inspecting rejects (CLI, API, SDK) on postgres, s3 and mysql targets',
     }
   });
 
+  it('an s3 rejects object overwritten by a later run: the earlier run answers 410 REJECTS_GONE', { timeout: 180_000 }, async () => {
+    const version = await stack.runner.publish(s3Flow.replace('name: ri_orders_s3', 'name: ri_orders_fixed').replace('orders/{run_id}.csv', 'fixed/orders.csv'));
+    writeFileSync(path.join(stack.dir, 'orders2.csv'), ordersCsv());
+    const first = await stack.sluice.run({ flowVersion: version, sourcePath: 'orders.csv' });
+    await first.wait({ timeoutMs: 180_000 });
+    assert.equal((await sluice.rejectsSummary(first.id)).rowsRejected, (await sluice.rejectsSummary(pgRun)).rowsRejected);
+    const second = await stack.sluice.run({ flowVersion: version, sourcePath: 'orders2.csv' });
+    await second.wait({ timeoutMs: 180_000 });
+    const gone = await call(`/v1/runs/${encodeURIComponent(first.id)}/rejects/summary`);
+    assert.equal(gone.status, 410);
+    assert.deepEqual(gone.body.error, {
+      code: 'REJECTS_GONE',
+      message: `s3://${BUCKET}/fixed/orders_rejects.csv no longer holds the rejects of run ${first.id}: a later run overwrote it (put {run_id} in target.rejects.path to keep one object per run)`,
+      details: { run_id: first.id, location: `s3://${BUCKET}/fixed/orders_rejects.csv` },
+    });
+    assert.equal((await sluice.rejects(second.id, { limit: 1000 })).rows.length, 1000);
+  });
+
   it('a mysql target run: the same summary and pages, read from its rejects table', { timeout: 180_000 }, async (t) => {
     if (mysqlSkipped || !my) return t.skip(mysqlSkipped || 'no MariaDB');
     const version = await stack.runner.publish(mysqlFlow);
