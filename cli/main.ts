@@ -45,6 +45,7 @@ import { addHousekeepingCommands } from './housekeeping-command';
 import { addMailCommands } from './mail-command';
 import { addFlowsCommands } from './flows-command';
 import { addFlowsDiffCommand } from './diff-command';
+import { addRejectsCommand } from './rejects-command';
 import { assertFlowCanRun } from '../transform/flow-check';
 import { portNumber, seconds, wholeNumber } from './number-options';
 import { runJson, runSummaryJson } from '../client/run-json';
@@ -58,6 +59,7 @@ function clientFor(config: SluiceConfig): Sluice {
     taskQueue: config.temporal.taskQueue,
     environment: config.environment,
     databaseUrl: config.databaseUrl,
+    config,
   });
 }
 
@@ -369,6 +371,7 @@ export function buildProgram(): Command {
   addTestConnectionsCommand(program);
   addHousekeepingCommands(program);
   addMailCommands(program);
+  addRejectsCommand(program, clientFor);
   return program;
 }
 

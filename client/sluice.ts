@@ -46,6 +46,8 @@ import { createPool, type PoolLogger } from '../db/pg-pool';
 import { FlowVersionStore, runIdFor } from '../flows/flow-versions';
 import { describeRun, failureMetadata, readRunState } from '../common/run-reader';
 import { runFlowDiff, type FlowDiffRequest, type VersionDiffReport } from './flow-diff';
+import type { SluiceConfig } from '../config/sluice-config';
+import { RejectsReader, type RejectsPage, type RejectsQuery, type RunRejectsSummary } from './rejects';
 
 export { InvalidRequestError } from '../common/errors';
 export type { FlowDiffRequest, VersionDiffReport } from './flow-diff';
@@ -93,6 +95,11 @@ export interface SluiceOptions {
   connection?: Connection;
   /** Where the metadata pool's dropped idle connections are logged. @default a pino logger on stderr (`sluice-client`) */
   logger?: PoolLogger;
+  /**
+   * The config whose connectors read rejects back ({@link Sluice.rejects}): the workers' config of this environment.
+   * @default `loadConfig({ environment })` (sluice.config.yaml in the working directory) on first use
+   */
+  config?: SluiceConfig;
 }
 
 export interface RunRequest {
@@ -243,6 +250,8 @@ export class Sluice {
   private readonly connection: Connection;
   private readonly ownConnection: boolean;
   private readonly logger: PoolLogger | undefined;
+  private readonly config: SluiceConfig | undefined;
+  private rejectsReader: RejectsReader | undefined;
 
   constructor(options: SluiceOptions = {}) {
     this.ownConnection = !options.connection;
@@ -252,6 +261,32 @@ export class Sluice {
     this.environment = options.environment ?? (readEnv('SLUICE_ENV') || DEFAULT_ENVIRONMENT);
     this.databaseUrl = options.databaseUrl ?? readEnv('DATABASE_URL');
     this.logger = options.logger;
+    this.config = options.config;
+  }
+
+  /** The reader of runs' rejects (client/rejects.ts), made on first use. */
+  private rejectsOf(): RejectsReader {
+    this.rejectsReader ??= new RejectsReader(this, { ...(this.config ? { config: this.config } : {}), environment: this.environment, logger: this.logger ?? createLogger('sluice-client'), client: this.client });
+    return this.rejectsReader;
+  }
+
+  /**
+   * One page of a run's rejects (its latest loaded execution's), in source row order: each with its row number,
+   * original values and errors. Page on with `cursor: page.nextCursor`.
+   * @param query.limit 1–1000. @default 100
+   * @throws InvalidRequestError `RUN_NOT_FOUND`, `INVALID_LIMIT`, `INVALID_CURSOR`; TargetError `REJECTS_NOT_READY`
+   *   (running, or FAILED/CRASHED before its load), `REJECTS_NOT_SUPPORTED` (a target kind without `listRejects`), `REJECTS_GONE`.
+   */
+  rejects(runId: string, query: RejectsQuery = {}): Promise<RejectsPage> {
+    return this.rejectsOf().list(runId, query);
+  }
+
+  /**
+   * A run's rejects summarised: rows rejected, errors by (field, rule), the most frequent messages.
+   * @throws as {@link rejects} (but `INVALID_LIMIT` / `INVALID_CURSOR`).
+   */
+  rejectsSummary(runId: string): Promise<RunRejectsSummary> {
+    return this.rejectsOf().summary(runId);
   }
 
   /** The flow version store of the metadata database (migrated on first use). */
@@ -442,6 +477,7 @@ export class Sluice {
 
   /** Closes the connection (when this client opened it) and the metadata pool. */
   async close(): Promise<void> {
+    await this.rejectsReader?.close();
     await this.pool?.end().catch(() => undefined);
     if (this.ownConnection) await this.connection.close().catch(() => undefined);
   }

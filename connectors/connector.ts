@@ -16,6 +16,7 @@
 import type { LinkStepMetadata } from '../common/run-model';
 import type { DataFrame } from 'nodejs-polars';
 import type { FlowSpec, SourceFormat } from '../flows/flow-spec';
+import type { ListRejectsRequest, RejectsPage, RejectsSummary, RejectsTarget } from './rejects';
 
 /** Options of a connector's `check()`. */
 export interface CheckOptions {
@@ -168,7 +169,23 @@ export interface TargetConnector {
    * holds (`write: upsert`). See connectors/postgres/dry-run-inspect.ts.
    */
   inspectForDryRun?(request: { spec: FlowSpec; mappedFiles: string[]; countRows: boolean }): Promise<{ location: string; tableExists: boolean; existingRows: number | null; existingKeys: number | null }>;
-  // No close(): a connector holds no handle of its own. Its pools and clients belong to the ConnectorRegistry
-  // (shared by a connector's source and target), which ends them in `forget()` and `close()`; a check opens
-  // and closes its own connection.
+  /**
+   * Optional, for targets that can read rejects back (postgres, s3, mysql): one page of an execution's rejects, in row
+   * order, filtered by rule and/or field (see connectors/rejects.ts).
+   * @throws InvalidRequestError `INVALID_CURSOR`; TargetError `REJECTS_NOT_READY` (the execution is not loaded),
+   *   `REJECTS_GONE` (its rejects table or object is gone or was overwritten).
+   */
+  listRejects?(request: ListRejectsRequest): Promise<RejectsPage>;
+  /**
+   * Optional, with {@link listRejects}: rows rejected, errors by (field, rule), most frequent messages.
+   * @throws as {@link listRejects}.
+   */
+  summarizeRejects?(request: RejectsTarget): Promise<RejectsSummary>;
+  /**
+   * Optional: releases what the target itself holds (the s3 target's downloaded rejects objects, see
+   * {@link listRejects}). Pools and clients are not the target's: they belong to the ConnectorRegistry (shared by a
+   * connector's source and target), which ends them in `forget()` and `close()`; a check opens and closes its own
+   * connection.
+   */
+  close?(): Promise<void>;
 }

@@ -15,10 +15,14 @@
  *
  * Rows are sorted by row number. Memory stays bounded by the rejected rows held as Arrow columns, and
  * 10,000 rows at a time as JavaScript values; the file is written to a temporary name, then renamed.
+ *
+ * {@link writeRejectsExport} writes rejects read back from a **target** (`sluice rejects --out`) the same way, as
+ * CSV or Parquet, one page at a time.
  */
 import { mkdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import pl from 'nodejs-polars';
+import type { RejectRow } from '../connectors/rejects';
 import type { Staging } from '../storage/staging';
 import { ROW_COLUMN, type RejectError } from '../transform/map-chunk';
 
@@ -41,7 +45,7 @@ export async function stagedRejectParts(staging: Staging, runKey: string): Promi
 }
 
 /** An original value as CSV text: strings as they are, objects as JSON, null as an empty field. */
-function text(value: unknown): string | null {
+export function text(value: unknown): string | null {
   if (value === null || value === undefined) return null;
   return typeof value === 'string' ? value : typeof value === 'object' ? JSON.stringify(value) : String(value);
 }
@@ -91,4 +95,75 @@ export async function writeRejectsCsv(parts: string[], file: string): Promise<nu
     throw error;
   }
   return rows.length;
+}
+
+/** The formats {@link writeRejectsExport} writes. */
+export type RejectsExportFormat = 'csv' | 'parquet';
+
+/** Column names of a page part before the final names are known (they depend on every source column). */
+const PART_ROW = '__sluice_row_number';
+const PART_ERRORS = '__sluice_errors';
+
+/**
+ * Writes rejects read back from a target (pages of {@link RejectRow}, e.g. `sluice.rejects` paged by cursor) to
+ * `file` as CSV or Parquet (Polars' writers), in the order the pages come: `row_number` (Int64), `errors` (the JSON
+ * list of `{field, rule, message}` as text), then one text column per source column, in the order they first appear
+ * (a source column named `row_number` or `errors` makes those `sluice_row_number` / `sluice_errors`).
+ *
+ * Memory stays bounded by one page: each page is written to a Parquet part in a temporary folder beside `file`;
+ * the parts are then streamed (scanned lazily, missing columns as nulls) into a temporary file, renamed to `file`.
+ * @returns the number of rows written.
+ */
+export async function writeRejectsExport(pages: AsyncIterable<RejectRow[]>, file: string, format: RejectsExportFormat): Promise<number> {
+  await mkdir(path.dirname(path.resolve(file)), { recursive: true });
+  const work = path.join(path.dirname(path.resolve(file)), `.${path.basename(file)}.${process.pid}.parts`);
+  const temporary = `${file}.${process.pid}.tmp`;
+  await rm(work, { recursive: true, force: true });
+  await mkdir(work, { recursive: true });
+  try {
+    const columns = new Set<string>();
+    const parts: { file: string; columns: string[] }[] = [];
+    let rows = 0;
+    for await (const page of pages) {
+      if (page.length === 0) continue;
+      const keys: string[] = [];
+      for (const row of page) {
+        for (const key of Object.keys(row.record)) {
+          if (!keys.includes(key)) keys.push(key);
+          columns.add(key);
+        }
+      }
+      const frame = pl.DataFrame([
+        pl.Series(PART_ROW, page.map((r) => r.rowNumber), pl.Int64),
+        pl.Series(PART_ERRORS, page.map((r) => JSON.stringify(r.errors)), pl.Utf8),
+        ...keys.map((key) => pl.Series(key, page.map((r) => text(r.record[key])), pl.Utf8)),
+      ]);
+      const part = path.join(work, `part-${String(parts.length).padStart(6, '0')}.parquet`);
+      frame.writeParquet(part);
+      parts.push({ file: part, columns: keys });
+      rows += page.length;
+    }
+    const rowHeader = columns.has('row_number') ? 'sluice_row_number' : 'row_number';
+    const errorsHeader = columns.has('errors') ? 'sluice_errors' : 'errors';
+    const order = [...columns];
+    const shaped = (scan: pl.LazyDataFrame, present: string[]) =>
+      scan.select(
+        pl.col(PART_ROW).alias(rowHeader),
+        pl.col(PART_ERRORS).alias(errorsHeader),
+        ...order.map((c) => (present.includes(c) ? pl.col(c) : pl.lit(null).cast(pl.Utf8).alias(c))),
+      );
+    const all =
+      parts.length === 0
+        ? pl.DataFrame([pl.Series(rowHeader, [], pl.Int64), pl.Series(errorsHeader, [], pl.Utf8)]).lazy()
+        : pl.concat(parts.map((p) => shaped(pl.scanParquet(p.file), p.columns)), { how: 'vertical' });
+    if (format === 'csv') await all.sinkCSV(temporary, { includeHeader: true, maintainOrder: true }).collect();
+    else await all.sinkParquet(temporary, { maintainOrder: true }).collect();
+    await rename(temporary, file);
+    return rows;
+  } catch (error) {
+    await rm(temporary, { force: true });
+    throw error;
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
 }

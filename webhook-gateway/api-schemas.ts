@@ -51,6 +51,14 @@ export const runEventsQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(1000).optional().describe('At most this many events, 1–1000; default 100.'),
 });
 
+/** `GET /v1/runs/:id/rejects` query string. */
+export const runRejectsQuery = z.strictObject({
+  rule: z.string().min(1).max(200).optional().describe('Only rejects with an error of this rule (`type`, `required`, `check`, `in`, `dedupe`, a flow check\'s name…).'),
+  field: z.string().min(1).max(200).optional().describe('Only rejects with an error on this target field; with `rule`, one error with both.'),
+  limit: z.coerce.number().int().min(1).max(1000).optional().describe('Page size, 1–1000; default 100.'),
+  cursor: z.string().min(1).max(100).optional().describe('The `next_cursor` of the previous page (same filters).'),
+});
+
 const eventTypes = z
   .array(z.enum(EVENT_TYPES))
   .max(EVENT_TYPES.length)

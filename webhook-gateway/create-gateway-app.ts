@@ -17,6 +17,8 @@
  * | `GET /v1/runs/:id` | runs:read | 200 the run (status from the workflow query, else the search attribute) |
  * | `POST /v1/runs/:id/cancel` | runs:write | 202 cancellation requested; the run ends FAILED, `CANCELLED` |
  * | `GET /v1/runs/:id/events?after=` | runs:read | 200 `{ events, next_after }`: every transition of the run, in order (the pull fallback) |
+ * | `GET /v1/runs/:id/rejects?rule=&field=&limit=&cursor=` | runs:read | 200 `{ rejects, next_cursor }`: the run's rejects in row order (client/rejects.ts) |
+ * | `GET /v1/runs/:id/rejects/summary` | runs:read | 200 rows rejected, errors by field and rule, most frequent messages |
  * | `POST /v1/webhooks` | webhooks:write | 201 the webhook and its `whsec_…` secret (shown once); 422 unsafe URL |
  * | `GET /v1/webhooks`, `GET /v1/webhooks/:id` | webhooks:read | the webhooks (never their secrets) |
  * | `PATCH /v1/webhooks/:id`, `DELETE /v1/webhooks/:id` | webhooks:write | 200 updated; 204 deleted |
@@ -47,6 +49,7 @@ import {
   recoverBody,
   runEventsQuery,
   runIdParams,
+  runRejectsQuery,
   updateWebhookBody,
   webhookIdParams,
 } from './api-schemas';
@@ -55,6 +58,7 @@ import { errorBody, errorHandler, HttpError, notFound, validationError } from '.
 import { createGatewayMetrics, type GatewayMetrics } from './metrics';
 import { openApiDocument } from './openapi';
 import { runSummaryJson } from '../client/run-json';
+import { rejectsPageJson, rejectsSummaryJson } from '../client/rejects';
 
 export interface GatewayOptions {
   /** The client SDK the handlers call (its connection and task queue are the gateway's). */
@@ -229,6 +233,15 @@ export function createGatewayApp(options: GatewayOptions): Express {
     if (events === null) throw new HttpError(404, 'EVENT_NOT_FOUND', `run ${id} has no event ${query.after}; pass the id of an event of this run as after, or omit it`);
     if (events.length === 0 && !query.after) await sluice.getRun(id); // 404 RUN_NOT_FOUND for an unknown run
     res.json({ events: events.map(eventJson), next_after: events.at(-1)?.id ?? query.after ?? null });
+  });
+
+  app.get('/v1/runs/:id/rejects', read, async (req, res) => {
+    const query = parse(runRejectsQuery, 'query', req.query);
+    res.json(rejectsPageJson(await sluice.rejects(idOf(req), query)));
+  });
+
+  app.get('/v1/runs/:id/rejects/summary', read, async (req, res) => {
+    res.json(rejectsSummaryJson(await sluice.rejectsSummary(idOf(req))));
   });
 
   app.post('/v1/runs/:id/cancel', write, async (req, res) => {

@@ -35,6 +35,10 @@ const EXPLICIT: Partial<Record<ErrorCode, number>> = {
   DIFF_FLOWS_DIFFER: 422,
   DIFF_SOURCES_DIFFER: 422,
   DIFF_ROWS_UNMATCHED: 422,
+  // Came with the rejects routes (GET /v1/runs/:id/rejects), each with its own status from the start.
+  REJECTS_NOT_READY: 409,
+  REJECTS_GONE: 410,
+  REJECTS_NOT_SUPPORTED: 422,
 };
 const previousStatus = (code: ErrorCode) => EXPLICIT[code] ?? (code.startsWith('INVALID_') ? 400 : 500);
 

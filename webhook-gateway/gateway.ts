@@ -72,6 +72,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Gatewa
     environment: config.environment,
     databaseUrl,
     logger,
+    config,
     ...(options.connection ? { connection: options.connection } : {}),
   });
   const publisher = new EventPublisher(pool, sluice.client, webhooksTaskQueue(config.temporal.taskQueue), logger);

@@ -16,6 +16,7 @@ import {
   recoverBody,
   runEventsQuery,
   runIdParams,
+  runRejectsQuery,
   updateWebhookBody,
   webhookIdParams,
 } from './api-schemas';
@@ -213,6 +214,55 @@ export function openApiDocument(): JsonSchema {
           required: ['runs', 'next_cursor'],
           properties: { runs: { type: 'array', items: ref('RunSummary') }, next_cursor: { type: ['string', 'null'] } },
         },
+        RejectError: {
+          type: 'object',
+          required: ['field', 'rule', 'message'],
+          properties: {
+            field: { type: ['string', 'null'], description: 'The target field; null for flow-level checks and dedupe.' },
+            rule: { type: 'string', description: '`type`, `required`, `check`, `in`, `dedupe`, or a flow check\'s name.' },
+            message: { type: 'string' },
+          },
+        },
+        Reject: {
+          type: 'object',
+          required: ['row_number', 'execution_id', 'record', 'errors'],
+          properties: {
+            row_number: { type: 'integer', minimum: 1, description: '1-based row number in the source.' },
+            execution_id: { type: 'string', description: 'The execution whose load wrote it (the run\'s latest loaded one).' },
+            record: { type: 'object', description: 'The original values, by source column.' },
+            errors: { type: 'array', items: ref('RejectError'), description: 'One per failed rule.' },
+          },
+        },
+        RejectPage: {
+          type: 'object',
+          required: ['rejects', 'next_cursor'],
+          properties: {
+            rejects: { type: 'array', items: ref('Reject') },
+            next_cursor: { type: ['string', 'null'], description: 'Pass as `cursor` (with the same filters) for the next page; null on the last.' },
+          },
+        },
+        RejectsSummary: {
+          type: 'object',
+          required: ['run_id', 'execution_id', 'flow_version', 'status', 'location', 'rows_rejected', 'by_field_rule', 'top_messages'],
+          properties: {
+            run_id: { type: 'string' },
+            execution_id: { type: 'string' },
+            flow_version: { type: 'string' },
+            status: ref('RunStatus'),
+            location: { type: ['string', 'null'], description: 'Where the rejects are: `connector:schema.table` or `s3://bucket/key`; null when the run wrote nothing.' },
+            rows_rejected: { type: 'integer', minimum: 0 },
+            by_field_rule: {
+              type: 'array',
+              description: 'Errors counted by (field, rule), most frequent first; a row with several errors counts in each.',
+              items: { type: 'object', required: ['field', 'rule', 'count'], properties: { field: { type: ['string', 'null'] }, rule: { type: 'string' }, count: { type: 'integer' } } },
+            },
+            top_messages: {
+              type: 'array',
+              description: 'The 10 most frequent error messages, most frequent first.',
+              items: { type: 'object', required: ['message', 'count'], properties: { message: { type: 'string' }, count: { type: 'integer' } } },
+            },
+          },
+        },
         Error: {
           type: 'object',
           required: ['error'],
@@ -287,6 +337,37 @@ export function openApiDocument(): JsonSchema {
             ...AUTH_ERRORS,
             '404': errorResponse('`RUN_NOT_FOUND`.'),
             '409': errorResponse('`RUN_NOT_RUNNING`: the run has already ended.'),
+          },
+        },
+      },
+      '/v1/runs/{id}/rejects': {
+        get: {
+          operationId: 'listRunRejects',
+          summary: "The run's rejected rows (its latest loaded execution's), in source row order, with their original values and errors",
+          parameters: [...runId, ...parameters(runRejectsQuery, 'query')],
+          responses: {
+            '200': json(ref('RejectPage'), 'One page; pass `next_cursor` as `cursor` for the next.'),
+            '400': errorResponse('Invalid query string (`VALIDATION_FAILED`) or `INVALID_CURSOR`.'),
+            ...AUTH_ERRORS,
+            '404': errorResponse('`RUN_NOT_FOUND`.'),
+            '409': errorResponse('`REJECTS_NOT_READY`: the run is still running, or ended FAILED/CRASHED before its load.'),
+            '410': errorResponse('`REJECTS_GONE`: the rejects table or object was dropped or overwritten.'),
+            '422': errorResponse('`REJECTS_NOT_SUPPORTED`: the target kind cannot read rejects back (postgres, s3 and mysql can).'),
+          },
+        },
+      },
+      '/v1/runs/{id}/rejects/summary': {
+        get: {
+          operationId: 'summarizeRunRejects',
+          summary: "The run's rejects summarised: rows rejected, errors by field and rule, most frequent messages",
+          parameters: runId,
+          responses: {
+            '200': json(ref('RejectsSummary'), 'The summary.'),
+            ...AUTH_ERRORS,
+            '404': errorResponse('`RUN_NOT_FOUND`.'),
+            '409': errorResponse('`REJECTS_NOT_READY`.'),
+            '410': errorResponse('`REJECTS_GONE`.'),
+            '422': errorResponse('`REJECTS_NOT_SUPPORTED`.'),
           },
         },
       },

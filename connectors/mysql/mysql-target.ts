@@ -33,7 +33,9 @@ import { ROW_COLUMN } from '../../transform/map-chunk';
 import { withAccessErrors, type MysqlAccess } from '../access-errors';
 import type { CheckOptions, CheckResult, LinkStepResult, LoadRequest, LoadResult, TargetConnector } from '../connector';
 import { mysqlCheck } from './mysql-check';
+import type { ListRejectsRequest, RejectsPage, RejectsSummary, RejectsTarget } from '../rejects';
 import { withMysqlConnection } from './mysql-pool';
+import { listMysqlRejects, summarizeMysqlRejects } from './mysql-rejects';
 
 /** MySQL/MariaDB column type for each field type (beside `POSTGRES_TYPES`, transform/field-types.ts). */
 export const MYSQL_TYPES: Record<FieldType, string> = {
@@ -205,6 +207,16 @@ export class MysqlTarget implements TargetConnector {
         return { reason: 'loadable (local_infile on)' };
       }),
     );
+  }
+
+  /** One page of an execution's rejects (mysql-rejects.ts). */
+  listRejects(request: ListRejectsRequest): Promise<RejectsPage> {
+    return listMysqlRejects(this.pool, this.access, request);
+  }
+
+  /** The summary of an execution's rejects (mysql-rejects.ts). */
+  summarizeRejects(target: RejectsTarget): Promise<RejectsSummary> {
+    return summarizeMysqlRejects(this.pool, this.access, target);
   }
 
   /**

@@ -31,7 +31,9 @@ import { postgresConnectorAccess, withAccessErrors, type PostgresAccess } from '
 import { inspectPostgresTarget } from './dry-run-inspect';
 import type { CheckOptions, CheckResult, LinkStepResult, LoadRequest, LoadResult, StreamLoadRequest, TargetConnector } from '../connector';
 import { checkPostgres } from './postgres-check';
+import type { ListRejectsRequest, RejectsPage, RejectsSummary, RejectsTarget } from '../rejects';
 import { runLinkSteps } from './link-steps';
+import { listPostgresRejects, summarizePostgresRejects } from './postgres-rejects';
 
 const LEDGER_DDL = `
   CREATE SCHEMA IF NOT EXISTS sluice;
@@ -142,6 +144,15 @@ export class PostgresTarget implements TargetConnector {
       inspectPostgresTarget(this.pool, this.label, request.spec, qualifiedName(tables.table).sql, request.mappedFiles, request.countRows),
     );
     return { location: `${this.connectorName}:${tables.table}`, ...inspection };
+  }
+  /** One page of an execution's rejects (postgres-rejects.ts). */
+  listRejects(request: ListRejectsRequest): Promise<RejectsPage> {
+    return listPostgresRejects(this.pool, this.access, request);
+  }
+
+  /** The summary of an execution's rejects (postgres-rejects.ts). */
+  summarizeRejects(target: RejectsTarget): Promise<RejectsSummary> {
+    return summarizePostgresRejects(this.pool, this.access, target);
   }
 
   /** Creates the ledger, the target and rejects tables when missing, then checks the target's columns. */

@@ -41,6 +41,8 @@ import type { FlowSpec, TargetFormat } from '../../flows/flow-spec';
 import { emptyRejected, ROW_COLUMN } from '../../transform/map-chunk';
 import type { CheckOptions, CheckResult, LoadRequest, LoadResult, TargetConnector } from '../connector';
 import { checkS3, type S3CheckSettings } from './s3-check';
+import type { ListRejectsRequest, RejectsPage, RejectsSummary, RejectsTarget } from '../rejects';
+import { S3RejectsReader } from './s3-rejects';
 import { formatS3Uri, mapS3Error, parseS3Uri, renderPathTemplate, s3ErrorCode, type S3Uri } from './s3-client';
 
 /** Object metadata keys (sent as `x-amz-meta-…`) on a published mapped object. */
@@ -122,6 +124,7 @@ export class S3Target implements TargetConnector {
   private readonly copyPartSize: number;
   private readonly loadDate: () => Date;
   private readonly checkSettings: S3CheckSettings;
+  private readonly rejects: S3RejectsReader;
 
   constructor(
     private readonly client: S3Client,
@@ -133,11 +136,27 @@ export class S3Target implements TargetConnector {
     this.copyPartSize = options.copyPartSize ?? 512 * 1024 * 1024;
     this.loadDate = options.loadDate ?? defaultLoadDate;
     this.checkSettings = options.check ?? { endpoint: 'the S3 endpoint', region: '', buckets: [] };
+    this.rejects = new S3RejectsReader(client, connectorName, targetFormat);
   }
 
   /** HeadBucket on the configured buckets, else ListBuckets (connectors/s3/s3-check.ts). Never rejects. */
   async check(options: CheckOptions = {}): Promise<CheckResult> {
     return checkS3(this.client, this.connectorName, this.checkSettings, options);
+  }
+
+  /** One page of an execution's rejects, from its rejects object (s3-rejects.ts). */
+  listRejects(request: ListRejectsRequest): Promise<RejectsPage> {
+    return this.rejects.list(request);
+  }
+
+  /** The summary of an execution's rejects, from its rejects object (s3-rejects.ts). */
+  summarizeRejects(target: RejectsTarget): Promise<RejectsSummary> {
+    return this.rejects.summarize(target);
+  }
+
+  /** Deletes rejects objects downloaded by {@link listRejects}; the registry owns the S3 client (shared with the connector's source). */
+  async close(): Promise<void> {
+    await this.rejects.close();
   }
 
   async load(request: LoadRequest): Promise<LoadResult> {
