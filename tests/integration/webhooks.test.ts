@@ -328,8 +328,11 @@ describe('webhooks: signed, durable deliveries of run events', { timeout: 300_00
     const log = await deliveries(hook.id);
     assert.equal(log[0]!.status, 'failed');
     assert.equal(log[0]!.attempts.length, 1);
-    const { rows } = await db.pool.query(`SELECT payload FROM sluice.events WHERE type = 'webhook.disabled' AND payload->'data'->>'webhook_id' = $1`, [hook.id]);
-    assert.equal(rows.length, 1, 'webhook.disabled is stored (and emitted)');
+    // The endpoint is disabled first, then `webhook.disabled` is published: a reader can see the flag a moment before the event.
+    const storedEvents = async () =>
+      (await db.pool.query(`SELECT payload FROM sluice.events WHERE type = 'webhook.disabled' AND payload->'data'->>'webhook_id' = $1`, [hook.id])).rows;
+    await until('webhook.disabled stored', async () => ((await storedEvents()).length > 0 ? true : undefined));
+    assert.equal((await storedEvents()).length, 1, 'webhook.disabled is stored (and emitted) once');
   });
 
   it('rotates the secret: during the overlap both the old and the new secret verify each delivery', async () => {
