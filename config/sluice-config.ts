@@ -26,6 +26,7 @@ import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { msToNumber, type Duration } from '@temporalio/common';
 import { ConfigError } from '../common/errors';
+import { USER_ROLES, userNameSchema, type Actor } from '../common/users';
 import { DEFAULT_CHUNK_ROWS, readEnv, readEnvCount, type EnvName } from '../common/env';
 import { readStackFile as readLocalStackFile, staleStackError } from './stack-file';
 import { DEFAULT_ENVIRONMENT, requiresEncryptedSecrets, selectEnvironment, taskQueueFor, unknownEnvironment } from './environments';
@@ -160,16 +161,29 @@ export type S3Location = z.infer<typeof s3LocationSchema>;
 export type ConnectorConfig = z.infer<typeof connectorSchema>;
 
 /** What a gateway API token may do. */
-export const API_SCOPES = ['runs:read', 'runs:write', 'webhooks:read', 'webhooks:write'] as const;
+export const API_SCOPES = ['runs:read', 'runs:write', 'webhooks:read', 'webhooks:write', 'secrets:read', 'secrets:write'] as const;
 export type ApiScope = (typeof API_SCOPES)[number];
 
-/** One gateway API token: a name for logs, the hex sha256 of the secret, and what it may do. */
+/**
+ * One gateway API token: a name for logs, the hex sha256 of the secret, what it may do, and the user it belongs to
+ * (who starts its runs and owns its user-level secrets and `data.user`) with that user's role.
+ */
 const gatewayTokenSchema = z.strictObject({
   name: z.string().min(1),
   sha256: z.string().regex(/^[0-9a-f]{64}$/, 'sha256 must be the 64-character lower-case hex digest of the token (sluice token hash)'),
   scopes: z.array(z.enum(API_SCOPES)).min(1),
+  /** The user the token belongs to. @default the token's `name` */
+  user: userNameSchema.optional(),
+  /** `admin` may write org-level secrets; `member` may not. @default member */
+  role: z.enum(USER_ROLES).optional(),
 });
+/** A token as config gives it; {@link tokenActor} says whose it is. */
 export type GatewayToken = z.infer<typeof gatewayTokenSchema>;
+
+/** The user and role of a gateway token (`user` defaults to the token's name, `role` to member). */
+export function tokenActor(token: GatewayToken): Actor {
+  return { user: token.user ?? token.name, role: token.role ?? 'member' };
+}
 
 /** A duration as Temporal and the `ms` package read it: `"500ms"`, `"5s"`, `"5m"`, `"2h"`, `"5d"`, or a number of ms. */
 const durationSchema = z.union([z.number().int().nonnegative(), z.string()]).transform((value, ctx) => {
@@ -242,6 +256,8 @@ export function gatewaySettings(config: SluiceConfig): GatewaySettings {
  * `secret(…)` (config/secrets.ts) and nowhere else.
  */
 const configFileSchema = z.strictObject({
+  /** The user the CLI acts as when neither `--user <name>` nor `SLUICE_USER` names one. @default local */
+  user: userNameSchema.optional(),
   /** Refuse plain-text secrets. @default false in `dev`, true in every other environment */
   require_encrypted_secrets: z.boolean().optional(),
   database_url: secret(z.string().min(1), 'url').optional(),
@@ -349,6 +365,8 @@ export interface SluiceConfig {
   retention?: RetentionSettings;
   /** Path of the config file read, or null when the defaults were used. */
   configFile: string | null;
+  /** The file's `user:` (the CLI's acting user unless `--user` or `SLUICE_USER` says otherwise), when set. */
+  user?: string;
 }
 
 export interface LoadConfigOptions {
@@ -686,6 +704,7 @@ export function loadConfig(options: LoadConfigOptions = {}): SluiceConfig {
         }
       : {}),
     configFile,
+    ...(file.user !== undefined ? { user: file.user } : {}),
   };
 }
 
