@@ -55,11 +55,15 @@ export function withoutUserErrorStack(object: Record<string, unknown>): Record<s
   return { ...rest, code: err.code, reason: err.message };
 }
 
-export function createLogger(name = 'sluice', level = readEnv('SLUICE_LOG_LEVEL') ?? 'info'): Logger {
+/**
+ * @param destination where JSON lines go instead of stderr (tests capture a worker's or gateway's log with it).
+ */
+export function createLogger(name = 'sluice', level = readEnv('SLUICE_LOG_LEVEL') ?? 'info', destination?: pino.DestinationStream): Logger {
   const paths = REDACTED_KEYS.flatMap((key) => [key, `*.${key}`]);
   // formatters.log sees the error itself (before pino's `err` serialiser writes its stack).
   // hooks.streamWrite sees each serialised line before any stream (json or pino-pretty) does: redaction by value.
   const options = { name, level, redact: paths, formatters: { log: withoutUserErrorStack }, hooks: { streamWrite: redactSecretValues } };
+  if (destination) return pino(options, destination);
   if (logFormat() === 'json') return pino(options, pino.destination(2));
   // Synchronous, like pino.destination(2): a line is written before the process may exit.
   const stream = pretty({ destination: 2, sync: true, singleLine: true, colorize: Boolean(process.stderr.isTTY), ignore: 'pid,hostname', translateTime: 'SYS:HH:MM:ss.l' });
