@@ -452,6 +452,14 @@ function substituteEnv(value: unknown, env: NodeJS.ProcessEnv, at: string[], mis
   return value;
 }
 
+/** The paths of every string of `value` that contains `needle`. */
+function stringPathsWith(value: unknown, needle: string, at: string[] = []): string[][] {
+  if (typeof value === 'string') return value.includes(needle) ? [at] : [];
+  if (Array.isArray(value)) return value.flatMap((item, i) => stringPathsWith(item, needle, [...at, String(i)]));
+  if (value && typeof value === 'object') return Object.entries(value).flatMap(([k, v]) => stringPathsWith(v, needle, [...at, k]));
+  return [];
+}
+
 const getAt = (doc: unknown, at: string[]): unknown => at.reduce<unknown>((node, key) => (node && typeof node === 'object' ? (node as Record<string, unknown>)[key] : undefined), doc);
 function setAt(doc: unknown, at: string[], value: unknown): void {
   const parent = getAt(doc, at.slice(0, -1)) as Record<string, unknown>;
@@ -574,6 +582,15 @@ export function resolveConfigFile(options: ResolveConfigFileOptions = {}): Resol
     } else {
       plainInDev.push(where);
     }
+  }
+
+  // `${secret:NAME}` (the secrets store, resolved in a run's activities for the user who started it) only where a
+  // secret may be written, and never in a connector that staging or the data store use (they have no user).
+  const secretPaths = new Set(secrets.map((s) => s.path.join('.')));
+  for (const at of stringPathsWith(resolved, '${secret:')) {
+    const where = origin(at);
+    if (!secretPaths.has(at.join('.'))) issues.push(`${where}: \${secret:NAME} is allowed only in a secret field (a password, a key, a connection URL's password)`);
+    else if (at[0] === 'connectors' && alwaysUsed.has(at[1])) issues.push(`${where}: connector "${at[1]}" is used by staging or the data store, which run for no user; \${secret:NAME} cannot be resolved there (use enc:v1:… or \${env:NAME})`);
   }
 
   const parsed = configFileSchema.safeParse(resolved);
