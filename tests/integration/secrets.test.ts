@@ -11,7 +11,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
@@ -105,6 +105,7 @@ describe('users, org- and user-level secrets, per-user data', () => {
   let db: TestDatabase;
   let warehouse: EmbeddedPostgresHandle;
   let warehousePort: number;
+  let warehouseDir: string | undefined;
   let dir: string;
   let config: SluiceConfig;
   let worker: SluiceWorker;
@@ -165,7 +166,7 @@ describe('users, org- and user-level secrets, per-user data', () => {
   before(async () => {
     process.env.SLUICE_MASTER_KEY = KEY_1;
     warehousePort = await freePort();
-    const stateDir = mkdtempSync(path.join(os.tmpdir(), 'sluice-warehouse-'));
+    const stateDir = (warehouseDir = mkdtempSync(path.join(os.tmpdir(), 'sluice-warehouse-')));
     chmodSync(stateDir, 0o755); // as root, the server runs as the postgres user, who must reach its data dir
     [env, db, warehouse] = await Promise.all([startTemporal(), createTestDatabase(), startEmbeddedPostgres(stateDir, logger, warehousePort)]);
     const admin = new PgClient({ connectionString: warehouse.databaseUrl });
@@ -208,6 +209,7 @@ describe('users, org- and user-level secrets, per-user data', () => {
     await env?.teardown();
     await db?.drop();
     await warehouse?.stop();
+    if (warehouseDir) rmSync(warehouseDir, { recursive: true, force: true });
     if (savedKey === undefined) delete process.env.SLUICE_MASTER_KEY;
     else process.env.SLUICE_MASTER_KEY = savedKey;
   });
