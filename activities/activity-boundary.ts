@@ -21,6 +21,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 import type { Logger } from 'pino';
 import { ERROR_CATALOGUE } from '../common/error-codes';
 import { coerceError, SluiceError, UserError } from '../common/errors';
+import { redactSecretValues } from '../common/redaction';
 
 /**
  * Runs one activity's body and converts what it throws, as the module doc says.
@@ -32,6 +33,9 @@ export async function atActivityBoundary<T>(logger: Logger, activity: string, bo
     return await body();
   } catch (caught) {
     const error = coerceError(caught);
+    // A secret resolved in this process never travels in a failure message (into Temporal history).
+    const redacted = redactSecretValues(error.message);
+    if (redacted !== error.message) error.message = redacted;
     if (error instanceof SluiceError) {
       const nonRetryable = ERROR_CATALOGUE[error.code].kind === 'user';
       if (nonRetryable) logger.warn({ activity, code: error.code }, error.message);

@@ -90,9 +90,9 @@ export function createDryRunActivities(deps: DryRunDeps) {
   const { config, connectors, flowVersions, staging, logger } = deps;
 
   /** What the load would do: inserts vs updates (upsert), rows a replace would delete. Reads only. */
-  const planLoad = async (spec: FlowSpec, mappedFiles: string[], mapped: number): Promise<DryRunTargetPlan> => {
+  const planLoad = async (spec: FlowSpec, mappedFiles: string[], mapped: number, startedBy: string | undefined): Promise<DryRunTargetPlan> => {
     const write = spec.target.write;
-    const target = connectors.target(spec.target.connector);
+    const target = await connectors.targetFor(spec.target.connector, startedBy);
     const kind = config.connectors[spec.target.connector]?.kind ?? target.kind;
     if (!target.inspectForDryRun) {
       const upsert = write === 'upsert';
@@ -162,7 +162,7 @@ export function createDryRunActivities(deps: DryRunDeps) {
         rows: input.rows,
         by_rule: rejectsByRule(rejected),
         samples: sampleRejects(rejected),
-        target: await planLoad(spec, mapped, input.rows.mapped),
+        target: await planLoad(spec, mapped, input.rows.mapped, input.startedBy),
       };
       logger.info({ runId: input.runId, rows: input.rows, target: report.target }, 'dry run report');
       return report;

@@ -30,6 +30,8 @@ export interface PublishRunEventInput {
   stepsMs?: Partial<Record<StepName, number>>;
   /** A dry run's events carry `dry_run: true`. */
   dryRun?: boolean;
+  /** The user who started the run: the events carry it as `started_by`. */
+  startedBy?: string;
 }
 
 export function createEventActivities(deps: { pool: Pool; runTaskQueue: string; logger: Logger }) {
@@ -47,6 +49,7 @@ export function createEventActivities(deps: { pool: Pool; runTaskQueue: string; 
         source_path: input.sourcePath,
         run_metadata: input.runMetadata,
         rows: input.rows,
+        ...(input.startedBy !== undefined ? { started_by: input.startedBy } : {}),
         ...(input.error ? { error: input.error } : {}),
         ...(input.warnings ? { warnings: input.warnings } : {}),
         ...(input.dryRun ? { dry_run: true as const } : {}),

@@ -50,6 +50,8 @@ export interface RunRef {
   sourcePath: string;
   /** The run's environment; a worker of another environment refuses the activity (`WRONG_ENVIRONMENT`). */
   environment?: string;
+  /** The user who started the run: whose `${secret:NAME}` the connectors resolve (@default local). */
+  startedBy?: string;
 }
 
 export { planChunks, type ChunkPlan, type StagedFileRef } from '../common/chunk-plan';
@@ -262,7 +264,7 @@ export function createRunActivities(deps: RunActivityDeps) {
         if (spec.transform !== undefined) verifiedMapFile(config.projectDir, version);
         const runKey = staging.runKey(input.runId, input.executionId);
         const scratch = await staging.scratch(runKey, 'source');
-        const source = connectors.source(spec.source.connector);
+        const source = await connectors.sourceFor(spec.source.connector, input.startedBy);
         // A chunk's memory is budgeted in cells: a wide flow stages and maps fewer rows per chunk.
         const staged = await source.stage({
           sourcePath: input.sourcePath,
@@ -393,6 +395,8 @@ export function createRunActivities(deps: RunActivityDeps) {
             flowVersion: input.flowVersion,
             sourcePath: input.sourcePath,
             runMetadata: input.runMetadata ?? {},
+            // Only the secrets the flow version declares, resolved here for the user who started the run.
+            secrets: Object.freeze(await connectors.resolveSecrets(spec.secrets ?? [], input.startedBy)),
             log,
           });
           beat({ map: loaded.file.path, rows: output.mapped.height });
@@ -452,7 +456,7 @@ export function createRunActivities(deps: RunActivityDeps) {
     async transformAndLoad(input: TransformAndLoadInput): Promise<TransformAndLoadOutput> {
       return withKeepAlive(async (beat) => {
         const { spec } = await flowVersions.get(input.flowVersion);
-        const target = connectors.target(spec.target.connector);
+        const target = await connectors.targetFor(spec.target.connector, input.startedBy);
         if (!target.loadStream) throw new Error(`connector ${spec.target.connector} (${target.kind}) cannot stream a load`);
         const runKey = staging.runKey(input.runId, input.executionId);
         const targetKind = config.connectors[spec.target.connector]?.kind;
@@ -544,7 +548,7 @@ export function createRunActivities(deps: RunActivityDeps) {
     async syncTarget(input: SyncTargetInput): Promise<SyncTargetOutput> {
       return withKeepAlive(async (beat) => {
         const { spec } = await flowVersions.get(input.flowVersion);
-        const target = connectors.target(spec.target.connector);
+        const target = await connectors.targetFor(spec.target.connector, input.startedBy);
         const result = await target.load({
           runId: input.runId,
           executionId: input.executionId,
@@ -568,7 +572,7 @@ export function createRunActivities(deps: RunActivityDeps) {
      */
     async afterSourceLoaded(input: AfterSourceLoadedInput): Promise<{ movedTo: string | null }> {
       const { spec } = await flowVersions.get(input.flowVersion);
-      const source = connectors.source(spec.source.connector);
+      const source = await connectors.sourceFor(spec.source.connector, input.startedBy);
       if (!source.afterLoad) return { movedTo: null };
       const { movedTo } = await source.afterLoad({ sourcePath: input.sourcePath, date: input.date });
       logger.info({ runId: input.runId, sourcePath: input.sourcePath, movedTo }, 'source moved after load');

@@ -3,6 +3,8 @@
  * valid after any subcommand), then `loadConfig` for that environment.
  */
 import type { Command } from 'commander';
+import { readEnv } from '../common/env';
+import { LOCAL_USER, parseUserName } from '../common/users';
 import { loadConfig, type LoadConfigOptions, type SluiceConfig } from '../config/sluice-config';
 
 export interface GlobalOptions {
@@ -38,4 +40,18 @@ export class ExitError extends Error {
   constructor(readonly exitCode: number) {
     super(`exit ${exitCode}`);
   }
+}
+
+/**
+ * The user a command acts as: `--user <name>` given to it (a string; a bare `--user` on `data` and `secrets` only
+ * chooses the user scope), else `SLUICE_USER`, else the config's `user:`, else `local`.
+ * @throws InvalidRequestError `INVALID_USER` naming where the bad name came from.
+ */
+export function actingUser(command: Command, config: Pick<SluiceConfig, 'user'>): string {
+  const option = command.opts<{ user?: string | boolean }>().user;
+  if (typeof option === 'string') return parseUserName(option, '--user');
+  const fromEnv = readEnv('SLUICE_USER');
+  if (fromEnv) return parseUserName(fromEnv, 'SLUICE_USER');
+  if (config.user !== undefined) return config.user;
+  return LOCAL_USER;
 }

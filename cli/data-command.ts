@@ -1,6 +1,7 @@
 /**
  * `sluice data …`: the data store from the command line. Every command takes exactly one scope:
- * `--user` (persistent data) or `--pipeline <run-id>` (one run's data).
+ * `--user` (the acting user's persistent data: `--user <name>`, else `SLUICE_USER`, else the config's `user:`, else
+ * `local`; private to that user) or `--pipeline <run-id>` (one run's data).
  *
  * ```sh
  * sluice data put notes/rates.csv ./rates.csv --user          # stored notes/rates.csv in the user data store (1234 bytes)
@@ -16,14 +17,17 @@
 import type { Command } from 'commander';
 import { createDataStore, type ByteRange, type DataScope } from '../storage/data-store';
 import { DataStoreError } from '../storage/data-store-error';
-import { configFrom } from './cli-config';
+import { actingUser, configFrom } from './cli-config';
+import { LOCAL_USER } from '../common/users';
 
 interface ScopeOptions {
-  user?: boolean;
+  /** `--user` (the acting user's) or `--user <name>` (act as <name>). */
+  user?: boolean | string;
   pipeline?: string;
 }
 
-const scopeLabel = (scope: DataScope) => (scope.scope === 'user' ? 'the user data store' : `the pipeline data of run ${scope.runId}`);
+const scopeLabel = (scope: DataScope) =>
+  scope.scope === 'user' ? `the user data store${scope.user === undefined || scope.user === LOCAL_USER ? '' : ` of user "${scope.user}"`}` : `the pipeline data of run ${scope.runId}`;
 
 /** Opens the data store, runs `body` on the scope the options name, and closes it. */
 async function withScope<T>(command: Command, body: (scope: DataScope) => Promise<T>): Promise<T> {
@@ -35,7 +39,7 @@ async function withScope<T>(command: Command, body: (scope: DataScope) => Promis
     throw new DataStoreError('INVALID_DATA_SCOPE', 'give exactly one scope: --user (persistent data) or --pipeline <run-id> (one run\'s data)');
   }
   const config = configFrom(command);
-  const store = createDataStore(config, options.pipeline);
+  const store = createDataStore(config, options.pipeline, { user: actingUser(command, config) });
   try {
     return await body(store.pipeline ?? store.user);
   } finally {
@@ -66,7 +70,7 @@ export function addDataCommands(program: Command): void {
     data
       .command(name)
       .description(description)
-      .option('--user', 'the persistent user data store')
+      .option('--user [name]', "the acting user's persistent data store (private to them), or <name>'s: act as <name>")
       .option('--pipeline <run-id>', "one run's pipeline data (deleted with the run's staging)");
 
   scoped('put', 'store a local file as <name> (replaces an object of that name)')

@@ -29,7 +29,9 @@ import { parseFlowSpec } from '../flows/flow-spec';
 import { migrate } from '../db/migrations';
 import { createPool } from '../db/pg-pool';
 import { FlowVersionStore } from '../flows/flow-versions';
-import { configFrom, ExitError } from './cli-config';
+import { actingUser, configFrom, ExitError } from './cli-config';
+import { parseUserName } from '../common/users';
+import { addSecretsCommands } from './secrets-command';
 import { startLocalStack } from '../local-stack/local-stack';
 import { createSluiceWorker } from '../worker/sluice-worker';
 import { addDataCommands } from './data-command';
@@ -52,8 +54,9 @@ import { runJson, runSummaryJson } from '../client/run-json';
 import { progressLine, runsTable, warningLines } from './run-output';
 import { dryRunReportText } from './dry-run-output';
 
-function clientFor(config: SluiceConfig): Sluice {
+function clientFor(config: SluiceConfig, user?: string): Sluice {
   return new Sluice({
+    ...(user !== undefined ? { user } : {}),
     address: config.temporal.address,
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
@@ -179,11 +182,13 @@ export function buildProgram(): Command {
     .option('--dry-run', 'sync and transform, write nothing to the target, and report what a real run would write (waits)')
     .option('-m, --metadata <json>', 'run metadata as a JSON object')
     .option('--timeout <seconds>', 'with --wait, give up after this many seconds', seconds({ above: 0 }))
+    .option('--user <name>', 'start the run as this user (whose ${secret:NAME} it resolves; default SLUICE_USER, the config\'s user:, else local)')
     .action(async (flow: string, options: { source: string; wait?: boolean; json?: boolean; forceRerun?: boolean; dryRun?: boolean; metadata?: string; timeout?: number }, command: Command) => {
       const config = configFrom(command);
+      const user = actingUser(command, config);
       const runMetadata = parseMetadata(options.metadata);
       const flowVersion = isFlowFile(flow) ? (await withStore(config, (store) => publishFile(store, flow))).id : flow;
-      const sluice = clientFor(config);
+      const sluice = clientFor(config, user);
       try {
         const run = await sluice.run({ flowVersion, sourcePath: options.source, runMetadata, forceRerun: options.forceRerun, dryRun: options.dryRun });
         // A dry run is for its report: it always waits.
@@ -224,9 +229,11 @@ export function buildProgram(): Command {
     .option('--flow <name>', 'only runs of this flow')
     .option('--flow-version <flow:vN>', 'only runs of this flow version')
     .addOption(new Option('--status <status>', 'only runs in this status').choices([...RUN_STATUSES]))
+    .option('--started-by <user>', 'only runs this user started')
     .option('--limit <n>', 'at most this many', wholeNumber({ min: 1 }), 20)
     .option('--json', 'print a JSON array')
-    .action(async (options: { flow?: string; flowVersion?: string; status?: RunStatus; limit: number; json?: boolean }, command: Command) => {
+    .action(async (options: { flow?: string; flowVersion?: string; status?: RunStatus; startedBy?: string; limit: number; json?: boolean }, command: Command) => {
+      if (options.startedBy !== undefined) parseUserName(options.startedBy, '--started-by');
       const config = configFrom(command);
       const sluice = clientFor(config);
       try {
@@ -362,6 +369,7 @@ export function buildProgram(): Command {
     });
 
   addDataCommands(program);
+  addSecretsCommands(program);
   addGatewayCommands(program);
   addWebhooksCommands(program);
   addConfigCommands(program);

@@ -25,7 +25,7 @@ import { isIsoDate, listPipelines, loadPipeline, pipelineDate } from '../pipelin
 import { getPipelineRun, startPipelineRun, waitPipelineRun } from '../client/pipeline-client';
 import { pipelineHeadline, type PipelineRunState } from '../pipelines/pipeline-model';
 import { textTable } from '../pipelines/pipeline-email';
-import { configFrom, ExitError, globalOptions } from './cli-config';
+import { actingUser, configFrom, ExitError, globalOptions } from './cli-config';
 import { emailWaitText, pendingEmailDelivery } from '../client/email-delivery';
 
 const print = (line: string): void => {
@@ -144,13 +144,15 @@ export function addPipelineCommands(program: Command): void {
     .option('--date <YYYY-MM-DD>', "the run's {date} (default: today in the schedule's time zone, else UTC)")
     .option('-w, --wait', 'wait for the pipeline run to end; exit 1 when it FAILED or was SKIPPED')
     .option('--json', 'print exactly one JSON object on stdout')
+    .option('--user <name>', 'start its runs as this user (default SLUICE_USER, the config\'s user:, else local)')
     .action(async (name: string, options: { date?: string; wait?: boolean; json?: boolean }, command: Command) => {
       const config = configFrom(command);
+      const startedBy = actingUser(command, config);
       const environment = globalOptions(command).env || readEnv('SLUICE_ENV') || DEFAULT_ENVIRONMENT;
       const spec = loadPipeline(config, name);
       if (options.date !== undefined && !isIsoDate(options.date)) throw new UserError('INVALID_DATE', `--date must be a date written YYYY-MM-DD, not "${options.date}"`);
       const date = options.date ?? pipelineDate(spec);
-      const input = { pipeline: spec.name, environment, date, trigger: 'manual' as const };
+      const input = { pipeline: spec.name, environment, date, trigger: 'manual' as const, startedBy };
       // Only --wait reads a recorded run, so only --wait opens (and migrates) the metadata database.
       const code = await withTemporal(config, options.wait === true, async (client, pool) => {
         const { workflowId } = await startPipelineRun(client, { taskQueue: config.temporal.taskQueue, input });

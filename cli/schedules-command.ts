@@ -19,7 +19,7 @@ import { readEnv } from '../common/env';
 import { DEFAULT_ENVIRONMENT } from '../config/environments';
 import type { SluiceConfig } from '../config/sluice-config';
 import { applySchedules, listSchedules, pipelineSchedule } from '../pipelines/pipeline-schedules';
-import { configFrom, globalOptions } from './cli-config';
+import { actingUser, configFrom, globalOptions } from './cli-config';
 
 const print = (line: string): void => {
   process.stdout.write(`${line}\n`);
@@ -57,8 +57,11 @@ export function addSchedulesCommands(program: Command): void {
     .option('--prune', "also delete this environment's Sluice schedules whose pipeline has no schedule any more")
     .option('--no-housekeeping', 'do not keep the daily retention housekeeping schedule (sluice-<env>-housekeeping)')
     .option('--json', 'print a JSON array')
+    .option('--user <name>', "the scheduled runs' user: they start as whoever applies the schedule (default SLUICE_USER, the config's user:, else local)")
     .action(async (options: { prune?: boolean; housekeeping: boolean; json?: boolean }, command: Command) => {
-      const applied = await withClient(command, (client, config, environment) => applySchedules(client, config, environment, { prune: options.prune, housekeeping: options.housekeeping }));
+      const applied = await withClient(command, (client, config, environment) =>
+        applySchedules(client, config, environment, { prune: options.prune, housekeeping: options.housekeeping, startedBy: actingUser(command, config) }),
+      );
       if (options.json) return print(JSON.stringify(applied));
       if (applied.length === 0) return print('no pipeline has a schedule; add schedule: { cron: "0 6 * * *", timezone: "Europe/Paris" } to pipelines/<name>.yaml');
       for (const a of applied) print(`${a.action.padEnd(9)} ${a.id}  (${a.pipeline === 'housekeeping' ? 'retention housekeeping' : `pipelines/${a.pipeline}.yaml`})`);

@@ -31,8 +31,10 @@ import {
   SecretDecryptError,
   type MasterKeyRing,
 } from '../config/secrets';
-import { resolveStateDir } from '../config/sluice-config';
+import { loadConfig, resolveStateDir } from '../config/sluice-config';
 import { globalOptions } from './cli-config';
+import { withSecretStore } from './secrets-command';
+import { promptHidden } from './prompt-hidden';
 
 const keyOptions = () => {
   const projectDir = process.cwd();
@@ -48,41 +50,6 @@ function requireKeys(): MasterKeyRing {
     throw new ConfigError('NO_MASTER_KEY', `no master key: set SLUICE_MASTER_KEY or SLUICE_MASTER_KEY_FILE, or create ${file} with \`sluice secret keygen\``);
   }
   return ring;
-}
-
-/** Reads a line from the terminal without echoing it. */
-function promptHidden(question: string): Promise<string> {
-  const stdin = process.stdin;
-  process.stderr.write(question);
-  stdin.setRawMode(true);
-  stdin.setEncoding('utf8');
-  stdin.resume();
-  return new Promise((resolve, reject) => {
-    let value = '';
-    const finish = () => {
-      stdin.off('data', onData);
-      stdin.setRawMode(false);
-      stdin.pause();
-      process.stderr.write('\n');
-    };
-    const onData = (chunk: string) => {
-      for (const ch of chunk) {
-        if (ch === '\r' || ch === '\n' || ch === '\u0004') {
-          finish();
-          resolve(value);
-          return;
-        }
-        if (ch === '\u0003') {
-          finish();
-          reject(new UserError('CANCELLED', 'cancelled'));
-          return;
-        }
-        if (ch === '\u007f' || ch === '\b') value = value.slice(0, -1);
-        else value += ch;
-      }
-    };
-    stdin.on('data', onData);
-  });
 }
 
 /** Writes a file atomically (temporary file + rename) with the given mode. */
@@ -154,39 +121,57 @@ export function addSecretCommands(program: Command): void {
 
   secret
     .command('rotate')
-    .description('re-encrypt every enc:v1 value of the config file (all environments) with the first master key, in place')
+    .description('re-encrypt every enc:v1 value of the config file (all environments), and every secret of the secrets store when a metadata database is configured, with the first master key, in place')
     .option('--dry-run', 'say what would change, write nothing')
-    .action((options: { dryRun?: boolean }, command: Command) => {
+    .action(async (options: { dryRun?: boolean }, command: Command) => {
       const explicit = globalOptions(command).config ?? readEnv('SLUICE_CONFIG');
       const file = path.resolve(explicit ?? 'sluice.config.yaml');
+      // The secrets store, when this project has a metadata database: its values are enc:v1 too.
+      const config = explicit && !existsSync(file) ? undefined : loadConfig({ configFile: explicit, environment: globalOptions(command).env, staleStack: 'ignore', onWarning: () => undefined });
+      if (config?.databaseUrl) {
+        const ring = requireKeys();
+        const store = await withSecretStore(config, (s) => s.rotate({ dryRun: options.dryRun }));
+        const primary = ring.keys[0]!.id;
+        process.stdout.write(
+          store.changed === 0
+            ? `${store.total === 0 ? 'no secrets in the secrets store' : `all ${store.total} secrets of the secrets store already use key ${primary}`}\n`
+            : `${options.dryRun ? 'would re-encrypt' : 're-encrypted'} ${store.changed} of ${store.total} secrets of the secrets store with key ${primary}\n`,
+        );
+        if (!existsSync(file)) return;
+      }
       if (!existsSync(file)) throw new ConfigError('CONFIG_NOT_FOUND', `config file ${file} does not exist`);
-      const ring = requireKeys();
-      const primary = ring.keys[0]!.id;
-      const text = readFileSync(file, 'utf8');
-      const problems: string[] = [];
-      let total = 0;
-      let changed = 0;
-      const rotated = text.replace(ENCRYPTED_VALUE_PATTERN, (value: string, offset: number) => {
-        total += 1;
-        if (encryptedKeyId(value) === primary) return value;
-        try {
-          const plain = decryptSecret(value, ring);
-          changed += 1;
-          return encryptSecret(plain, ring);
-        } catch (error) {
-          if (!(error instanceof SecretDecryptError)) throw error;
-          problems.push(`line ${text.slice(0, offset).split('\n').length}: ${error.message}`);
-          return value;
-        }
-      });
-      if (problems.length > 0) {
-        throw new ConfigError('SECRET_DECRYPT_FAILED', [`${file}: nothing was re-encrypted:`, ...problems.map((p) => `  - ${p}`)].join('\n'), { details: { issues: problems } });
-      }
-      if (changed === 0) {
-        process.stdout.write(`${total === 0 ? `no encrypted values in ${file}` : `all ${total} encrypted values in ${file} already use key ${primary}`}\n`);
-        return;
-      }
-      if (!options.dryRun) writePrivately(file, rotated, statSync(file).mode & 0o777);
-      process.stdout.write(`${options.dryRun ? 'would re-encrypt' : 're-encrypted'} ${changed} of ${total} encrypted values in ${file} with key ${primary}\n`);
+      rotateConfigFile(file, options);
     });
+}
+
+/** Re-encrypts every `enc:v1` value of `file` not encrypted with the first key, in place (`sluice secret rotate`). */
+function rotateConfigFile(file: string, options: { dryRun?: boolean }): void {
+  const ring = requireKeys();
+  const primary = ring.keys[0]!.id;
+  const text = readFileSync(file, 'utf8');
+  const problems: string[] = [];
+  let total = 0;
+  let changed = 0;
+  const rotated = text.replace(ENCRYPTED_VALUE_PATTERN, (value: string, offset: number) => {
+    total += 1;
+    if (encryptedKeyId(value) === primary) return value;
+    try {
+      const plain = decryptSecret(value, ring);
+      changed += 1;
+      return encryptSecret(plain, ring);
+    } catch (error) {
+      if (!(error instanceof SecretDecryptError)) throw error;
+      problems.push(`line ${text.slice(0, offset).split('\n').length}: ${error.message}`);
+      return value;
+    }
+  });
+  if (problems.length > 0) {
+    throw new ConfigError('SECRET_DECRYPT_FAILED', [`${file}: nothing was re-encrypted:`, ...problems.map((p) => `  - ${p}`)].join('\n'), { details: { issues: problems } });
+  }
+  if (changed === 0) {
+    process.stdout.write(`${total === 0 ? `no encrypted values in ${file}` : `all ${total} encrypted values in ${file} already use key ${primary}`}\n`);
+    return;
+  }
+  if (!options.dryRun) writePrivately(file, rotated, statSync(file).mode & 0o777);
+  process.stdout.write(`${options.dryRun ? 'would re-encrypt' : 're-encrypted'} ${changed} of ${total} encrypted values in ${file} with key ${primary}\n`);
 }

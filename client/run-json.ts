@@ -21,6 +21,8 @@ export interface RunSummaryJson {
   status: string | null;
   source_path: string | null;
   rows: RunMetadata['rows'] | null;
+  /** The user who started the run (`SluiceStartedBy`); null for runs started before users existed. */
+  started_by: string | null;
   started_at: string;
   closed_at: string | null;
 }
@@ -34,6 +36,7 @@ export function runSummaryJson(run: RunSummary): RunSummaryJson {
     status: run.status ?? null,
     source_path: run.sourcePath ?? null,
     rows: run.rows ?? null,
+    started_by: run.startedBy ?? null,
     started_at: run.startedAt.toISOString(),
     closed_at: run.closedAt?.toISOString() ?? null,
   };

@@ -39,6 +39,7 @@ import {
 import { RUN_WORKFLOW_TYPE } from '../common/workflow-types';
 import { runMetadataSchema, sourcePathSchema } from '../common/run-inputs';
 import { DEFAULT_ENVIRONMENT } from '../config/environments';
+import { LOCAL_USER, parseUserName } from '../common/users';
 import type { runFlow } from '../workflows/run-flow';
 import { runSummary } from '../workflows/user-metadata';
 import { migrate } from '../db/migrations';
@@ -100,6 +101,11 @@ export interface SluiceOptions {
    * @default `loadConfig({ environment })` (sluice.config.yaml in the working directory) on first use
    */
   config?: SluiceConfig;
+  /**
+   * The user this client acts as: who starts its runs (`metadata.run.started_by`, the `SluiceStartedBy` search
+   * attribute) unless a request names another ({@link RunRequest.startedBy}). @default `SLUICE_USER`, else `local`
+   */
+  user?: string;
 }
 
 export interface RunRequest {
@@ -117,6 +123,11 @@ export interface RunRequest {
    * earlier run, and never makes a later real run a repeat. `forceRerun` is ignored.
    */
   dryRun?: boolean;
+  /**
+   * The user starting the run (the gateway passes its token's user): whose `${secret:NAME}` the run resolves.
+   * @default the client's {@link SluiceOptions.user}
+   */
+  startedBy?: string;
 }
 
 export interface RunSummary {
@@ -130,12 +141,26 @@ export interface RunSummary {
   sourcePath?: string;
   /** Row counts as of the run's last transition (memo); `undefined` as for `sourcePath`. */
   rows?: RunMetadata['rows'];
+  /** Who started the run (`SluiceStartedBy`); `undefined` for runs started before users existed. */
+  startedBy?: string;
+}
+
+/** The filters of {@link Sluice.listRuns} and {@link Sluice.listRunsPage}. */
+export interface RunsFilter {
+  /** A flow name. */
+  flow?: string;
+  /** `flow:vN`. */
+  flowVersion?: string;
+  status?: RunStatus;
+  /** Only runs this user started. */
+  startedBy?: string;
 }
 
 /** A run's row in a visibility listing. */
 function runSummaryOf(execution: WorkflowExecutionInfo): RunSummary {
   const memo = (execution.memo ?? {}) as { source_path?: unknown; rows?: unknown };
   const rows = memo.rows && typeof memo.rows === 'object' ? (memo.rows as RunMetadata['rows']) : undefined;
+  const startedBy = execution.typedSearchAttributes.get(SEARCH_ATTRIBUTES.startedBy);
   return {
     id: execution.workflowId,
     executionId: execution.runId,
@@ -145,6 +170,7 @@ function runSummaryOf(execution: WorkflowExecutionInfo): RunSummary {
     closedAt: execution.closeTime,
     ...(typeof memo.source_path === 'string' ? { sourcePath: memo.source_path } : {}),
     ...(rows ? { rows } : {}),
+    ...(startedBy !== undefined ? { startedBy } : {}),
   };
 }
 
@@ -252,6 +278,8 @@ export class Sluice {
   private readonly logger: PoolLogger | undefined;
   private readonly config: SluiceConfig | undefined;
   private rejectsReader: RejectsReader | undefined;
+  /** The user this client acts as (see {@link SluiceOptions.user}). */
+  readonly user: string;
 
   constructor(options: SluiceOptions = {}) {
     this.ownConnection = !options.connection;
@@ -262,6 +290,7 @@ export class Sluice {
     this.databaseUrl = options.databaseUrl ?? readEnv('DATABASE_URL');
     this.logger = options.logger;
     this.config = options.config;
+    this.user = parseUserName(options.user ?? (readEnv('SLUICE_USER') || options.config?.user || LOCAL_USER), 'the client\'s user');
   }
 
   /** The reader of runs' rejects (client/rejects.ts), made on first use. */
@@ -327,8 +356,9 @@ export class Sluice {
       throw new InvalidRequestError('INVALID_RUN_METADATA', 'run_metadata must be a JSON object of at most 16 KiB');
     }
     const dryRun = request.dryRun === true;
+    const startedBy = parseUserName(request.startedBy ?? this.user, 'startedBy');
     const id = runIdFor(version.id, sourcePath, this.environment) + (dryRun ? `-dry-${randomBytes(4).toString('hex')}` : '');
-    const input: RunFlowInput = { flowVersion: version.id, sourcePath, runMetadata, environment: this.environment, ...(dryRun ? { dryRun } : {}) };
+    const input: RunFlowInput = { flowVersion: version.id, sourcePath, runMetadata, environment: this.environment, startedBy, ...(dryRun ? { dryRun } : {}) };
     const start = (rerun: boolean) =>
       this.client.workflow.start<typeof runFlow>(RUN_WORKFLOW_TYPE, {
         workflowId: id,
@@ -341,6 +371,7 @@ export class Sluice {
           { key: SEARCH_ATTRIBUTES.flow, value: version.flow },
           { key: SEARCH_ATTRIBUTES.flowVersion, value: version.id },
           { key: SEARCH_ATTRIBUTES.status, value: 'CREATED' },
+          { key: SEARCH_ATTRIBUTES.startedBy, value: startedBy },
         ],
       });
     try {
@@ -380,10 +411,10 @@ export class Sluice {
 
   /**
    * Lists runs from Temporal visibility, newest first.
-   * @param filter.flow flow name; `filter.flowVersion` `flow:vN`; `filter.status` a run status.
+   * @param filter.flow flow name; `filter.flowVersion` `flow:vN`; `filter.status` a run status; `filter.startedBy` a user.
    * @param filter.limit at most this many. @default 50
    */
-  async listRuns(filter: { flow?: string; flowVersion?: string; status?: RunStatus; limit?: number } = {}): Promise<RunSummary[]> {
+  async listRuns(filter: RunsFilter & { limit?: number } = {}): Promise<RunSummary[]> {
     const query = this.runsQuery(filter);
     const limit = filter.limit ?? 50;
     const runs: RunSummary[] = [];
@@ -395,11 +426,12 @@ export class Sluice {
   }
 
   /** The visibility query of a runs filter. @throws InvalidRequestError `INVALID_STATUS`. */
-  private runsQuery(filter: { flow?: string; flowVersion?: string; status?: RunStatus }): string {
+  private runsQuery(filter: RunsFilter): string {
     const clauses = [`WorkflowType = '${RUN_WORKFLOW_TYPE}'`];
     const literal = (value: string) => `'${value.replace(/'/g, "''")}'`;
     if (filter.flow) clauses.push(`${SEARCH_ATTRIBUTES.flow.name} = ${literal(filter.flow)}`);
     if (filter.flowVersion) clauses.push(`${SEARCH_ATTRIBUTES.flowVersion.name} = ${literal(filter.flowVersion)}`);
+    if (filter.startedBy) clauses.push(`${SEARCH_ATTRIBUTES.startedBy.name} = ${literal(filter.startedBy)}`);
     if (filter.status) {
       if (!(RUN_STATUSES as readonly string[]).includes(filter.status)) {
         throw new InvalidRequestError('INVALID_STATUS', `unknown status "${filter.status}"; one of ${RUN_STATUSES.join(', ')}`);
@@ -417,7 +449,7 @@ export class Sluice {
    * @throws InvalidRequestError `INVALID_STATUS`, `INVALID_CURSOR` (not from a page of the same filters).
    */
   async listRunsPage(
-    filter: { flow?: string; flowVersion?: string; status?: RunStatus; limit?: number; cursor?: string } = {},
+    filter: RunsFilter & { limit?: number; cursor?: string } = {},
   ): Promise<{ runs: RunSummary[]; nextCursor: string | undefined }> {
     const query = this.runsQuery(filter);
     const queryTag = createHash('sha256').update(query).digest('base64url').slice(0, 12);

@@ -46,6 +46,7 @@ export const ENV_VARIABLES = {
   TEMPORAL_UI_URL: { description: 'Temporal UI base URL, for the links the CLI prints', default: '`temporal.ui_url`, else http://127.0.0.1:8233' },
   SLUICE_TASK_QUEUE: { description: 'the task queue of runs (deliveries use `<it>-webhooks`)', default: '`temporal.task_queue`, else sluice in dev and sluice-<env> elsewhere' },
   SLUICE_ENV: { description: 'the environment, when `--env/-e` does not name one', default: 'dev' },
+  SLUICE_USER: { description: 'the user the CLI acts as (starts runs, owns user-level secrets and `data.user`), when `--user <name>` does not name one', default: 'the config\'s `user:`, else local' },
   SLUICE_CONFIG: { description: 'the config file, relative to the project dir', default: 'sluice.config.yaml when present' },
   SLUICE_STATE_DIR: { description: 'the state dir (staging, data store, stack file, master key), relative to the project dir', default: '.sluice' },
   SLUICE_STAGING_DIR: { description: 'where runs stage their chunks', default: '`staging.dir`, else <state dir>/staging' },

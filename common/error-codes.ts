@@ -41,6 +41,7 @@ export interface ErrorSpec {
 
 /** Every error code, alphabetically. Keep each code string exactly: users and tests match on it. */
 export const ERROR_CATALOGUE = {
+  ADMIN_REQUIRED: { kind: 'user', status: 403, description: 'only a user with role admin may do this (write or delete an org-level secret)' },
   AUTH_FAILED: { kind: 'user', status: 500, description: "a connector's server (or the metadata database) refused its credentials: wrong user, password or key (SQLSTATE class 28, S3 InvalidAccessKeyId / SignatureDoesNotMatch, SMTP 535)" },
   CANCELLED: { kind: 'user', status: 500, description: 'the run or pipeline run was cancelled (run FAILED), or a CLI prompt was cancelled' },
   CONFIG_NOT_FOUND: { kind: 'user', status: 500, description: 'the config file named by --config or SLUICE_CONFIG (or sluice.config.yaml, for sluice secret rotate) does not exist' },
@@ -90,6 +91,8 @@ export const ERROR_CATALOGUE = {
   INVALID_RUN_ID: { kind: 'user', status: 400, description: 'data store: a run id that cannot scope pipeline data' },
   INVALID_RUN_METADATA: { kind: 'user', status: 400, description: 'run_metadata is not a JSON object of at most 16 KiB' },
   INVALID_S3_URI: { kind: 'user', status: 400, description: 'not an s3://bucket/key object URI, or an invalid bucket name' },
+  INVALID_SECRET_NAME: { kind: 'user', status: 400, description: 'a secret name is not a letter or "_" followed by letters, digits or "_" (at most 128 characters)' },
+  INVALID_SECRET_SCOPE: { kind: 'user', status: 400, description: 'sluice secrets set/rm needs exactly one scope: --org or --user' },
   INVALID_SINCE: { kind: 'user', status: 400, description: 'a --since that is not an ISO 8601 time' },
   INVALID_SOURCE_PATH: { kind: 'user', status: 400, description: 'source_path is empty, too long, has control characters, or is not a path or file:// URI' },
   INVALID_SQL: { kind: 'user', status: 400, description: 'an expr, check or checks[].sql that Polars cannot run, or a check that is not boolean' },
@@ -97,6 +100,7 @@ export const ERROR_CATALOGUE = {
   INVALID_TARGET_PATH: { kind: 'user', status: 400, description: 'an object-store target path with an unknown {placeholder}, or rejects rendering to the rows\' key' },
   INVALID_TIME: { kind: 'user', status: 400, description: 'a time that is not ISO 8601, or a --to not after --from' },
   INVALID_TOKEN: { kind: 'user', status: 400, description: 'a bearer token that contains whitespace' },
+  INVALID_USER: { kind: 'user', status: 400, description: 'a user name (--user, SLUICE_USER, config user:, a token\'s user) is not 1-64 letters, digits, ".", "_", "@" or "-"' },
   LINK_FAILED: { kind: 'user', status: 500, description: 'a target.link statement failed; the load was rolled back, nothing was written' },
   LOCAL_STACK_NOT_RUNNING: { kind: 'user', status: 500, description: "CLI: .sluice/stack.json was left by a `sluice dev` that has exited; start the local stack again" },
   LOCAL_STACK_RUNNING: { kind: 'user', status: 500, description: 'CLI: a `sluice dev` already runs for this project (its pid is named); stop it first' },
@@ -138,6 +142,7 @@ export const ERROR_CATALOGUE = {
   SCHEDULE_NOT_FOUND: { kind: 'user', status: 500, description: 'the pipeline has no schedule in this environment' },
   SECRET_DECRYPT_FAILED: { kind: 'user', status: 500, description: 'an enc: value cannot be decrypted (malformed, unknown key id, or a different key)' },
   SECRET_MISMATCH: { kind: 'user', status: 500, description: 'the two entries of a secret prompt differ' },
+  SECRET_NOT_FOUND: { kind: 'user', status: 404, description: 'no secret of that name for the user who started the run (their user-level one), nor at org level; or none to delete' },
   SERVICE_UNAVAILABLE: { kind: 'transient', status: 503, description: 'Temporal or the metadata database is unreachable; try again later (Retry-After)' },
   SOURCE_NOT_A_FILE: { kind: 'user', status: 500, description: 'source_path names something that is not a file' },
   SOURCE_NOT_FOUND: { kind: 'user', status: 500, description: 'no file or object at source_path' },

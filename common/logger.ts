@@ -9,12 +9,15 @@
  *
  * Credentials are never logged: connector configs are not passed to it, and as a second line of defence any
  * property named like a credential (the secret fields of sluice.config.yaml, see config/secrets.ts, and their
- * camelCase forms) is replaced by `[Redacted]`, at the top level of a log object or one level down.
+ * camelCase forms) is replaced by `[Redacted]`, at the top level of a log object or one level down; and every
+ * secret value resolved in this process (common/redaction.ts) is replaced by `[Redacted]` wherever it appears in
+ * a line, by value.
  */
 import pino, { type Logger } from 'pino';
 import pretty from 'pino-pretty';
 import { readEnv } from './env';
 import { UserError } from './errors';
+import { redactSecretValues } from './redaction';
 
 /** Property names whose values are never logged (not `token`: the gateway logs API token *names* under it). */
 export const REDACTED_KEYS = [
@@ -52,10 +55,15 @@ export function withoutUserErrorStack(object: Record<string, unknown>): Record<s
   return { ...rest, code: err.code, reason: err.message };
 }
 
-export function createLogger(name = 'sluice', level = readEnv('SLUICE_LOG_LEVEL') ?? 'info'): Logger {
+/**
+ * @param destination where JSON lines go instead of stderr (tests capture a worker's or gateway's log with it).
+ */
+export function createLogger(name = 'sluice', level = readEnv('SLUICE_LOG_LEVEL') ?? 'info', destination?: pino.DestinationStream): Logger {
   const paths = REDACTED_KEYS.flatMap((key) => [key, `*.${key}`]);
   // formatters.log sees the error itself (before pino's `err` serialiser writes its stack).
-  const options = { name, level, redact: paths, formatters: { log: withoutUserErrorStack } };
+  // hooks.streamWrite sees each serialised line before any stream (json or pino-pretty) does: redaction by value.
+  const options = { name, level, redact: paths, formatters: { log: withoutUserErrorStack }, hooks: { streamWrite: redactSecretValues } };
+  if (destination) return pino(options, destination);
   if (logFormat() === 'json') return pino(options, pino.destination(2));
   // Synchronous, like pino.destination(2): a line is written before the process may exit.
   const stream = pretty({ destination: 2, sync: true, singleLine: true, colorize: Boolean(process.stderr.isTTY), ignore: 'pid,hostname', translateTime: 'SYS:HH:MM:ss.l' });

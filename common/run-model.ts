@@ -41,10 +41,12 @@ export type RunStatus = (typeof RUN_STATUSES)[number];
 export const TERMINAL_STATUSES: readonly RunStatus[] = ['SUCCEEDED', 'PARTIAL_FAILED', 'FAILED', 'CRASHED'];
 
 /** Search attributes Sluice registers on the Temporal namespace, so runs can be filtered in the UI. */
-export const SEARCH_ATTRIBUTES: Record<'flow' | 'flowVersion' | 'status', SearchAttributeKey<'KEYWORD'>> = {
+export const SEARCH_ATTRIBUTES: Record<'flow' | 'flowVersion' | 'status' | 'startedBy', SearchAttributeKey<'KEYWORD'>> = {
   flow: { name: 'SluiceFlow', type: 'KEYWORD' },
   flowVersion: { name: 'SluiceFlowVersion', type: 'KEYWORD' },
   status: { name: 'SluiceStatus', type: 'KEYWORD' },
+  /** The user who started the run (common/users.ts). */
+  startedBy: { name: 'SluiceStartedBy', type: 'KEYWORD' },
 };
 
 /** Step names as they appear in `metadata.steps` and `metadata.error.step`. */
@@ -114,6 +116,8 @@ export interface RunMetadata {
     flow_version: string;
     source_path: string;
     run_metadata: Record<string, unknown>;
+    /** The user who started the run (an API token's user, the CLI's acting user, or whoever applied the schedule). Absent on runs started before users existed. */
+    started_by?: string;
   };
   status: RunStatus;
   rows: { read: number; mapped: number; rejected: number; written: number };
@@ -156,6 +160,11 @@ export interface RunFlowInput {
    * so it neither counts as loading the source_path nor is refused because of an earlier run.
    */
   dryRun?: boolean;
+  /**
+   * The user who started the run: `${secret:NAME}` in the run's connectors resolves to this user's secret, else the
+   * org's. A name, never a credential. Absent on runs started before users existed: those resolve as `local`.
+   */
+  startedBy?: string;
 }
 
 /**

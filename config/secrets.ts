@@ -300,6 +300,13 @@ export function decryptSecret(value: string, ring: MasterKeyRing | null): string
 
 /** A `${env:NAME}` reference in config text; group 1 is the variable's name. */
 export const ENV_REFERENCE = /\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}/g;
+/**
+ * A `${secret:NAME}` reference in config text: a secret of the secrets store (connectors/secret-store.ts), resolved
+ * inside the activity that uses it for the user who started the run; group 1 is the secret's name.
+ */
+export const SECRET_REFERENCE = /\$\{secret:([A-Za-z_][A-Za-z0-9_]*)\}/g;
+/** A secret's name: what `${secret:NAME}` accepts. */
+export const SECRET_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const PLACEHOLDER = 'sluiceenvreference';
 
 /**
@@ -308,7 +315,7 @@ const PLACEHOLDER = 'sluiceenvreference';
  */
 export function plainTextSecret(raw: string, kind: SecretKind): string | null {
   if (isEncrypted(raw)) return null;
-  const text = raw.replace(ENV_REFERENCE, PLACEHOLDER);
+  const text = raw.replace(ENV_REFERENCE, PLACEHOLDER).replace(SECRET_REFERENCE, PLACEHOLDER);
   if (kind === 'value') return text.includes(PLACEHOLDER) ? null : 'a plain-text secret';
   const password = urlPassword(text);
   return password && !password.includes(PLACEHOLDER) ? 'a plain-text password' : null;

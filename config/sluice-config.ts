@@ -26,6 +26,7 @@ import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { msToNumber, type Duration } from '@temporalio/common';
 import { ConfigError } from '../common/errors';
+import { USER_ROLES, userNameSchema, type Actor } from '../common/users';
 import { DEFAULT_CHUNK_ROWS, readEnv, readEnvCount, type EnvName } from '../common/env';
 import { readStackFile as readLocalStackFile, staleStackError } from './stack-file';
 import { DEFAULT_ENVIRONMENT, requiresEncryptedSecrets, selectEnvironment, taskQueueFor, unknownEnvironment } from './environments';
@@ -160,16 +161,29 @@ export type S3Location = z.infer<typeof s3LocationSchema>;
 export type ConnectorConfig = z.infer<typeof connectorSchema>;
 
 /** What a gateway API token may do. */
-export const API_SCOPES = ['runs:read', 'runs:write', 'webhooks:read', 'webhooks:write'] as const;
+export const API_SCOPES = ['runs:read', 'runs:write', 'webhooks:read', 'webhooks:write', 'secrets:read', 'secrets:write'] as const;
 export type ApiScope = (typeof API_SCOPES)[number];
 
-/** One gateway API token: a name for logs, the hex sha256 of the secret, and what it may do. */
+/**
+ * One gateway API token: a name for logs, the hex sha256 of the secret, what it may do, and the user it belongs to
+ * (who starts its runs and owns its user-level secrets and `data.user`) with that user's role.
+ */
 const gatewayTokenSchema = z.strictObject({
   name: z.string().min(1),
   sha256: z.string().regex(/^[0-9a-f]{64}$/, 'sha256 must be the 64-character lower-case hex digest of the token (sluice token hash)'),
   scopes: z.array(z.enum(API_SCOPES)).min(1),
+  /** The user the token belongs to. @default the token's `name` */
+  user: userNameSchema.optional(),
+  /** `admin` may write org-level secrets; `member` may not. @default member */
+  role: z.enum(USER_ROLES).optional(),
 });
+/** A token as config gives it; {@link tokenActor} says whose it is. */
 export type GatewayToken = z.infer<typeof gatewayTokenSchema>;
+
+/** The user and role of a gateway token (`user` defaults to the token's name, `role` to member). */
+export function tokenActor(token: GatewayToken): Actor {
+  return { user: token.user ?? token.name, role: token.role ?? 'member' };
+}
 
 /** A duration as Temporal and the `ms` package read it: `"500ms"`, `"5s"`, `"5m"`, `"2h"`, `"5d"`, or a number of ms. */
 const durationSchema = z.union([z.number().int().nonnegative(), z.string()]).transform((value, ctx) => {
@@ -242,6 +256,8 @@ export function gatewaySettings(config: SluiceConfig): GatewaySettings {
  * `secret(…)` (config/secrets.ts) and nowhere else.
  */
 const configFileSchema = z.strictObject({
+  /** The user the CLI acts as when neither `--user <name>` nor `SLUICE_USER` names one. @default local */
+  user: userNameSchema.optional(),
   /** Refuse plain-text secrets. @default false in `dev`, true in every other environment */
   require_encrypted_secrets: z.boolean().optional(),
   database_url: secret(z.string().min(1), 'url').optional(),
@@ -349,6 +365,8 @@ export interface SluiceConfig {
   retention?: RetentionSettings;
   /** Path of the config file read, or null when the defaults were used. */
   configFile: string | null;
+  /** The file's `user:` (the CLI's acting user unless `--user` or `SLUICE_USER` says otherwise), when set. */
+  user?: string;
 }
 
 export interface LoadConfigOptions {
@@ -432,6 +450,14 @@ function substituteEnv(value: unknown, env: NodeJS.ProcessEnv, at: string[], mis
     return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, substituteEnv(v, env, [...at, k], missing)]));
   }
   return value;
+}
+
+/** The paths of every string of `value` that contains `needle`. */
+function stringPathsWith(value: unknown, needle: string, at: string[] = []): string[][] {
+  if (typeof value === 'string') return value.includes(needle) ? [at] : [];
+  if (Array.isArray(value)) return value.flatMap((item, i) => stringPathsWith(item, needle, [...at, String(i)]));
+  if (value && typeof value === 'object') return Object.entries(value).flatMap(([k, v]) => stringPathsWith(v, needle, [...at, k]));
+  return [];
 }
 
 const getAt = (doc: unknown, at: string[]): unknown => at.reduce<unknown>((node, key) => (node && typeof node === 'object' ? (node as Record<string, unknown>)[key] : undefined), doc);
@@ -556,6 +582,15 @@ export function resolveConfigFile(options: ResolveConfigFileOptions = {}): Resol
     } else {
       plainInDev.push(where);
     }
+  }
+
+  // `${secret:NAME}` (the secrets store, resolved in a run's activities for the user who started it) only where a
+  // secret may be written, and never in a connector that staging or the data store use (they have no user).
+  const secretPaths = new Set(secrets.map((s) => s.path.join('.')));
+  for (const at of stringPathsWith(resolved, '${secret:')) {
+    const where = origin(at);
+    if (!secretPaths.has(at.join('.'))) issues.push(`${where}: \${secret:NAME} is allowed only in a secret field (a password, a key, a connection URL's password)`);
+    else if (at[0] === 'connectors' && alwaysUsed.has(at[1])) issues.push(`${where}: connector "${at[1]}" is used by staging or the data store, which run for no user; \${secret:NAME} cannot be resolved there (use enc:v1:… or \${env:NAME})`);
   }
 
   const parsed = configFileSchema.safeParse(resolved);
@@ -686,6 +721,7 @@ export function loadConfig(options: LoadConfigOptions = {}): SluiceConfig {
         }
       : {}),
     configFile,
+    ...(file.user !== undefined ? { user: file.user } : {}),
   };
 }
 

@@ -1,7 +1,12 @@
 /**
  * Resolves connectors by name, inside the worker. Credentials come from the worker's own config
  * and never appear in workflow inputs, Temporal history, logs or the UI.
+ *
+ * A connector whose fields write `${secret:NAME}` (the secrets store, connectors/secret-store.ts) is built per
+ * user: {@link ConnectorRegistry.sourceFor} / {@link ConnectorRegistry.targetFor} resolve each reference for the
+ * user who started the run — inside the activity, never earlier — and keep one pool per resolved config.
  */
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
@@ -9,7 +14,9 @@ import type { Pool as MysqlPool } from 'mysql2/promise';
 import type { Pool } from 'pg';
 import { ConfigError } from '../common/errors';
 import { parse } from 'yaml';
-import { LIBPQ_PASSWORD } from '../config/secrets';
+import { LIBPQ_PASSWORD, SECRET_REFERENCE } from '../config/secrets';
+import { LOCAL_USER } from '../common/users';
+import type { SecretResolver } from './secret-store';
 import { resolveConfigFile, type ConnectorConfig, type S3ConnectorConfig, type SluiceConfig } from '../config/sluice-config';
 import { createPool, type PoolLogger } from '../db/pg-pool';
 import { postgresConnectorAccess, type MysqlAccess } from './access-errors';
@@ -40,11 +47,84 @@ export class ConnectorRegistry {
   private readonly pools = new Map<string, Pool>();
   private readonly s3Clients = new Map<string, S3Client>();
   private readonly mysqlPools = new Map<string, MysqlPool>();
-  /** @param logger where a pool's dropped idle connections are logged. */
+  /**
+   * @param logger where a pool's dropped idle connections are logged.
+   * @param secrets resolves `${secret:NAME}` (the worker's secrets store); without it such a connector cannot be used.
+   */
   constructor(
     private readonly config: SluiceConfig,
     private readonly logger: PoolLogger,
+    readonly secrets?: SecretResolver,
   ) {}
+
+  /**
+   * The values of secrets `names` for runs of `user` (a custom map's `ctx.secrets`), by name.
+   * @throws UserError `SECRET_NOT_FOUND`; ConfigError `NO_DATABASE` when this registry has no secrets store.
+   */
+  async resolveSecrets(names: readonly string[], user: string = LOCAL_USER): Promise<Record<string, string>> {
+    const out: Record<string, string> = {};
+    for (const name of names) out[name] = (await this.requireSecrets(name).resolve(user, name)).value;
+    return out;
+  }
+
+  private requireSecrets(what: string): SecretResolver {
+    if (!this.secrets) throw new ConfigError('NO_DATABASE', `${what} needs the secrets store (the metadata database), which this process has not opened`);
+    return this.secrets;
+  }
+
+  /**
+   * Connector `name`'s config with every `${secret:NAME}` resolved for `user`, and the key of its pools (the name,
+   * plus a digest of the resolved config when it holds secrets). In a URL's text a value is percent-encoded.
+   */
+  private async resolvedConfig(name: string, user: string): Promise<{ config: ConnectorConfig; key: string }> {
+    const config = this.connectorConfig(name);
+    const references = secretReferences(config);
+    if (references.length === 0) return { config, key: name };
+    const secrets = this.requireSecrets(`connector "${name}" (\${secret:${references[0]}})`);
+    const values = new Map<string, string>();
+    for (const ref of references) values.set(ref, (await secrets.resolve(user, ref)).value);
+    const resolved: Record<string, unknown> = {};
+    for (const [field, value] of Object.entries(config)) {
+      if (typeof value !== 'string') {
+        resolved[field] = value;
+        continue;
+      }
+      const inUrl = /^[a-z][a-z0-9+.-]*:\/\//i.test(value);
+      resolved[field] = value.replace(SECRET_REFERENCE, (_, ref: string) => (inUrl ? encodeURIComponent(values.get(ref)!) : values.get(ref)!));
+    }
+    const digest = createHash('sha256').update(JSON.stringify(resolved)).digest('hex').slice(0, 16);
+    return { config: resolved as ConnectorConfig, key: `${name}#${digest}` };
+  }
+
+  /**
+   * Connector `name` as a source for a run started by `user`: `${secret:NAME}` resolved for that user.
+   * @throws as {@link source}; UserError `SECRET_NOT_FOUND`.
+   */
+  async sourceFor(name: string, user: string = LOCAL_USER): Promise<SourceConnector> {
+    const { config, key } = await this.resolvedConfig(name, user);
+    return this.sourceOf(name, config, key);
+  }
+
+  /**
+   * Connector `name` as a target for a run started by `user`: `${secret:NAME}` resolved for that user.
+   * @throws as {@link target}; UserError `SECRET_NOT_FOUND`.
+   */
+  async targetFor(name: string, user: string = LOCAL_USER): Promise<TargetConnector> {
+    const { config, key } = await this.resolvedConfig(name, user);
+    return this.targetOf(name, config, key);
+  }
+
+  /** A connector's config for a use without a user: one with `${secret:NAME}` is refused, naming the fix. */
+  private unresolvedConfig(name: string): ConnectorConfig {
+    const config = this.connectorConfig(name);
+    const references = secretReferences(config);
+    if (references.length > 0) {
+      throw new ConfigError('INVALID_CONFIG', `connector "${name}" uses \${secret:${references[0]}}, which is resolved only inside a run, for the user who started it; it cannot be used here`, {
+        details: { connector: name },
+      });
+    }
+    return config;
+  }
 
   /** Names of the configured connectors, sorted. */
   names(): string[] {
@@ -79,7 +159,12 @@ export class ConnectorRegistry {
   /** Closes and forgets the pools and clients of `names` (their config changed or they were removed); the next use opens new ones. */
   async forget(names: Iterable<string>): Promise<void> {
     const closing: Promise<unknown>[] = [];
-    for (const name of names) {
+    const wanted = new Set(names);
+    const keys = new Set<string>();
+    for (const map of [this.pools, this.s3Clients, this.mysqlPools] as Map<string, unknown>[]) {
+      for (const key of map.keys()) if (wanted.has(key.split('#')[0]!)) keys.add(key);
+    }
+    for (const name of [...wanted, ...keys]) {
       const pool = this.pools.get(name);
       if (pool) closing.push(pool.end().catch(() => undefined));
       this.pools.delete(name);
@@ -92,8 +177,8 @@ export class ConnectorRegistry {
     await Promise.all(closing);
   }
 
-  private pool(name: string, url: string | undefined): Pool {
-    let pool = this.pools.get(name);
+  private pool(name: string, url: string | undefined, key = name): Pool {
+    let pool = this.pools.get(key);
     if (!pool) {
       const connectionString = url ?? this.config.databaseUrl;
       if (!connectionString) {
@@ -101,27 +186,27 @@ export class ConnectorRegistry {
       }
       // An idle client's error (server restart) is logged, never thrown; the next query reconnects.
       pool = createPool({ connectionString, max: 4, application_name: `sluice:${name}` }, { label: `postgres connector "${name}"`, logger: this.logger });
-      this.pools.set(name, pool);
+      this.pools.set(key, pool);
     }
     return pool;
   }
 
   /** One S3 client per s3 connector, shared by its source and target. */
-  private s3Client(name: string, config: S3ConnectorConfig): S3Client {
-    let client = this.s3Clients.get(name);
+  private s3Client(name: string, config: S3ConnectorConfig, key = name): S3Client {
+    let client = this.s3Clients.get(key);
     if (!client) {
       client = createS3Client(config, name);
-      this.s3Clients.set(name, client);
+      this.s3Clients.set(key, client);
     }
     return client;
   }
 
   /** One mysql2 pool per mysql connector, shared by its source and target. */
-  private mysqlPool(name: string, url: string): { pool: MysqlPool; access: MysqlAccess } {
-    let pool = this.mysqlPools.get(name);
+  private mysqlPool(name: string, url: string, key = name): { pool: MysqlPool; access: MysqlAccess } {
+    let pool = this.mysqlPools.get(key);
     if (!pool) {
       pool = createMysqlPool(url, { label: `mysql connector "${name}"`, logger: this.logger });
-      this.mysqlPools.set(name, pool);
+      this.mysqlPools.set(key, pool);
     }
     return { pool, access: { kind: 'mysql', connector: name, url } };
   }
@@ -146,6 +231,10 @@ export class ConnectorRegistry {
    */
   async check(name: string, options: ConnectorCheckOptions = {}): Promise<CheckResult> {
     const config = this.connectorConfig(name);
+    const references = secretReferences(config);
+    if (references.length > 0) {
+      return { ok: false, reason: `uses \${secret:${references[0]}} of the secrets store, resolved only inside a run for the user who started it; not checked here`, code: 'INVALID_CONFIG' };
+    }
     const secrets = connectorSecrets(config);
     const result = await this.checkKind(name, config, options);
     const detail = scrubDetail(result.detail, secrets);
@@ -179,18 +268,21 @@ export class ConnectorRegistry {
    * @throws ConfigError `UNKNOWN_CONNECTOR`, or `CONNECTOR_NOT_A_SOURCE` for kinds that cannot read.
    */
   source(name: string): SourceConnector {
-    const config = this.connectorConfig(name);
+    return this.sourceOf(name, this.unresolvedConfig(name), name);
+  }
+
+  private sourceOf(name: string, config: ConnectorConfig, key: string): SourceConnector {
     switch (config.kind) {
       case 'local':
         return new LocalSource(path.resolve(this.config.projectDir, config.root), name);
       case 'postgres':
-        return new PostgresSource(this.pool(name, config.url), name, config.query, config.fetch_rows ?? 100_000, postgresConnectorAccess(name, config.url, this.config.databaseUrl ?? ''));
+        return new PostgresSource(this.pool(name, config.url, key), name, config.query, config.fetch_rows ?? 100_000, postgresConnectorAccess(name, config.url, this.config.databaseUrl ?? ''));
       case 's3':
-        return new S3Source(this.s3Client(name, config), name, this.s3CheckSettings(name, config));
+        return new S3Source(this.s3Client(name, config, key), name, this.s3CheckSettings(name, config));
       case 'sftp':
         return new SftpSource(config, name, this.config.projectDir, this.logger);
       case 'mysql': {
-        const { pool, access } = this.mysqlPool(name, config.url);
+        const { pool, access } = this.mysqlPool(name, config.url, key);
         return new MysqlSource(pool, name, config.query, access);
       }
       case 'smtp':
@@ -202,18 +294,21 @@ export class ConnectorRegistry {
    * @throws ConfigError `UNKNOWN_CONNECTOR`, or `CONNECTOR_NOT_A_TARGET` for kinds that cannot be loaded into.
    */
   target(name: string): TargetConnector {
-    const config = this.connectorConfig(name);
+    return this.targetOf(name, this.unresolvedConfig(name), name);
+  }
+
+  private targetOf(name: string, config: ConnectorConfig, key: string): TargetConnector {
     switch (config.kind) {
       case 'postgres':
-        return new PostgresTarget(this.pool(name, config.url), name, postgresConnectorAccess(name, config.url, this.config.databaseUrl ?? ''));
+        return new PostgresTarget(this.pool(name, config.url, key), name, postgresConnectorAccess(name, config.url, this.config.databaseUrl ?? ''));
       case 'local':
         throw new ConfigError('CONNECTOR_NOT_A_TARGET', `connector "${name}" (kind local) cannot be a target yet; use a postgres connector`);
       case 's3':
-        return new S3Target(this.s3Client(name, config), name, { check: this.s3CheckSettings(name, config) });
+        return new S3Target(this.s3Client(name, config, key), name, { check: this.s3CheckSettings(name, config) });
       case 'sftp':
         throw new ConfigError('CONNECTOR_NOT_A_TARGET', `connector "${name}" (kind sftp) is a source only; load into a postgres or s3 connector`);
       case 'mysql': {
-        const { pool, access } = this.mysqlPool(name, config.url);
+        const { pool, access } = this.mysqlPool(name, config.url, key);
         return new MysqlTarget(pool, name, access);
       }
       case 'smtp':
@@ -230,6 +325,15 @@ export class ConnectorRegistry {
     for (const client of this.s3Clients.values()) client.destroy();
     this.s3Clients.clear();
   }
+}
+
+/** The names of the secrets a connector config refers to as `${secret:NAME}`, in order, each once. */
+export function secretReferences(config: ConnectorConfig): string[] {
+  const names = new Set<string>();
+  for (const value of Object.values(config)) {
+    if (typeof value === 'string') for (const match of value.matchAll(SECRET_REFERENCE)) names.add(match[1]!);
+  }
+  return [...names];
 }
 
 /** The secret values of one connector config (URL passwords raw and decoded, keys, passwords): what its check masks. */

@@ -128,6 +128,26 @@ const MIGRATIONS: Migration[] = [
       CREATE INDEX pipeline_runs_workflow ON sluice.pipeline_runs (workflow_id);
     `,
   },
+  {
+    version: 4,
+    name: 'secrets',
+    sql: `
+      -- The secrets store (connectors/secret-store.ts): org-level secrets (owner '') set by admins, user-level ones
+      -- owned by one user. value is an enc:v1 envelope (AES-256-GCM, the master key): a dump alone reveals nothing.
+      CREATE TABLE sluice.secrets (
+        scope      text        NOT NULL CHECK (scope IN ('org', 'user')),
+        owner      text        NOT NULL,
+        name       text        NOT NULL,
+        value      text        NOT NULL CHECK (value LIKE 'enc:v1:%'),
+        created_at timestamptz NOT NULL DEFAULT now(),
+        created_by text        NOT NULL,
+        updated_at timestamptz NOT NULL DEFAULT now(),
+        updated_by text        NOT NULL,
+        PRIMARY KEY (scope, owner, name),
+        CHECK ((scope = 'org') = (owner = ''))
+      );
+    `,
+  },
 ];
 
 /** Arbitrary constant key of the advisory lock that serialises migrations. */

@@ -125,6 +125,11 @@ const flowSpecSchema = z
     on_empty: z.enum(['fail', 'succeed']).optional(),
     /** A custom map: a .ts/.js file under the project dir, applied after the declarative mapping. */
     transform: z.string().refine(isMapPath, 'must be a .ts or .js file path relative to the project dir, inside it (e.g. maps/accounts.ts)').optional(),
+    /** Secrets of the secrets store the custom map gets as `ctx.secrets` (names only; resolved at run time for the user who started the run). */
+    secrets: z
+      .array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, 'a secret name: a letter or "_" followed by letters, digits or "_"'))
+      .min(1)
+      .optional(),
   });
 
 /** The flow spec as written in YAML, after validation and defaults. */
@@ -184,6 +189,11 @@ export interface FlowSpec {
    * the content hash, so a changed map makes a new version when the flow is published again.
    */
   map?: MapRef;
+  /**
+   * Secrets (names, sorted, each once) the custom map gets as `ctx.secrets`, resolved when the run maps for the user
+   * who started it. Absent when none, so versions without it keep their content hash.
+   */
+  secrets?: string[];
 }
 
 /** The custom map a flow version was published with. */
@@ -330,6 +340,7 @@ export function validateFlowSpec(raw: unknown, origin = 'flow spec'): FlowSpec {
     max_reject_ratio: spec.max_reject_ratio ?? 1,
     ...(spec.on_empty === 'fail' ? { on_empty: 'fail' as const } : {}),
     ...(spec.transform !== undefined ? { transform: path.posix.normalize(spec.transform) } : {}),
+    ...(spec.secrets ? { secrets: [...new Set(spec.secrets)].sort() } : {}),
   };
 }
 

@@ -47,6 +47,11 @@ export interface RunPipelineInput {
   /** The pipeline run's date, YYYY-MM-DD. @default today in the schedule's time zone (else UTC), on the worker */
   date?: string;
   trigger: 'manual' | 'schedule';
+  /**
+   * The user its runs are started by (`metadata.run.started_by`, whose `${secret:NAME}` they resolve): who started
+   * the pipeline run, or who applied its schedule. Absent on pipeline runs from before users: their runs resolve as `local`.
+   */
+  startedBy?: string;
 }
 
 /** Where a job's local source file went after it loaded. */

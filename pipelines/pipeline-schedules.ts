@@ -72,11 +72,14 @@ export interface DesiredSchedule {
   options: ScheduleOptions;
 }
 
-/** The Temporal schedule options for a pipeline with a `schedule`, in one environment. */
-export function desiredSchedule(spec: PipelineSpec, environment: string, taskQueue: string): DesiredSchedule {
+/**
+ * The Temporal schedule options for a pipeline with a `schedule`, in one environment.
+ * @param startedBy the user who applies it: its runs are started by that user (and resolve that user's secrets).
+ */
+export function desiredSchedule(spec: PipelineSpec, environment: string, taskQueue: string, startedBy?: string): DesiredSchedule {
   if (!spec.schedule) throw new UserError('PIPELINE_NOT_SCHEDULED', `pipeline ${spec.name} has no schedule; add schedule: { cron: "0 6 * * *" } to pipelines/${spec.name}.yaml`);
   const id = scheduleId(environment, spec.name);
-  const input: RunPipelineInput = { pipeline: spec.name, environment, trigger: 'schedule' };
+  const input: RunPipelineInput = { pipeline: spec.name, environment, trigger: 'schedule', ...(startedBy !== undefined ? { startedBy } : {}) };
   const defining = { cron: spec.schedule.cron, timezone: spec.schedule.timezone, overlap: spec.schedule.overlap, input, taskQueue };
   const specHash = createHash('sha256').update(JSON.stringify(defining)).digest('hex').slice(0, 16);
   return {
@@ -162,13 +165,15 @@ async function existingSluiceSchedules(client: Client, environment: string): Pro
  * A paused schedule stays paused when updated.
  * @param options.prune also delete this environment's Sluice schedules whose pipeline is gone or no longer scheduled.
  * @param options.housekeeping also keep the daily retention housekeeping schedule (`sluice-<env>-housekeeping`, 03:30 UTC). @default true
+ * @param options.startedBy the user applying them: the pipelines' scheduled runs are started by this user (a
+ *   schedule applied by another user is updated to start its runs as that user).
  * @throws PipelineSpecError for an invalid pipeline file (nothing is applied then).
  */
 export async function applySchedules(
   client: Client,
   config: SluiceConfig,
   environment: string,
-  options: { prune?: boolean; housekeeping?: boolean } = {},
+  options: { prune?: boolean; housekeeping?: boolean; startedBy?: string } = {},
 ): Promise<AppliedSchedule[]> {
   // Every pipeline is parsed first (by listPipelines, once): one bad file applies nothing.
   const specs = listPipelines(config).map((listed) => {
@@ -178,7 +183,7 @@ export async function applySchedules(
   if (specs.some((spec) => spec.name === HOUSEKEEPING)) {
     throw new UserError('RESERVED_PIPELINE_NAME', `pipelines/${HOUSEKEEPING}.yaml: the name "${HOUSEKEEPING}" is the retention schedule's; rename the pipeline`);
   }
-  const desired = specs.filter((spec) => spec.schedule).map((spec) => desiredSchedule(spec, environment, config.temporal.taskQueue));
+  const desired = specs.filter((spec) => spec.schedule).map((spec) => desiredSchedule(spec, environment, config.temporal.taskQueue, options.startedBy));
   // Retention runs daily in every environment that has schedules applied (docs/operations.md).
   if (options.housekeeping ?? true) desired.push(housekeepingSchedule(environment, config.temporal.taskQueue));
   const applied: AppliedSchedule[] = [];

@@ -3,7 +3,10 @@
  * (the embedded default) or S3, chosen by `data_store` in sluice.config.yaml.
  *
  * Two kinds of scope, each a {@link DataScope}:
- * - `data.user` — persistent; objects stay until deleted.
+ * - `data.user` — persistent, and private to one user (the acting user: `options.user`, else `SLUICE_USER`, else the
+ *   config's `user:`, else `local`); objects stay until deleted. User A's objects are invisible to user B, whatever
+ *   B's role: there is no admin view. The `local` user's objects are those of the single shared scope of earlier
+ *   versions (`user/…`, kept in place); every other user's live under `users/<name>/…`.
  * - `data.pipeline` — scoped to ONE run (the run id); deleted with that run's staging
  *   ({@link purgePipelineData}).
  *
@@ -28,6 +31,8 @@
 import { stat } from 'node:fs/promises';
 import type { SluiceConfig } from '../config/sluice-config';
 import { ConfigError } from '../common/errors';
+import { readEnv } from '../common/env';
+import { LOCAL_USER, parseUserName } from '../common/users';
 import { createS3Client } from '../connectors/s3/s3-client';
 import { listKeys, type BlobStore } from './blob-store';
 import { compareNames, validateDataName, validateDataPrefix, validateRunId } from './data-names';
@@ -42,6 +47,8 @@ export type ByteRange = readonly [begin: number, end: number];
 export interface DataScope {
   /** `user`, or `pipeline` for one run's data. */
   readonly scope: 'user' | 'pipeline';
+  /** The owning user of a user scope; undefined for a pipeline scope. */
+  readonly user?: string | undefined;
   /** The run id of a pipeline scope. */
   readonly runId: string | undefined;
   /**
@@ -94,7 +101,7 @@ export interface DataScope {
 
 /** The data store of one config: the user scope, and the pipeline scope of one run when given. */
 export interface DataStore {
-  /** Persistent data. */
+  /** Persistent data of the acting user, private to them. */
   readonly user: DataScope;
   /** The data of the run given to {@link createDataStore}, or undefined without one. */
   readonly pipeline: DataScope | undefined;
@@ -106,30 +113,42 @@ export interface DataStore {
   close(): Promise<void>;
 }
 
+/** Options of {@link createDataStore}. */
+export interface DataStoreOptions {
+  /** Whose `data.user` this is. @default `SLUICE_USER`, else the config's `user:`, else `local` */
+  user?: string;
+}
+
 /** A {@link DataStore} created with a run id: `pipeline` is defined. */
 export type PipelineDataStore = DataStore & { readonly pipeline: DataScope };
 
-const describeScope = (scope: 'user' | 'pipeline', runId: string | undefined) => (scope === 'user' ? 'the user data store' : `the pipeline data of run ${runId}`);
+const describeScope = (scope: 'user' | 'pipeline', runId: string | undefined, user?: string) =>
+  scope === 'user' ? `the user data store${user === undefined || user === LOCAL_USER ? '' : ` of user "${user}"`}` : `the pipeline data of run ${runId}`;
+
+/** The key prefix of one user's `data.user`: `user/` for `local` (the earlier shared scope, unmoved), else `users/<name>/`. */
+export const userDataRoot = (user: string): string => (user === LOCAL_USER ? 'user/' : `users/${parseUserName(user, 'the data store user')}/`);
 
 /**
  * One scope over the data store's blob store: validates names and forms keys under its root (`user/<name>` or
  * `pipeline/<run id>/<name>`), so it never leaves it; turns missing objects into `DATA_NOT_FOUND` with the user's name.
  */
 export class ScopedData implements DataScope {
-  /** `user/` or `pipeline/<run id>/`. */
+  /** `user/`, `users/<name>/` or `pipeline/<run id>/`. */
   private readonly root: string;
 
+  /** @param user the owner of a user scope. @default local */
   constructor(
     private readonly backend: BlobStore,
     readonly scope: 'user' | 'pipeline',
     readonly runId: string | undefined,
+    readonly user: string | undefined = scope === 'user' ? LOCAL_USER : undefined,
   ) {
-    this.root = scope === 'user' ? 'user/' : `pipeline/${validateRunId(runId ?? '')}/`;
+    this.root = scope === 'user' ? userDataRoot(user ?? LOCAL_USER) : `pipeline/${validateRunId(runId ?? '')}/`;
   }
 
   private notFound(name: string, extra = ''): DataStoreError {
-    return new DataStoreError('DATA_NOT_FOUND', `no data named ${JSON.stringify(name)} in ${describeScope(this.scope, this.runId)}${extra}; list what is there with list() or \`sluice data ls\``, {
-      details: { name, scope: this.scope, runId: this.runId },
+    return new DataStoreError('DATA_NOT_FOUND', `no data named ${JSON.stringify(name)} in ${describeScope(this.scope, this.runId, this.user)}${extra}; list what is there with list() or \`sluice data ls\``, {
+      details: { name, scope: this.scope, runId: this.runId, ...(this.user !== undefined ? { user: this.user } : {}) },
     });
   }
 
@@ -260,16 +279,18 @@ function createDataBackend(config: SluiceConfig): BlobStore {
  * Opens the data store a config names (`config.dataStore`): local disk under `dataStore.dir`
  * (`user/…`, `pipeline/<run id>/…`) or S3 under `s3://<bucket>/<prefix>user/…` and
  * `…pipeline/<run id>/…` through the named s3 connector. With a run id, `pipeline` is that run's
- * scope. Call `close()` when done.
- * @throws DataStoreError `INVALID_RUN_ID`; ConfigError for an s3 backend without a usable connector.
+ * scope. `user` is the acting user's own (`options.user`, else `SLUICE_USER`, else the config's `user:`, else
+ * `local`): `…user/…` for `local`, `…users/<name>/…` for anyone else. Call `close()` when done.
+ * @throws DataStoreError `INVALID_RUN_ID`; InvalidRequestError `INVALID_USER`; ConfigError for an s3 backend without a usable connector.
  */
-export function createDataStore(config: SluiceConfig, runId: string): PipelineDataStore;
-export function createDataStore(config: SluiceConfig, runId?: string): DataStore;
-export function createDataStore(config: SluiceConfig, runId?: string): DataStore {
+export function createDataStore(config: SluiceConfig, runId: string, options?: DataStoreOptions): PipelineDataStore;
+export function createDataStore(config: SluiceConfig, runId?: string, options?: DataStoreOptions): DataStore;
+export function createDataStore(config: SluiceConfig, runId?: string, options: DataStoreOptions = {}): DataStore {
   if (runId !== undefined) validateRunId(runId);
+  const user = parseUserName(options.user ?? (readEnv('SLUICE_USER') || config.user || LOCAL_USER), options.user !== undefined ? 'user' : 'SLUICE_USER');
   const backend = createDataBackend(config);
   return {
-    user: new ScopedData(backend, 'user', undefined),
+    user: new ScopedData(backend, 'user', undefined, user),
     pipeline: runId === undefined ? undefined : new ScopedData(backend, 'pipeline', runId),
     location: backend.location,
     purgePipelineData: (id: string) => backend.deleteUnder(`pipeline/${validateRunId(id)}/`),

@@ -27,7 +27,7 @@ const spec: FlowSpec = validateFlowSpec({
   transform: 'maps/accounts.ts',
 });
 
-const ctx: MapContext = { runId: 'accounts-v1-x', flowVersion: 'accounts:v1', sourcePath: 'a.csv', runMetadata: { ticket: 'T-1' }, log: pino({ level: 'silent' }) };
+const ctx: MapContext = { runId: 'accounts-v1-x', flowVersion: 'accounts:v1', sourcePath: 'a.csv', runMetadata: { ticket: 'T-1' }, secrets: {}, log: pino({ level: 'silent' }) };
 
 /** A project dir with `maps/<name>` holding `source`. */
 function project(files: Record<string, string>): string {

@@ -45,6 +45,12 @@ export interface MapContext {
   sourcePath: string;
   /** The run's `run_metadata`, as given when it was started (`{}` when none). */
   runMetadata: Record<string, unknown>;
+  /**
+   * The secrets the flow version declares (`secrets: [NAME, …]` in the flow spec), by name, resolved for the user
+   * who started the run (their user-level secret, else the org's). Never log them: the worker's logger redacts
+   * each value anyway. `{}` when the flow declares none.
+   */
+  secrets: Readonly<Record<string, string>>;
   /** A pino logger bound to the run and the map; lines go to the worker's log. */
   log: Logger;
 }

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { RUN_STATUSES } from '../common/run-model';
 import { EVENT_TYPES } from '../webhooks/events';
 import { flowVersionIdSchema, runMetadataSchema, sourcePathSchema } from '../common/run-inputs';
+import { userNameSchema } from '../common/users';
 
 const flowVersion = flowVersionIdSchema.describe('A flow version, `flow:vN`, e.g. `movies:v1`.');
 
@@ -37,6 +38,7 @@ export const listRunsQuery = z.strictObject({
   status: z.enum(RUN_STATUSES).optional().describe('Only runs in this status (the SluiceStatus search attribute).'),
   limit: z.coerce.number().int().min(1).max(100).optional().describe('Page size, 1–100; default 50.'),
   cursor: z.string().min(1).optional().describe('The `next_cursor` of the previous page (opaque; valid with the same filters only).'),
+  started_by: userNameSchema.optional().describe('Only runs this user started (the SluiceStartedBy search attribute).'),
 });
 export type ListRunsQuery = z.infer<typeof listRunsQuery>;
 
@@ -107,4 +109,18 @@ export const listDeliveriesQuery = z.strictObject({
 /** `POST /v1/webhooks/:id/recover`. */
 export const recoverBody = z.strictObject({
   since: z.iso.datetime({ offset: true }).describe('ISO 8601 time: re-send every event whose latest delivery failed at or after it.'),
+});
+
+/** Path parameters of `/v1/secrets/:scope/:name`. */
+export const secretParams = z.strictObject({
+  scope: z.enum(['org', 'user']).describe('`org` (every user\'s runs; admins write) or `user` (the token\'s user\'s own).'),
+  name: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, 'a secret name: a letter or "_" followed by letters, digits or "_", at most 128 characters')
+    .describe('The secret\'s name, as `${secret:NAME}` writes it in config.'),
+});
+
+/** `PUT /v1/secrets/:scope/:name`: the value, write-only (no route ever returns it). */
+export const putSecretBody = z.strictObject({
+  value: z.string().min(1).max(65_536).describe('The secret\'s value (at most 65,536 characters); stored encrypted, never returned.'),
 });

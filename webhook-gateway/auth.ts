@@ -9,7 +9,8 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { RequestHandler } from 'express';
-import type { GatewayToken } from '../config/sluice-config';
+import type { Actor } from '../common/users';
+import { tokenActor, type GatewayToken } from '../config/sluice-config';
 import { HttpError } from './errors';
 
 export type Scope = GatewayToken['scopes'][number];
@@ -39,7 +40,8 @@ export function findToken(tokens: readonly GatewayToken[], authorization: string
 
 /**
  * Middleware requiring a token with `scope`: 401 `UNAUTHENTICATED` without a valid token, 403
- * `INSUFFICIENT_SCOPE` when it lacks the scope. Sets `res.locals.tokenName` for logs.
+ * `INSUFFICIENT_SCOPE` when it lacks the scope. Sets `res.locals.tokenName` for logs and `res.locals.actor`
+ * (the token's user and role; read it with {@link actorOf}).
  */
 export function requireScope(tokens: readonly GatewayToken[], scope: Scope): RequestHandler {
   return (req, res, next) => {
@@ -51,10 +53,18 @@ export function requireScope(tokens: readonly GatewayToken[], scope: Scope): Req
       return;
     }
     res.locals.tokenName = token.name;
+    res.locals.actor = tokenActor(token);
     if (!token.scopes.includes(scope)) {
       next(new HttpError(403, 'INSUFFICIENT_SCOPE', `token "${token.name}" lacks the scope ${scope} this route needs`, { required_scope: scope, token_scopes: token.scopes }));
       return;
     }
     next();
   };
+}
+
+/** The user and role of the request's token (set by {@link requireScope}, which every `/v1` route runs first). */
+export function actorOf(locals: Record<string, unknown>): Actor {
+  const actor = locals.actor as Actor | undefined;
+  if (!actor) throw new Error('actorOf: the route has no requireScope middleware');
+  return actor;
 }

@@ -26,6 +26,9 @@
  * | `GET /v1/webhooks/:id/deliveries` | webhooks:read | deliveries, newest first, each with its attempts |
  * | `POST /v1/webhooks/:id/deliveries/:delivery_id/redeliver` | webhooks:write | 202 the new delivery |
  * | `POST /v1/webhooks/:id/recover` | webhooks:write | 202 `{ deliveries }`: every event that failed since `since`, sent again |
+ * | `GET /v1/secrets` | secrets:read | 200 `{ secrets }`: names, scopes, owners and times of the org's secrets and the token user's own; never values |
+ * | `PUT /v1/secrets/:scope/:name` | secrets:write | 201 created / 200 replaced (`{ value }` in, never out); 403 `ADMIN_REQUIRED` for a member writing org |
+ * | `DELETE /v1/secrets/:scope/:name` | secrets:write | 204 deleted; 403 `ADMIN_REQUIRED`; 404 `SECRET_NOT_FOUND` |
  * | `GET /v1/openapi.json` | runs:read | the OpenAPI 3.1 document |
  * | `GET /healthz`, `GET /readyz`, `GET /metrics` | none | liveness, readiness (Temporal + metadata Postgres), Prometheus |
  */
@@ -50,10 +53,13 @@ import {
   runEventsQuery,
   runIdParams,
   runRejectsQuery,
+  putSecretBody,
+  secretParams,
   updateWebhookBody,
   webhookIdParams,
 } from './api-schemas';
-import { requireScope } from './auth';
+import { actorOf, requireScope } from './auth';
+import { SecretStore, type SecretEntry } from '../connectors/secret-store';
 import { errorBody, errorHandler, HttpError, notFound, validationError } from './errors';
 import { createGatewayMetrics, type GatewayMetrics } from './metrics';
 import { openApiDocument } from './openapi';
@@ -74,6 +80,21 @@ export interface GatewayOptions {
   webhooks: WebhookService;
   /** Shared with the delivery worker, so `/metrics` shows deliveries; a fresh registry when absent. */
   metrics?: GatewayMetrics;
+  /** The secrets store (`/v1/secrets`). @default one on `pool` with no master key (listing and deleting work; setting fails `NO_MASTER_KEY`) */
+  secrets?: SecretStore;
+}
+
+/** A secret as the API returns it: never its value. */
+export function secretJson(entry: SecretEntry) {
+  return {
+    name: entry.name,
+    scope: entry.scope,
+    owner: entry.owner,
+    created_at: entry.createdAt.toISOString(),
+    created_by: entry.createdBy,
+    updated_at: entry.updatedAt.toISOString(),
+    updated_by: entry.updatedBy,
+  };
 }
 
 /**
@@ -175,6 +196,9 @@ export function createGatewayApp(options: GatewayOptions): Express {
   const write = requireScope(tokens, 'runs:write');
   const readWebhooks = requireScope(tokens, 'webhooks:read');
   const writeWebhooks = requireScope(tokens, 'webhooks:write');
+  const readSecrets = requireScope(tokens, 'secrets:read');
+  const writeSecrets = requireScope(tokens, 'secrets:write');
+  const secrets = options.secrets ?? new SecretStore(pool, () => null);
   const requireJson = (req: Request) => {
     if (!req.is('application/json')) {
       const message = 'expected a JSON object with Content-Type: application/json';
@@ -196,8 +220,9 @@ export function createGatewayApp(options: GatewayOptions): Express {
   app.post('/v1/runs', write, async (req, res) => {
     requireJson(req);
     const body = parse(createRunBody, 'body', req.body);
-    const run = await sluice.run({ flowVersion: body.flow_version, sourcePath: body.source_path, runMetadata: body.run_metadata, forceRerun: body.force_rerun, dryRun: body.dry_run });
-    logger.info({ runId: run.id, flowVersion: body.flow_version, token: res.locals.tokenName }, 'run started through the gateway');
+    const startedBy = actorOf(res.locals).user;
+    const run = await sluice.run({ flowVersion: body.flow_version, sourcePath: body.source_path, runMetadata: body.run_metadata, forceRerun: body.force_rerun, dryRun: body.dry_run, startedBy });
+    logger.info({ runId: run.id, flowVersion: body.flow_version, token: res.locals.tokenName, startedBy }, 'run started through the gateway');
     res.status(201).location(`/v1/runs/${encodeURIComponent(run.id)}`).json(runJson(run, { flowVersion: body.flow_version, sourcePath: body.source_path }));
   });
 
@@ -212,7 +237,7 @@ export function createGatewayApp(options: GatewayOptions): Express {
 
   app.get('/v1/runs', read, async (req, res) => {
     const query = parse(listRunsQuery, 'query', req.query);
-    const page = await sluice.listRunsPage({ flow: query.flow, flowVersion: query.flow_version, status: query.status, limit: query.limit, cursor: query.cursor });
+    const page = await sluice.listRunsPage({ flow: query.flow, flowVersion: query.flow_version, status: query.status, startedBy: query.started_by, limit: query.limit, cursor: query.cursor });
     res.json({
       runs: page.runs.map(runSummaryJson),
       next_cursor: page.nextCursor ?? null,
@@ -311,6 +336,28 @@ export function createGatewayApp(options: GatewayOptions): Express {
     const deliveries = await webhooks.recover(id, new Date(body.since));
     logger.info({ webhookId: id, since: body.since, deliveries: deliveries.length, token: res.locals.tokenName }, 'webhook recovery requested');
     res.status(202).json({ id, since: body.since, deliveries });
+  });
+
+  app.get('/v1/secrets', readSecrets, async (_req, res) => {
+    res.json({ secrets: (await secrets.list(actorOf(res.locals))).map(secretJson) });
+  });
+
+  app.put('/v1/secrets/:scope/:name', writeSecrets, async (req, res) => {
+    requireJson(req);
+    const params = parse(secretParams, 'path', req.params);
+    const body = parse(putSecretBody, 'body', req.body);
+    const actor = actorOf(res.locals);
+    const { created, entry } = await secrets.set(actor, params.scope, params.name, body.value);
+    logger.info({ secret: params.name, scope: params.scope, user: actor.user, created, token: res.locals.tokenName }, created ? 'secret created' : 'secret replaced');
+    res.status(created ? 201 : 200).json(secretJson(entry));
+  });
+
+  app.delete('/v1/secrets/:scope/:name', writeSecrets, async (req, res) => {
+    const params = parse(secretParams, 'path', req.params);
+    const actor = actorOf(res.locals);
+    await secrets.remove(actor, params.scope, params.name);
+    logger.info({ secret: params.name, scope: params.scope, user: actor.user, token: res.locals.tokenName }, 'secret deleted');
+    res.status(204).end();
   });
 
   app.get('/v1/openapi.json', read, (_req, res) => {

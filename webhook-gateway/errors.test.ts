@@ -39,6 +39,9 @@ const EXPLICIT: Partial<Record<ErrorCode, number>> = {
   REJECTS_NOT_READY: 409,
   REJECTS_GONE: 410,
   REJECTS_NOT_SUPPORTED: 422,
+  // Came with the secrets routes (/v1/secrets), each with its own status from the start.
+  ADMIN_REQUIRED: 403,
+  SECRET_NOT_FOUND: 404,
 };
 const previousStatus = (code: ErrorCode) => EXPLICIT[code] ?? (code.startsWith('INVALID_') ? 400 : 500);
 

@@ -9,8 +9,8 @@
  * | request body or query string fails validation (`VALIDATION_FAILED`, `INVALID_JSON`) | 400 |
  * | `InvalidRequestError` `INVALID_*` (`INVALID_FLOW_VERSION`, `INVALID_SOURCE_PATH`, `INVALID_RUN_METADATA`, `INVALID_STATUS`, `INVALID_CURSOR`) — the request itself is malformed | 400 |
  * | no or unknown bearer token (`UNAUTHENTICATED`) | 401 |
- * | token lacks the route's scope (`INSUFFICIENT_SCOPE`) | 403 |
- * | `RUN_NOT_FOUND`, `EVENT_NOT_FOUND`, `WEBHOOK_NOT_FOUND`, `DELIVERY_NOT_FOUND`, no such route (`NOT_FOUND`) | 404 |
+ * | token lacks the route's scope (`INSUFFICIENT_SCOPE`); a member writing an org-level secret (`ADMIN_REQUIRED`) | 403 |
+ * | `RUN_NOT_FOUND`, `EVENT_NOT_FOUND`, `WEBHOOK_NOT_FOUND`, `DELIVERY_NOT_FOUND`, `SECRET_NOT_FOUND`, no such route (`NOT_FOUND`) | 404 |
  * | `REPEATED_SOURCE_PATH`, `RUN_IN_PROGRESS`, `RUN_NOT_RUNNING`, `WEBHOOK_DISABLED`, `REJECTS_NOT_READY` — conflicts with the current state | 409 |
  * | `REJECTS_GONE` — the run's rejects table or object was dropped or overwritten | 410 |
  * | body too large (`PAYLOAD_TOO_LARGE`) | 413 |

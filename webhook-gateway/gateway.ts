@@ -19,6 +19,8 @@ import { gatewaySettings, requireDatabaseUrl, type SluiceConfig } from '../confi
 import { metadataDatabaseAccess, withAccessErrors } from '../connectors/access-errors';
 import { migrate } from '../db/migrations';
 import { createPool } from '../db/pg-pool';
+import { loadMasterKeys } from '../config/secrets';
+import { SecretStore } from '../connectors/secret-store';
 import { createDeliveryWorker } from '../worker/delivery-worker';
 import { EventPublisher, webhooksTaskQueue } from '../webhooks/event-publisher';
 import { WebhookService } from '../webhooks/webhook-service';
@@ -94,7 +96,8 @@ export async function startGateway(options: StartGatewayOptions): Promise<Gatewa
       running = deliveryWorker.run();
       running.catch((error: unknown) => logger.error({ err: error }, 'the delivery worker stopped'));
     }
-    const app = createGatewayApp({ sluice, tokens: settings.tokens, logger, pool, webhooks, metrics });
+    const secrets = new SecretStore(pool, () => loadMasterKeys({ env: process.env, stateDir: config.stateDir, projectDir: config.projectDir }));
+    const app = createGatewayApp({ sluice, tokens: settings.tokens, logger, pool, webhooks, metrics, secrets });
     const server = await startGatewayServer(app, { port: options.port ?? settings.port, host: options.host ?? settings.host });
     return {
       url: server.url,

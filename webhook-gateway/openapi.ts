@@ -17,6 +17,8 @@ import {
   runEventsQuery,
   runIdParams,
   runRejectsQuery,
+  putSecretBody,
+  secretParams,
   updateWebhookBody,
   webhookIdParams,
 } from './api-schemas';
@@ -123,6 +125,21 @@ export function openApiDocument(): JsonSchema {
         CreateWebhook: jsonSchema(createWebhookBody),
         UpdateWebhook: jsonSchema(updateWebhookBody),
         Recover: jsonSchema(recoverBody),
+        PutSecret: jsonSchema(putSecretBody),
+        Secret: {
+          type: 'object',
+          description: 'A secret of the secrets store, never its value.',
+          required: ['name', 'scope', 'owner', 'created_at', 'created_by', 'updated_at', 'updated_by'],
+          properties: {
+            name: { type: 'string' },
+            scope: { type: 'string', enum: ['org', 'user'] },
+            owner: { type: ['string', 'null'], description: 'The owning user of a user-level secret; null for org.' },
+            created_at: { type: 'string', format: 'date-time' },
+            created_by: { type: 'string' },
+            updated_at: { type: 'string', format: 'date-time' },
+            updated_by: { type: 'string', description: 'Who last set it.' },
+          },
+        },
         Webhook: {
           type: 'object',
           required: ['id', 'url', 'description', 'events', 'disabled', 'disabled_reason', 'disabled_at', 'failing_since', 'previous_secret_expires_at', 'created_at', 'updated_at'],
@@ -197,7 +214,7 @@ export function openApiDocument(): JsonSchema {
         },
         RunSummary: {
           type: 'object',
-          required: ['id', 'execution_id', 'flow_version', 'status', 'source_path', 'rows', 'started_at', 'closed_at'],
+          required: ['id', 'execution_id', 'flow_version', 'status', 'source_path', 'rows', 'started_by', 'started_at', 'closed_at'],
           properties: {
             id: { type: 'string' },
             execution_id: { type: 'string' },
@@ -205,6 +222,7 @@ export function openApiDocument(): JsonSchema {
             status: { oneOf: [ref('RunStatus'), { type: 'null' }] },
             source_path: { type: ['string', 'null'], description: 'From the run memo; null before its first transition.' },
             rows: { type: ['object', 'null'], description: '`{ read, mapped, rejected, written }` as of the last transition; null before the first.' },
+            started_by: { type: ['string', 'null'], description: 'The user who started the run (SluiceStartedBy); null for runs from before users.' },
             started_at: { type: 'string', format: 'date-time' },
             closed_at: { type: ['string', 'null'], format: 'date-time' },
           },
@@ -496,6 +514,44 @@ export function openApiDocument(): JsonSchema {
             ...AUTH_ERRORS,
             '404': webhookNotFound,
             '409': errorResponse('`WEBHOOK_DISABLED`: enable it first (PATCH `{"disabled": false}`).'),
+          },
+        },
+      },
+      '/v1/secrets': {
+        get: {
+          operationId: 'listSecrets',
+          summary: "The org's secrets and the token user's own: names, scopes, owners, times, who last changed each; never values",
+          responses: {
+            '200': json({ type: 'object', required: ['secrets'], properties: { secrets: { type: 'array', items: ref('Secret') } } }, 'The secrets the token\'s user may see.'),
+            ...AUTH_ERRORS,
+          },
+        },
+      },
+      '/v1/secrets/{scope}/{name}': {
+        put: {
+          operationId: 'putSecret',
+          summary: 'Set a secret (write-only: no route returns a value); scope user is the token user\'s own; only an admin writes org',
+          parameters: parameters(secretParams, 'path'),
+          requestBody: { required: true, content: { 'application/json': { schema: ref('PutSecret') } } },
+          responses: {
+            '200': json(ref('Secret'), 'Replaced.'),
+            '201': json(ref('Secret'), 'Created.'),
+            '400': errorResponse('`VALIDATION_FAILED`.'),
+            ...AUTH_ERRORS,
+            '403': errorResponse('`INSUFFICIENT_SCOPE`, or `ADMIN_REQUIRED`: a member writing an org-level secret.'),
+            '500': errorResponse('`NO_MASTER_KEY`: the gateway has no master key to encrypt with.'),
+          },
+        },
+        delete: {
+          operationId: 'deleteSecret',
+          summary: 'Delete a secret (the token user\'s own for scope user; org: admins only)',
+          parameters: parameters(secretParams, 'path'),
+          responses: {
+            '204': { description: 'Deleted.' },
+            '400': errorResponse('`VALIDATION_FAILED`.'),
+            ...AUTH_ERRORS,
+            '403': errorResponse('`INSUFFICIENT_SCOPE`, or `ADMIN_REQUIRED`: a member deleting an org-level secret.'),
+            '404': errorResponse('`SECRET_NOT_FOUND`.'),
           },
         },
       },

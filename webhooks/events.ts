@@ -50,6 +50,8 @@ export interface RunEventData {
   source_path: string;
   run_metadata: Record<string, unknown>;
   rows: RunRows;
+  /** The user who started the run (a name, never a credential); absent on runs from before users. */
+  started_by?: string;
   /** Present on `run.failed` and `run.crashed`: which step and why. */
   error?: RunError;
   /** Present on a `run.succeeded` that read 0 rows: `[{ code: 'EMPTY_SOURCE', message, step }]`. */

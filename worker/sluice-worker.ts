@@ -26,6 +26,8 @@ import { createRunActivities } from '../activities/run-activities';
 import { loadConfig, requireDatabaseUrl, type SluiceConfig } from '../config/sluice-config';
 import { metadataDatabaseAccess, withAccessErrors } from '../connectors/access-errors';
 import { ConnectorRegistry } from '../connectors/registry';
+import { SecretStore } from '../connectors/secret-store';
+import { loadMasterKeys } from '../config/secrets';
 import { migrate } from '../db/migrations';
 import { createPool } from '../db/pg-pool';
 import { FlowVersionStore } from '../flows/flow-versions';
@@ -107,7 +109,9 @@ export async function createSluiceWorker(options: CreateWorkerOptions): Promise<
     await pool.end().catch(() => undefined);
     throw error;
   });
-  const connectors = new ConnectorRegistry(config, logger);
+  // `${secret:NAME}` resolves from the secrets store, with the master key as it is when a run needs it (rotation).
+  const secrets = new SecretStore(pool, () => loadMasterKeys({ env: process.env, stateDir: config.stateDir, projectDir: config.projectDir }));
+  const connectors = new ConnectorRegistry(config, logger, secrets);
   const staging = createStaging(config);
   // One store, so its cache of (immutable) versions serves run and pipeline activities alike.
   const flowVersions = new FlowVersionStore(pool);

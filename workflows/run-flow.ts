@@ -77,6 +77,7 @@ export async function runFlow(input: RunFlowInput): Promise<RunMetadata> {
       flow_version: input.flowVersion,
       source_path: input.sourcePath,
       run_metadata: input.runMetadata ?? {},
+      ...(input.startedBy !== undefined ? { started_by: input.startedBy } : {}),
     },
     status,
     rows: { read: 0, mapped: 0, rejected: 0, written: 0 },
@@ -94,6 +95,8 @@ export async function runFlow(input: RunFlowInput): Promise<RunMetadata> {
     flowVersion: input.flowVersion,
     sourcePath: input.sourcePath,
     ...(input.environment !== undefined ? { environment: input.environment } : {}),
+    // Whose secrets the activities resolve (a user name, never a value).
+    ...(input.startedBy !== undefined ? { startedBy: input.startedBy } : {}),
   };
   /** Hands the current status to the webhook gateway as a `run.*` event (an activity, in order). */
   const publish = () =>

@@ -231,6 +231,7 @@ async function runChild(job: PreparedJob, row: PipelineJobState, state: Pipeline
     sourcePath: job.sourcePath,
     environment: input.environment,
     runMetadata: { pipeline: state.pipeline, pipeline_run: info.workflowId, job: job.name, environment: input.environment, date: state.date, trigger: input.trigger },
+    ...(input.startedBy !== undefined ? { startedBy: input.startedBy } : {}),
   };
   row.started_at = new Date().toISOString();
   let handle: ChildWorkflowHandle<typeof runFlow> | undefined;
@@ -249,6 +250,7 @@ async function runChild(job: PreparedJob, row: PipelineJobState, state: Pipeline
         { key: SEARCH_ATTRIBUTES.flow, value: job.flowVersion.split(':')[0]! },
         { key: SEARCH_ATTRIBUTES.flowVersion, value: job.flowVersion },
         { key: SEARCH_ATTRIBUTES.status, value: 'CREATED' },
+        ...(input.startedBy !== undefined ? [{ key: SEARCH_ATTRIBUTES.startedBy, value: input.startedBy }] : []),
       ],
     });
   try {

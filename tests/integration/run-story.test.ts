@@ -161,7 +161,7 @@ describe('runs tell their story', () => {
     const list = JSON.parse(json.stdout) as Array<Record<string, unknown>>;
     assert.equal(list.length, 2);
     assert.deepEqual(nonSnakeKeys(list), []);
-    assert.deepEqual(Object.keys(list[0]!), ['id', 'execution_id', 'flow_version', 'status', 'source_path', 'rows', 'started_at', 'closed_at']);
+    assert.deepEqual(Object.keys(list[0]!), ['id', 'execution_id', 'flow_version', 'status', 'source_path', 'rows', 'started_by', 'started_at', 'closed_at']);
     assert.deepEqual(list[0]!.rows, { read: 4, mapped: 2, rejected: 2, written: 2 });
     assert.equal(list[0]!.source_path, 'orders.csv');
 

@@ -100,7 +100,7 @@ fields:
     assert.equal(described.spec.timezone, 'Europe/Paris');
     assert.equal(described.action.type, 'startWorkflow');
     assert.equal(described.action.type === 'startWorkflow' && described.action.workflowType, 'runPipeline');
-    assert.deepEqual(described.action.type === 'startWorkflow' && described.action.args, [{ pipeline: 'nightly', environment: 'test', trigger: 'schedule' }]);
+    assert.deepEqual(described.action.type === 'startWorkflow' && described.action.args, [{ pipeline: 'nightly', environment: 'test', trigger: 'schedule', startedBy: 'local' }]);
     assert.equal(described.policies.overlap, 'SKIP', 'overlap defaults to skip');
     // The next run is 06:00 in Paris.
     const next = described.info.nextActionTimes[0]!;
@@ -117,6 +117,12 @@ fields:
     assert.equal(listed[1].paused, false);
     assert.deepEqual(listed[1].cron, ['*/5 7-18 * * *'], 'the cron lines as written');
     assert.deepEqual(listed[0].cron, ['30 3 * * *']);
+
+    // Its runs are started by whoever applied it: applied by ana, they are ana's (and resolve her secrets).
+    assert.deepEqual(await json(['schedules', 'apply', '--no-housekeeping', '--user', 'ana']), [{ id, pipeline: 'nightly', action: 'updated' }]);
+    const asAna = await env.client.schedule.getHandle(id).describe();
+    assert.equal(asAna.action.type === 'startWorkflow' && (asAna.action.args?.[0] as { startedBy?: string } | undefined)?.startedBy, 'ana');
+    assert.deepEqual(await json(['schedules', 'apply', '--no-housekeeping']), [{ id, pipeline: 'nightly', action: 'updated' }]);
   });
 
   it('pauses and unpauses, and refuses an unknown pipeline with exit 2', async () => {

@@ -205,6 +205,7 @@ describe('webhooks: signed, durable deliveries of run events', { timeout: 300_00
       source_path: 'e2e.csv',
       run_metadata: { ticket: 'e2e.csv' },
       rows: { read: 3, mapped: 2, rejected: 1, written: 2 },
+      started_by: 'admin', // the token's user: its name, as it names no user
     });
     assert.equal(byType.get('run.created')!.data.status, 'CREATED');
     // webhook-id is the event id, the same id the events endpoint shows.
