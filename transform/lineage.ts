@@ -50,16 +50,14 @@ export function lineageState(columns: Iterable<string>): 'present' | 'absent' | 
 
 /**
  * A mapped frame (target fields plus {@link ROW_COLUMN}) with its lineage: the fields, then `_sluice_run_id` (the
- * literal `runId`) and `_sluice_source_row` (the row number column, renamed).
- * @throws Error when the frame has no {@link ROW_COLUMN} (a mapped frame always has one).
+ * literal `runId`) and `_sluice_source_row` (the row number column, renamed; null when a custom map dropped it).
  */
 export function withLineage(frame: pl.DataFrame, runId: string): pl.DataFrame {
-  if (!frame.columns.includes(ROW_COLUMN)) throw new Error(`a mapped frame without ${ROW_COLUMN} cannot carry lineage`);
   const fields = frame.columns.filter((c) => c !== ROW_COLUMN);
   return frame.select(
     ...fields.map((c) => pl.col(c)),
     pl.lit(runId).cast(pl.Utf8).alias(LINEAGE_RUN_COLUMN),
-    pl.col(ROW_COLUMN).cast(pl.Int64).alias(LINEAGE_ROW_COLUMN),
+    (frame.columns.includes(ROW_COLUMN) ? pl.col(ROW_COLUMN) : pl.lit(null)).cast(pl.Int64).alias(LINEAGE_ROW_COLUMN),
   );
 }
 
