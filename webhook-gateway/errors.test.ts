@@ -39,6 +39,11 @@ const EXPLICIT: Partial<Record<ErrorCode, number>> = {
   REJECTS_NOT_READY: 409,
   REJECTS_GONE: 410,
   REJECTS_NOT_SUPPORTED: 422,
+  // Came with reprocessing (POST /v1/runs `rejects_of`).
+  REJECTS_OF_CONFLICT: 409,
+  REJECTS_OF_REPROCESSED: 409,
+  REJECTS_OF_INVALID: 422,
+  REJECTS_OF_UNSUPPORTED: 422,
 };
 const previousStatus = (code: ErrorCode) => EXPLICIT[code] ?? (code.startsWith('INVALID_') ? 400 : 500);
 
