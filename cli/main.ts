@@ -37,6 +37,7 @@ import { addGatewayCommands } from './gateway-command';
 import { addWebhooksCommands } from './webhooks-command';
 import { startGateway, type Gateway } from '../webhook-gateway/gateway';
 import { addConfigCommands } from './config-command';
+import { lineageNotice } from './lineage-notice';
 import { addPipelineCommands } from './pipeline-command';
 import { addSchedulesCommands } from './schedules-command';
 import { addInitCommand } from './init-command';
@@ -263,8 +264,11 @@ export function buildProgram(): Command {
     .action(async (file: string, options: { json?: boolean }, command: Command) => {
       const config = configFrom(command);
       const { id, created } = await withStore(config, (store) => publishFile(store, file));
-      if (options.json) process.stdout.write(`${JSON.stringify({ flow_version: id, created })}\n`);
+      // An existing target table without the lineage columns keeps loading without them: say so (cli/lineage-notice.ts).
+      const notice = await lineageNotice(config, parseFlowSpec(readFileSync(file, 'utf8'), file));
+      if (options.json) process.stdout.write(`${JSON.stringify({ flow_version: id, created, ...(notice ? { notice } : {}) })}\n`);
       else process.stdout.write(created ? `published ${id}\n` : `unchanged: ${id} has identical content\n`);
+      if (notice && !options.json) process.stderr.write(`${notice}\n`);
     });
   flows
     .command('list')
