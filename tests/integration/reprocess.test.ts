@@ -16,7 +16,9 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { RowDataPacket } from 'mysql2/promise';
+import { lineageNotice } from '../../cli/lineage-notice';
 import { Sluice } from '../../client/sluice';
+import { parseFlowSpec } from '../../flows/flow-spec';
 import type { SluiceError } from '../../common/errors';
 import { createMysqlTestDatabase, type MysqlTestDatabase } from '../helpers/mysql-server';
 import { killAll, spawnCliWorker, startRunStack, type RunStack } from '../helpers/services';
@@ -193,7 +195,17 @@ describe('reprocessing rejects (postgres)', () => {
     assert.deepEqual(plain.map((c) => c.column_name), ['id', 'amount', 'status']);
 
     await stack.db.pool.query('CREATE TABLE public.orders_old (id bigint NOT NULL, amount double precision, status text)');
-    const old = await stack.runner.publish(ordersFlow('orders_old', 'warehouse', 'open, paid, lost'));
+    const oldYaml = ordersFlow('orders_old', 'warehouse', 'open, paid, lost');
+    // `sluice flows publish` says so (cli/lineage-notice.ts); not for a table that has them, nor with lineage: false.
+    assert.equal(
+      await lineageNotice(stack.config, parseFlowSpec(oldYaml)),
+      'notice: orders_old exists without the lineage columns _sluice_run_id, _sluice_source_row; runs keep loading it without them. ' +
+        'To trace rows to their run and source line, add them: ALTER TABLE orders_old ADD COLUMN _sluice_run_id text, ADD COLUMN _sluice_source_row bigint; ' +
+        'or set target.lineage: false to silence this notice',
+    );
+    assert.equal(await lineageNotice(stack.config, parseFlowSpec(ordersFlow('orders', 'warehouse', 'open'))), null);
+    assert.equal(await lineageNotice(stack.config, parseFlowSpec(ordersFlow('orders_old', 'warehouse', 'open', ', lineage: false'))), null);
+    const old = await stack.runner.publish(oldYaml);
     const loaded = await sluice.run({ flowVersion: old, sourcePath: 'orders.csv' });
     assert.equal((await loaded.wait({ timeoutMs: 90_000 })).rows.written, COUNT - orders.badAmount.size);
     const oldColumns = await rows<{ column_name: string }>(`SELECT column_name FROM information_schema.columns WHERE table_name = 'orders_old' ORDER BY ordinal_position`);
