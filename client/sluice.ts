@@ -8,6 +8,9 @@
  * const run = await sluice.run({ flowVersion: 'movies:v1', sourcePath: 'data/movies.json', runMetadata: { ticket: 'OPS-12' } });
  * const metadata = await run.wait({ timeoutMs: 600_000 });  // throws RunFailedError on FAILED / CRASHED
  * console.log(run.status, metadata.rows);                    // 'PARTIAL_FAILED' { read: 3201, … }
+ * // A reprocess: movies:v2 on the unresolved rejects of that run (docs/rejects.md "Reprocessing rejects").
+ * const fixed = await (await sluice.run({ flowVersion: 'movies:v2', rejectsOf: run.id })).wait();
+ * console.log(fixed.rejects_of);                              // { run_id, …, recovered: 93, still_rejected: 10 }
  * await sluice.close();
  * ```
  *

@@ -21,7 +21,13 @@ import { Sluice } from '../../client/sluice';
 import { parseFlowSpec } from '../../flows/flow-spec';
 import type { SluiceError } from '../../common/errors';
 import { createMysqlTestDatabase, type MysqlTestDatabase } from '../helpers/mysql-server';
-import { killAll, spawnCliWorker, startRunStack, type RunStack } from '../helpers/services';
+import { DEFAULT_WEBHOOK_SETTINGS } from '../../config/sluice-config';
+import { hashToken } from '../../webhook-gateway/auth';
+import { createGatewayApp } from '../../webhook-gateway/create-gateway-app';
+import { startGatewayServer } from '../../webhook-gateway/server';
+import { EventPublisher } from '../../webhooks/event-publisher';
+import { WebhookService } from '../../webhooks/webhook-service';
+import { killAll, logger, runCli, spawnCliWorker, startRunStack, type RunStack } from '../helpers/services';
 
 /** `orders.csv`: ids 1..count (id = source row number); every 7th amount unreadable, every 11th status `lost`. */
 function ordersCsv(count: number): { text: string; badAmount: Set<number>; badStatus: Set<number> } {
@@ -70,6 +76,8 @@ describe('reprocessing rejects (postgres)', () => {
     // With the workers' config: the client reads rejects back and checks the target kind before starting a reprocess.
     sluice = new Sluice({ connection: stack.env.connection, taskQueue: stack.config.temporal.taskQueue, databaseUrl: stack.db.url, config: stack.config });
     writeFileSync(path.join(stack.dir, 'orders.csv'), orders.text);
+    // For the CLI and the worker processes run in the project dir.
+    writeFileSync(path.join(stack.dir, 'sluice.config.yaml'), `connectors:\n  files: { kind: local, root: . }\n  warehouse: { kind: postgres }\n`);
   });
 
   after(async () => {
@@ -187,6 +195,51 @@ describe('reprocessing rejects (postgres)', () => {
     }
   });
 
+  it('the API and the CLI: a reprocess over HTTP, refusals as 409/400 and exit 2', { timeout: 180_000 }, async () => {
+    const WRITER = 'writer-token-0123456789';
+    const webhooks = new WebhookService(new EventPublisher(stack.db.pool, sluice.client, `${stack.config.temporal.taskQueue}-webhooks`, logger), DEFAULT_WEBHOOK_SETTINGS);
+    const app = createGatewayApp({ sluice, tokens: [{ name: 'writer', sha256: hashToken(WRITER), scopes: ['runs:read', 'runs:write'] }], logger, pool: stack.db.pool, webhooks });
+    const gateway = await startGatewayServer(app, { port: 0, host: '127.0.0.1' });
+    const post = async (body: unknown) => {
+      const response = await fetch(`${gateway.url}/v1/runs`, { method: 'POST', headers: { authorization: `Bearer ${WRITER}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      return { status: response.status, body: (await response.json()) as { id?: string; source_path?: string; error?: { code: string; message: string } } };
+    };
+    try {
+      const first = (await sluice.listRuns({ flowVersion: 'orders:v1' }))[0]!;
+      // orders:v3 maps only id and status: the v1 rejects still unresolved (the bad amounts) all pass now.
+      const v3 = await stack.runner.publish(ordersFlow('orders', 'warehouse', 'open, paid, lost').replace(/ {2}amount:.*\n/, ''));
+      assert.equal(v3, 'orders:v3');
+      const started = await post({ flow_version: v3, rejects_of: first.id });
+      assert.equal(started.status, 201, JSON.stringify(started.body));
+      assert.equal(started.body.source_path, `rejects-of:${first.id}`);
+      const done = await (await sluice.getRun(started.body.id!)).wait({ timeoutMs: 90_000 });
+      assert.equal(done.status, 'SUCCEEDED');
+      assert.deepEqual({ recovered: done.rejects_of?.recovered, still: done.rejects_of?.still_rejected }, { recovered: orders.badAmount.size, still: 0 });
+      assert.equal((await rows<{ n: number }>('SELECT count(*)::int AS n FROM public.orders'))[0]!.n, COUNT, 'every source row is loaded once');
+      assert.equal((await rows<{ n: number }>('SELECT count(DISTINCT _sluice_source_row)::int AS n FROM public.orders'))[0]!.n, COUNT);
+      assert.equal((await rows<{ n: number }>('SELECT count(*)::int AS n FROM public.orders_rejects WHERE run_id = $1 AND resolved_by_run IS NULL', [first.id]))[0]!.n, 0);
+
+      const again = await post({ flow_version: v3, rejects_of: first.id });
+      assert.deepEqual({ status: again.status, code: again.body.error?.code }, { status: 409, code: 'REJECTS_OF_REPROCESSED' });
+      const both = await post({ flow_version: v3, rejects_of: first.id, source_path: 'orders.csv' });
+      assert.deepEqual({ status: both.status, code: both.body.error?.code }, { status: 400, code: 'VALIDATION_FAILED' });
+      const unknown = await post({ flow_version: v3, rejects_of: 'orders-v1-0000000000000000' });
+      assert.deepEqual({ status: unknown.status, code: unknown.body.error?.code }, { status: 422, code: 'REJECTS_OF_INVALID' });
+
+      // The CLI: the same repeat is refused with exit 2, in Sluice's words.
+      const env = { PATH: process.env.PATH, DATABASE_URL: stack.db.url, TEMPORAL_ADDRESS: stack.env.address, SLUICE_TASK_QUEUE: stack.config.temporal.taskQueue, SLUICE_LOG_LEVEL: 'error' };
+      const cli = await runCli(['run', v3, '--rejects-of', first.id], { cwd: stack.dir, env });
+      assert.equal(cli.code, 2, cli.stderr);
+      assert.match(cli.stderr, /REJECTS_OF_REPROCESSED/);
+      assert.match(cli.stderr, new RegExp(`orders:v3 already reprocessed the rejects of run ${first.id}`));
+      const neither = await runCli(['run', v3], { cwd: stack.dir, env });
+      assert.equal(neither.code, 1);
+      assert.match(neither.stderr, /give exactly one of --source <source_path> and --rejects-of <run-id>/);
+    } finally {
+      await gateway.close();
+    }
+  });
+
   it('lineage: false makes a table without lineage columns; an existing table without them keeps loading', { timeout: 120_000 }, async () => {
     const off = await stack.runner.publish(ordersFlow('orders_plain', 'warehouse', 'open, paid, lost', ', lineage: false'));
     const run = await sluice.run({ flowVersion: off, sourcePath: 'orders.csv' });
@@ -219,10 +272,6 @@ describe('reprocessing rejects (postgres)', () => {
     const lines = ['id,amount,status'];
     for (let id = 1; id <= ROWS; id++) lines.push(`${id},${id % 100},x`);
     writeFileSync(path.join(stack.dir, 'bulk.csv'), `${lines.join('\n')}\n`);
-    writeFileSync(
-      path.join(stack.dir, 'sluice.config.yaml'),
-      `connectors:\n  files: { kind: local, root: . }\n  warehouse: { kind: postgres }\n`,
-    );
     const taskQueue = `reprocess-crash-${Date.now()}`;
     const workerEnv = {
       DATABASE_URL: stack.db.url,
