@@ -230,7 +230,6 @@ describe('reprocessing rejects (postgres)', () => {
       const env = { PATH: process.env.PATH, DATABASE_URL: stack.db.url, TEMPORAL_ADDRESS: stack.env.address, SLUICE_TASK_QUEUE: stack.config.temporal.taskQueue, SLUICE_LOG_LEVEL: 'error' };
       const cli = await runCli(['run', v3, '--rejects-of', first.id], { cwd: stack.dir, env });
       assert.equal(cli.code, 2, cli.stderr);
-      assert.match(cli.stderr, /REJECTS_OF_REPROCESSED/);
       assert.match(cli.stderr, new RegExp(`orders:v3 already reprocessed the rejects of run ${first.id}`));
       const neither = await runCli(['run', v3], { cwd: stack.dir, env });
       assert.equal(neither.code, 1);
