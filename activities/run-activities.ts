@@ -18,7 +18,7 @@ import type { Logger } from 'pino';
 import type { SluiceConfig } from '../config/sluice-config';
 import type { ConnectorRegistry } from '../connectors/registry';
 import { SourceError, TransformError } from '../common/errors';
-import type { CustomMapMetadata } from '../common/run-model';
+import type { CustomMapMetadata, RejectsOfRef } from '../common/run-model';
 import type { FlowVersion, FlowVersionStore } from '../flows/flow-versions';
 import { chunkRowsFor, type ChunkPlan, type StagedFileRef } from '../common/chunk-plan';
 import type { Staging } from '../storage/staging';
@@ -27,6 +27,7 @@ import { applyCustomMap, mapInput } from '../transform/custom-map';
 import { findDuplicates, RunDedupe } from '../transform/dedupe';
 import { escapeNulForPostgres, mapChunkAsync, ROW_COLUMN, ruleKey, toJson, type RejectError } from '../transform/map-chunk';
 import { loadMap, readMapFile, type MapFile } from '../flows/map-module';
+import { numberedSlice, splitSourceRows } from '../transform/lineage';
 import { withActivityBoundary } from './activity-boundary';
 import { createCellBudget, type CellBudget } from './cell-budget';
 
@@ -52,6 +53,8 @@ export interface RunRef {
   environment?: string;
   /** The user who started the run: whose `${secret:NAME}` the connectors resolve (@default local). */
   startedBy?: string;
+  /** A reprocess: the earlier run whose rejects are the source (staged by `stageRejectsOf`, resolved by the load). */
+  rejectsOf?: RejectsOfRef;
 }
 
 export { planChunks, type ChunkPlan, type StagedFileRef } from '../common/chunk-plan';
@@ -229,16 +232,15 @@ export function createRunActivities(deps: RunActivityDeps) {
    * The original source values (JSON text) of some source rows, read back from staging: what a
    * reject keeps. `rows` are 1-based source row numbers; the result is in source order.
    */
-  const originalRecords = async (plan: ChunkPlan[], rows: number[]): Promise<{ rows: number[]; records: string[] }> => {
+  const originalRecords = async (plan: ChunkPlan[], rows: number[], reprocess = false): Promise<{ rows: number[]; records: string[] }> => {
     const out = { rows: [] as number[], records: [] as string[] };
     const sorted = [...rows].sort((a, b) => a - b);
     for (const chunk of plan) {
-      const inChunk = sorted.filter((row) => row >= chunk.firstRow && row < chunk.firstRow + chunk.rows);
+      // A reprocess's chunks hold scattered original row numbers: every chunk is looked at.
+      const inChunk = reprocess ? sorted : sorted.filter((row) => row >= chunk.firstRow && row < chunk.firstRow + chunk.rows);
       if (inChunk.length === 0) continue;
-      const originals = (await readSlice(chunk))
-        .withRowIndex(ROW_COLUMN, chunk.firstRow)
-        .withColumns(pl.col(ROW_COLUMN).cast(pl.Int64))
-        .filter(pl.col(ROW_COLUMN).isIn(inChunk));
+      // A reprocess's staged rows carry their original row numbers (transform/lineage.ts).
+      const originals = numberedSlice(await readSlice(chunk), chunk.firstRow).filter(pl.col(ROW_COLUMN).isIn(inChunk));
       const sourceColumns = originals.columns.filter((c) => c !== ROW_COLUMN);
       out.records.push(...(originals.select(pl.struct(sourceColumns.map((c) => pl.col(c))).struct.jsonEncode().alias('record')).getColumn('record').toArray() as string[]));
       out.rows.push(...(originals.getColumn(ROW_COLUMN).toArray() as unknown[]).map(Number));
@@ -323,11 +325,15 @@ export function createRunActivities(deps: RunActivityDeps) {
         }
         // The worker's memory budget: this chunk's cells are taken before it is read, freed once its parts are written.
         return cellBudget.withCells(input.chunk.rows * Math.max(1, spec.fields.length), async () => {
-          const raw = await readSlice(input.chunk);
+          // A reprocess's slice carries the original row numbers: mapped and rejected rows get them back.
+          const { raw, restore } = splitSourceRows(await readSlice(input.chunk), input.chunk.firstRow);
           beat({ chunk: input.index, rows: raw.height });
           // Rules that depend on what the target can store (a NUL byte in PostgreSQL text) read its kind.
           const targetKind = config.connectors[spec.target.connector]?.kind;
-          const { mapped, rejected, byRule } = await mapChunkAsync(spec, raw, input.chunk.firstRow, { targetKind });
+          const result = await mapChunkAsync(spec, raw, input.chunk.firstRow, { targetKind });
+          const { byRule } = result;
+          const mapped = restore(result.mapped);
+          const rejected = restore(result.rejected);
           await staging.writeParquet(rejected, rejectedKey);
           await staging.writeParquet(mapped, mappedKey);
           return { index: input.index, mappedKey, rejectedKey, rowsMapped: mapped.height, rowsRejected: rejected.height, byRule, worker: WORKER_IDENTITY };
@@ -369,7 +375,7 @@ export function createRunActivities(deps: RunActivityDeps) {
             const rejectedKey = `${runKey}/rejected-dedupe/${part(i)}`;
             finalMapped.push(dedupedKey);
             rejectedFiles.push(rejectedKey);
-            const originals = await originalRecords([input.plan[chunks[i]!.index]!], dupRows);
+            const originals = await originalRecords([input.plan[chunks[i]!.index]!], dupRows, input.rejectsOf !== undefined);
             const errors = originals.rows.map((row): RejectError[] => [
               { field: null, rule: 'dedupe', message: `duplicate of row ${duplicates.get(row)} on (${keys.join(', ')})` },
             ]);
@@ -409,7 +415,7 @@ export function createRunActivities(deps: RunActivityDeps) {
           }
           if (output.rejected.length > 0) {
             const messages = new Map(output.rejected.map((r) => [r.row, r.messages]));
-            const originals = await originalRecords(input.plan, [...messages.keys()]);
+            const originals = await originalRecords(input.plan, [...messages.keys()], input.rejectsOf !== undefined);
             const errors = originals.rows.map((row) => messages.get(row)!.map((message): RejectError => ({ field: null, rule: 'map', message })));
             const key = `${runKey}/rejected/map.parquet`;
             await staging.writeParquet(rejectedFrame(originals.rows, originals.records, errors), key);
@@ -473,9 +479,10 @@ export function createRunActivities(deps: RunActivityDeps) {
         async function* mapped(): AsyncGenerator<pl.DataFrame> {
           for (const [index, chunk] of plan.entries()) {
             // The worker's memory budget covers the mapping (the rendered chunk being COPYed is outside it).
-            const { raw, result } = await cellBudget.withCells(chunk.rows * Math.max(1, spec.fields.length), async () => {
-              const slice = await readSlice(chunk);
-              return { raw: slice, result: await mapChunkAsync(spec, slice, chunk.firstRow, { targetKind }) };
+            const { raw, restore, result } = await cellBudget.withCells(chunk.rows * Math.max(1, spec.fields.length), async () => {
+              // A reprocess's slice carries the original row numbers: mapped and rejected rows get them back below.
+              const slice = splitSourceRows(await readSlice(chunk), chunk.firstRow);
+              return { ...slice, result: await mapChunkAsync(spec, slice.raw, chunk.firstRow, { targetKind }) };
             });
             let { mapped: rows, rejected } = result;
             for (const [rule, n] of Object.entries(result.byRule)) byRule[rule] = (byRule[rule] ?? 0) + n;
@@ -487,6 +494,8 @@ export function createRunActivities(deps: RunActivityDeps) {
                 byRule.dedupe = (byRule.dedupe ?? 0) + found.rejected.height;
               }
             }
+            rows = restore(rows);
+            rejected = restore(rejected);
             rowsMapped += rows.height;
             rowsRejected += rejected.height;
             if (rejected.height > 0 || index === 0) {
@@ -497,7 +506,8 @@ export function createRunActivities(deps: RunActivityDeps) {
             // The client's live line reads this from the pending activity (common/run-reader.ts onePassProgress).
             beat({ chunk: index, chunks: plan.length, mapped: rowsMapped, rejected: rowsRejected });
             // Rejects only grow: once above the ratio, the run writes nothing; keep mapping only to count.
-            if (input.rowsRead > 0 && rowsRejected / input.rowsRead > spec.max_reject_ratio) exceeded = true;
+            // A reprocess ignores the ratio: its source is known rejects, and the rows it recovers load anyway.
+            if (!input.rejectsOf && input.rowsRead > 0 && rowsRejected / input.rowsRead > spec.max_reject_ratio) exceeded = true;
             if (!exceeded) yield rows;
           }
           transformEnded = new Date().toISOString();
@@ -508,6 +518,7 @@ export function createRunActivities(deps: RunActivityDeps) {
           flowVersion: input.flowVersion,
           sourcePath: input.sourcePath,
           spec,
+          ...(input.rejectsOf ? { rejectsOf: input.rejectsOf } : {}),
           mapped: mapped(),
           rejected: async () => (exceeded ? null : Promise.all(rejectedFiles.map((f) => staging.fetch(f)))),
           onFirstWrite: () => {
@@ -557,6 +568,7 @@ export function createRunActivities(deps: RunActivityDeps) {
           spec,
           mappedFiles: await Promise.all(input.mappedFiles.map((f) => staging.fetch(f))),
           rejectedFiles: await Promise.all(input.rejectedFiles.map((f) => staging.fetch(f))),
+          ...(input.rejectsOf ? { rejectsOf: input.rejectsOf } : {}),
           onProgress: (progress) => beat(progress),
           signal: Context.current().cancellationSignal,
         });

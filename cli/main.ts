@@ -39,6 +39,7 @@ import { addGatewayCommands } from './gateway-command';
 import { addWebhooksCommands } from './webhooks-command';
 import { startGateway, type Gateway } from '../webhook-gateway/gateway';
 import { addConfigCommands } from './config-command';
+import { lineageNotice } from './lineage-notice';
 import { addPipelineCommands } from './pipeline-command';
 import { addSchedulesCommands } from './schedules-command';
 import { addInitCommand } from './init-command';
@@ -106,6 +107,11 @@ function printSummary(config: SluiceConfig, id: string, status: RunStatus, metad
         .map(([rule, n]) => `${rule} ${n}`)
         .join(', ');
       out.write(`  rejects: ${metadata.rejects.location ?? '(not written)'}  (${rules})\n`);
+    }
+    if (metadata.rejects_of) {
+      const of = metadata.rejects_of;
+      out.write(`  reprocess of the rejects of ${of.run_id} (${of.flow_version} on ${of.source_path})`);
+      out.write(of.recovered === undefined ? '\n' : `: recovered ${of.recovered}, still rejected ${of.still_rejected}\n`);
     }
     if (metadata.error) out.write(`  error: ${metadata.error.code} in ${metadata.error.step}: ${metadata.error.message}\n`);
     out.write(warningLines(metadata));
@@ -175,27 +181,35 @@ export function buildProgram(): Command {
     .command('run')
     .description('start a run of a flow version (or a flow file, published first) against a source_path')
     .argument('<flow>', 'flow version "flow:vN", or a flow YAML file')
-    .requiredOption('-s, --source <source_path>', 'file path or URI, or batch id for database sources')
+    .option('-s, --source <source_path>', 'file path or URI, or batch id for database sources (or --rejects-of)')
+    .option('--rejects-of <run-id>', 'reprocess: the source is the unresolved rejects of this earlier run of the same flow')
     .option('-w, --wait', 'wait for the run to finish, showing live status')
     .option('--json', 'print exactly one JSON object on stdout')
-    .option('--force-rerun', 'run even if this flow version already ran on this source_path')
+    .option('--force-rerun', 'run even if this flow version already ran on this source_path (or reprocessed these rejects)')
     .option('--dry-run', 'sync and transform, write nothing to the target, and report what a real run would write (waits)')
     .option('-m, --metadata <json>', 'run metadata as a JSON object')
     .option('--timeout <seconds>', 'with --wait, give up after this many seconds', seconds({ above: 0 }))
     .option('--user <name>', 'start the run as this user (whose ${secret:NAME} it resolves; default SLUICE_USER, the config\'s user:, else local)')
-    .action(async (flow: string, options: { source: string; wait?: boolean; json?: boolean; forceRerun?: boolean; dryRun?: boolean; metadata?: string; timeout?: number }, command: Command) => {
+    .action(async (flow: string, options: { source?: string; rejectsOf?: string; wait?: boolean; json?: boolean; forceRerun?: boolean; dryRun?: boolean; metadata?: string; timeout?: number }, command: Command) => {
+      if ((options.source === undefined) === (options.rejectsOf === undefined)) command.error('error: give exactly one of --source <source_path> and --rejects-of <run-id>');
       const config = configFrom(command);
       const user = actingUser(command, config);
       const runMetadata = parseMetadata(options.metadata);
       const flowVersion = isFlowFile(flow) ? (await withStore(config, (store) => publishFile(store, flow))).id : flow;
       const sluice = clientFor(config, user);
       try {
-        const run = await sluice.run({ flowVersion, sourcePath: options.source, runMetadata, forceRerun: options.forceRerun, dryRun: options.dryRun });
+        const run = await sluice.run({
+          flowVersion,
+          ...(options.rejectsOf !== undefined ? { rejectsOf: options.rejectsOf } : { sourcePath: options.source }),
+          runMetadata,
+          forceRerun: options.forceRerun,
+          dryRun: options.dryRun,
+        });
         // A dry run is for its report: it always waits.
         if (!options.wait && !options.dryRun) {
           await run.refresh().catch(() => undefined);
           if (options.json) process.stdout.write(`${JSON.stringify(runJson(run, run.metadata))}\n`);
-          else process.stdout.write(`started run ${run.id} (${flowVersion} on ${options.source})\n  Temporal UI: ${uiLink(config, run.id)}\n`);
+          else process.stdout.write(`started run ${run.id} (${flowVersion} on ${options.source ?? `rejects-of:${options.rejectsOf}`})\n  Temporal UI: ${uiLink(config, run.id)}\n`);
           return;
         }
         const code = await waitAndReport(config, run, { json: options.json, timeoutMs: options.timeout ? options.timeout * 1000 : undefined });
@@ -257,8 +271,11 @@ export function buildProgram(): Command {
     .action(async (file: string, options: { json?: boolean }, command: Command) => {
       const config = configFrom(command);
       const { id, created } = await withStore(config, (store) => publishFile(store, file));
-      if (options.json) process.stdout.write(`${JSON.stringify({ flow_version: id, created })}\n`);
+      // An existing target table without the lineage columns keeps loading without them: say so (cli/lineage-notice.ts).
+      const notice = await lineageNotice(config, parseFlowSpec(readFileSync(file, 'utf8'), file));
+      if (options.json) process.stdout.write(`${JSON.stringify({ flow_version: id, created, ...(notice ? { notice } : {}) })}\n`);
       else process.stdout.write(created ? `published ${id}\n` : `unchanged: ${id} has identical content\n`);
+      if (notice && !options.json) process.stderr.write(`${notice}\n`);
     });
   flows
     .command('list')

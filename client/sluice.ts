@@ -8,6 +8,9 @@
  * const run = await sluice.run({ flowVersion: 'movies:v1', sourcePath: 'data/movies.json', runMetadata: { ticket: 'OPS-12' } });
  * const metadata = await run.wait({ timeoutMs: 600_000 });  // throws RunFailedError on FAILED / CRASHED
  * console.log(run.status, metadata.rows);                    // 'PARTIAL_FAILED' { read: 3201, … }
+ * // A reprocess: movies:v2 on the unresolved rejects of that run (docs/rejects.md "Reprocessing rejects").
+ * const fixed = await (await sluice.run({ flowVersion: 'movies:v2', rejectsOf: run.id })).wait();
+ * console.log(fixed.rejects_of);                              // { run_id, …, recovered: 93, still_rejected: 10 }
  * await sluice.close();
  * ```
  *
@@ -22,7 +25,7 @@ import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { executionInfoFromRaw } from '@temporalio/client/lib/helpers';
 import type { Pool } from 'pg';
 import type { ErrorCode } from '../common/error-codes';
-import { InvalidRequestError } from '../common/errors';
+import { InvalidRequestError, TargetError } from '../common/errors';
 import { readEnv } from '../common/env';
 import { createLogger } from '../common/logger';
 import {
@@ -31,6 +34,7 @@ import {
   RUN_STATUSES,
   SEARCH_ATTRIBUTES,
   TERMINAL_STATUSES,
+  rejectsOfSourcePath,
   type RunError,
   type RunFlowInput,
   type RunMetadata,
@@ -49,6 +53,7 @@ import { describeRun, failureMetadata, readRunState } from '../common/run-reader
 import { runFlowDiff, type FlowDiffRequest, type VersionDiffReport } from './flow-diff';
 import type { SluiceConfig } from '../config/sluice-config';
 import { RejectsReader, type RejectsPage, type RejectsQuery, type RunRejectsSummary } from './rejects';
+import { reprocessRequest } from './reprocess-request';
 
 export { InvalidRequestError } from '../common/errors';
 export type { FlowDiffRequest, VersionDiffReport } from './flow-diff';
@@ -111,8 +116,17 @@ export interface SluiceOptions {
 export interface RunRequest {
   /** `flow:vN`, e.g. 'movies:v1'. */
   flowVersion: string;
-  /** A file path or URI, or a batch id for database sources; at most 2,048 characters. */
-  sourcePath: string;
+  /**
+   * A file path or URI, or a batch id for database sources; at most 2,048 characters. Required unless
+   * `rejectsOf` is given (then it must be absent: the run's source_path is `rejects-of:<run-id>`).
+   */
+  sourcePath?: string;
+  /**
+   * Reprocess: the id of an earlier run of the same flow (any version) whose unresolved rejects are this run's
+   * source (docs/rejects.md "Reprocessing rejects"). A repeat of the same version's reprocess of that run is refused
+   * (`REJECTS_OF_REPROCESSED`) unless `forceRerun`.
+   */
+  rejectsOf?: string;
   /** Free-form JSON kept with the run (ticket, requester, …); at most 16 KiB serialised. */
   runMetadata?: Record<string, unknown>;
   /** Run again even if this (flow version, source_path) already SUCCEEDED or PARTIAL_FAILED. */
@@ -346,9 +360,17 @@ export class Sluice {
    *   (`dryRun`) is refused neither.
    */
   async run(request: RunRequest): Promise<SluiceRun> {
-    const version = await (await this.flowVersions()).get(request.flowVersion);
-    const sourcePath = request.sourcePath;
-    if (!sourcePathSchema.safeParse(sourcePath).success) {
+    const store = await this.flowVersions();
+    const version = await store.get(request.flowVersion);
+    if (request.rejectsOf !== undefined && request.sourcePath !== undefined) {
+      throw new InvalidRequestError('INVALID_SOURCE_PATH', 'give either a source_path or rejects_of (a reprocess reads the rejects of that run), not both');
+    }
+    const rejectsOf =
+      request.rejectsOf === undefined
+        ? undefined
+        : await reprocessRequest({ getRun: (id) => this.getRun(id), versions: store, connectorKind: (name) => this.config?.connectors[name]?.kind }, version, request.rejectsOf);
+    const sourcePath = rejectsOf ? rejectsOfSourcePath(rejectsOf.runId) : request.sourcePath;
+    if (sourcePath === undefined || !sourcePathSchema.safeParse(sourcePath).success) {
       throw new InvalidRequestError('INVALID_SOURCE_PATH', 'source_path must be a non-empty string of at most 2,048 characters without control characters');
     }
     const runMetadata = request.runMetadata ?? {};
@@ -358,7 +380,15 @@ export class Sluice {
     const dryRun = request.dryRun === true;
     const startedBy = parseUserName(request.startedBy ?? this.user, 'startedBy');
     const id = runIdFor(version.id, sourcePath, this.environment) + (dryRun ? `-dry-${randomBytes(4).toString('hex')}` : '');
-    const input: RunFlowInput = { flowVersion: version.id, sourcePath, runMetadata, environment: this.environment, startedBy, ...(dryRun ? { dryRun } : {}) };
+    const input: RunFlowInput = {
+      flowVersion: version.id,
+      sourcePath,
+      runMetadata,
+      environment: this.environment,
+      startedBy,
+      ...(dryRun ? { dryRun } : {}),
+      ...(rejectsOf ? { rejectsOf } : {}),
+    };
     const start = (rerun: boolean) =>
       this.client.workflow.start<typeof runFlow>(RUN_WORKFLOW_TYPE, {
         workflowId: id,
@@ -385,6 +415,19 @@ export class Sluice {
         // The last run read 0 rows and loaded nothing: the source_path is not loaded, so it runs again.
         const handle = await start(true);
         return new SluiceRun(id, this.client.workflow.getHandle(id, handle.firstExecutionRunId));
+      }
+      if (rejectsOf && description.status.name === 'RUNNING') {
+        throw new TargetError('REJECTS_OF_CONFLICT', `a reprocess of the rejects of run ${rejectsOf.runId} with ${version.id} is already in progress (run ${id}, ${existing.status})`, {
+          details: { run_id: id, status: existing.status, rejects_of: rejectsOf.runId },
+        });
+      }
+      if (rejectsOf) {
+        throw new TargetError(
+          'REJECTS_OF_REPROCESSED',
+          `${version.id} already reprocessed the rejects of run ${rejectsOf.runId} (run ${id}, ${existing.status}). ` +
+            `Pass forceRerun (CLI: --force-rerun) to reprocess its still-unresolved rejects again, or reprocess the rejects of run ${id}`,
+          { details: { run_id: id, status: existing.status, rejects_of: rejectsOf.runId } },
+        );
       }
       if (description.status.name === 'RUNNING') {
         throw new InvalidRequestError('RUN_IN_PROGRESS', `a run of ${version.id} on "${sourcePath}" is already in progress (run ${id}, ${existing.status})`, {

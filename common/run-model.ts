@@ -14,6 +14,9 @@
  *   through Temporal.
  * - **reject**: a source row that failed a cast or a rule, kept with its original values, its row
  *   number and one error per failed rule.
+ * - **reprocess**: a run whose source is the unresolved rejects of an earlier run of the same flow
+ *   (`rejects_of`); its source_path reads `rejects-of:<run-id>`.
+ * - **lineage**: `_sluice_run_id`, `_sluice_source_row` on loaded rows (transform/lineage.ts).
  *
  * This module is imported by workflow code, so it imports only `@temporalio/workflow` and types.
  */
@@ -132,6 +135,43 @@ export interface RunMetadata {
   dry_run?: true;
   /** A dry run's report, set once its transform ended (common/dry-run-report.ts). */
   dry_run_report?: DryRunReport;
+  /**
+   * Present on a reprocess (docs/rejects.md "Reprocessing rejects"): the earlier run whose rejects are this run's
+   * source, and, once loaded, how many of them were `recovered` (loaded, their rejects marked resolved) and how many
+   * are `still_rejected` (rejects of this run now, with its reasons).
+   */
+  rejects_of?: {
+    run_id: string;
+    execution_id: string;
+    flow_version: string;
+    /** The source_path the rejected rows were read from in the first place (their row numbers are lines of it). */
+    source_path: string;
+    recovered?: number;
+    still_rejected?: number;
+  };
+}
+
+/** The source_path of a reprocess: `rejects-of:<run-id>` (part of its run id, shown wherever a source_path is). */
+export const REJECTS_OF_PREFIX = 'rejects-of:';
+
+/** `rejects-of:<run-id>`. */
+export function rejectsOfSourcePath(runId: string): string {
+  return `${REJECTS_OF_PREFIX}${runId}`;
+}
+
+/**
+ * Which rejects a reprocess reads: the earlier run's loaded execution (its rejects table rows with that
+ * `execution_id`, not yet resolved). Names and ids only, never rows.
+ */
+export interface RejectsOfRef {
+  /** The earlier run (workflow) id. */
+  runId: string;
+  /** Its execution whose load wrote the rejects. */
+  executionId: string;
+  /** Its flow version (`flow:vN`), whose spec names the rejects table. */
+  flowVersion: string;
+  /** The original source_path of the rows (for a chain of reprocesses, the first run's). */
+  sourcePath: string;
 }
 
 /**
@@ -165,6 +205,11 @@ export interface RunFlowInput {
    * org's. A name, never a credential. Absent on runs started before users existed: those resolve as `local`.
    */
   startedBy?: string;
+  /**
+   * A reprocess: the source is the unresolved rejects of this earlier run (staged by `stageRejectsOf`), not
+   * `sourcePath` (which is then `rejects-of:<run-id>`). `max_reject_ratio` does not apply.
+   */
+  rejectsOf?: RejectsOfRef;
 }
 
 /**

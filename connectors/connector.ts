@@ -13,7 +13,7 @@
  * `connectors/registry.ts` (construction and `check()`), add one line to
  * tests/integration/connector-conformance.test.ts, and a section to docs/connectors.md.
  */
-import type { LinkStepMetadata } from '../common/run-model';
+import type { LinkStepMetadata, RejectsOfRef } from '../common/run-model';
 import type { DataFrame } from 'nodejs-polars';
 import type { FlowSpec, SourceFormat } from '../flows/flow-spec';
 import type { ListRejectsRequest, RejectsPage, RejectsSummary, RejectsTarget } from './rejects';
@@ -60,8 +60,19 @@ export interface StagedSource {
   files: { path: string; rows: number }[];
   rows: number;
   columns: string[];
-  /** The format actually read (from the spec, or the file extension). */
-  format: SourceFormat | 'query';
+  /** The format actually read (from the spec, or the file extension); `rejects` for a reprocess's staged rejects. */
+  format: SourceFormat | 'query' | 'rejects';
+}
+
+/** What {@link TargetConnector.stageRejects} stages: the unresolved rejects of an earlier run, as a reprocess's source. */
+export interface StageRejectsRequest {
+  rejectsOf: RejectsOfRef;
+  /** Absolute folder to write staged Parquet files into; it exists and is empty. */
+  stagingDir: string;
+  /** Rows per staged file. */
+  chunkRows: number;
+  onProgress: ProgressFn;
+  signal: AbortSignal;
 }
 
 /** What {@link SourceConnector.afterLoad} is told: the loaded source_path and the run's start day. */
@@ -110,6 +121,12 @@ export interface LoadRequest {
   rejectedFiles: string[];
   onProgress: ProgressFn;
   signal: AbortSignal;
+  /**
+   * A reprocess: in the load's transaction, the earlier run's rejects of the mapped rows' row numbers are marked
+   * resolved (`resolved_by_run`, `resolved_at`); one already resolved by another run fails the load
+   * (`REJECTS_OF_CONFLICT`, nothing written). New rejects get `rejects_of` = the earlier run id and its source_path.
+   */
+  rejectsOf?: RejectsOfRef;
 }
 
 export interface StreamLoadRequest extends Omit<LoadRequest, 'mappedFiles' | 'rejectedFiles'> {
@@ -181,6 +198,19 @@ export interface TargetConnector {
    * @throws as {@link listRejects}.
    */
   summarizeRejects?(request: RejectsTarget): Promise<RejectsSummary>;
+  /**
+   * Optional (postgres, mysql), for a reprocess: stages the earlier run's unresolved rejects (not those rejected only
+   * as duplicates: `dedupe`) in row order as Parquet files, one column per source column of the original record
+   * (values as they were staged) plus `__sluice_source_row` (the original row numbers, transform/lineage.ts).
+   * Adds the rejects table's `resolved_by_run` / `resolved_at` / `rejects_of` columns when missing.
+   * @throws TargetError `REJECTS_NOT_READY` (the execution is not in the load ledger), `REJECTS_GONE`.
+   */
+  stageRejects?(request: StageRejectsRequest): Promise<StagedSource>;
+  /**
+   * Optional (postgres, mysql): whether the flow's target table exists and has the lineage columns
+   * (`sluice flows publish`'s notice, cli/lineage-notice.ts). Read-only.
+   */
+  lineageOf?(spec: FlowSpec): Promise<'present' | 'absent' | 'partial' | 'no-table'>;
   /**
    * Optional: releases what the target itself holds (the s3 target's downloaded rejects objects, see
    * {@link listRejects}). Pools and clients are not the target's: they belong to the ConnectorRegistry (shared by a

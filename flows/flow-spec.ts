@@ -105,6 +105,8 @@ const flowSpecSchema = z
         rejects: z.strictObject({ table: tableName.optional(), path: z.string().regex(OBJECT_PATH).optional() }).optional(),
         /** Database targets: SQL statements run in order after the load, in its transaction. */
         link: z.array(z.string().trim().min(1, 'must be a SQL statement')).min(1).optional(),
+        /** `_sluice_run_id` and `_sluice_source_row` in tables Sluice creates and objects it writes (transform/lineage.ts). Default true. */
+        lineage: z.boolean().optional(),
       })
       .superRefine((target, ctx) => {
         if (target.write === 'upsert' && !target.key) {
@@ -169,6 +171,11 @@ export interface FlowSpec {
      * it commits. `:run_id`, `:flow_version` and `:source_path` are bound as parameters.
      */
     link?: string[];
+    /**
+     * `false`: no lineage columns (`_sluice_run_id`, `_sluice_source_row`) in tables Sluice creates or objects it
+     * writes. Absent means true (normalised away, so existing versions keep their content hash).
+     */
+    lineage?: false;
   };
   fields: FieldSpec[];
   checks: { name: string; sql: string }[];
@@ -225,6 +232,9 @@ function crossFieldIssues(raw: unknown): string[] {
   if (isObject(raw.target) && typeof raw.target.table === 'string') issues.push(...databaseLimitIssues(raw.target, Object.keys(fields)));
   columnsOf(raw.dedupe, 'dedupe');
   for (const [name, field] of Object.entries(fields)) {
+    if (name.startsWith('_sluice_')) {
+      issues.push(`fields.${name}: names starting with _sluice_ are Sluice's own (the lineage columns _sluice_run_id, _sluice_source_row); rename the field`);
+    }
     if (!IDENTIFIER.test(name)) {
       const suggestion = toIdentifier(name, new Set(names));
       issues.push(
@@ -324,6 +334,7 @@ export function validateFlowSpec(raw: unknown, origin = 'flow spec'): FlowSpec {
       ...(spec.target.key ? { key: spec.target.key } : {}),
       rejects: defaultRejects(spec.target),
       ...(spec.target.link ? { link: spec.target.link } : {}),
+      ...(spec.target.lineage === false ? { lineage: false as const } : {}),
     },
     fields: Object.entries(spec.fields).map(([name, field]) => ({
       name,

@@ -14,13 +14,28 @@ const flowVersion = flowVersionIdSchema.describe('A flow version, `flow:vN`, e.g
 /** `POST /v1/runs`. */
 export const createRunBody = z.strictObject({
   flow_version: flowVersion,
-  source_path: sourcePathSchema.describe('A file path or URI for file connectors, a batch id for database connectors; at most 2,048 characters.'),
+  source_path: sourcePathSchema
+    .optional()
+    .describe('A file path or URI for file connectors, a batch id for database connectors; at most 2,048 characters. Required unless `rejects_of` is given.'),
+  rejects_of: z
+    .string()
+    .min(1)
+    .max(512)
+    .optional()
+    .describe(
+      'Reprocess: the id of an earlier run of the same flow (any version) whose unresolved rejects are the source (instead of `source_path`; the run\'s source_path is `rejects-of:<run-id>`). ' +
+        'Rows that now pass are loaded and their rejects marked resolved in the same transaction. A repeat is refused (`REJECTS_OF_REPROCESSED`) unless `force_rerun`.',
+    ),
   run_metadata: runMetadataSchema.optional().describe('Free-form JSON object kept with the run (at most 16 KiB serialised).'),
   force_rerun: z.boolean().optional().describe('Run again even if this (flow version, source_path) already SUCCEEDED or PARTIAL_FAILED.'),
   dry_run: z
     .boolean()
     .optional()
     .describe('A dry run: sync and transform, write nothing to the target; `metadata.dry_run_report` says what a real run would write. Its id ends in `-dry-<8 hex>`; never refused as a repeat.'),
+}).superRefine((body, ctx) => {
+  if ((body.source_path === undefined) === (body.rejects_of === undefined)) {
+    ctx.addIssue({ code: 'custom', path: ['source_path'], message: 'give exactly one of source_path and rejects_of' });
+  }
 });
 export type CreateRunBody = z.infer<typeof createRunBody>;
 

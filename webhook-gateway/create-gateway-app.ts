@@ -11,7 +11,7 @@
  *
  * | route | scope | answer |
  * |---|---|---|
- * | `POST /v1/runs` | runs:write | 201 the run (`dry_run: true`: a dry run); 409 repeated source_path or run in progress; 422 unknown flow version |
+ * | `POST /v1/runs` | runs:write | 201 the run (`dry_run: true`: a dry run; `rejects_of`: a reprocess); 409 repeated source_path, run in progress, `REJECTS_OF_REPROCESSED` / `REJECTS_OF_CONFLICT`; 422 unknown flow version, `REJECTS_OF_INVALID` / `REJECTS_OF_UNSUPPORTED` |
  * | `POST /v1/flows/diff` | runs:write | 200 the diff report of two versions of one flow on one source_path (waits for it); 422 different flows or sources |
  * | `GET /v1/runs` | runs:read | 200 `{ runs, next_cursor }` from Temporal visibility, newest first |
  * | `GET /v1/runs/:id` | runs:read | 200 the run (status from the workflow query, else the search attribute) |
@@ -221,9 +221,16 @@ export function createGatewayApp(options: GatewayOptions): Express {
     requireJson(req);
     const body = parse(createRunBody, 'body', req.body);
     const startedBy = actorOf(res.locals).user;
-    const run = await sluice.run({ flowVersion: body.flow_version, sourcePath: body.source_path, runMetadata: body.run_metadata, forceRerun: body.force_rerun, dryRun: body.dry_run, startedBy });
+    const run = await sluice.run({
+      flowVersion: body.flow_version,
+      ...(body.rejects_of !== undefined ? { rejectsOf: body.rejects_of } : { sourcePath: body.source_path }),
+      runMetadata: body.run_metadata,
+      forceRerun: body.force_rerun,
+      dryRun: body.dry_run,
+      startedBy,
+    });
     logger.info({ runId: run.id, flowVersion: body.flow_version, token: res.locals.tokenName, startedBy }, 'run started through the gateway');
-    res.status(201).location(`/v1/runs/${encodeURIComponent(run.id)}`).json(runJson(run, { flowVersion: body.flow_version, sourcePath: body.source_path }));
+    res.status(201).location(`/v1/runs/${encodeURIComponent(run.id)}`).json(runJson(run, { flowVersion: body.flow_version, sourcePath: body.source_path ?? `rejects-of:${body.rejects_of}` }));
   });
 
   app.post('/v1/flows/diff', write, async (req, res) => {

@@ -42,6 +42,11 @@ const EXPLICIT: Partial<Record<ErrorCode, number>> = {
   // Came with the secrets routes (/v1/secrets), each with its own status from the start.
   ADMIN_REQUIRED: 403,
   SECRET_NOT_FOUND: 404,
+  // Came with reprocessing (POST /v1/runs `rejects_of`).
+  REJECTS_OF_CONFLICT: 409,
+  REJECTS_OF_REPROCESSED: 409,
+  REJECTS_OF_INVALID: 422,
+  REJECTS_OF_UNSUPPORTED: 422,
 };
 const previousStatus = (code: ErrorCode) => EXPLICIT[code] ?? (code.startsWith('INVALID_') ? 400 : 500);
 

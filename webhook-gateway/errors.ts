@@ -11,10 +11,10 @@
  * | no or unknown bearer token (`UNAUTHENTICATED`) | 401 |
  * | token lacks the route's scope (`INSUFFICIENT_SCOPE`); a member writing an org-level secret (`ADMIN_REQUIRED`) | 403 |
  * | `RUN_NOT_FOUND`, `EVENT_NOT_FOUND`, `WEBHOOK_NOT_FOUND`, `DELIVERY_NOT_FOUND`, `SECRET_NOT_FOUND`, no such route (`NOT_FOUND`) | 404 |
- * | `REPEATED_SOURCE_PATH`, `RUN_IN_PROGRESS`, `RUN_NOT_RUNNING`, `WEBHOOK_DISABLED`, `REJECTS_NOT_READY` — conflicts with the current state | 409 |
+ * | `REPEATED_SOURCE_PATH`, `RUN_IN_PROGRESS`, `RUN_NOT_RUNNING`, `WEBHOOK_DISABLED`, `REJECTS_NOT_READY`, `REJECTS_OF_REPROCESSED`, `REJECTS_OF_CONFLICT` — conflicts with the current state | 409 |
  * | `REJECTS_GONE` — the run's rejects table or object was dropped or overwritten | 410 |
  * | body too large (`PAYLOAD_TOO_LARGE`) | 413 |
- * | `UNKNOWN_FLOW_VERSION` — well-formed, but names a version that does not exist; `UNSAFE_WEBHOOK_URL` — a URL the SSRF guard refuses; `REJECTS_NOT_SUPPORTED` — a target kind whose rejects cannot be read back | 422 |
+ * | `UNKNOWN_FLOW_VERSION` — well-formed, but names a version that does not exist; `UNSAFE_WEBHOOK_URL` — a URL the SSRF guard refuses; `REJECTS_NOT_SUPPORTED` — a target kind whose rejects cannot be read back; `REJECTS_OF_INVALID` / `REJECTS_OF_UNSUPPORTED` — a run whose rejects cannot be reprocessed | 422 |
  * | any other `UserError` (e.g. `NO_DATABASE`: the gateway is misconfigured) | 500, with its code and message |
  * | Temporal or Postgres unreachable (`SERVICE_UNAVAILABLE`) | 503 with `Retry-After`; the cause is only logged |
  * | anything unexpected (`INTERNAL_ERROR`) | 500, a generic message and the request id; the cause is only logged |

@@ -73,9 +73,10 @@ describe('gateway OpenAPI document', () => {
 
   it('derives the request schema from the zod schema the handler validates with', () => {
     const schemas = (openApiDocument().components as { schemas: Record<string, { required?: string[]; additionalProperties?: boolean; properties?: object }> }).schemas;
-    assert.deepEqual(schemas.CreateRun!.required, ['flow_version', 'source_path']);
+    // source_path or rejects_of (a reprocess): exactly one, checked by the schema's refinement.
+    assert.deepEqual(schemas.CreateRun!.required, ['flow_version']);
     assert.equal(schemas.CreateRun!.additionalProperties, false);
-    assert.deepEqual(Object.keys(schemas.CreateRun!.properties ?? {}), ['flow_version', 'source_path', 'run_metadata', 'force_rerun', 'dry_run']);
+    assert.deepEqual(Object.keys(schemas.CreateRun!.properties ?? {}), ['flow_version', 'source_path', 'rejects_of', 'run_metadata', 'force_rerun', 'dry_run']);
     assert.deepEqual(schemas.FlowDiff!.required, ['version_a', 'version_b', 'source_path']);
     assert.equal(schemas.FlowDiff!.additionalProperties, false);
   });

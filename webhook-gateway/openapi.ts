@@ -303,14 +303,18 @@ export function openApiDocument(): JsonSchema {
       '/v1/runs': {
         post: {
           operationId: 'createRun',
-          summary: 'Start a run of a flow version on a source_path',
+          summary: 'Start a run of a flow version on a source_path, or a reprocess of an earlier run\'s rejects (`rejects_of`)',
           requestBody: { required: true, content: { 'application/json': { schema: ref('CreateRun') } } },
           responses: {
             '201': json(ref('Run'), 'Started; `Location` names the run.'),
             '400': errorResponse('Invalid body (`VALIDATION_FAILED`, every problem with its path) or `INVALID_*`.'),
             ...AUTH_ERRORS,
-            '409': errorResponse('`REPEATED_SOURCE_PATH` (already SUCCEEDED or PARTIAL_FAILED; pass force_rerun) or `RUN_IN_PROGRESS`.'),
-            '422': errorResponse('`UNKNOWN_FLOW_VERSION`: no such flow version.'),
+            '409': errorResponse(
+              '`REPEATED_SOURCE_PATH` (already SUCCEEDED or PARTIAL_FAILED; pass force_rerun) or `RUN_IN_PROGRESS`; with `rejects_of`: `REJECTS_OF_REPROCESSED` (this version already reprocessed that run; pass force_rerun) or `REJECTS_OF_CONFLICT` (that reprocess is in progress).',
+            ),
+            '422': errorResponse(
+              '`UNKNOWN_FLOW_VERSION`: no such flow version; with `rejects_of`: `REJECTS_OF_INVALID` (no such run, another flow or connector, not loaded, a dry run, no rejects) or `REJECTS_OF_UNSUPPORTED` (an s3 target, a custom map).',
+            ),
           },
         },
         get: {

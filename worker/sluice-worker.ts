@@ -23,6 +23,7 @@ import { DEFAULT_MAX_CONCURRENT_ACTIVITIES, readEnv, readEnvCount } from '../com
 import { createPipelineActivities } from '../activities/pipeline-activities';
 import { createHousekeepingActivities } from '../activities/housekeeping-activities';
 import { createRunActivities } from '../activities/run-activities';
+import { createReprocessActivities } from '../activities/reprocess';
 import { loadConfig, requireDatabaseUrl, type SluiceConfig } from '../config/sluice-config';
 import { metadataDatabaseAccess, withAccessErrors } from '../connectors/access-errors';
 import { ConnectorRegistry } from '../connectors/registry';
@@ -126,6 +127,7 @@ export async function createSluiceWorker(options: CreateWorkerOptions): Promise<
     activities: withEnvironmentGuard(logger, config.environment, {
       ...createRunActivities({ config, connectors, flowVersions, staging, logger }),
       ...createDryRunActivities({ config, connectors, flowVersions, staging, logger }),
+      ...createReprocessActivities({ config, connectors, flowVersions, staging, logger }),
       ...createDiffActivities({ flowVersions, staging, logger }),
       ...createEventActivities({ pool, runTaskQueue: config.temporal.taskQueue, logger }),
       ...createPipelineActivities({ config, pool, flowVersions, staging, logger }),

@@ -23,6 +23,7 @@ import {
 } from '@temporalio/workflow';
 import type { DryRunActivities } from '../activities/dry-run';
 import type { EventActivities } from '../activities/event-activities';
+import type { ReprocessActivities } from '../activities/reprocess';
 import type { RunActivities, SyncSourceOutput, TransformAndLoadOutput, TransformChunkOutput } from '../activities/run-activities';
 import { planChunks } from '../common/chunk-plan';
 import type { ErrorCode } from '../common/error-codes';
@@ -49,6 +50,8 @@ const { syncSource, transformChunk, finishTransform, syncTarget, transformAndLoa
   heartbeatTimeout: '30s',
   retry,
 });
+// A reprocess's source: the earlier run's unresolved rejects, read back from the target (activities/reprocess.ts).
+const { stageRejectsOf } = proxyActivities<ReprocessActivities>({ startToCloseTimeout: '6h', heartbeatTimeout: '30s', retry });
 const { dryRunReport } = proxyActivities<DryRunActivities>({ startToCloseTimeout: '1h', retry });
 const { finishRun } = proxyActivities<RunActivities>({ startToCloseTimeout: '10m', retry: { ...retry, maximumAttempts: 3 } });
 // A source connector's after-load action (sftp move_to): a few attempts; a failure is a warning, the load stands.
@@ -61,7 +64,7 @@ const { publishRunEvent } = proxyActivities<EventActivities>({
 });
 
 /** Error codes raised by the target (the one-pass path reports them at step `sync_target`). */
-const TARGET_CODES = /^(TARGET_|AUTH_FAILED$|PERMISSION_DENIED$|CONNECTION_LOST$)/;
+const TARGET_CODES = /^(TARGET_|AUTH_FAILED$|PERMISSION_DENIED$|CONNECTION_LOST$|REJECTS_OF_CONFLICT$)/;
 
 /** Transform chunks in flight at once for one run, spread over the task queue's workers. */
 export const MAX_PARALLEL_CHUNKS = 8;
@@ -84,6 +87,16 @@ export async function runFlow(input: RunFlowInput): Promise<RunMetadata> {
     rejects: { location: null, by_rule: {} },
     steps: {},
     ...(input.dryRun ? { dry_run: true as const } : {}),
+    ...(input.rejectsOf
+      ? {
+          rejects_of: {
+            run_id: input.rejectsOf.runId,
+            execution_id: input.rejectsOf.executionId,
+            flow_version: input.rejectsOf.flowVersion,
+            source_path: input.rejectsOf.sourcePath,
+          },
+        }
+      : {}),
   };
   setHandler(statusQuery, () => status);
   setHandler(metadataQuery, () => metadata);
@@ -97,6 +110,11 @@ export async function runFlow(input: RunFlowInput): Promise<RunMetadata> {
     ...(input.environment !== undefined ? { environment: input.environment } : {}),
     // Whose secrets the activities resolve (a user name, never a value).
     ...(input.startedBy !== undefined ? { startedBy: input.startedBy } : {}),
+    ...(input.rejectsOf ? { rejectsOf: input.rejectsOf } : {}),
+  };
+  /** A reprocess's outcome: mapped rows were loaded (their earlier rejects resolved), rejected ones are still rejects. */
+  const countRecovered = () => {
+    if (metadata.rejects_of) Object.assign(metadata.rejects_of, { recovered: metadata.rows.mapped, still_rejected: metadata.rows.rejected });
   };
   /** Hands the current status to the webhook gateway as a `run.*` event (an activity, in order). */
   const publish = () =>
@@ -207,6 +225,7 @@ export async function runFlow(input: RunFlowInput): Promise<RunMetadata> {
       ...(loaded.links && { links: loaded.links }),
     });
     await afterLoad(staged);
+    countRecovered();
     await markFinished(ref);
     await transition(done.rowsRejected > 0 ? 'PARTIAL_FAILED' : 'SUCCEEDED');
   };
@@ -214,7 +233,7 @@ export async function runFlow(input: RunFlowInput): Promise<RunMetadata> {
   try {
     await publish(); // run.created
     await begin('sync_source', 'SYNCING_SOURCE');
-    const staged = await syncSource(ref);
+    const staged = input.rejectsOf ? await stageRejectsOf(ref) : await syncSource(ref);
     metadata.rows.read = staged.rows;
     end({ rows: staged.rows, files: staged.files.length, format: staged.format });
 
@@ -258,7 +277,8 @@ export async function runFlow(input: RunFlowInput): Promise<RunMetadata> {
       });
     }
     const ratio = staged.rows === 0 ? 0 : transformed.rowsRejected / staged.rows;
-    if (ratio > transformed.maxRejectRatio) throw ratioFailure(transformed.rowsRejected, staged.rows, transformed.maxRejectRatio, transformed.rejectsStagingLocation);
+    // A reprocess ignores max_reject_ratio: its source is known rejects; the rows it recovers load anyway.
+    if (!input.rejectsOf && ratio > transformed.maxRejectRatio) throw ratioFailure(transformed.rowsRejected, staged.rows, transformed.maxRejectRatio, transformed.rejectsStagingLocation);
 
     if (staged.rows === 0) {
       // (`on_empty: fail` failed in syncSource; the one empty chunk still checked the columns.) An empty batch writes
@@ -280,6 +300,7 @@ export async function runFlow(input: RunFlowInput): Promise<RunMetadata> {
     metadata.rejects.location = transformed.rowsRejected > 0 ? loaded.rejectsLocation : null;
     end({ location: loaded.location, written: loaded.rowsWritten, rejected: loaded.rowsRejected, already_loaded: loaded.alreadyLoaded, ...(loaded.links && { links: loaded.links }) });
     await afterLoad(staged);
+    countRecovered();
 
     await markFinished(ref);
     await transition(transformed.rowsRejected > 0 ? 'PARTIAL_FAILED' : 'SUCCEEDED');

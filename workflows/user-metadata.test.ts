@@ -26,6 +26,19 @@ describe('user metadata shown in the Temporal UI', () => {
     assert.equal(details, '**PARTIAL_FAILED** · read 10 · mapped 6 · rejected 4 · written 6\n\nTop reject rules: d:check 3, a:type 2, b:required 1');
   });
 
+  it('details a reprocess: the earlier run, its version and source_path, then recovered and still rejected', () => {
+    const rejectsOf = { run_id: 'movies-v1-8035273603c904cd', execution_id: 'e1', flow_version: 'movies:v1', source_path: 'movies.json' };
+    const base = { status: 'SYNCING_TARGET' as const, rows: { read: 103, mapped: 0, rejected: 0, written: 0 }, rejects: { location: null, by_rule: {} } };
+    assert.equal(
+      runDetails({ ...base, rejects_of: rejectsOf }).split('\n\n')[1],
+      'Reprocess of the rejects of movies-v1-8035273603c904cd (movies:v1 on movies.json)',
+    );
+    assert.equal(
+      runDetails({ ...base, status: 'PARTIAL_FAILED', rejects_of: { ...rejectsOf, recovered: 96, still_rejected: 7 } }).split('\n\n')[1],
+      'Reprocess of the rejects of movies-v1-8035273603c904cd (movies:v1 on movies.json) · recovered 96 · still rejected 7',
+    );
+  });
+
   it('details a FAILED run with its error code, step and the first line of its message', () => {
     const details = runDetails({
       status: 'FAILED',

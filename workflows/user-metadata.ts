@@ -42,12 +42,18 @@ export function runSummary(flowVersion: string, sourcePath: string): string {
  * Top reject rules: amount:type 1
  * ```
  *
+ * A reprocess adds `Reprocess of the rejects of <run> (<flow:vN> on <source_path>) · recovered N · still rejected M`.
  * A FAILED or CRASHED run adds `Error: CODE in <step>: message` (the message's first line, at most 300
  * characters).
  */
-export function runDetails(metadata: Pick<RunMetadata, 'status' | 'rows' | 'rejects' | 'error'>): string {
+export function runDetails(metadata: Pick<RunMetadata, 'status' | 'rows' | 'rejects' | 'error' | 'rejects_of'>): string {
   const { read, mapped, rejected, written } = metadata.rows;
   const lines = [`**${metadata.status}** · read ${read} · mapped ${mapped} · rejected ${rejected} · written ${written}`];
+  const of = metadata.rejects_of;
+  if (of) {
+    const outcome = of.recovered === undefined ? '' : ` · recovered ${of.recovered} · still rejected ${of.still_rejected}`;
+    lines.push(`Reprocess of the rejects of ${of.run_id} (${of.flow_version} on ${of.source_path})${outcome}`);
+  }
   const rules = Object.entries(metadata.rejects.by_rule)
     .sort(([a, x], [b, y]) => y - x || a.localeCompare(b))
     .slice(0, DETAILS_TOP_RULES);

@@ -7,8 +7,11 @@
  *   `JSON_CONTAINS(errors, '[{"rule": …, "field": …}]')` (one error with both).
  * - The summary: `COUNT(*)`, and the errors (`JSON_TABLE(errors, '$[*]' …)`) grouped by (field, rule) and by message.
  */
-import type { Pool, RowDataPacket } from 'mysql2/promise';
+import type { Pool, PoolConnection, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import { TargetError } from '../../common/errors';
+import type { RejectsOfRef } from '../../common/run-model';
+import type { StagedSource, StageRejectsRequest } from '../connector';
+import { stageRejectPages, type RejectsPageRows } from '../stage-rejects';
 import { withAccessErrors, type MysqlAccess } from '../access-errors';
 import { afterRowNumber, errorsOf, pageOf, recordOf, sortSummary, TOP_MESSAGES, type ListRejectsRequest, type RejectsPage, type RejectsSummary, type RejectsTarget } from '../rejects';
 
@@ -25,7 +28,7 @@ const ERRORS_TABLE = `JSON_TABLE(r.errors, '$[*]' COLUMNS (field varchar(255) PA
  * The rejects table of an execution the ledger shows loaded.
  * @throws TargetError `REJECTS_NOT_READY` when the ledger has no row for the execution.
  */
-async function loadedRejectsTable(pool: Pool, target: RejectsTarget): Promise<string> {
+async function loadedRejectsTable(pool: Pool | PoolConnection, target: Pick<RejectsTarget, 'runId' | 'executionId'>): Promise<string> {
   try {
     const [rows] = await pool.query<RowDataPacket[]>('SELECT rejects_table FROM `sluice_load_ledger` WHERE execution_id = ? AND run_id = ?', [target.executionId, target.runId]);
     if (rows[0]) return String(rows[0].rejects_table);
@@ -98,4 +101,88 @@ export async function summarizeMysqlRejects(pool: Pool, access: MysqlAccess, tar
       topMessages: messages.map((m) => ({ message: String(m.message), count: Number(m.n) })),
     });
   });
+}
+
+/** The columns a reprocess needs in a rejects table, with their types (added when missing; all nullable). */
+export const MYSQL_REPROCESS_COLUMNS = { rejects_of: 'varchar(255)', resolved_by_run: 'varchar(255)', resolved_at: 'timestamp(6) NULL' } as const;
+
+/**
+ * Adds the reprocess columns a rejects table lacks (MySQL 8 has no `ADD COLUMN IF NOT EXISTS`: only the missing ones
+ * are named). DDL commits implicitly: never inside a load's transaction.
+ * @param table as the ledger records it (`db.table` or `table`).
+ */
+export async function addMysqlReprocessColumns(pool: Pool | PoolConnection, table: string): Promise<void> {
+  const [database, name] = table.includes('.') ? table.split('.') : [null, table];
+  const [have] = await pool.query<RowDataPacket[]>(
+    'SELECT column_name AS name FROM information_schema.columns WHERE table_schema = COALESCE(?, DATABASE()) AND table_name = ?',
+    [database, name],
+  );
+  const present = new Set(have.map((r) => String(r.name)));
+  const missing = Object.entries(MYSQL_REPROCESS_COLUMNS).filter(([column]) => !present.has(column));
+  if (missing.length === 0) return;
+  await pool.query(`ALTER TABLE ${tableSql(table)} ${missing.map(([column, type]) => `ADD COLUMN ${column} ${type}`).join(', ')}`);
+}
+
+/** Rejects a reprocess reads: unresolved, and not rejected as duplicates of loaded rows (`dedupe`). */
+const UNRESOLVED = `resolved_by_run IS NULL AND NOT JSON_CONTAINS(errors, '[{"rule": "dedupe"}]')`;
+
+/**
+ * Stages the unresolved rejects of `request.rejectsOf`, in row order, `chunkRows` per file (connectors/stage-rejects.ts).
+ * @throws TargetError `REJECTS_NOT_READY`, `REJECTS_GONE`; AccessError.
+ */
+export async function stageMysqlRejects(pool: Pool, access: MysqlAccess, request: StageRejectsRequest): Promise<StagedSource> {
+  const target = { runId: request.rejectsOf.runId, executionId: request.rejectsOf.executionId };
+  return withAccessErrors(access, async () => {
+    const table = await loadedRejectsTable(pool, target);
+    try {
+      await addMysqlReprocessColumns(pool, table);
+      async function* pages(): AsyncGenerator<RejectsPageRows> {
+        let after = 0;
+        for (;;) {
+          const [rows] = await pool.query<RowDataPacket[]>(
+            `SELECT \`row_number\`, record FROM ${tableSql(table)} WHERE execution_id = ? AND ${UNRESOLVED} AND \`row_number\` > ? ORDER BY \`row_number\` LIMIT ?`,
+            [target.executionId, after, request.chunkRows],
+          );
+          if (rows.length === 0) return;
+          yield { rows: rows.map((r) => Number(r.row_number)), records: rows.map((r) => JSON.stringify(recordOf(r.record))) };
+          after = Number(rows.at(-1)!.row_number);
+          if (rows.length < request.chunkRows) return;
+        }
+      }
+      return await stageRejectPages(pages(), request);
+    } catch (error) {
+      if (!isNoSuchTable(error)) throw error;
+      throw new TargetError('REJECTS_GONE', `the rejects table ${table} of run ${target.runId} no longer exists`, { details: { run_id: target.runId, table } });
+    }
+  });
+}
+
+/** Row numbers per UPDATE when resolving rejects. */
+const RESOLVE_BATCH = 10_000;
+
+/**
+ * In the load's open transaction: marks the earlier run's rejects of `rows` resolved by `runId`.
+ * @returns how many were marked (= `rows.length`).
+ * @throws TargetError `REJECTS_OF_CONFLICT` when fewer were: another run resolved some first (the caller rolls back).
+ */
+export async function resolveMysqlRejects(connection: PoolConnection, rejectsOf: RejectsOfRef, runId: string, rows: number[]): Promise<number> {
+  const table = await loadedRejectsTable(connection, { runId: rejectsOf.runId, executionId: rejectsOf.executionId });
+  let resolved = 0;
+  for (let i = 0; i < rows.length; i += RESOLVE_BATCH) {
+    const batch = rows.slice(i, i + RESOLVE_BATCH);
+    const [result] = await connection.query<ResultSetHeader>(
+      `UPDATE ${tableSql(table)} SET resolved_by_run = ?, resolved_at = CURRENT_TIMESTAMP(6) WHERE execution_id = ? AND resolved_by_run IS NULL AND \`row_number\` IN (?)`,
+      [runId, rejectsOf.executionId, batch],
+    );
+    resolved += result.affectedRows;
+  }
+  if (resolved !== rows.length) {
+    throw new TargetError(
+      'REJECTS_OF_CONFLICT',
+      `${rows.length - resolved} of the ${rows.length} rejects of run ${rejectsOf.runId} this run recovered were resolved by another run meanwhile; nothing was written. ` +
+        `Start the reprocess again: it reads only the rejects still unresolved`,
+      { details: { rejects_of: rejectsOf.runId, expected: rows.length, resolved } },
+    );
+  }
+  return resolved;
 }

@@ -30,12 +30,13 @@ import pl from 'nodejs-polars';
 import { TargetError } from '../../common/errors';
 import type { FieldSpec, FieldType, FlowSpec } from '../../flows/flow-spec';
 import { ROW_COLUMN } from '../../transform/map-chunk';
+import { LINEAGE_COLUMNS, lineageState, lineageWanted, withLineage } from '../../transform/lineage';
 import { withAccessErrors, type MysqlAccess } from '../access-errors';
-import type { CheckOptions, CheckResult, LinkStepResult, LoadRequest, LoadResult, TargetConnector } from '../connector';
+import type { CheckOptions, CheckResult, LinkStepResult, LoadRequest, LoadResult, StagedSource, StageRejectsRequest, TargetConnector } from '../connector';
 import { mysqlCheck } from './mysql-check';
 import type { ListRejectsRequest, RejectsPage, RejectsSummary, RejectsTarget } from '../rejects';
 import { withMysqlConnection } from './mysql-pool';
-import { listMysqlRejects, summarizeMysqlRejects } from './mysql-rejects';
+import { addMysqlReprocessColumns, listMysqlRejects, resolveMysqlRejects, stageMysqlRejects, summarizeMysqlRejects } from './mysql-rejects';
 
 /** MySQL/MariaDB column type for each field type (beside `POSTGRES_TYPES`, transform/field-types.ts). */
 export const MYSQL_TYPES: Record<FieldType, string> = {
@@ -96,6 +97,7 @@ const columnType = (spec: FlowSpec, field: FieldSpec) =>
 export function mysqlTargetTableDdl(spec: FlowSpec): string {
   const table = mysqlTableName(databaseTables(spec).table);
   const columns = spec.fields.map((f) => `${quoteMysqlIdent(f.name)} ${columnType(spec, f)}${f.required ? ' NOT NULL' : ''}`);
+  if (lineageWanted(spec)) columns.push(`${quoteMysqlIdent(LINEAGE_COLUMNS[0])} varchar(255)`, `${quoteMysqlIdent(LINEAGE_COLUMNS[1])} bigint`);
   if (spec.target.write === 'upsert' && spec.target.key) columns.push(`UNIQUE KEY (${spec.target.key.map(quoteMysqlIdent).join(', ')})`);
   return `CREATE TABLE IF NOT EXISTS ${table.sql} (\n  ${columns.join(',\n  ')}\n) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`;
 }
@@ -110,7 +112,10 @@ export function mysqlRejectsTableDdl(spec: FlowSpec): string {
   \`row_number\` bigint NOT NULL,
   record       json NOT NULL,
   errors       json NOT NULL,
-  rejected_at  timestamp(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)
+  rejected_at  timestamp(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+  rejects_of      varchar(255),
+  resolved_by_run varchar(255),
+  resolved_at     timestamp(6) NULL
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`;
 }
 
@@ -153,7 +158,7 @@ function csvColumns(fields: { name: string; type: FieldType | 'text' }[]): pl.Ex
   });
 }
 
-const REJECT_COLUMNS = ['run_id', 'execution_id', 'flow_version', 'source_path', 'row_number', 'record', 'errors'];
+const REJECT_COLUMNS = ['run_id', 'execution_id', 'flow_version', 'source_path', 'row_number', 'record', 'errors', 'rejects_of'];
 
 /** Server errors of the credentials or privileges: access-errors.ts words them. */
 const ACCESS_CODES = new Set(['ER_ACCESS_DENIED_ERROR', 'ER_DBACCESS_DENIED_ERROR', 'ER_TABLEACCESS_DENIED_ERROR', 'ER_COLUMNACCESS_DENIED_ERROR', 'ER_SPECIFIC_ACCESS_DENIED_ERROR']);
@@ -219,6 +224,23 @@ export class MysqlTarget implements TargetConnector {
     return summarizeMysqlRejects(this.pool, this.access, target);
   }
 
+  /** A reprocess's source: the earlier run's unresolved rejects (mysql-rejects.ts). */
+  stageRejects(request: StageRejectsRequest): Promise<StagedSource> {
+    return stageMysqlRejects(this.pool, this.access, request);
+  }
+
+  /** Whether the flow's table exists and has the lineage columns (read-only). */
+  async lineageOf(spec: FlowSpec): Promise<'present' | 'absent' | 'partial' | 'no-table'> {
+    const table = mysqlTableName(databaseTables(spec).table);
+    return withAccessErrors(this.access, async () => {
+      const [rows] = await this.pool.query<RowDataPacket[]>(
+        'SELECT column_name AS name FROM information_schema.columns WHERE table_schema = COALESCE(?, DATABASE()) AND table_name = ?',
+        [table.database ?? null, table.name],
+      );
+      return rows.length === 0 ? 'no-table' : lineageState(rows.map((r) => String(r.name)));
+    });
+  }
+
   /**
    * See {@link TargetConnector.load}.
    * @throws AccessError `AUTH_FAILED` / `PERMISSION_DENIED`; TargetError `TARGET_NEEDS_TABLE`, `TARGET_DDL_FAILED`,
@@ -229,11 +251,12 @@ export class MysqlTarget implements TargetConnector {
   }
 
   /** Creates the ledger, target and rejects tables when missing (DDL commits: before the load's transaction), then checks the target's columns. */
-  private async ensureTables(connection: PoolConnection, spec: FlowSpec, tables: { table: string; rejects: string }): Promise<void> {
+  private async ensureTables(connection: PoolConnection, spec: FlowSpec, tables: { table: string; rejects: string }): Promise<{ lineage: boolean }> {
     try {
       await connection.query(LEDGER_DDL);
       await connection.query(mysqlTargetTableDdl(spec));
       await connection.query(mysqlRejectsTableDdl(spec));
+      await addMysqlReprocessColumns(connection, tables.rejects);
     } catch (error) {
       if (isUserFixable(error)) throw new TargetError('TARGET_DDL_FAILED', `cannot create ${tables.table}: ${(error as Error).message}`, { cause: error });
       throw error;
@@ -253,6 +276,7 @@ export class MysqlTarget implements TargetConnector {
         { details: { missing: missing.map((f) => f.name) } },
       );
     }
+    return { lineage: lineageState(have) === 'present' };
   }
 
   /**
@@ -299,7 +323,7 @@ export class MysqlTarget implements TargetConnector {
     const tables = databaseTables(spec);
     const location = `${this.connectorName}:${tables.table}`;
     const rejectsLocation = `${this.connectorName}:${tables.rejects}`;
-    await this.ensureTables(connection, spec, tables);
+    const { lineage } = await this.ensureTables(connection, spec, tables);
     const table = mysqlTableName(tables.table);
     const lock = `sluice.load:${createHash('sha1').update(request.executionId).digest('hex')}`;
     const [locked] = await connection.query<RowDataPacket[]>('SELECT GET_LOCK(?, 600) AS locked', [lock]);
@@ -319,8 +343,9 @@ export class MysqlTarget implements TargetConnector {
           ...(links ? { links } : {}),
         };
       }
-      const mapped = (file: string) => pl.readParquet(file).drop(ROW_COLUMN);
-      const fields = spec.fields.map((f) => ({ name: f.name, type: f.type }));
+      const mapped = (file: string) => (lineage ? withLineage(pl.readParquet(file), request.runId) : pl.readParquet(file).drop(ROW_COLUMN));
+      const fields: { name: string; type: FieldType | 'text' }[] = spec.fields.map((f) => ({ name: f.name, type: f.type }));
+      if (lineage) fields.push({ name: LINEAGE_COLUMNS[0], type: 'text' }, { name: LINEAGE_COLUMNS[1], type: 'int64' });
       const written = { rows: 0 };
       let rowsWritten: number;
       if (spec.target.write === 'upsert') {
@@ -328,8 +353,8 @@ export class MysqlTarget implements TargetConnector {
         await connection.query('DROP TEMPORARY TABLE IF EXISTS sluice_upsert');
         await connection.query(`CREATE TEMPORARY TABLE sluice_upsert ENGINE=InnoDB AS SELECT * FROM ${table.sql} LIMIT 0`);
         await this.loadFiles(connection, 'sluice_upsert', fields, request.mappedFiles, mapped, request, written);
-        const columns = spec.fields.map((f) => quoteMysqlIdent(f.name)).join(', ');
-        const updates = spec.fields.filter((f) => !key.includes(f.name)).map((f) => `${quoteMysqlIdent(f.name)} = VALUES(${quoteMysqlIdent(f.name)})`);
+        const columns = fields.map((f) => quoteMysqlIdent(f.name)).join(', ');
+        const updates = fields.filter((f) => !key.includes(f.name)).map((f) => `${quoteMysqlIdent(f.name)} = VALUES(${quoteMysqlIdent(f.name)})`);
         const first = quoteMysqlIdent(key[0]!);
         await connection.query(
           `INSERT INTO ${table.sql} (${columns}) SELECT ${columns} FROM sluice_upsert ON DUPLICATE KEY UPDATE ${updates.length ? updates.join(', ') : `${first} = ${first}`}`,
@@ -353,14 +378,20 @@ export class MysqlTarget implements TargetConnector {
               pl.lit(request.runId).alias('run_id'),
               pl.lit(request.executionId).alias('execution_id'),
               pl.lit(request.flowVersion).alias('flow_version'),
-              pl.lit(request.sourcePath).alias('source_path'),
+              pl.lit(request.rejectsOf?.sourcePath ?? request.sourcePath).alias('source_path'),
               pl.col(ROW_COLUMN).alias('row_number'),
               pl.col('record'),
               pl.col('errors'),
+              pl.lit(request.rejectsOf?.runId ?? null).cast(pl.Utf8).alias('rejects_of'),
             ),
         request,
         rejected,
       );
+      // A reprocess resolves the earlier rejects of the rows it loaded, in this same transaction.
+      if (request.rejectsOf) {
+        const recovered = request.mappedFiles.flatMap((file) => (pl.readParquet(file, { columns: [ROW_COLUMN] } as never).getColumn(ROW_COLUMN).toArray() as unknown[]).map(Number));
+        await resolveMysqlRejects(connection, request.rejectsOf, request.runId, recovered);
+      }
       const links = spec.target.link ? await this.runLinkSteps(connection, spec.target.link, request) : undefined;
       await connection.query(
         `INSERT INTO \`${LEDGER_TABLE}\` (execution_id, run_id, flow_version, source_path, target_table, rejects_table, rows_written, rows_rejected, links)

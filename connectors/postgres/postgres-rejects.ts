@@ -7,8 +7,11 @@
  *   jsonb containment on `errors` (`errors @> '[{"rule": "type", "field": "amount"}]'`: one error with both).
  * - The summary: `count(*)`, and the errors (`jsonb_array_elements(errors)`) grouped by (field, rule) and by message.
  */
-import type { Pool } from 'pg';
+import type { Pool, PoolClient } from 'pg';
 import { TargetError } from '../../common/errors';
+import type { RejectsOfRef } from '../../common/run-model';
+import type { StagedSource, StageRejectsRequest } from '../connector';
+import { stageRejectPages, type RejectsPageRows } from '../stage-rejects';
 import { withAccessErrors, type PostgresAccess } from '../access-errors';
 import { afterRowNumber, errorsOf, pageOf, recordOf, sortSummary, TOP_MESSAGES, type ListRejectsRequest, type RejectsPage, type RejectsSummary, type RejectsTarget } from '../rejects';
 import { quoteIdent } from '../../transform/polars-sql';
@@ -25,7 +28,7 @@ const isUndefinedTable = (error: unknown) => (error as { code?: string }).code =
  * The rejects table of an execution the ledger shows loaded (as the ledger recorded it).
  * @throws TargetError `REJECTS_NOT_READY` when the ledger has no row for the execution.
  */
-async function loadedRejectsTable(pool: Pool, target: RejectsTarget): Promise<string> {
+export async function loadedRejectsTable(pool: Pool | PoolClient, target: Pick<RejectsTarget, 'runId' | 'executionId'>): Promise<string> {
   try {
     const ledger = await pool.query<{ rejects_table: string }>('SELECT rejects_table FROM sluice.load_ledger WHERE execution_id = $1 AND run_id = $2', [
       target.executionId,
@@ -104,4 +107,102 @@ export async function summarizePostgresRejects(pool: Pool, access: PostgresAcces
       topMessages: messages.rows.map((r) => ({ message: r.message, count: Number(r.n) })),
     });
   });
+}
+
+/**
+ * The columns a reprocess needs in a rejects table (rejects tables created before reprocessing lack them):
+ * `rejects_of` (a reprocess's rejects: the earlier run), `resolved_by_run` and `resolved_at` (set when a reprocess
+ * loaded the row). Added only when missing (ALTER TABLE locks the table), under the DDL advisory lock.
+ * @param table as the ledger records it (`schema.table`).
+ */
+export async function addReprocessColumns(pool: Pool, table: string): Promise<void> {
+  const [schema, name] = table.includes('.') ? table.split('.') : ['public', table];
+  const have = await pool.query<{ column_name: string }>(
+    `SELECT column_name FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2 AND column_name IN ('rejects_of', 'resolved_by_run', 'resolved_at')`,
+    [schema, name],
+  );
+  if (have.rowCount === 3) return;
+  const client = await pool.connect();
+  client.on('error', () => undefined);
+  try {
+    await client.query('BEGIN');
+    await client.query(`SELECT pg_advisory_xact_lock(hashtext('sluice.ddl'))`);
+    await client.query(
+      `ALTER TABLE ${tableSql(table)} ADD COLUMN IF NOT EXISTS rejects_of text, ADD COLUMN IF NOT EXISTS resolved_by_run text, ADD COLUMN IF NOT EXISTS resolved_at timestamptz`,
+    );
+    await client.query('COMMIT');
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  } finally {
+    client.release();
+  }
+}
+
+/** Rejects a reprocess reads: unresolved, and not rejected as duplicates of loaded rows (`dedupe`: they would load twice). */
+const UNRESOLVED = `resolved_by_run IS NULL AND NOT errors @> '[{"rule": "dedupe"}]'::jsonb`;
+
+/**
+ * Stages the unresolved rejects of `request.rejectsOf` (its rejects table as the load ledger recorded it), in row
+ * order, `chunkRows` per file (connectors/stage-rejects.ts).
+ * @throws TargetError `REJECTS_NOT_READY`, `REJECTS_GONE`; AccessError.
+ */
+export async function stagePostgresRejects(pool: Pool, access: PostgresAccess, request: StageRejectsRequest): Promise<StagedSource> {
+  const target = { runId: request.rejectsOf.runId, executionId: request.rejectsOf.executionId };
+  return withAccessErrors(access, async () => {
+    const table = await loadedRejectsTable(pool, target);
+    try {
+      await addReprocessColumns(pool, table);
+      async function* pages(): AsyncGenerator<RejectsPageRows> {
+        let after = 0;
+        for (;;) {
+          const page = await pool.query<{ row_number: string; record: string }>(
+            `SELECT row_number, record::text AS record FROM ${tableSql(table)} WHERE execution_id = $1 AND ${UNRESOLVED} AND row_number > $2 ORDER BY row_number LIMIT $3`,
+            [target.executionId, after, request.chunkRows],
+          );
+          if (page.rows.length === 0) return;
+          yield { rows: page.rows.map((r) => Number(r.row_number)), records: page.rows.map((r) => r.record) };
+          after = Number(page.rows.at(-1)!.row_number);
+          if (page.rows.length < request.chunkRows) return;
+        }
+      }
+      return await stageRejectPages(pages(), request);
+    } catch (error) {
+      if (!isUndefinedTable(error)) throw error;
+      throw new TargetError('REJECTS_GONE', `the rejects table ${table} of run ${target.runId} no longer exists`, { details: { run_id: target.runId, table } });
+    }
+  });
+}
+
+/** Row numbers per UPDATE when resolving rejects. */
+const RESOLVE_BATCH = 50_000;
+
+/**
+ * In the load's open transaction: marks the earlier run's rejects of `rows` resolved by `runId`. Every one must
+ * still be unresolved (another reprocess that resolved one first, or is resolving it now, wins: its lock is waited
+ * for, then the count falls short).
+ * @returns how many were marked (= `rows.length`).
+ * @throws TargetError `REJECTS_OF_CONFLICT` when fewer were (the caller rolls back).
+ */
+export async function resolvePostgresRejects(client: PoolClient, rejectsOf: RejectsOfRef, runId: string, rows: number[]): Promise<number> {
+  const table = await loadedRejectsTable(client, { runId: rejectsOf.runId, executionId: rejectsOf.executionId });
+  let resolved = 0;
+  for (let i = 0; i < rows.length; i += RESOLVE_BATCH) {
+    const batch = rows.slice(i, i + RESOLVE_BATCH);
+    const result = await client.query(
+      `UPDATE ${tableSql(table)} SET resolved_by_run = $1, resolved_at = now()
+       WHERE execution_id = $2 AND resolved_by_run IS NULL AND row_number = ANY($3::bigint[])`,
+      [runId, rejectsOf.executionId, batch],
+    );
+    resolved += result.rowCount ?? 0;
+  }
+  if (resolved !== rows.length) {
+    throw new TargetError(
+      'REJECTS_OF_CONFLICT',
+      `${rows.length - resolved} of the ${rows.length} rejects of run ${rejectsOf.runId} this run recovered were resolved by another run meanwhile; nothing was written. ` +
+        `Start the reprocess again: it reads only the rejects still unresolved`,
+      { details: { rejects_of: rejectsOf.runId, expected: rows.length, resolved } },
+    );
+  }
+  return resolved;
 }

@@ -47,23 +47,30 @@ describe('targetTableDdl', () => {
         '  "ts" timestamp,',
         '  "doc" jsonb,',
         '  "x" double precision,',
-        '  "s" text',
+        '  "s" text,',
+        '  _sluice_run_id text,',
+        '  _sluice_source_row bigint',
         ')',
       ].join('\n'),
     );
   });
 
+  it('leaves the lineage columns out with target.lineage: false', () => {
+    const ddl = targetTableDdl(allTypes({ table: 'things', lineage: false }));
+    assert.deepEqual(ddl.split('\n').slice(-2), ['  "s" text', ')']);
+  });
+
   it('adds a UNIQUE constraint on the key for upsert', () => {
     const ddl = targetTableDdl(allTypes({ table: 'things', write: 'upsert', key: ['id', 'day'] }));
     assert.equal(ddl.split('\n')[0], 'CREATE TABLE IF NOT EXISTS "public"."things" (');
-    assert.deepEqual(ddl.split('\n').slice(-3), ['  "s" text,', '  UNIQUE ("id", "day")', ')']);
+    assert.deepEqual(ddl.split('\n').slice(-3), ['  _sluice_source_row bigint,', '  UNIQUE ("id", "day")', ')']);
   });
 
   it('adds no constraint for a key with append or replace', () => {
     for (const write of ['append', 'replace']) {
       const ddl = targetTableDdl(allTypes({ table: 'things', write, key: ['id'] }));
       assert.equal(ddl.includes('UNIQUE'), false, write);
-      assert.deepEqual(ddl.split('\n').slice(-2), ['  "s" text', ')']);
+      assert.deepEqual(ddl.split('\n').slice(-2), ['  _sluice_source_row bigint', ')']);
     }
   });
 });
@@ -80,7 +87,10 @@ describe('rejectsTableDdl', () => {
   row_number   bigint NOT NULL,
   record       jsonb NOT NULL,
   errors       jsonb NOT NULL,
-  rejected_at  timestamptz NOT NULL DEFAULT now()
+  rejected_at  timestamptz NOT NULL DEFAULT now(),
+  rejects_of      text,
+  resolved_by_run text,
+  resolved_at     timestamptz
 )`,
     );
     assert.equal(rejectsTableDdl(allTypes({ table: 'things', rejects: { table: 'audit.bad_things' } })).split('\n')[0], 'CREATE TABLE IF NOT EXISTS "audit"."bad_things" (');

@@ -26,14 +26,15 @@ import { withPgClient } from '../../db/pg-pool';
 import type { FlowSpec } from '../../flows/flow-spec';
 import { POSTGRES_TYPES } from '../../transform/field-types';
 import { ROW_COLUMN } from '../../transform/map-chunk';
+import { LINEAGE_COLUMNS, lineageState, lineageWanted, withLineage } from '../../transform/lineage';
 import { quoteIdent } from '../../transform/polars-sql';
 import { postgresConnectorAccess, withAccessErrors, type PostgresAccess } from '../access-errors';
 import { inspectPostgresTarget } from './dry-run-inspect';
-import type { CheckOptions, CheckResult, LinkStepResult, LoadRequest, LoadResult, StreamLoadRequest, TargetConnector } from '../connector';
+import type { CheckOptions, CheckResult, LinkStepResult, LoadRequest, LoadResult, StagedSource, StageRejectsRequest, StreamLoadRequest, TargetConnector } from '../connector';
 import { checkPostgres } from './postgres-check';
 import type { ListRejectsRequest, RejectsPage, RejectsSummary, RejectsTarget } from '../rejects';
 import { runLinkSteps } from './link-steps';
-import { listPostgresRejects, summarizePostgresRejects } from './postgres-rejects';
+import { listPostgresRejects, resolvePostgresRejects, stagePostgresRejects, summarizePostgresRejects } from './postgres-rejects';
 
 const LEDGER_DDL = `
   CREATE SCHEMA IF NOT EXISTS sluice;
@@ -70,10 +71,11 @@ function databaseTables(spec: FlowSpec): { table: string; rejects: string } {
   return { table: spec.target.table, rejects: spec.target.rejects.table };
 }
 
-/** The CREATE TABLE statement for a flow's target table. */
+/** The CREATE TABLE statement for a flow's target table: its fields, then the lineage columns (unless `target.lineage: false`). */
 export function targetTableDdl(spec: FlowSpec): string {
   const table = qualifiedName(databaseTables(spec).table);
   const columns = spec.fields.map((f) => `${quoteIdent(f.name)} ${POSTGRES_TYPES[f.type]}${f.required ? ' NOT NULL' : ''}`);
+  if (lineageWanted(spec)) columns.push(`${LINEAGE_COLUMNS[0]} text`, `${LINEAGE_COLUMNS[1]} bigint`);
   if (spec.target.write === 'upsert' && spec.target.key) columns.push(`UNIQUE (${spec.target.key.map(quoteIdent).join(', ')})`);
   return `CREATE TABLE IF NOT EXISTS ${table.sql} (\n  ${columns.join(',\n  ')}\n)`;
 }
@@ -88,7 +90,10 @@ export function rejectsTableDdl(spec: FlowSpec): string {
   row_number   bigint NOT NULL,
   record       jsonb NOT NULL,
   errors       jsonb NOT NULL,
-  rejected_at  timestamptz NOT NULL DEFAULT now()
+  rejected_at  timestamptz NOT NULL DEFAULT now(),
+  rejects_of      text,
+  resolved_by_run text,
+  resolved_at     timestamptz
 )`;
 }
 
@@ -98,7 +103,10 @@ export function rejectsTableDdl(spec: FlowSpec): string {
  */
 const rejectsExecutionColumn = (table: string) => `ALTER TABLE ${qualifiedName(table).sql} ADD COLUMN IF NOT EXISTS execution_id text`;
 
-const REJECT_COLUMNS = ['run_id', 'execution_id', 'flow_version', 'source_path', 'row_number', 'record', 'errors'];
+/** Rejects tables created before reprocessing lack these (all nullable); added once, like `execution_id`. */
+const REPROCESS_COLUMNS = { rejects_of: 'text', resolved_by_run: 'text', resolved_at: 'timestamptz' } as const;
+
+const REJECT_COLUMNS = ['run_id', 'execution_id', 'flow_version', 'source_path', 'row_number', 'record', 'errors', 'rejects_of'];
 
 /**
  * SQLSTATE classes a user can fix: cardinality (21), data exceptions (22), integrity (23), syntax/undefined objects (42).
@@ -155,9 +163,26 @@ export class PostgresTarget implements TargetConnector {
     return summarizePostgresRejects(this.pool, this.access, target);
   }
 
-  /** Creates the ledger, the target and rejects tables when missing, then checks the target's columns. */
-  /** @param part `ledger`: only the ledger; `tables`: only the target and rejects tables (the ledger exists). */
-  private async ensureTables(spec: FlowSpec, part: 'all' | 'ledger' | 'tables' = 'all'): Promise<void> {
+  /** A reprocess's source: the earlier run's unresolved rejects (postgres-rejects.ts). */
+  stageRejects(request: StageRejectsRequest): Promise<StagedSource> {
+    return stagePostgresRejects(this.pool, this.access, request);
+  }
+
+  /** Whether the flow's table exists and has the lineage columns (read-only). */
+  async lineageOf(spec: FlowSpec): Promise<'present' | 'absent' | 'partial' | 'no-table'> {
+    const table = qualifiedName(databaseTables(spec).table);
+    return withAccessErrors(this.access, async () => {
+      const existing = await this.pool.query<{ column_name: string }>('SELECT column_name FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2', [table.schema, table.name]);
+      return existing.rows.length === 0 ? 'no-table' : lineageState(existing.rows.map((r) => r.column_name));
+    });
+  }
+
+  /**
+   * Creates the ledger, the target and rejects tables when missing, then checks the target's columns.
+   * @param part `ledger`: only the ledger; `tables`: only the target and rejects tables (the ledger exists).
+   * @returns whether the target table has both lineage columns (false for `ledger`).
+   */
+  private async ensureTables(spec: FlowSpec, part: 'all' | 'ledger' | 'tables' = 'all'): Promise<{ lineage: boolean }> {
     const ledgerOnly = part === 'ledger';
     const tables = databaseTables(spec);
     await withPgClient(this.pool, this.label, async (client) => {
@@ -182,11 +207,16 @@ export class PostgresTarget implements TargetConnector {
         await client.query(targetTableDdl(spec));
         await client.query(rejectsTableDdl(spec));
         const rejects = qualifiedName(tables.rejects);
-        const executionColumn = await client.query(
-          `SELECT 1 FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2 AND column_name = 'execution_id'`,
+        const rejectsColumns = await client.query<{ column_name: string }>(
+          `SELECT column_name FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2`,
           [rejects.schema, rejects.name],
         );
-        if (executionColumn.rowCount === 0) await client.query(rejectsExecutionColumn(tables.rejects));
+        const haveRejects = new Set(rejectsColumns.rows.map((r) => r.column_name));
+        if (!haveRejects.has('execution_id')) await client.query(rejectsExecutionColumn(tables.rejects));
+        const missingReprocess = Object.entries(REPROCESS_COLUMNS).filter(([name]) => !haveRejects.has(name));
+        if (missingReprocess.length > 0) {
+          await client.query(`ALTER TABLE ${rejects.sql} ${missingReprocess.map(([name, type]) => `ADD COLUMN IF NOT EXISTS ${name} ${type}`).join(', ')}`);
+        }
         await client.query('COMMIT');
       } catch (error) {
         await client.query('ROLLBACK').catch(() => undefined);
@@ -196,7 +226,7 @@ export class PostgresTarget implements TargetConnector {
         throw error;
       }
     });
-    if (ledgerOnly) return;
+    if (ledgerOnly) return { lineage: false };
     const table = qualifiedName(tables.table);
     const existing = await this.pool.query<{ column_name: string }>(
       'SELECT column_name FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2',
@@ -212,6 +242,7 @@ export class PostgresTarget implements TargetConnector {
         { details: { missing: missing.map((f) => f.name) } },
       );
     }
+    return { lineage: lineageState(have) === 'present' };
   }
 
   /**
@@ -219,7 +250,7 @@ export class PostgresTarget implements TargetConnector {
    * (read from Parquet, or mapped by the caller's generator on the libuv pool) while the COPY of frame k
    * drains into the socket. At most one rendered frame waits on the socket.
    */
-  private async copyFrames(client: PoolClient, sql: string, frames: AsyncIterable<pl.DataFrame> | Iterable<pl.DataFrame>, request: Pick<LoadRequest, 'signal' | 'onProgress'>, done: { rows: number }, onFirstWrite?: () => void): Promise<void> {
+  private async copyFrames(client: PoolClient, sql: string | (() => string), frames: AsyncIterable<pl.DataFrame> | Iterable<pl.DataFrame>, request: Pick<LoadRequest, 'signal' | 'onProgress'>, done: { rows: number }, onFirstWrite?: () => void): Promise<void> {
     // The COPY starts with the first non-empty frame (a table made just before it exists by then).
     let copy: { stream: ReturnType<typeof copyFrom>; ended: Promise<void> } | undefined;
     let inFlight: Promise<void> = Promise.resolve();
@@ -231,7 +262,7 @@ export class PostgresTarget implements TargetConnector {
         if (rows > 0) {
           const csv = (frame.columns.includes(ROW_COLUMN) ? frame.drop(ROW_COLUMN) : frame).writeCSV({ includeHeader: false }) as unknown as Buffer;
           if (!copy) {
-            const stream = client.query(copyFrom(sql));
+            const stream = client.query(copyFrom(typeof sql === 'string' ? sql : sql()));
             // Listens for 'error' from the start: the COPY can fail while the next frame is being produced.
             const ended = finished(stream);
             ended.catch(() => undefined);
@@ -266,11 +297,11 @@ export class PostgresTarget implements TargetConnector {
    */
   async load(request: LoadRequest): Promise<LoadResult> {
     return withAccessErrors(this.access, async () => {
-      await this.ensureTables(request.spec);
+      const { lineage } = await this.ensureTables(request.spec);
       const files = request.mappedFiles;
       const result = await this.loadOnce(request, (function* () {
         for (const file of files) yield pl.readParquet(file);
-      })(), async () => request.rejectedFiles, false);
+      })(), async () => request.rejectedFiles, { lineage });
       return result!;
     });
   }
@@ -283,32 +314,42 @@ export class PostgresTarget implements TargetConnector {
    * @throws AccessError `AUTH_FAILED` or `PERMISSION_DENIED`; whatever the frame generator throws (after ROLLBACK).
    */
   async loadStream(request: StreamLoadRequest): Promise<LoadResult | null> {
-    return withAccessErrors(this.access, () => this.loadOnce(request, request.mapped, request.rejected, true, request.onFirstWrite));
+    return withAccessErrors(this.access, () => this.loadOnce(request, request.mapped, request.rejected, null, request.onFirstWrite));
   }
 
   private async loadOnce(
     request: Omit<LoadRequest, 'mappedFiles' | 'rejectedFiles'>,
     mappedFrames: AsyncIterable<pl.DataFrame> | Iterable<pl.DataFrame>,
     rejectedFiles: () => Promise<string[] | null>,
-    lazyTables: boolean,
+    /** The tables' state when the caller made them; null: made here, lazily (the one-pass path). */
+    ready: { lineage: boolean } | null,
     onFirstWrite?: () => void,
   ): Promise<LoadResult | null> {
     const { spec } = request;
+    const lazyTables = ready === null;
     const tables = databaseTables(spec);
     const location = `${this.connectorName}:${tables.table}`;
     const rejectsLocation = `${this.connectorName}:${tables.rejects}`;
     const table = qualifiedName(tables.table);
-    const columns = spec.fields.map((f) => quoteIdent(f.name)).join(', ');
+    // Whether the table has the lineage columns is known once the tables are ensured (before the first COPY).
+    let lineage = ready?.lineage ?? false;
+    const columnList = () => [...spec.fields.map((f) => f.name), ...(lineage ? LINEAGE_COLUMNS : [])].map(quoteIdent);
+    const columns = () => columnList().join(', ');
     let tablesReady = !lazyTables;
     const ensure = async () => {
-      if (!tablesReady) await this.ensureTables(spec, 'tables');
+      if (!tablesReady) lineage = (await this.ensureTables(spec, 'tables')).lineage;
       tablesReady = true;
     };
+    // A reprocess resolves the earlier rejects of the rows it loads: their (original) row numbers.
+    const recovered: number[] = [];
+    const runId = request.runId;
+    const keepRows = request.rejectsOf !== undefined;
     // The tables are made (in their own transaction) just before the first frame is COPYed.
     async function* withTables(): AsyncGenerator<pl.DataFrame> {
       for await (const frame of mappedFrames) {
         if (frame.height > 0) await ensure();
-        yield frame;
+        if (keepRows && frame.height > 0) for (const row of frame.getColumn(ROW_COLUMN).toArray() as unknown[]) recovered.push(Number(row));
+        yield lineage && frame.height > 0 ? withLineage(frame, runId) : frame;
       }
     }
     // The ledger (Sluice's own table) first: a retry after COMMIT must find it before mapping anything.
@@ -339,26 +380,27 @@ export class PostgresTarget implements TargetConnector {
           // The staging table copies the target's own column types, so the target must exist first.
           await ensure();
           await client.query(`CREATE TEMPORARY TABLE sluice_upsert (LIKE ${table.sql} INCLUDING DEFAULTS) ON COMMIT DROP`);
-          await this.copyFrames(client, `COPY sluice_upsert (${columns}) FROM STDIN (FORMAT csv)`, withTables(), request, written, onFirstWrite);
+          await this.copyFrames(client, () => `COPY sluice_upsert (${columns()}) FROM STDIN (FORMAT csv)`, withTables(), request, written, onFirstWrite);
           const rejected = await rejectedFiles();
           if (rejected === null) {
             await client.query('ROLLBACK');
             return null;
           }
           const key = spec.target.key!.map(quoteIdent);
-          const updates = spec.fields.filter((f) => !spec.target.key!.includes(f.name)).map((f) => `${quoteIdent(f.name)} = EXCLUDED.${quoteIdent(f.name)}`);
+          // The lineage columns of an updated row name the run (and source row) that wrote it last.
+          const updates = columnList().filter((c) => !key.includes(c)).map((c) => `${c} = EXCLUDED.${c}`);
           const merged = await client.query(
-            `INSERT INTO ${table.sql} (${columns}) SELECT ${columns} FROM sluice_upsert
+            `INSERT INTO ${table.sql} (${columns()}) SELECT ${columns()} FROM sluice_upsert
              ON CONFLICT (${key.join(', ')}) DO ${updates.length ? `UPDATE SET ${updates.join(', ')}` : 'NOTHING'}`,
           );
           rowsWritten = merged.rowCount ?? written.rows;
-          return await this.finishLoad(client, request, rejected, rowsWritten, { location, rejectsLocation, rejectsTable: tables.rejects, table: tables.table });
+          return await this.finishLoad(client, request, rejected, rowsWritten, { location, rejectsLocation, rejectsTable: tables.rejects, table: tables.table }, recovered);
         }
         if (spec.target.write === 'replace') {
           await ensure();
           await client.query(`TRUNCATE ${table.sql}`);
         }
-        await this.copyFrames(client, `COPY ${table.sql} (${columns}) FROM STDIN (FORMAT csv)`, withTables(), request, written, onFirstWrite);
+        await this.copyFrames(client, () => `COPY ${table.sql} (${columns()}) FROM STDIN (FORMAT csv)`, withTables(), request, written, onFirstWrite);
         rowsWritten = written.rows;
         const rejected = await rejectedFiles();
         if (rejected === null) {
@@ -366,7 +408,7 @@ export class PostgresTarget implements TargetConnector {
           return null;
         }
         await ensure();
-        return await this.finishLoad(client, request, rejected, rowsWritten, { location, rejectsLocation, rejectsTable: tables.rejects, table: tables.table });
+        return await this.finishLoad(client, request, rejected, rowsWritten, { location, rejectsLocation, rejectsTable: tables.rejects, table: tables.table }, recovered);
       } catch (error) {
         await client.query('ROLLBACK').catch(() => undefined);
         if (error instanceof TargetError) throw error;
@@ -388,9 +430,12 @@ export class PostgresTarget implements TargetConnector {
     rejectedFiles: string[],
     rowsWritten: number,
     where: { location: string; rejectsLocation: string; table: string; rejectsTable: string },
+    recovered: number[],
   ): Promise<LoadResult> {
     const { spec } = request;
     const rejected = { rows: 0 };
+    // A reprocess's rejects keep their original source_path (their row numbers are its lines) and name the earlier run.
+    const rejectsOf = request.rejectsOf;
     await this.copyFrames(
       client,
       `COPY ${qualifiedName(where.rejectsTable).sql} (${REJECT_COLUMNS.join(', ')}) FROM STDIN (FORMAT csv)`,
@@ -402,16 +447,19 @@ export class PostgresTarget implements TargetConnector {
               pl.lit(request.runId).alias('run_id'),
               pl.lit(request.executionId).alias('execution_id'),
               pl.lit(request.flowVersion).alias('flow_version'),
-              pl.lit(request.sourcePath).alias('source_path'),
+              pl.lit(rejectsOf?.sourcePath ?? request.sourcePath).alias('source_path'),
               pl.col(ROW_COLUMN).alias('row_number'),
               pl.col('record'),
               pl.col('errors'),
+              pl.lit(rejectsOf?.runId ?? null).cast(pl.Utf8).alias('rejects_of'),
             );
         }
       })(),
       request,
       rejected,
     );
+    // The earlier rejects of the rows just loaded are resolved in this same transaction: both commit, or neither.
+    if (rejectsOf) await resolvePostgresRejects(client, rejectsOf, request.runId, recovered);
     // After the rows and the rejects (a link may read either), before the ledger: all or nothing.
     const links = spec.target.link
       ? await runLinkSteps(client, spec.target.link, { run_id: request.runId, flow_version: request.flowVersion, source_path: request.sourcePath }, request.signal)

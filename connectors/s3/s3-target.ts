@@ -39,6 +39,7 @@ import pl from 'nodejs-polars';
 import { TargetError } from '../../common/errors';
 import type { FlowSpec, TargetFormat } from '../../flows/flow-spec';
 import { emptyRejected, ROW_COLUMN } from '../../transform/map-chunk';
+import { LINEAGE_COLUMNS, lineageWanted } from '../../transform/lineage';
 import type { CheckOptions, CheckResult, LoadRequest, LoadResult, TargetConnector } from '../connector';
 import { checkS3, type S3CheckSettings } from './s3-check';
 import type { ListRejectsRequest, RejectsPage, RejectsSummary, RejectsTarget } from '../rejects';
@@ -209,7 +210,7 @@ export class S3Target implements TargetConnector {
           if (request.signal.aborted) throw new Error('load cancelled');
           current = formatS3Uri(output.final);
           const file = path.join(exportDir, `${output.kind}.${output.format}`);
-          const frame = output.kind === 'mapped' ? this.mappedFrame(spec, request.mappedFiles) : this.rejectsFrame(request);
+          const frame = output.kind === 'mapped' ? this.mappedFrame(spec, request.mappedFiles, request.runId) : this.rejectsFrame(request);
           counts[output.kind] = await this.sink(frame, file, output.format);
           request.onProgress({ rows: counts.mapped + counts.rejects, chunk: i });
           await this.upload(file, output.temp, output.format, request);
@@ -278,12 +279,24 @@ export class S3Target implements TargetConnector {
     }
   }
 
-  /** The mapped chunks, concatenated lazily, without the row-number column. */
-  private mappedFrame(spec: FlowSpec, files: string[]): pl.LazyDataFrame {
+  /**
+   * The mapped chunks, concatenated lazily: the fields, then (unless `target.lineage: false`) `_sluice_run_id` and
+   * `_sluice_source_row` (the row-number column, renamed; transform/lineage.ts).
+   */
+  private mappedFrame(spec: FlowSpec, files: string[], runId: string): pl.LazyDataFrame {
+    const lineage = lineageWanted(spec);
     if (files.length === 0) {
-      return pl.DataFrame(Object.fromEntries(spec.fields.map((f) => [f.name, pl.Series(f.name, [], pl.Utf8)]))).lazy();
+      const empty = Object.fromEntries(spec.fields.map((f) => [f.name, pl.Series(f.name, [], pl.Utf8)]));
+      if (lineage) Object.assign(empty, { [LINEAGE_COLUMNS[0]]: pl.Series(LINEAGE_COLUMNS[0], [], pl.Utf8), [LINEAGE_COLUMNS[1]]: pl.Series(LINEAGE_COLUMNS[1], [], pl.Int64) });
+      return pl.DataFrame(empty).lazy();
     }
-    return pl.concat(files.map((f) => pl.scanParquet(f)), { how: 'vertical' }).drop(ROW_COLUMN);
+    const mapped = pl.concat(files.map((f) => pl.scanParquet(f)), { how: 'vertical' });
+    if (!lineage) return mapped.drop(ROW_COLUMN);
+    return mapped.select(
+      ...spec.fields.map((f) => pl.col(f.name)),
+      pl.lit(runId).cast(pl.Utf8).alias(LINEAGE_COLUMNS[0]),
+      (mapped.columns.includes(ROW_COLUMN) ? pl.col(ROW_COLUMN) : pl.lit(null)).cast(pl.Int64).alias(LINEAGE_COLUMNS[1]),
+    );
   }
 
   /** The rejected chunks with the run's columns, like the Postgres rejects table, in source row order. */

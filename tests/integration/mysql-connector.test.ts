@@ -220,7 +220,11 @@ describe('mysql connector (MariaDB)', { skip: false }, () => {
       const [[stats]] = await db.connection.query<RowDataPacket[]>('SELECT COUNT(DISTINCT id) AS ids, MIN(id) AS lo, MAX(id) AS hi, SUM(ok) AS oks FROM things');
       assert.deepEqual({ ...stats }, { ids: '5000', lo: '1', hi: '5000', oks: '2500' });
       const [[row]] = await db.connection.query<RowDataPacket[]>('SELECT * FROM things WHERE id = 8');
-      assert.deepEqual({ ...row }, { id: '8', name: 'name 8', ok: 1, day: '2024-02-29', at: '2024-02-29 23:59:58.123456', doc: '{"id":8,"tags":["a","b"]}', x: 1, n: 8 });
+      // The fields, then the lineage columns (the load created the table): the run and the row's source row.
+      assert.deepEqual({ ...row }, {
+        id: '8', name: 'name 8', ok: 1, day: '2024-02-29', at: '2024-02-29 23:59:58.123456', doc: '{"id":8,"tags":["a","b"]}', x: 1, n: 8,
+        _sluice_run_id: 'run-exec-1', _sluice_source_row: '8',
+      });
       const [[reject]] = await db.connection.query<RowDataPacket[]>('SELECT run_id, execution_id, flow_version, source_path, `row_number`, record, errors FROM things_rejects ORDER BY `row_number` LIMIT 1');
       assert.deepEqual({ ...reject }, {
         run_id: 'run-exec-1', execution_id: 'exec-1', flow_version: 'things:v1', source_path: 'file://in.csv', row_number: '5001',

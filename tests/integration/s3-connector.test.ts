@@ -204,7 +204,11 @@ describe('the s3 connector on a real S3 server, Temporal and Postgres', () => {
     assert.equal(metadata.steps.sync_target?.location, `s3://exports/${key}`);
     assert.equal(metadata.rejects.location, `s3://exports/${rejectsKey}`);
 
-    assert.equal((await bytes('exports', key)).toString(), 'id,name,amount\n1,a,10.5\n2,"b, ""quoted""",20.0\n5,e,7.25\n');
+    // The fields, then the lineage columns: the run and each row's source row (ids 1, 2, 5 are rows 1, 2, 5 of the batch).
+    assert.equal(
+      (await bytes('exports', key)).toString(),
+      `id,name,amount,_sluice_run_id,_sluice_source_row\n1,a,10.5,${run.id},1\n2,"b, ""quoted""",20.0,${run.id},2\n5,e,7.25,${run.id},5\n`,
+    );
     const head = await client.send(new HeadObjectCommand({ Bucket: 'exports', Key: key }));
     assert.deepEqual(head.Metadata, {
       'sluice-execution-id': metadata.run.execution_id,
@@ -250,13 +254,13 @@ describe('the s3 connector on a real S3 server, Temporal and Postgres', () => {
     const metadata = await run.wait({ timeoutMs: 120_000, pollIntervalMs: 200 });
     assert.deepEqual(metadata.rows, { read: 5, mapped: 3, rejected: 2, written: 3 });
     const mapped = pl.readParquet(await bytes('exports', `export_parquet/v1/${run.id}.parquet`));
-    assert.deepEqual(mapped.columns, ['id', 'name', 'amount']);
+    assert.deepEqual(mapped.columns, ['id', 'name', 'amount', '_sluice_run_id', '_sluice_source_row']);
     assert.ok(mapped.getColumn('id').dtype.equals(pl.Int64), `id is Int64, not ${mapped.getColumn('id').dtype}`);
     assert.ok(mapped.getColumn('amount').dtype.equals(pl.Float64), `amount is Float64, not ${mapped.getColumn('amount').dtype}`);
     assert.deepEqual(mapped.toRecords(), [
-      { id: 1, name: 'a', amount: 10.5 },
-      { id: 2, name: 'b, "quoted"', amount: 20 },
-      { id: 5, name: 'e', amount: 7.25 },
+      { id: 1, name: 'a', amount: 10.5, _sluice_run_id: run.id, _sluice_source_row: 1 },
+      { id: 2, name: 'b, "quoted"', amount: 20, _sluice_run_id: run.id, _sluice_source_row: 2 },
+      { id: 5, name: 'e', amount: 7.25, _sluice_run_id: run.id, _sluice_source_row: 5 },
     ]);
     const rejects = pl.readParquet(await bytes('exports', `export_parquet/v1/${run.id}_rejects.parquet`));
     assert.deepEqual(rejects.getColumn('row_number').toArray().map(Number), [3, 4]);
@@ -276,9 +280,9 @@ describe('the s3 connector on a real S3 server, Temporal and Postgres', () => {
     await run.wait({ timeoutMs: 120_000, pollIntervalMs: 200 });
     const lines = (await bytes('exports', `export_ndjson/v1/${run.id}.ndjson`)).toString().trim().split('\n').map((l) => JSON.parse(l));
     assert.deepEqual(lines, [
-      { id: 1, name: 'a', amount: 10.5 },
-      { id: 2, name: 'b, "quoted"', amount: 20 },
-      { id: 5, name: 'e', amount: 7.25 },
+      { id: 1, name: 'a', amount: 10.5, _sluice_run_id: run.id, _sluice_source_row: 1 },
+      { id: 2, name: 'b, "quoted"', amount: 20, _sluice_run_id: run.id, _sluice_source_row: 2 },
+      { id: 5, name: 'e', amount: 7.25, _sluice_run_id: run.id, _sluice_source_row: 5 },
     ]);
 
     // {date}: the UTC date the load was first scheduled.
@@ -289,7 +293,7 @@ describe('the s3 connector on a real S3 server, Temporal and Postgres', () => {
     const afterDate = new Date().toISOString().slice(0, 10);
     const datedKeys = [before, afterDate].map((d) => `s3://exports/export_dated/v1/${d}/${datedRun.id}.csv`);
     assert.ok(datedKeys.includes(String(datedMeta.steps.sync_target?.location)), `${datedMeta.steps.sync_target?.location} is one of ${datedKeys.join(', ')}`);
-    assert.equal((await bytes('exports', String(datedMeta.steps.sync_target?.location).slice('s3://exports/'.length))).toString(), 'id,name,amount\n6,f,1.0\n');
+    assert.equal((await bytes('exports', String(datedMeta.steps.sync_target?.location).slice('s3://exports/'.length))).toString(), `id,name,amount,_sluice_run_id,_sluice_source_row\n6,f,1.0,${datedRun.id},1\n`);
 
     const upsert = await publish(exportFlow('export_upsert', 'csv', ', write: upsert, key: [id]'));
     await assert.rejects(
@@ -361,7 +365,8 @@ fields:
       ]);
       const uploads = await client.send(new ListMultipartUploadsCommand({ Bucket: 'exports', Prefix: 'direct/' }));
       assert.deepEqual(uploads.Uploads ?? [], []);
-      assert.equal((await bytes('exports', key)).toString(), `id,note\n1,note 1 ${'x'.repeat(20)}\n2,note 2 ${'x'.repeat(20)}\n3,note 3 ${'x'.repeat(20)}\n`);
+      const line = (i: number) => `${i},note ${i} ${'x'.repeat(20)},direct-v1-0001,${i}`;
+      assert.equal((await bytes('exports', key)).toString(), `id,note,_sluice_run_id,_sluice_source_row\n${line(1)}\n${line(2)}\n${line(3)}\n`);
 
       // A new execution (a forced rerun) overwrites the object.
       const rerun = await target.load(request(writeChunks(2), 'exec-2'));
