@@ -350,7 +350,7 @@ export function buildProgram(): Command {
       process.off('SIGTERM', early);
       process.on('SIGINT', (signal) => void stop(signal));
       process.on('SIGTERM', (signal) => void stop(signal));
-      process.stdout.write(`Temporal UI: ${stack.uiUrl}\nDATABASE_URL=${maskSecret(stack.config.databaseUrl!, 'url')}\n`);
+      process.stdout.write(`Temporal UI: ${stack.uiUrl}\n${gateway ? `console: ${gateway.url}/ui\n` : ''}DATABASE_URL=${maskSecret(stack.config.databaseUrl!, 'url')}\n`);
       let code = 0;
       if (options.example) code = await runExample(stack.config);
       if (options.exit) {

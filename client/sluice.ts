@@ -119,6 +119,19 @@ export interface RunRequest {
   dryRun?: boolean;
 }
 
+/** Which runs a listing returns; every field narrows it. */
+export interface RunsFilter {
+  /** Flow name. */
+  flow?: string;
+  /** `flow:vN`. */
+  flowVersion?: string;
+  status?: RunStatus;
+  /** Only runs started at or after this time. */
+  startedAfter?: Date;
+  /** Only runs started before this time. */
+  startedBefore?: Date;
+}
+
 export interface RunSummary {
   id: string;
   executionId: string;
@@ -395,7 +408,7 @@ export class Sluice {
   }
 
   /** The visibility query of a runs filter. @throws InvalidRequestError `INVALID_STATUS`. */
-  private runsQuery(filter: { flow?: string; flowVersion?: string; status?: RunStatus }): string {
+  private runsQuery(filter: RunsFilter): string {
     const clauses = [`WorkflowType = '${RUN_WORKFLOW_TYPE}'`];
     const literal = (value: string) => `'${value.replace(/'/g, "''")}'`;
     if (filter.flow) clauses.push(`${SEARCH_ATTRIBUTES.flow.name} = ${literal(filter.flow)}`);
@@ -406,18 +419,22 @@ export class Sluice {
       }
       clauses.push(`${SEARCH_ATTRIBUTES.status.name} = ${literal(filter.status)}`);
     }
+    for (const [bound, operator] of [[filter.startedAfter, '>='], [filter.startedBefore, '<']] as const) {
+      if (bound === undefined) continue;
+      clauses.push(`StartTime ${operator} ${literal(bound.toISOString())}`);
+    }
     return clauses.join(' AND ');
   }
 
   /**
    * One page of runs from Temporal visibility, newest first, for APIs that page with a cursor.
-   * Same filters as {@link listRuns}; `cursor` is the `nextCursor` of the previous page (opaque,
+   * Filters as {@link listRuns}, plus `startedAfter` / `startedBefore` (the `StartTime` of visibility); `cursor` is the `nextCursor` of the previous page (opaque,
    * bound to the filters it was made with).
    * @param filter.limit page size, 1–100. @default 50
    * @throws InvalidRequestError `INVALID_STATUS`, `INVALID_CURSOR` (not from a page of the same filters).
    */
   async listRunsPage(
-    filter: { flow?: string; flowVersion?: string; status?: RunStatus; limit?: number; cursor?: string } = {},
+    filter: RunsFilter & { limit?: number; cursor?: string } = {},
   ): Promise<{ runs: RunSummary[]; nextCursor: string | undefined }> {
     const query = this.runsQuery(filter);
     const queryTag = createHash('sha256').update(query).digest('base64url').slice(0, 12);

@@ -13,7 +13,8 @@
  * |---|---|---|
  * | `POST /v1/runs` | runs:write | 201 the run (`dry_run: true`: a dry run); 409 repeated source_path or run in progress; 422 unknown flow version |
  * | `POST /v1/flows/diff` | runs:write | 200 the diff report of two versions of one flow on one source_path (waits for it); 422 different flows or sources |
- * | `GET /v1/runs` | runs:read | 200 `{ runs, next_cursor }` from Temporal visibility, newest first |
+ * | `GET /v1/runs` | runs:read | 200 `{ runs, next_cursor }` from Temporal visibility, newest first (filters: flow, flow_version, status, started_after, started_before) |
+ * | `GET /v1/flows` | runs:read | 200 `{ flows: [{ name, versions }] }`: every flow and its versions, newest first, each with its spec as published |
  * | `GET /v1/runs/:id` | runs:read | 200 the run (status from the workflow query, else the search attribute) |
  * | `POST /v1/runs/:id/cancel` | runs:write | 202 cancellation requested; the run ends FAILED, `CANCELLED` |
  * | `GET /v1/runs/:id/events?after=` | runs:read | 200 `{ events, next_after }`: every transition of the run, in order (the pull fallback) |
@@ -28,6 +29,7 @@
  * | `POST /v1/webhooks/:id/recover` | webhooks:write | 202 `{ deliveries }`: every event that failed since `since`, sent again |
  * | `GET /v1/openapi.json` | runs:read | the OpenAPI 3.1 document |
  * | `GET /healthz`, `GET /readyz`, `GET /metrics` | none | liveness, readiness (Temporal + metadata Postgres), Prometheus |
+ * | `GET /ui/…` | none (static files; the console calls the API above with the user's token) | the console (console-router.ts) |
  */
 import { randomUUID } from 'node:crypto';
 import express, { type Express, type Request } from 'express';
@@ -36,6 +38,7 @@ import type { Logger } from 'pino';
 import type { z } from 'zod';
 import type { Sluice, SluiceRun } from '../client/sluice';
 import type { GatewayToken } from '../config/sluice-config';
+import type { FlowVersion } from '../flows/flow-versions';
 import { lastRunEvent, listRunEvents, type StoredEvent } from '../webhooks/events';
 import type { Delivery, Webhook } from '../webhooks/webhook-store';
 import type { WebhookService } from '../webhooks/webhook-service';
@@ -55,6 +58,7 @@ import {
 } from './api-schemas';
 import { requireScope } from './auth';
 import { errorBody, errorHandler, HttpError, notFound, validationError } from './errors';
+import { consoleRouter } from './console-router';
 import { createGatewayMetrics, type GatewayMetrics } from './metrics';
 import { openApiDocument } from './openapi';
 import { runSummaryJson } from '../client/run-json';
@@ -74,6 +78,10 @@ export interface GatewayOptions {
   webhooks: WebhookService;
   /** Shared with the delivery worker, so `/metrics` shows deliveries; a fresh registry when absent. */
   metrics?: GatewayMetrics;
+  /** The built console served at `/ui` (console-router.ts); `false`: no console. @default dist/console */
+  consoleDir?: string | false;
+  /** The Temporal UI's base URL and namespace, for the console's run links. */
+  temporalUi?: { url: string; namespace: string };
 }
 
 /**
@@ -148,6 +156,20 @@ export function deliveryJson(delivery: Delivery) {
   };
 }
 
+/** A flow version as `GET /v1/flows` lists it: its spec as published (`source_text`) and as stored (`spec`). */
+export function flowVersionJson(version: FlowVersion) {
+  return {
+    id: version.id,
+    flow: version.flow,
+    version: version.version,
+    content_hash: version.contentHash,
+    created_at: new Date(version.createdAt).toISOString(),
+    source_file: version.sourceFile,
+    source_text: version.sourceText,
+    spec: version.spec,
+  };
+}
+
 const eventJson = (event: StoredEvent) => ({ id: event.id, ...event.payload });
 
 function parse<T extends z.ZodType>(schema: T, where: 'body' | 'query' | 'path', value: unknown): z.infer<T> {
@@ -212,11 +234,26 @@ export function createGatewayApp(options: GatewayOptions): Express {
 
   app.get('/v1/runs', read, async (req, res) => {
     const query = parse(listRunsQuery, 'query', req.query);
-    const page = await sluice.listRunsPage({ flow: query.flow, flowVersion: query.flow_version, status: query.status, limit: query.limit, cursor: query.cursor });
+    const page = await sluice.listRunsPage({
+      flow: query.flow,
+      flowVersion: query.flow_version,
+      status: query.status,
+      startedAfter: query.started_after ? new Date(query.started_after) : undefined,
+      startedBefore: query.started_before ? new Date(query.started_before) : undefined,
+      limit: query.limit,
+      cursor: query.cursor,
+    });
     res.json({
       runs: page.runs.map(runSummaryJson),
       next_cursor: page.nextCursor ?? null,
     });
+  });
+
+  app.get('/v1/flows', read, async (_req, res) => {
+    const versions = await (await sluice.flowVersions()).list();
+    const flows = new Map<string, ReturnType<typeof flowVersionJson>[]>();
+    for (const version of versions) flows.set(version.flow, [...(flows.get(version.flow) ?? []), flowVersionJson(version)]);
+    res.json({ flows: [...flows].map(([name, list]) => ({ name, versions: list })) });
   });
 
   app.get('/v1/runs/:id', read, async (req, res) => {
@@ -349,6 +386,8 @@ export function createGatewayApp(options: GatewayOptions): Express {
   app.get('/metrics', async (_req, res) => {
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
+
+  if (options.consoleDir !== false) app.use('/ui', consoleRouter({ dir: options.consoleDir, temporalUiUrl: options.temporalUi?.url, namespace: options.temporalUi?.namespace }));
 
   app.use(notFound);
   app.use(errorHandler(logger));

@@ -94,7 +94,10 @@ export async function startGateway(options: StartGatewayOptions): Promise<Gatewa
       running = deliveryWorker.run();
       running.catch((error: unknown) => logger.error({ err: error }, 'the delivery worker stopped'));
     }
-    const app = createGatewayApp({ sluice, tokens: settings.tokens, logger, pool, webhooks, metrics });
+    const app = createGatewayApp({
+      sluice, tokens: settings.tokens, logger, pool, webhooks, metrics,
+      temporalUi: { url: config.temporal.uiUrl, namespace: config.temporal.namespace },
+    });
     const server = await startGatewayServer(app, { port: options.port ?? settings.port, host: options.host ?? settings.host });
     return {
       url: server.url,
