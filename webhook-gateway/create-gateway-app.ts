@@ -62,6 +62,7 @@ import { consoleRouter } from './console-router';
 import { createGatewayMetrics, type GatewayMetrics } from './metrics';
 import { openApiDocument } from './openapi';
 import { runSummaryJson } from '../client/run-json';
+import { describeRun } from '../common/run-reader';
 import { rejectsPageJson, rejectsSummaryJson } from '../client/rejects';
 
 export interface GatewayOptions {
@@ -268,7 +269,9 @@ export function createGatewayApp(options: GatewayOptions): Express {
     const query = parse(runEventsQuery, 'query', req.query);
     const events = await listRunEvents(pool, id, { after: query.after, limit: query.limit ?? 100 });
     if (events === null) throw new HttpError(404, 'EVENT_NOT_FOUND', `run ${id} has no event ${query.after}; pass the id of an event of this run as after, or omit it`);
-    if (events.length === 0 && !query.after) await sluice.getRun(id); // 404 RUN_NOT_FOUND for an unknown run
+    // 404 RUN_NOT_FOUND for an unknown run. A describe, not a workflow query: a run no worker has picked up yet
+    // (the console polls such runs every second) answers at once.
+    if (events.length === 0 && !query.after) await describeRun(sluice.client.workflow.getHandle(id), id);
     res.json({ events: events.map(eventJson), next_after: events.at(-1)?.id ?? query.after ?? null });
   });
 

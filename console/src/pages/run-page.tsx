@@ -60,10 +60,12 @@ function RejectsByRule({ byRule }: { byRule: Record<string, number> }) {
   return (
     <>
       <ChartCanvas config={config} label="Rejected rows by rule" height={60 + entries.length * 30} testId="rejects-chart" />
-      <table data-testid="rejects-by-rule">
-        <thead><tr><th scope="col">Rule</th><th scope="col" class="n">Rows</th></tr></thead>
-        <tbody>{entries.map(([rule, n]) => <tr><th scope="row">{rule}</th><td class="n">{num(n)}</td></tr>)}</tbody>
-      </table>
+      <div class="table-wrap">
+        <table data-testid="rejects-by-rule">
+          <thead><tr><th scope="col">Rule</th><th scope="col" class="n">Rows</th></tr></thead>
+          <tbody>{entries.map(([rule, n]) => <tr><th scope="row">{rule}</th><td class="n">{num(n)}</td></tr>)}</tbody>
+        </table>
+      </div>
     </>
   );
 }
