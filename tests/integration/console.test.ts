@@ -204,7 +204,7 @@ describe('the console in the browser', { skip: !existsSync(CHROMIUM) && !process
     const steps = await page.getByTestId('steps-table').locator('tbody th').allInnerTexts();
     assert.deepEqual(steps, ['sync_source', 'transform', 'sync_target']);
 
-    // The sample: the first 50 rejects, in row order, each with the messages the rejects table holds.
+    // The sample: the first 25 rejects, in row order, each with the messages the rejects table holds.
     const table = page.getByTestId('rejects-table');
     await table.locator('tbody tr[data-row]').first().waitFor({ timeout: UI_TIMEOUT_MS });
     const shown = await table.locator('tbody tr[data-row]').evaluateAll((rows) =>
@@ -213,9 +213,9 @@ describe('the console in the browser', { skip: !existsSync(CHROMIUM) && !process
     const pg = new PgClient({ connectionString: db.url });
     await pg.connect();
     const stored = await pg
-      .query<{ row_number: string; errors: { message: string }[] }>('SELECT row_number, errors FROM public.movies_rejects WHERE run_id = $1 ORDER BY row_number LIMIT 50', [runId])
+      .query<{ row_number: string; errors: { message: string }[] }>('SELECT row_number, errors FROM public.movies_rejects WHERE run_id = $1 ORDER BY row_number LIMIT 25', [runId])
       .finally(() => pg.end());
-    assert.equal(shown.length, 50);
+    assert.equal(shown.length, 25);
     assert.deepEqual(shown, stored.rows.map((r) => ({ row: Number(r.row_number), messages: r.errors.map((e) => e.message) })));
     await shot('run');
 

@@ -12,7 +12,7 @@ import { href, navigate } from '../router';
 
 const STEP_ORDER = ['sync_source', 'transform', 'sync_target'];
 const LIVE_INTERVAL_MS = 1000;
-const SAMPLE_LIMIT = 50;
+const SAMPLE_LIMIT = 25;
 
 function Timeline({ steps }: { steps: Record<string, Step | null> }) {
   const entries = Object.entries(steps)
@@ -158,12 +158,16 @@ function Rejects({ run }: { run: Run }) {
               {rows.map((reject) => (
                 <tr data-row={reject.row_number}>
                   <td class="n">{reject.row_number}</td>
-                  <td>
+                  <td class="errors-cell">
                     <ul class="errors">
                       {reject.errors.map((e) => <li data-rule={`${e.field ?? 'check'}:${e.rule}`}><code>{e.field ?? '(row)'} · {e.rule}</code>: <span class="reject-message">{e.message}</span></li>)}
                     </ul>
                   </td>
-                  {columns.map((c) => <td class="value">{reject.record[c] === null || reject.record[c] === undefined ? <span class="muted">null</span> : String(typeof reject.record[c] === 'object' ? JSON.stringify(reject.record[c]) : reject.record[c])}</td>)}
+                  {columns.map((c) => {
+                    const value = reject.record[c];
+                    const text = value === null || value === undefined ? null : typeof value === 'object' ? JSON.stringify(value) : String(value);
+                    return <td class="value" title={text ?? 'null'}>{text === null ? <span class="muted">null</span> : text}</td>;
+                  })}
                 </tr>
               ))}
               {rows.length === 0 ? <tr><td colSpan={2 + columns.length} class="muted">No rejects match.</td></tr> : null}
