@@ -39,6 +39,8 @@ const EXPLICIT: Partial<Record<ErrorCode, number>> = {
   REJECTS_NOT_READY: 409,
   REJECTS_GONE: 410,
   REJECTS_NOT_SUPPORTED: 422,
+  // Came with the console (GET /ui), with its own status from the start.
+  CONSOLE_NOT_BUILT: 503,
 };
 const previousStatus = (code: ErrorCode) => EXPLICIT[code] ?? (code.startsWith('INVALID_') ? 400 : 500);
 
