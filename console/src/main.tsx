@@ -117,7 +117,7 @@ function App() {
       </header>
       <main id="main" tabIndex={-1}>
         {route.page === 'runs' ? <RunsPage search={location.search} /> : null}
-        {route.page === 'run' ? <RunPage id={route.id} /> : null}
+        {route.page === 'run' ? <RunPage key={route.id} id={route.id} /> : null}
         {route.page === 'flows' ? <FlowsPage search={location.search} /> : null}
         {route.page === 'webhooks' ? <WebhooksPage /> : null}
         {route.page === 'not-found' ? <p class="message message-error">No console page at {route.path}. <a href={href('/')}>Runs</a></p> : null}

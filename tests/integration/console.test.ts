@@ -186,6 +186,16 @@ describe('the console in the browser', { skip: !existsSync(CHROMIUM) && !process
     assert.equal(await page.locator('tr[data-run-id]').count(), 1, 'only the one PARTIAL_FAILED run of movies');
     await page.goto(url(`/?flow=movies&status=SUCCEEDED`), { timeout: UI_TIMEOUT_MS });
     await page.getByText('No runs match these filters.').waitFor({ timeout: UI_TIMEOUT_MS });
+    // The date filter (local days, as the date inputs give them): today has the run, yesterday has none.
+    const day = (offset: number) => {
+      const d = new Date();
+      d.setDate(d.getDate() + offset);
+      return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`;
+    };
+    await page.goto(url(`/?flow=movies&from=${day(0)}&to=${day(0)}`), { timeout: UI_TIMEOUT_MS });
+    await page.locator(`tr[data-run-id="${runId}"]`).waitFor({ timeout: UI_TIMEOUT_MS });
+    await page.goto(url(`/?flow=movies&to=${day(-1)}`), { timeout: UI_TIMEOUT_MS });
+    await page.getByText('No runs match these filters.').waitFor({ timeout: UI_TIMEOUT_MS });
     await page.goto(url(`/?flow=movies`), { timeout: UI_TIMEOUT_MS });
     await page.locator(`tr[data-run-id="${runId}"]`).waitFor({ timeout: UI_TIMEOUT_MS });
     await shot('runs');
@@ -271,6 +281,22 @@ describe('the console in the browser', { skip: !existsSync(CHROMIUM) && !process
     assert.ok((await deliveries.locator('tbody tr').count()) >= 1);
     assert.ok(received >= 1, 'the receiver got deliveries');
     await shot('webhooks');
+  });
+
+  it('the run page starts a dry run of the same flow version and source_path, opens it and follows it to its end', async () => {
+    await page.goto(url(`/runs/${encodeURIComponent(runId)}`), { timeout: UI_TIMEOUT_MS });
+    await page.getByTestId('run-counts').waitFor({ timeout: UI_TIMEOUT_MS });
+    assert.equal(await page.getByRole('button', { name: 'Cancel run' }).isDisabled(), true, 'an ended run cannot be cancelled');
+    await page.getByRole('button', { name: 'Dry run' }).click();
+    await page.waitForURL((address) => address.pathname !== `/ui/runs/${encodeURIComponent(runId)}`, { timeout: UI_TIMEOUT_MS });
+    const dryId = decodeURIComponent(new URL(page.url()).pathname.slice('/ui/runs/'.length));
+    assert.match(dryId, new RegExp(`^${runId}-dry-[0-9a-f]{8}$`));
+    const title = page.locator('h1', { hasText: dryId });
+    await title.locator('[data-status="PARTIAL_FAILED"], [data-status="SUCCEEDED"]').waitFor({ timeout: 120_000 });
+    await page.getByText('· dry run').waitFor({ timeout: UI_TIMEOUT_MS });
+    await until(async () => (await page.locator('[data-count="read"]').innerText()) === '3,201', 'the dry run page shows 3,201 rows read');
+    assert.equal(await page.locator('[data-count="written"]').innerText(), '0', 'a dry run writes nothing');
+    assert.equal((await gateway.sluice.getRun(dryId)).metadata?.dry_run, true);
   });
 
   it('measures the runs page with 1,000 runs in visibility (printed, not asserted)', async () => {
