@@ -234,6 +234,16 @@ describe('the console in the browser', { skip: !existsSync(CHROMIUM) && !process
     await until(async () => (await table.locator('tbody tr[data-row]').count()) === 1, 'the rejects table shows the one title:required reject');
     assert.equal(await table.locator('li[data-rule="title:required"]').count(), 1);
 
+    // Export CSV of every reject (filter cleared): one line per error, the header first.
+    await page.locator('select[name="rule"]').selectOption('');
+    const [download] = await Promise.all([page.waitForEvent('download', { timeout: UI_TIMEOUT_MS }), page.getByRole('button', { name: 'Export CSV' }).click()]);
+    assert.equal(download.suggestedFilename(), `${runId}-rejects.csv`);
+    const csv = readFileSync((await download.path())!, 'utf8').trimEnd().split('\n');
+    assert.equal(csv[0], 'row_number,field,rule,message,record');
+    assert.equal(csv.length - 1, Object.values(BY_RULE).reduce((a, b) => a + b, 0), 'one line per error: 96 + 7 + 1');
+    const first = stored.rows[0]!;
+    assert.ok(csv[1]!.startsWith(`${first.row_number},`), `the first line is row ${first.row_number}: ${csv[1]}`);
+
     // The run's webhook deliveries: one per transition event, to the test receiver.
     await page.locator('#deliveries table tbody tr').first().waitFor({ timeout: UI_TIMEOUT_MS });
     assert.ok((await page.locator('#deliveries table tbody tr').count()) >= 1);
