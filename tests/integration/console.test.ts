@@ -210,6 +210,8 @@ describe('the console in the browser', { skip: !existsSync(CHROMIUM) && !process
     const byRuleRows = await page.getByTestId('rejects-by-rule').locator('tbody tr').allInnerTexts();
     assert.deepEqual(byRuleRows.map((text) => text.split('\t').map((s) => s.trim())), [['rating:in', '96'], ['check:budget_known_for_profit', '7'], ['title:required', '1']]);
     for (const [count, value] of Object.entries(ROWS)) assert.equal(await page.locator(`[data-count="${count}"]`).innerText(), value.toLocaleString('en-US'));
+    const temporalLink = page.getByRole('link', { name: 'Open in the Temporal UI' });
+    assert.equal(await temporalLink.getAttribute('href'), `${config.temporal.uiUrl}/namespaces/${config.temporal.namespace}/workflows/${encodeURIComponent(runId)}`);
     await page.getByTestId('timeline-chart').waitFor({ timeout: UI_TIMEOUT_MS });
     const steps = await page.getByTestId('steps-table').locator('tbody th').allInnerTexts();
     assert.deepEqual(steps, ['sync_source', 'transform', 'sync_target']);
@@ -307,6 +309,21 @@ describe('the console in the browser', { skip: !existsSync(CHROMIUM) && !process
     await until(async () => (await page.locator('[data-count="read"]').innerText()) === '3,201', 'the dry run page shows 3,201 rows read');
     assert.equal(await page.locator('[data-count="written"]').innerText(), '0', 'a dry run writes nothing');
     assert.equal((await gateway.sluice.getRun(dryId)).metadata?.dry_run, true);
+  });
+
+  it('a FAILED run shows its error code, step and message', async () => {
+    const failed = await gateway.sluice.run({ flowVersion: v1, sourcePath: 'missing.json' });
+    await failed.wait({ timeoutMs: 120_000, pollIntervalMs: 200 }).catch(() => undefined);
+    assert.equal(failed.status, 'FAILED');
+    const error = failed.metadata!.error!;
+    await page.goto(url(`/runs/${encodeURIComponent(failed.id)}`), { timeout: UI_TIMEOUT_MS });
+    const shown = page.getByTestId('run-error');
+    await shown.waitFor({ timeout: UI_TIMEOUT_MS });
+    assert.equal(await shown.innerText(), `${error.code} in step ${error.step}: ${error.message}`);
+    assert.equal(error.code, 'SOURCE_NOT_FOUND');
+    assert.equal(error.step, 'sync_source');
+    assert.equal(await page.locator('h1 [data-status]').getAttribute('data-status'), 'FAILED');
+    await shot('run-failed');
   });
 
   it('measures the runs page with 1,000 runs in visibility (printed, not asserted)', async () => {
