@@ -3,16 +3,31 @@
  * gateway's `/v1` API. Without a token only the sign-in page renders; a token without `runs:read` gets
  * the refusal, never data.
  */
-import { render } from 'preact';
+import { render, type ComponentType } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { api, ApiError, getToken, onUnauthenticated, setToken } from './api';
 import { ErrorMessage } from './components';
-import { FlowsPage } from './pages/flows-page';
-import { RunPage } from './pages/run-page';
 import { RunsPage } from './pages/runs-page';
 import { WebhooksPage } from './pages/webhooks-page';
 import { href, interceptLinks, parseRoute, useLocation } from './router';
 import './styles.css';
+
+// The Run and Flows pages (Chart.js, jsdiff, highlight.js) load on first use, so the Runs page's script stays small.
+const loadRunPage = () => import('./pages/run-page').then((m) => m.RunPage);
+const loadFlowsPage = () => import('./pages/flows-page').then((m) => m.FlowsPage);
+
+/** Renders the component `load` resolves to, once loaded. */
+function Lazy<P extends object>({ load, props }: { load: () => Promise<ComponentType<P>>; props: P }) {
+  const [Component, setComponent] = useState<ComponentType<P> | null>(null);
+  useEffect(() => {
+    let live = true;
+    void load().then((loaded) => live && setComponent(() => loaded));
+    return () => {
+      live = false;
+    };
+  }, [load]);
+  return Component ? <Component {...props} /> : <p aria-live="polite">Loading…</p>;
+}
 
 type Access = { state: 'signed-out'; error?: ApiError } | { state: 'checking' } | { state: 'refused'; error: ApiError } | { state: 'signed-in' };
 
@@ -117,8 +132,8 @@ function App() {
       </header>
       <main id="main" tabIndex={-1}>
         {route.page === 'runs' ? <RunsPage search={location.search} /> : null}
-        {route.page === 'run' ? <RunPage key={route.id} id={route.id} /> : null}
-        {route.page === 'flows' ? <FlowsPage search={location.search} /> : null}
+        {route.page === 'run' ? <Lazy key={route.id} load={loadRunPage} props={{ id: route.id }} /> : null}
+        {route.page === 'flows' ? <Lazy load={loadFlowsPage} props={{ search: location.search }} /> : null}
         {route.page === 'webhooks' ? <WebhooksPage /> : null}
         {route.page === 'not-found' ? <p class="message message-error">No console page at {route.path}. <a href={href('/')}>Runs</a></p> : null}
       </main>

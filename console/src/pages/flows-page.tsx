@@ -8,7 +8,8 @@ import { diffLines } from 'diff';
 import hljs from 'highlight.js/lib/core';
 import yamlLanguage from 'highlight.js/lib/languages/yaml';
 import { api, query, type FlowVersion, type RunSummary } from '../api';
-import { ChartCanvas, ErrorMessage, Section } from '../components';
+import { ChartCanvas } from '../chart-canvas';
+import { ErrorMessage, Section } from '../components';
 import { time } from '../format';
 import { href, navigate } from '../router';
 

@@ -6,7 +6,8 @@
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import type { ChartConfiguration } from 'chart.js';
 import { api, ApiError, query, settings, TERMINAL, type ConsoleSettings, type Delivery, type RejectRow, type RejectsSummary, type Run, type RunEvent, type Step, type Webhook } from '../api';
-import { ChartCanvas, ErrorMessage, Section, StatusBadge } from '../components';
+import { ChartCanvas } from '../chart-canvas';
+import { ErrorMessage, Section, StatusBadge } from '../components';
 import { duration, num, time } from '../format';
 import { href, navigate } from '../router';
 
