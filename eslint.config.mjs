@@ -11,6 +11,7 @@
 // else only with `import type`; the workflow-safe modules import values only from
 // `@temporalio/workflow`, `@temporalio/common` and each other. tests/, bench/ and *.test.ts files may
 // import anything; production code never imports them. `import-x/no-cycle` forbids runtime cycles.
+// The console (console/, browser code built by Vite) imports only its own files and npm packages.
 //
 // Run: `npm run lint`. The rules themselves are tested in workflows/import-rules.test.ts.
 import { builtinModules } from 'node:module';
@@ -163,6 +164,21 @@ export default defineConfig(
         {
           selector: "MemberExpression[object.type='MemberExpression'][object.object.name='process'][object.property.name='env']",
           message: 'Read environment variables through common/env.ts (readEnv), where each is declared with its doc',
+        },
+      ],
+    },
+  },
+  {
+    // The console (console/) runs in the browser and talks to the gateway only over HTTP: it imports its own
+    // files and npm packages, never Node built-ins or the server's folders (not even types, so the API's JSON
+    // shapes it reads are written down in console/src/api.ts).
+    files: ['console/**/*.ts', 'console/**/*.tsx'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          paths: [...builtinModules, ...builtinModules.map((name) => `node:${name}`)].map((name) => ({ name, message: 'The console runs in the browser: no Node built-ins' })),
+          patterns: [{ regex: `^(\\.\\./)+(${[...LAYERS.flat(), ...NON_PRODUCTION].join('|')})(/|$)`, message: 'The console imports only console/ files and npm packages; it reaches the server over the /v1 API' }],
         },
       ],
     },

@@ -14,6 +14,7 @@
  * unexpected error), 2 a refused request (bad flow spec, unknown version, repeated source_path,
  * bad config).
  */
+import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Command, Option } from 'commander';
@@ -24,7 +25,7 @@ import { readEnv } from '../common/env';
 import { createLogger } from '../common/logger';
 import { RUN_STATUSES, type RunMetadata, type RunStatus } from '../common/run-model';
 import { maskSecret } from '../config/secrets';
-import { requireDatabaseUrl, type SluiceConfig } from '../config/sluice-config';
+import { gatewaySettings, requireDatabaseUrl, type GatewayToken, type SluiceConfig } from '../config/sluice-config';
 import { parseFlowSpec } from '../flows/flow-spec';
 import { migrate } from '../db/migrations';
 import { createPool } from '../db/pg-pool';
@@ -37,6 +38,7 @@ import { createSluiceWorker } from '../worker/sluice-worker';
 import { addDataCommands } from './data-command';
 import { addGatewayCommands } from './gateway-command';
 import { addWebhooksCommands } from './webhooks-command';
+import { hashToken } from '../webhook-gateway/auth';
 import { startGateway, type Gateway } from '../webhook-gateway/gateway';
 import { addConfigCommands } from './config-command';
 import { lineageNotice } from './lineage-notice';
@@ -346,10 +348,13 @@ export function buildProgram(): Command {
       for (const note of stack.notes) process.stdout.write(`${note}\n`);
       // The gateway in-process (as the embedded default's design has it): the API, and webhook deliveries.
       let gateway: Gateway | undefined;
+      let consoleLine = '';
       if (options.gateway) {
         try {
-          gateway = await startGateway({ config: stack.config, logger, port: options.gatewayPort });
+          const { config: gatewayConfig, devToken } = withDevToken(stack.config);
+          gateway = await startGateway({ config: gatewayConfig, logger, port: options.gatewayPort });
           process.stdout.write(`gateway: ${gateway.url}\n`);
+          consoleLine = `console: ${gateway.url}/ui${devToken ? `  (sign in with the dev token ${devToken}; it lasts until this sluice dev stops)` : '  (sign in with an API token of gateway.tokens)'}\n`;
         } catch (error) {
           const reason = (error as NodeJS.ErrnoException).code === 'EADDRINUSE' ? 'its port is in use (--gateway-port picks another)' : (error as Error).message;
           process.stderr.write(`warning: the gateway did not start: ${reason}; webhook deliveries wait until one runs (sluice gateway)\n`);
@@ -374,7 +379,7 @@ export function buildProgram(): Command {
       process.off('SIGTERM', early);
       process.on('SIGINT', (signal) => void stop(signal));
       process.on('SIGTERM', (signal) => void stop(signal));
-      process.stdout.write(`Temporal UI: ${stack.uiUrl}\nDATABASE_URL=${maskSecret(stack.config.databaseUrl!, 'url')}\n`);
+      process.stdout.write(`Temporal UI: ${stack.uiUrl}\n${consoleLine}DATABASE_URL=${maskSecret(stack.config.databaseUrl!, 'url')}\n`);
       let code = 0;
       if (options.example) code = await runExample(stack.config);
       if (options.exit) {
@@ -398,6 +403,19 @@ export function buildProgram(): Command {
   addMailCommands(program);
   addRejectsCommand(program, clientFor);
   return program;
+}
+
+/**
+ * `sluice dev` without `gateway.tokens`: a random token with every scope, for this process only (its hash is
+ * added to the gateway's settings, nothing is written), so the console and the API can be used at once. With
+ * configured tokens, the config is returned as is.
+ */
+function withDevToken(config: SluiceConfig): { config: SluiceConfig; devToken?: string } {
+  const settings = gatewaySettings(config);
+  if (settings.tokens.length > 0) return { config };
+  const devToken = `sluice_dev_${randomBytes(24).toString('base64url')}`;
+  const tokens = [{ name: 'dev', sha256: hashToken(devToken), scopes: ['runs:read', 'runs:write', 'webhooks:read', 'webhooks:write'] as GatewayToken['scopes'] }];
+  return { config: { ...config, gateway: { ...settings, tokens } }, devToken };
 }
 
 /** The `npm start` example: movies.json from vega-datasets through flows/movies.yaml. */

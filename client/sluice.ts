@@ -144,6 +144,19 @@ export interface RunRequest {
   startedBy?: string;
 }
 
+/** Which runs a listing returns; every field narrows it. */
+export interface RunsFilter {
+  /** Flow name. */
+  flow?: string;
+  /** `flow:vN`. */
+  flowVersion?: string;
+  status?: RunStatus;
+  /** Only runs started at or after this time. */
+  startedAfter?: Date;
+  /** Only runs started before this time. */
+  startedBefore?: Date;
+}
+
 export interface RunSummary {
   id: string;
   executionId: string;
@@ -481,12 +494,16 @@ export class Sluice {
       }
       clauses.push(`${SEARCH_ATTRIBUTES.status.name} = ${literal(filter.status)}`);
     }
+    for (const [bound, operator] of [[filter.startedAfter, '>='], [filter.startedBefore, '<']] as const) {
+      if (bound === undefined) continue;
+      clauses.push(`StartTime ${operator} ${literal(bound.toISOString())}`);
+    }
     return clauses.join(' AND ');
   }
 
   /**
    * One page of runs from Temporal visibility, newest first, for APIs that page with a cursor.
-   * Same filters as {@link listRuns}; `cursor` is the `nextCursor` of the previous page (opaque,
+   * Filters as {@link listRuns}, plus `startedAfter` / `startedBefore` (the `StartTime` of visibility); `cursor` is the `nextCursor` of the previous page (opaque,
    * bound to the filters it was made with).
    * @param filter.limit page size, 1–100. @default 50
    * @throws InvalidRequestError `INVALID_STATUS`, `INVALID_CURSOR` (not from a page of the same filters).

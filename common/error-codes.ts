@@ -45,6 +45,7 @@ export const ERROR_CATALOGUE = {
   AUTH_FAILED: { kind: 'user', status: 500, description: "a connector's server (or the metadata database) refused its credentials: wrong user, password or key (SQLSTATE class 28, S3 InvalidAccessKeyId / SignatureDoesNotMatch, SMTP 535)" },
   CANCELLED: { kind: 'user', status: 500, description: 'the run or pipeline run was cancelled (run FAILED), or a CLI prompt was cancelled' },
   CONFIG_NOT_FOUND: { kind: 'user', status: 500, description: 'the config file named by --config or SLUICE_CONFIG (or sluice.config.yaml, for sluice secret rotate) does not exist' },
+  CONSOLE_NOT_BUILT: { kind: 'user', status: 503, description: 'GET /ui: the console\'s assets are not built; run npm run build:console (npm start, npm test and npm run build do it)' },
   CONNECTION_LOST: { kind: 'transient', status: 503, description: 'a database (or sftp) connection dropped while Sluice held it, or could not be made (server restart, network); the activity is retried' },
   CONNECTOR_NOT_A_SOURCE: { kind: 'user', status: 500, description: 'the flow reads from a connector that cannot be a source (smtp)' },
   CONNECTOR_NOT_A_TARGET: { kind: 'user', status: 500, description: 'the flow writes to a connector that cannot be a target (local, smtp)' },

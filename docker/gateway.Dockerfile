@@ -36,8 +36,10 @@ RUN --mount=type=cache,target=/root/.npm,sharing=locked \
 COPY . .
 # The workflow bundle is prebuilt here (dist/workflow-bundle.js): workers start without webpack.
 # tsconfig.build.json leaves tests, test helpers and benchmarks out of the build.
+# The console (console/ → dist/console/, served at /ui) is built here too: Vite is a dev dependency.
 RUN npx tsc -p tsconfig.build.json \
- && node dist/worker/build-workflow-bundle.js
+ && node dist/worker/build-workflow-bundle.js \
+ && npm run build:console
 
 # ---- prod-deps: production dependencies only ------------------------------------------------------
 FROM base AS prod-deps

@@ -40,6 +40,9 @@ describe('npm pack', () => {
     assert.match(pkg.scripts['build:bundle']!, /tsconfig\.build\.json/, 'with the production tsconfig (no tests)');
     // The bundle is in dist/ once `npm run build:bundle` ran (any `npm pack` does); `files` must not drop it.
     if (existsSync(path.join(ROOT, 'dist', 'workflow-bundle.js'))) assert.ok(files.includes('dist/workflow-bundle.js'), 'dist/workflow-bundle.js is packed');
+    // The console's build (dist/console/, served at /ui) ships with the package once built (build:bundle builds it).
+    assert.match(pkg.scripts['build:bundle']!, /build:console/, 'prepack builds the console');
+    if (existsSync(path.join(ROOT, 'dist', 'console', 'index.html'))) assert.ok(files.includes('dist/console/index.html'), 'dist/console/index.html is packed');
   });
 
   it('holds no tests, test helpers, benchmarks, source maps or sources', () => {

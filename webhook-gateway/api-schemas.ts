@@ -51,6 +51,8 @@ export const listRunsQuery = z.strictObject({
   flow: z.string().min(1).optional().describe('Only runs of this flow.'),
   flow_version: flowVersion.optional(),
   status: z.enum(RUN_STATUSES).optional().describe('Only runs in this status (the SluiceStatus search attribute).'),
+  started_after: z.iso.datetime({ offset: true }).optional().describe('Only runs started at or after this time (ISO 8601, e.g. 2026-01-05T00:00:00Z).'),
+  started_before: z.iso.datetime({ offset: true }).optional().describe('Only runs started before this time (ISO 8601).'),
   limit: z.coerce.number().int().min(1).max(100).optional().describe('Page size, 1–100; default 50.'),
   cursor: z.string().min(1).optional().describe('The `next_cursor` of the previous page (opaque; valid with the same filters only).'),
   started_by: userNameSchema.optional().describe('Only runs this user started (the SluiceStartedBy search attribute).'),

@@ -13,7 +13,8 @@
  * |---|---|---|
  * | `POST /v1/runs` | runs:write | 201 the run (`dry_run: true`: a dry run; `rejects_of`: a reprocess); 409 repeated source_path, run in progress, `REJECTS_OF_REPROCESSED` / `REJECTS_OF_CONFLICT`; 422 unknown flow version, `REJECTS_OF_INVALID` / `REJECTS_OF_UNSUPPORTED` |
  * | `POST /v1/flows/diff` | runs:write | 200 the diff report of two versions of one flow on one source_path (waits for it); 422 different flows or sources |
- * | `GET /v1/runs` | runs:read | 200 `{ runs, next_cursor }` from Temporal visibility, newest first |
+ * | `GET /v1/runs` | runs:read | 200 `{ runs, next_cursor }` from Temporal visibility, newest first (filters: flow, flow_version, status, started_after, started_before) |
+ * | `GET /v1/flows` | runs:read | 200 `{ flows: [{ name, versions }] }`: every flow and its versions, newest first, each with its spec as published |
  * | `GET /v1/runs/:id` | runs:read | 200 the run (status from the workflow query, else the search attribute) |
  * | `POST /v1/runs/:id/cancel` | runs:write | 202 cancellation requested; the run ends FAILED, `CANCELLED` |
  * | `GET /v1/runs/:id/events?after=` | runs:read | 200 `{ events, next_after }`: every transition of the run, in order (the pull fallback) |
@@ -31,6 +32,7 @@
  * | `DELETE /v1/secrets/:scope/:name` | secrets:write | 204 deleted; 403 `ADMIN_REQUIRED`; 404 `SECRET_NOT_FOUND` |
  * | `GET /v1/openapi.json` | runs:read | the OpenAPI 3.1 document |
  * | `GET /healthz`, `GET /readyz`, `GET /metrics` | none | liveness, readiness (Temporal + metadata Postgres), Prometheus |
+ * | `GET /ui/…` | none (static files; the console calls the API above with the user's token) | the console (console-router.ts) |
  */
 import { randomUUID } from 'node:crypto';
 import express, { type Express, type Request } from 'express';
@@ -39,6 +41,7 @@ import type { Logger } from 'pino';
 import type { z } from 'zod';
 import type { Sluice, SluiceRun } from '../client/sluice';
 import type { GatewayToken } from '../config/sluice-config';
+import type { FlowVersion } from '../flows/flow-versions';
 import { lastRunEvent, listRunEvents, type StoredEvent } from '../webhooks/events';
 import type { Delivery, Webhook } from '../webhooks/webhook-store';
 import type { WebhookService } from '../webhooks/webhook-service';
@@ -61,9 +64,11 @@ import {
 import { actorOf, requireScope } from './auth';
 import { SecretStore, type SecretEntry } from '../connectors/secret-store';
 import { errorBody, errorHandler, HttpError, notFound, validationError } from './errors';
+import { consoleRouter } from './console-router';
 import { createGatewayMetrics, type GatewayMetrics } from './metrics';
 import { openApiDocument } from './openapi';
 import { runSummaryJson } from '../client/run-json';
+import { describeRun } from '../common/run-reader';
 import { rejectsPageJson, rejectsSummaryJson } from '../client/rejects';
 
 export interface GatewayOptions {
@@ -82,6 +87,10 @@ export interface GatewayOptions {
   metrics?: GatewayMetrics;
   /** The secrets store (`/v1/secrets`). @default one on `pool` with no master key (listing and deleting work; setting fails `NO_MASTER_KEY`) */
   secrets?: SecretStore;
+  /** The built console served at `/ui` (console-router.ts); `false`: no console. @default dist/console */
+  consoleDir?: string | false;
+  /** The Temporal UI's base URL and namespace, for the console's run links. */
+  temporalUi?: { url: string; namespace: string };
 }
 
 /** A secret as the API returns it: never its value. */
@@ -169,6 +178,20 @@ export function deliveryJson(delivery: Delivery) {
   };
 }
 
+/** A flow version as `GET /v1/flows` lists it: its spec as published (`source_text`) and as stored (`spec`). */
+export function flowVersionJson(version: FlowVersion) {
+  return {
+    id: version.id,
+    flow: version.flow,
+    version: version.version,
+    content_hash: version.contentHash,
+    created_at: new Date(version.createdAt).toISOString(),
+    source_file: version.sourceFile,
+    source_text: version.sourceText,
+    spec: version.spec,
+  };
+}
+
 const eventJson = (event: StoredEvent) => ({ id: event.id, ...event.payload });
 
 function parse<T extends z.ZodType>(schema: T, where: 'body' | 'query' | 'path', value: unknown): z.infer<T> {
@@ -244,11 +267,27 @@ export function createGatewayApp(options: GatewayOptions): Express {
 
   app.get('/v1/runs', read, async (req, res) => {
     const query = parse(listRunsQuery, 'query', req.query);
-    const page = await sluice.listRunsPage({ flow: query.flow, flowVersion: query.flow_version, status: query.status, startedBy: query.started_by, limit: query.limit, cursor: query.cursor });
+    const page = await sluice.listRunsPage({
+      flow: query.flow,
+      flowVersion: query.flow_version,
+      status: query.status,
+      startedBy: query.started_by,
+      startedAfter: query.started_after ? new Date(query.started_after) : undefined,
+      startedBefore: query.started_before ? new Date(query.started_before) : undefined,
+      limit: query.limit,
+      cursor: query.cursor,
+    });
     res.json({
       runs: page.runs.map(runSummaryJson),
       next_cursor: page.nextCursor ?? null,
     });
+  });
+
+  app.get('/v1/flows', read, async (_req, res) => {
+    const versions = await (await sluice.flowVersions()).list();
+    const flows = new Map<string, ReturnType<typeof flowVersionJson>[]>();
+    for (const version of versions) flows.set(version.flow, [...(flows.get(version.flow) ?? []), flowVersionJson(version)]);
+    res.json({ flows: [...flows].map(([name, list]) => ({ name, versions: list })) });
   });
 
   app.get('/v1/runs/:id', read, async (req, res) => {
@@ -263,7 +302,9 @@ export function createGatewayApp(options: GatewayOptions): Express {
     const query = parse(runEventsQuery, 'query', req.query);
     const events = await listRunEvents(pool, id, { after: query.after, limit: query.limit ?? 100 });
     if (events === null) throw new HttpError(404, 'EVENT_NOT_FOUND', `run ${id} has no event ${query.after}; pass the id of an event of this run as after, or omit it`);
-    if (events.length === 0 && !query.after) await sluice.getRun(id); // 404 RUN_NOT_FOUND for an unknown run
+    // 404 RUN_NOT_FOUND for an unknown run. A describe, not a workflow query: a run no worker has picked up yet
+    // (the console polls such runs every second) answers at once.
+    if (events.length === 0 && !query.after) await describeRun(sluice.client.workflow.getHandle(id), id);
     res.json({ events: events.map(eventJson), next_after: events.at(-1)?.id ?? query.after ?? null });
   });
 
@@ -403,6 +444,8 @@ export function createGatewayApp(options: GatewayOptions): Express {
   app.get('/metrics', async (_req, res) => {
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
+
+  if (options.consoleDir !== false) app.use('/ui', consoleRouter({ dir: options.consoleDir, temporalUiUrl: options.temporalUi?.url, namespace: options.temporalUi?.namespace }));
 
   app.use(notFound);
   app.use(errorHandler(logger));

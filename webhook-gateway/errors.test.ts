@@ -47,6 +47,8 @@ const EXPLICIT: Partial<Record<ErrorCode, number>> = {
   REJECTS_OF_REPROCESSED: 409,
   REJECTS_OF_INVALID: 422,
   REJECTS_OF_UNSUPPORTED: 422,
+  // Came with the console (GET /ui), with its own status from the start.
+  CONSOLE_NOT_BUILT: 503,
 };
 const previousStatus = (code: ErrorCode) => EXPLICIT[code] ?? (code.startsWith('INVALID_') ? 400 : 500);
 

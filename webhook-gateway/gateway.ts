@@ -97,7 +97,10 @@ export async function startGateway(options: StartGatewayOptions): Promise<Gatewa
       running.catch((error: unknown) => logger.error({ err: error }, 'the delivery worker stopped'));
     }
     const secrets = new SecretStore(pool, () => loadMasterKeys({ env: process.env, stateDir: config.stateDir, projectDir: config.projectDir }));
-    const app = createGatewayApp({ sluice, tokens: settings.tokens, logger, pool, webhooks, metrics, secrets });
+    const app = createGatewayApp({
+      sluice, tokens: settings.tokens, logger, pool, webhooks, metrics, secrets,
+      temporalUi: { url: config.temporal.uiUrl, namespace: config.temporal.namespace },
+    });
     const server = await startGatewayServer(app, { port: options.port ?? settings.port, host: options.host ?? settings.host });
     return {
       url: server.url,

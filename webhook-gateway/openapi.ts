@@ -232,6 +232,40 @@ export function openApiDocument(): JsonSchema {
           required: ['runs', 'next_cursor'],
           properties: { runs: { type: 'array', items: ref('RunSummary') }, next_cursor: { type: ['string', 'null'] } },
         },
+        FlowList: {
+          type: 'object',
+          required: ['flows'],
+          properties: {
+            flows: {
+              type: 'array',
+              items: {
+                type: 'object',
+                required: ['name', 'versions'],
+                properties: {
+                  name: { type: 'string' },
+                  versions: {
+                    type: 'array',
+                    description: 'Newest first.',
+                    items: {
+                      type: 'object',
+                      required: ['id', 'flow', 'version', 'content_hash', 'created_at', 'source_file', 'source_text', 'spec'],
+                      properties: {
+                        id: { type: 'string', description: '`flow:vN`.' },
+                        flow: { type: 'string' },
+                        version: { type: 'integer', minimum: 1 },
+                        content_hash: { type: 'string', description: 'sha256 (hex) of the normalised spec.' },
+                        created_at: { type: 'string', format: 'date-time' },
+                        source_file: { type: ['string', 'null'] },
+                        source_text: { type: 'string', description: 'The YAML as published.' },
+                        spec: { type: 'object', description: 'The parsed spec, as stored.' },
+                      },
+                    },
+                  },
+                },
+              },
+            },
+          },
+        },
         RejectError: {
           type: 'object',
           required: ['field', 'rule', 'message'],
@@ -326,6 +360,13 @@ export function openApiDocument(): JsonSchema {
             '400': errorResponse('Invalid query string or cursor.'),
             ...AUTH_ERRORS,
           },
+        },
+      },
+      '/v1/flows': {
+        get: {
+          operationId: 'listFlows',
+          summary: 'Every flow and its versions (newest first), each with its spec as published',
+          responses: { '200': json(ref('FlowList'), 'The flows.'), ...AUTH_ERRORS },
         },
       },
       '/v1/flows/diff': {

@@ -165,3 +165,20 @@ describe('environment variables', () => {
     assert.deepEqual(await problems('tests/probe.ts', 'export const url = process.env.DATABASE_URL;\n'), []);
   });
 });
+
+describe('console code (browser)', () => {
+  const CONSOLE_ONLY = 'The console imports only console/ files and npm packages; it reaches the server over the /v1 API';
+
+  it('may import its own files and npm packages', async () => {
+    const code = "import { h } from 'preact';\nimport { api } from '../api';\nexport const used = [h, api];\n";
+    assert.deepEqual(await problems('console/src/pages/probe.tsx', code), []);
+  });
+
+  it("may not import the server's folders, not even types, nor Node built-ins", async () => {
+    const code = "import type { Sluice } from '../../../client/sluice';\nimport { readFileSync } from 'node:fs';\nexport const used = readFileSync;\nexport type Used = Sluice;\n";
+    assert.deepEqual(await problems('console/src/pages/probe.tsx', code), [
+      `@typescript-eslint/no-restricted-imports: '../../../client/sluice' import is restricted from being used by a pattern. ${CONSOLE_ONLY}`,
+      "@typescript-eslint/no-restricted-imports: 'node:fs' import is restricted from being used. The console runs in the browser: no Node built-ins",
+    ]);
+  });
+});

@@ -34,7 +34,8 @@ export const PROJECT_PATHS: ReadonlyMap<string, string> = new Map([
 ]);
 
 /** Entries of the repository root that are not part of the repository's tree. */
-const NOT_REPOSITORY = new Set(['node_modules', 'dist']);
+/** Installed and generated folders, git-ignored: `test-output/` holds test artifacts (the console's screenshots). */
+const NOT_REPOSITORY = new Set(['node_modules', 'dist', 'test-output']);
 
 /** One path a document names, where, and whether it exists. */
 export interface PathReference {

@@ -34,6 +34,7 @@ it('runs the movies example on the embedded stack to PARTIAL_FAILED and stops cl
   const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
   assert.equal(code, 0, `exit code; stderr:\n${stderr}`);
   assert.match(stdout, /^gateway: http:\/\/127\.0\.0\.1:\d+$/m, 'the gateway runs in-process');
+  assert.match(stdout, /^console: http:\/\/127\.0\.0\.1:\d+\/ui {2}\(sign in with the dev token sluice_dev_[\w-]{32}; it lasts until this sluice dev stops\)$/m, 'the console URL and its dev token');
   assert.match(stdout, /published movies:v1 \(flows\/movies\.yaml\)/);
   assert.match(stdout, /run (movies-v1-[0-9a-f]{16}): PARTIAL_FAILED/);
   assert.match(stdout, /rows: read 3201, mapped \d+, rejected \d+, written \d+/);
