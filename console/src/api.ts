@@ -96,6 +96,8 @@ export interface RunSummary {
   status: string | null;
   source_path: string | null;
   rows: Rows | null;
+  /** The user who started the run (null on runs from before users). */
+  started_by: string | null;
   started_at: string;
   closed_at: string | null;
 }

@@ -182,6 +182,7 @@ describe('the console in the browser', { skip: !existsSync(CHROMIUM) && !process
     assert.match((await badge.getAttribute('class')) ?? '', /\bstatus-partial\b/);
     assert.doesNotMatch((await badge.getAttribute('class')) ?? '', /\bstatus-ok\b/);
     assert.equal(await row.locator('[data-col="rejected"]').innerText(), '103');
+    assert.equal(await row.locator('[data-col="started-by"]').innerText(), (await gateway.sluice.getRun(runId)).metadata!.run.started_by!);
     assert.equal(await row.locator('.rows-bar').getAttribute('aria-label'), 'mapped 3098, rejected 103 (3.2% rejected)');
     assert.equal(await page.locator('tr[data-run-id]').count(), 1, 'only the one PARTIAL_FAILED run of movies');
     await page.goto(url(`/?flow=movies&status=SUCCEEDED`), { timeout: UI_TIMEOUT_MS });
@@ -195,6 +196,11 @@ describe('the console in the browser', { skip: !existsSync(CHROMIUM) && !process
     await page.goto(url(`/?flow=movies&from=${day(0)}&to=${day(0)}`), { timeout: UI_TIMEOUT_MS });
     await page.locator(`tr[data-run-id="${runId}"]`).waitFor({ timeout: UI_TIMEOUT_MS });
     await page.goto(url(`/?flow=movies&to=${day(-1)}`), { timeout: UI_TIMEOUT_MS });
+    await page.getByText('No runs match these filters.').waitFor({ timeout: UI_TIMEOUT_MS });
+    // The started_by filter (SluiceStartedBy): nobody else started it.
+    await page.goto(url(`/?flow=movies&started_by=${(await gateway.sluice.getRun(runId)).metadata!.run.started_by!}`), { timeout: UI_TIMEOUT_MS });
+    await page.locator(`tr[data-run-id="${runId}"]`).waitFor({ timeout: UI_TIMEOUT_MS });
+    await page.goto(url(`/?flow=movies&started_by=somebody-else`), { timeout: UI_TIMEOUT_MS });
     await page.getByText('No runs match these filters.').waitFor({ timeout: UI_TIMEOUT_MS });
     await page.goto(url(`/?flow=movies`), { timeout: UI_TIMEOUT_MS });
     await page.locator(`tr[data-run-id="${runId}"]`).waitFor({ timeout: UI_TIMEOUT_MS });

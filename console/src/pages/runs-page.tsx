@@ -1,6 +1,6 @@
 /**
- * Runs: Temporal visibility through `GET /v1/runs`, newest first, filtered by flow, flow version, status and
- * start date, paged. Runs still going are followed through their events (`GET /v1/runs/:id/events?after=`),
+ * Runs: Temporal visibility through `GET /v1/runs`, newest first, filtered by flow, flow version, status, the user
+ * who started them and start date, paged. Runs still going are followed through their events (`GET /v1/runs/:id/events?after=`),
  * never by querying the workflow: status and counts change in place, without a reload.
  */
 import { useEffect, useRef, useState } from 'preact/hooks';
@@ -16,13 +16,14 @@ interface Filters {
   flow: string;
   flow_version: string;
   status: string;
+  started_by: string;
   from: string;
   to: string;
 }
 
 function filtersOf(search: string): Filters {
   const params = new URLSearchParams(search);
-  return { flow: params.get('flow') ?? '', flow_version: params.get('flow_version') ?? '', status: params.get('status') ?? '', from: params.get('from') ?? '', to: params.get('to') ?? '' };
+  return { flow: params.get('flow') ?? '', flow_version: params.get('flow_version') ?? '', status: params.get('status') ?? '', started_by: params.get('started_by') ?? '', from: params.get('from') ?? '', to: params.get('to') ?? '' };
 }
 
 /** `YYYY-MM-DD` (local) → the ISO instant of its start; `to` is exclusive of the next day. */
@@ -50,7 +51,7 @@ export function RunsPage({ search }: { search: string }) {
     const started = performance.now();
     setError(null);
     api<{ runs: RunSummary[]; next_cursor: string | null }>(
-      `/v1/runs${query({ flow: filters.flow, flow_version: filters.flow_version, status: filters.status, started_after: dayStart(filters.from), started_before: dayStart(filters.to, 1), limit: PAGE_SIZE, cursor })}`,
+      `/v1/runs${query({ flow: filters.flow, flow_version: filters.flow_version, status: filters.status, started_by: filters.started_by, started_after: dayStart(filters.from), started_before: dayStart(filters.to, 1), limit: PAGE_SIZE, cursor })}`,
     )
       .then((page) => {
         if (stale) return;
@@ -135,6 +136,7 @@ export function RunsPage({ search }: { search: string }) {
             {RUN_STATUSES.map((s) => <option value={s}>{s}</option>)}
           </select>
         </label>
+        {field('started_by', 'Started by', 'local')}
         {dateField('from', 'Started from')}
         {dateField('to', 'Started to')}
         <button type="submit">Filter</button>
@@ -161,6 +163,7 @@ export function RunsPage({ search }: { search: string }) {
                   <th scope="col" class="n">Rejected</th>
                   <th scope="col" class="n">Written</th>
                   <th scope="col">Mapped vs rejected</th>
+                  <th scope="col">Started by</th>
                   <th scope="col">Started</th>
                   <th scope="col" class="n">Duration</th>
                 </tr>
@@ -177,11 +180,12 @@ export function RunsPage({ search }: { search: string }) {
                     <td class="n" data-col="rejected">{num(run.rows?.rejected)}</td>
                     <td class="n" data-col="written">{num(run.rows?.written)}</td>
                     <td><RowsBar rows={run.rows} /></td>
+                    <td data-col="started-by">{run.started_by ?? '—'}</td>
                     <td>{time(run.started_at)}</td>
                     <td class="n">{duration(runDuration(run.started_at, run.closed_at))}</td>
                   </tr>
                 ))}
-                {runs.length === 0 ? <tr><td colSpan={11} class="muted">No runs match these filters.</td></tr> : null}
+                {runs.length === 0 ? <tr><td colSpan={12} class="muted">No runs match these filters.</td></tr> : null}
               </tbody>
             </table>
           </div>
