@@ -33,14 +33,22 @@ describe('castToText', () => {
 
 describe('mysql target DDL and link parameters', () => {
   it('maps field types to MySQL columns, a string key to varchar(255)', () => {
-    const spec = validateFlowSpec({
+    const raw = {
       name: 'things',
       source: { connector: 'files' },
       target: { connector: 'shop', table: 'things', write: 'upsert', key: ['code'] },
       fields: { code: { from: 'c', type: 'string', required: true }, n: { from: 'n', type: 'int64' }, at: { from: 'a', type: 'datetime' }, ok: { from: 'o', type: 'bool' } },
-    });
+    };
+    const spec = validateFlowSpec(raw);
+    // Tables Sluice creates carry the lineage columns by default (docs/rejects.md, "Lineage").
     assert.equal(
       mysqlTargetTableDdl(spec),
+      'CREATE TABLE IF NOT EXISTS `things` (\n  `code` varchar(255) NOT NULL,\n  `n` bigint,\n  `at` datetime(6),\n  `ok` boolean,\n' +
+        '  `_sluice_run_id` varchar(255),\n  `_sluice_source_row` bigint,\n  UNIQUE KEY (`code`)\n) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4',
+    );
+    const withoutLineage = validateFlowSpec({ ...raw, target: { ...raw.target, lineage: false } });
+    assert.equal(
+      mysqlTargetTableDdl(withoutLineage),
       'CREATE TABLE IF NOT EXISTS `things` (\n  `code` varchar(255) NOT NULL,\n  `n` bigint,\n  `at` datetime(6),\n  `ok` boolean,\n  UNIQUE KEY (`code`)\n) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4',
     );
   });

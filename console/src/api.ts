@@ -118,6 +118,8 @@ export interface RunMetadata {
   error?: { code: string; message: string; step: string | null } | null;
   warnings?: unknown;
   dry_run?: boolean;
+  /** A reprocess: the earlier run whose rejects were its source, and what became of them. */
+  rejects_of?: { run_id: string; flow_version: string; source_path: string; recovered?: number; still_rejected?: number };
   [key: string]: unknown;
 }
 

@@ -305,7 +305,7 @@ describe('the console in the browser', { skip: !existsSync(CHROMIUM) && !process
     await page.goto(url(`/runs/${encodeURIComponent(runId)}`), { timeout: UI_TIMEOUT_MS });
     await page.getByTestId('run-counts').waitFor({ timeout: UI_TIMEOUT_MS });
     assert.equal(await page.getByRole('button', { name: 'Cancel run' }).isDisabled(), true, 'an ended run cannot be cancelled');
-    await page.getByRole('button', { name: 'Dry run' }).click();
+    await page.getByRole('button', { name: 'Dry run', exact: true }).click();
     await page.waitForURL((address) => address.pathname !== `/ui/runs/${encodeURIComponent(runId)}`, { timeout: UI_TIMEOUT_MS });
     const dryId = decodeURIComponent(new URL(page.url()).pathname.slice('/ui/runs/'.length));
     assert.match(dryId, new RegExp(`^${runId}-dry-[0-9a-f]{8}$`));
@@ -315,6 +315,28 @@ describe('the console in the browser', { skip: !existsSync(CHROMIUM) && !process
     await until(async () => (await page.locator('[data-count="read"]').innerText()) === '3,201', 'the dry run page shows 3,201 rows read');
     assert.equal(await page.locator('[data-count="written"]').innerText(), '0', 'a dry run writes nothing');
     assert.equal((await gateway.sluice.getRun(dryId)).metadata?.dry_run, true);
+  });
+
+  it('the run page reprocesses the rejects with a fixed version: the new run says how many were recovered, as the rejects table does', async () => {
+    await page.goto(url(`/runs/${encodeURIComponent(runId)}`), { timeout: UI_TIMEOUT_MS });
+    const form = page.getByRole('form', { name: 'Reprocess rejects' });
+    await form.waitFor({ timeout: UI_TIMEOUT_MS });
+    await form.locator('select[name="reprocess_version"]').selectOption(v2);
+    await form.getByRole('button', { name: 'Reprocess rejects' }).click();
+    await page.waitForURL((address) => address.pathname !== `/ui/runs/${encodeURIComponent(runId)}`, { timeout: UI_TIMEOUT_MS });
+    const reprocessId = decodeURIComponent(new URL(page.url()).pathname.slice('/ui/runs/'.length));
+    const outcome = page.getByTestId('reprocess-outcome');
+    await outcome.waitFor({ timeout: 120_000 });
+    const reprocess = await gateway.sluice.getRun(reprocessId);
+    const { recovered, still_rejected } = reprocess.metadata!.rejects_of!;
+    // Independently: the v1 run's rejects now resolved by the reprocess, and the reprocess's own rejects.
+    const resolved = Number((await db.pool.query('SELECT count(*) FROM public.movies_rejects WHERE run_id = $1 AND resolved_by_run = $2', [runId, reprocessId])).rows[0].count);
+    const still = Number((await db.pool.query('SELECT count(*) FROM public.movies_rejects WHERE run_id = $1', [reprocessId])).rows[0].count);
+    assert.ok(resolved > 0, 'v2 accepts some of v1\'s rejects');
+    assert.deepEqual({ recovered, still_rejected }, { recovered: resolved, still_rejected: still });
+    assert.equal(resolved + still, ROWS.rejected, 'every v1 reject was reprocessed');
+    assert.equal(await outcome.innerText(), `: ${resolved.toLocaleString('en-US')} recovered, ${still.toLocaleString('en-US')} still rejected`);
+    await shot('run-reprocess');
   });
 
   it('a FAILED run shows its error code, step and message', async () => {

@@ -5,7 +5,7 @@
  */
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import type { ChartConfiguration } from 'chart.js';
-import { api, ApiError, query, settings, TERMINAL, type ConsoleSettings, type Delivery, type RejectRow, type RejectsSummary, type Run, type RunEvent, type Step, type Webhook } from '../api';
+import { api, ApiError, query, settings, TERMINAL, type ConsoleSettings, type Delivery, type FlowVersion, type RejectRow, type RejectsSummary, type Run, type RunEvent, type Step, type Webhook } from '../api';
 import { ChartCanvas } from '../chart-canvas';
 import { ErrorMessage, Section, StatusBadge } from '../components';
 import { duration, num, time } from '../format';
@@ -206,6 +206,48 @@ function Deliveries({ runId, events }: { runId: string; events: RunEvent[] }) {
   );
 }
 
+/**
+ * Reprocess: a new run of a version of the same flow (any, usually a fix published after this run) whose source is
+ * this run's unresolved rejects (`POST /v1/runs {flow_version, rejects_of}`); optionally a dry run of it first.
+ */
+function Reprocess({ run }: { run: Run }) {
+  const flow = run.flow_version?.split(':')[0] ?? '';
+  const [versions, setVersions] = useState<FlowVersion[] | null>(null);
+  const [chosen, setChosen] = useState('');
+  const [error, setError] = useState<Error | null>(null);
+  useEffect(() => {
+    api<{ flows: { name: string; versions: FlowVersion[] }[] }>('/v1/flows')
+      .then((r) => {
+        const found = r.flows.find((f) => f.name === flow)?.versions ?? [];
+        setVersions(found);
+        setChosen(found[0]?.id ?? '');
+      })
+      .catch(setError);
+  }, [flow]);
+  const start = async (dryRun: boolean) => {
+    setError(null);
+    try {
+      const started = await api<Run>('/v1/runs', { method: 'POST', body: { flow_version: chosen, rejects_of: run.id, ...(dryRun ? { dry_run: true } : {}) } });
+      navigate(href(`/runs/${encodeURIComponent(started.id)}`));
+    } catch (e) {
+      setError(e as Error);
+    }
+  };
+  return (
+    <form class="actions" aria-label="Reprocess rejects" onSubmit={(e) => { e.preventDefault(); void start(false); }}>
+      <label>
+        Reprocess these rejects with
+        <select name="reprocess_version" value={chosen} onChange={(e) => setChosen((e.target as HTMLSelectElement).value)}>
+          {(versions ?? []).map((v) => <option value={v.id}>{v.id}</option>)}
+        </select>
+      </label>
+      <button type="submit" disabled={!chosen}>Reprocess rejects</button>
+      <button type="button" class="secondary" disabled={!chosen} onClick={() => void start(true)}>Dry run of the reprocess</button>
+      <ErrorMessage error={error} />
+    </form>
+  );
+}
+
 export function RunPage({ id }: { id: string }) {
   const [run, setRun] = useState<Run | null>(null);
   const [events, setEvents] = useState<RunEvent[]>([]);
@@ -258,7 +300,10 @@ export function RunPage({ id }: { id: string }) {
         setNotice('Cancellation requested: the run ends FAILED (CANCELLED).');
         return;
       }
-      const body = { flow_version: run!.flow_version, source_path: run!.source_path, run_metadata: run!.metadata?.run.run_metadata ?? undefined, ...(what === 'rerun' ? { force_rerun: true } : { dry_run: true }) };
+      // A reprocess is rerun (or dry-run) as a reprocess of the same earlier run, never on its `rejects-of:` source_path.
+      const rejectsOf = run!.metadata?.rejects_of?.run_id;
+      const source = rejectsOf ? { rejects_of: rejectsOf } : { source_path: run!.source_path };
+      const body = { flow_version: run!.flow_version, ...source, run_metadata: run!.metadata?.run.run_metadata ?? undefined, ...(what === 'rerun' ? { force_rerun: true } : { dry_run: true }) };
       const started = await api<Run>('/v1/runs', { method: 'POST', body });
       navigate(href(`/runs/${encodeURIComponent(started.id)}`));
     } catch (e) {
@@ -278,6 +323,10 @@ export function RunPage({ id }: { id: string }) {
       <p class="muted">
         {run.flow_version ?? '—'} on <span class="mono">{run.source_path ?? '—'}</span>
         {metadata?.dry_run ? ' · dry run' : ''}
+        {metadata?.rejects_of ? (
+          <> · reprocess of <a href={href(`/runs/${encodeURIComponent(metadata.rejects_of.run_id)}`)}>{metadata.rejects_of.run_id}</a>
+            {metadata.rejects_of.recovered !== undefined ? <span data-testid="reprocess-outcome">: {num(metadata.rejects_of.recovered)} recovered, {num(metadata.rejects_of.still_rejected)} still rejected</span> : null}</>
+        ) : null}
         {temporalLink ? <> · <a href={temporalLink} target="_blank" rel="noreferrer">Open in the Temporal UI</a></> : null}
       </p>
       <div class="actions" role="group" aria-label="Run actions">
@@ -300,7 +349,7 @@ export function RunPage({ id }: { id: string }) {
         <Section title="Rejects by rule" id="by-rule">{metadata?.rejects?.by_rule ? <RejectsByRule byRule={metadata.rejects.by_rule} /> : <p class="muted">No rejects recorded.</p>}</Section>
       </div>
       {(rows?.rejected ?? 0) > 0 && terminal && !metadata?.dry_run && (run.status === 'PARTIAL_FAILED' || run.status === 'SUCCEEDED') ? (
-        <Section title="Rejected rows" id="rejects"><Rejects run={run} /></Section>
+        <Section title="Rejected rows" id="rejects"><Reprocess run={run} /><Rejects run={run} /></Section>
       ) : null}
       <Section title="Status history" id="events">
         {events.length === 0 ? <p class="muted">No events recorded.</p> : (
