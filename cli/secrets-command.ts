@@ -20,7 +20,7 @@ import { createLogger } from '../common/logger';
 import type { Actor } from '../common/users';
 import { loadMasterKeys } from '../config/secrets';
 import { requireDatabaseUrl, type SluiceConfig } from '../config/sluice-config';
-import { SecretStore, type SecretEntry, type SecretScope } from '../connectors/secret-store';
+import { SecretStore, secretJson, type SecretScope } from '../connectors/secret-store';
 import { migrate } from '../db/migrations';
 import { createPool } from '../db/pg-pool';
 import { actingUser, configFrom } from './cli-config';
@@ -53,16 +53,6 @@ export async function withSecretStore<T>(config: SluiceConfig, body: (store: Sec
 function print(line: string): void {
   process.stdout.write(`${line}\n`);
 }
-
-const secretJson = (entry: SecretEntry) => ({
-  name: entry.name,
-  scope: entry.scope,
-  owner: entry.owner,
-  created_at: entry.createdAt.toISOString(),
-  created_by: entry.createdBy,
-  updated_at: entry.updatedAt.toISOString(),
-  updated_by: entry.updatedBy,
-});
 
 /** Adds `sluice secrets set|list|rm` to a program. */
 export function addSecretsCommands(program: Command): void {

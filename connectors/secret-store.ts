@@ -74,6 +74,19 @@ interface SecretRow {
   updated_by: string;
 }
 
+/** A secret as the API and `sluice secrets list --json` show it: snake_case, never its value. */
+export function secretJson(entry: SecretEntry) {
+  return {
+    name: entry.name,
+    scope: entry.scope,
+    owner: entry.owner,
+    created_at: entry.createdAt.toISOString(),
+    created_by: entry.createdBy,
+    updated_at: entry.updatedAt.toISOString(),
+    updated_by: entry.updatedBy,
+  };
+}
+
 const entryOf = (row: SecretRow): SecretEntry => ({
   name: row.name,
   scope: row.scope,

@@ -62,7 +62,7 @@ import {
   webhookIdParams,
 } from './api-schemas';
 import { actorOf, requireScope } from './auth';
-import { SecretStore, type SecretEntry } from '../connectors/secret-store';
+import { SecretStore, secretJson } from '../connectors/secret-store';
 import { errorBody, errorHandler, HttpError, notFound, validationError } from './errors';
 import { consoleRouter } from './console-router';
 import { createGatewayMetrics, type GatewayMetrics } from './metrics';
@@ -91,19 +91,6 @@ export interface GatewayOptions {
   consoleDir?: string | false;
   /** The Temporal UI's base URL and namespace, for the console's run links. */
   temporalUi?: { url: string; namespace: string };
-}
-
-/** A secret as the API returns it: never its value. */
-export function secretJson(entry: SecretEntry) {
-  return {
-    name: entry.name,
-    scope: entry.scope,
-    owner: entry.owner,
-    created_at: entry.createdAt.toISOString(),
-    created_by: entry.createdBy,
-    updated_at: entry.updatedAt.toISOString(),
-    updated_by: entry.updatedBy,
-  };
 }
 
 /**
