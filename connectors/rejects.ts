@@ -21,7 +21,7 @@
  * } while (cursor);
  * ```
  */
-import { InvalidRequestError } from '../common/errors';
+import { InvalidRequestError, TargetError } from '../common/errors';
 import type { FlowSpec } from '../flows/flow-spec';
 import type { RejectError } from '../transform/map-chunk';
 
@@ -145,4 +145,36 @@ export function recordOf(value: unknown): Record<string, unknown> {
 export function errorsOf(value: unknown): RejectError[] {
   const parsed: unknown = typeof value === 'string' ? JSON.parse(value) : value;
   return Array.isArray(parsed) ? (parsed as RejectError[]) : [];
+}
+
+/**
+ * The load ledger has no row for the execution: it has not loaded its target (yet), so it has no rejects to read.
+ * @returns TargetError `REJECTS_NOT_READY` (to throw).
+ */
+export function rejectsNotReady(target: Pick<RejectsTarget, 'runId' | 'executionId'>): TargetError {
+  return new TargetError('REJECTS_NOT_READY', `run ${target.runId} (execution ${target.executionId}) has not loaded its target, so it has no rejects to read`, {
+    details: { run_id: target.runId, execution_id: target.executionId },
+  });
+}
+
+/**
+ * The rejects table the ledger names was dropped (or renamed) since the load.
+ * @returns TargetError `REJECTS_GONE` (to throw).
+ */
+export function rejectsGone(target: Pick<RejectsTarget, 'runId'>, table: string): TargetError {
+  return new TargetError('REJECTS_GONE', `the rejects table ${table} of run ${target.runId} no longer exists`, { details: { run_id: target.runId, table } });
+}
+
+/**
+ * A reprocess's load marked fewer of the earlier run's rejects resolved than it recovered rows: another run resolved
+ * some first. The caller rolls the load back.
+ * @returns TargetError `REJECTS_OF_CONFLICT` (to throw).
+ */
+export function rejectsOfConflict(rejectsOfRunId: string, expected: number, resolved: number): TargetError {
+  return new TargetError(
+    'REJECTS_OF_CONFLICT',
+    `${expected - resolved} of the ${expected} rejects of run ${rejectsOfRunId} this run recovered were resolved by another run meanwhile; nothing was written. ` +
+      `Start the reprocess again: it reads only the rejects still unresolved`,
+    { details: { rejects_of: rejectsOfRunId, expected, resolved } },
+  );
 }

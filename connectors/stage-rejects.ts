@@ -16,6 +16,21 @@ export interface RejectsPageRows {
   records: string[];
 }
 
+/**
+ * The pages of rejects a reprocess stages, in row order: `fetch(after, chunkRows)` returns up to `chunkRows` rejects
+ * with `row_number > after` (keyset paging); ends at the first short or empty page.
+ */
+export async function* keysetRejectPages(chunkRows: number, fetch: (after: number, chunkRows: number) => Promise<RejectsPageRows>): AsyncGenerator<RejectsPageRows> {
+  let after = 0;
+  for (;;) {
+    const page = await fetch(after, chunkRows);
+    if (page.rows.length === 0) return;
+    yield page;
+    after = page.rows.at(-1)!;
+    if (page.rows.length < chunkRows) return;
+  }
+}
+
 /** A page as a staged frame: the record columns (an all-null column as text) and {@link SOURCE_ROW_COLUMN}. */
 export function rejectsPageFrame(page: RejectsPageRows): pl.DataFrame {
   const frame = pl.readJSON(Buffer.from(page.records.join('\n')), { format: 'lines', inferSchemaLength: null } as never);

@@ -8,12 +8,11 @@
  * - The summary: `COUNT(*)`, and the errors (`JSON_TABLE(errors, '$[*]' …)`) grouped by (field, rule) and by message.
  */
 import type { Pool, PoolConnection, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
-import { TargetError } from '../../common/errors';
 import type { RejectsOfRef } from '../../common/run-model';
 import type { StagedSource, StageRejectsRequest } from '../connector';
-import { stageRejectPages, type RejectsPageRows } from '../stage-rejects';
+import { keysetRejectPages, stageRejectPages } from '../stage-rejects';
 import { withAccessErrors, type MysqlAccess } from '../access-errors';
-import { afterRowNumber, errorsOf, pageOf, recordOf, sortSummary, TOP_MESSAGES, type ListRejectsRequest, type RejectsPage, type RejectsSummary, type RejectsTarget } from '../rejects';
+import { afterRowNumber, errorsOf, pageOf, recordOf, rejectsGone, rejectsNotReady, rejectsOfConflict, sortSummary, TOP_MESSAGES, type ListRejectsRequest, type RejectsPage, type RejectsSummary, type RejectsTarget } from '../rejects';
 
 /** MySQL error 1146 (ER_NO_SUCH_TABLE). */
 const isNoSuchTable = (error: unknown) => (error as { errno?: number }).errno === 1146;
@@ -35,9 +34,7 @@ async function loadedRejectsTable(pool: Pool | PoolConnection, target: Pick<Reje
   } catch (error) {
     if (!isNoSuchTable(error)) throw error;
   }
-  throw new TargetError('REJECTS_NOT_READY', `run ${target.runId} (execution ${target.executionId}) has not loaded its target, so it has no rejects to read`, {
-    details: { run_id: target.runId, execution_id: target.executionId },
-  });
+  throw rejectsNotReady(target);
 }
 
 /** Runs `body` on the execution's rejects table; a dropped table is `REJECTS_GONE`. */
@@ -48,7 +45,7 @@ async function onRejectsTable<T>(pool: Pool, access: MysqlAccess, target: Reject
       return await body(tableSql(table));
     } catch (error) {
       if (!isNoSuchTable(error)) throw error;
-      throw new TargetError('REJECTS_GONE', `the rejects table ${table} of run ${target.runId} no longer exists`, { details: { run_id: target.runId, table } });
+      throw rejectsGone(target, table);
     }
   });
 }
@@ -136,23 +133,17 @@ export async function stageMysqlRejects(pool: Pool, access: MysqlAccess, request
     const table = await loadedRejectsTable(pool, target);
     try {
       await addMysqlReprocessColumns(pool, table);
-      async function* pages(): AsyncGenerator<RejectsPageRows> {
-        let after = 0;
-        for (;;) {
-          const [rows] = await pool.query<RowDataPacket[]>(
-            `SELECT \`row_number\`, record FROM ${tableSql(table)} WHERE execution_id = ? AND ${UNRESOLVED} AND \`row_number\` > ? ORDER BY \`row_number\` LIMIT ?`,
-            [target.executionId, after, request.chunkRows],
-          );
-          if (rows.length === 0) return;
-          yield { rows: rows.map((r) => Number(r.row_number)), records: rows.map((r) => JSON.stringify(recordOf(r.record))) };
-          after = Number(rows.at(-1)!.row_number);
-          if (rows.length < request.chunkRows) return;
-        }
-      }
-      return await stageRejectPages(pages(), request);
+      const pages = keysetRejectPages(request.chunkRows, async (after, limit) => {
+        const [rows] = await pool.query<RowDataPacket[]>(
+          `SELECT \`row_number\`, record FROM ${tableSql(table)} WHERE execution_id = ? AND ${UNRESOLVED} AND \`row_number\` > ? ORDER BY \`row_number\` LIMIT ?`,
+          [target.executionId, after, limit],
+        );
+        return { rows: rows.map((r) => Number(r.row_number)), records: rows.map((r) => JSON.stringify(recordOf(r.record))) };
+      });
+      return await stageRejectPages(pages, request);
     } catch (error) {
       if (!isNoSuchTable(error)) throw error;
-      throw new TargetError('REJECTS_GONE', `the rejects table ${table} of run ${target.runId} no longer exists`, { details: { run_id: target.runId, table } });
+      throw rejectsGone(target, table);
     }
   });
 }
@@ -177,12 +168,7 @@ export async function resolveMysqlRejects(connection: PoolConnection, rejectsOf:
     resolved += result.affectedRows;
   }
   if (resolved !== rows.length) {
-    throw new TargetError(
-      'REJECTS_OF_CONFLICT',
-      `${rows.length - resolved} of the ${rows.length} rejects of run ${rejectsOf.runId} this run recovered were resolved by another run meanwhile; nothing was written. ` +
-        `Start the reprocess again: it reads only the rejects still unresolved`,
-      { details: { rejects_of: rejectsOf.runId, expected: rows.length, resolved } },
-    );
+    throw rejectsOfConflict(rejectsOf.runId, rows.length, resolved);
   }
   return resolved;
 }

@@ -8,12 +8,11 @@
  * - The summary: `count(*)`, and the errors (`jsonb_array_elements(errors)`) grouped by (field, rule) and by message.
  */
 import type { Pool, PoolClient } from 'pg';
-import { TargetError } from '../../common/errors';
 import type { RejectsOfRef } from '../../common/run-model';
 import type { StagedSource, StageRejectsRequest } from '../connector';
-import { stageRejectPages, type RejectsPageRows } from '../stage-rejects';
+import { keysetRejectPages, stageRejectPages } from '../stage-rejects';
 import { withAccessErrors, type PostgresAccess } from '../access-errors';
-import { afterRowNumber, errorsOf, pageOf, recordOf, sortSummary, TOP_MESSAGES, type ListRejectsRequest, type RejectsPage, type RejectsSummary, type RejectsTarget } from '../rejects';
+import { afterRowNumber, errorsOf, pageOf, recordOf, rejectsGone, rejectsNotReady, rejectsOfConflict, sortSummary, TOP_MESSAGES, type ListRejectsRequest, type RejectsPage, type RejectsSummary, type RejectsTarget } from '../rejects';
 import { quoteIdent } from '../../transform/polars-sql';
 
 /** SQLSTATE undefined_table. */
@@ -38,9 +37,7 @@ export async function loadedRejectsTable(pool: Pool | PoolClient, target: Pick<R
   } catch (error) {
     if (!isUndefinedTable(error)) throw error;
   }
-  throw new TargetError('REJECTS_NOT_READY', `run ${target.runId} (execution ${target.executionId}) has not loaded its target, so it has no rejects to read`, {
-    details: { run_id: target.runId, execution_id: target.executionId },
-  });
+  throw rejectsNotReady(target);
 }
 
 /** Runs `body` on the execution's rejects table; a dropped table is `REJECTS_GONE`. */
@@ -51,7 +48,7 @@ async function onRejectsTable<T>(pool: Pool, access: PostgresAccess, target: Rej
       return await body(tableSql(table));
     } catch (error) {
       if (!isUndefinedTable(error)) throw error;
-      throw new TargetError('REJECTS_GONE', `the rejects table ${table} of run ${target.runId} no longer exists`, { details: { run_id: target.runId, table } });
+      throw rejectsGone(target, table);
     }
   });
 }
@@ -153,23 +150,17 @@ export async function stagePostgresRejects(pool: Pool, access: PostgresAccess, r
     const table = await loadedRejectsTable(pool, target);
     try {
       await addReprocessColumns(pool, table);
-      async function* pages(): AsyncGenerator<RejectsPageRows> {
-        let after = 0;
-        for (;;) {
-          const page = await pool.query<{ row_number: string; record: string }>(
-            `SELECT row_number, record::text AS record FROM ${tableSql(table)} WHERE execution_id = $1 AND ${UNRESOLVED} AND row_number > $2 ORDER BY row_number LIMIT $3`,
-            [target.executionId, after, request.chunkRows],
-          );
-          if (page.rows.length === 0) return;
-          yield { rows: page.rows.map((r) => Number(r.row_number)), records: page.rows.map((r) => r.record) };
-          after = Number(page.rows.at(-1)!.row_number);
-          if (page.rows.length < request.chunkRows) return;
-        }
-      }
-      return await stageRejectPages(pages(), request);
+      const pages = keysetRejectPages(request.chunkRows, async (after, limit) => {
+        const page = await pool.query<{ row_number: string; record: string }>(
+          `SELECT row_number, record::text AS record FROM ${tableSql(table)} WHERE execution_id = $1 AND ${UNRESOLVED} AND row_number > $2 ORDER BY row_number LIMIT $3`,
+          [target.executionId, after, limit],
+        );
+        return { rows: page.rows.map((r) => Number(r.row_number)), records: page.rows.map((r) => r.record) };
+      });
+      return await stageRejectPages(pages, request);
     } catch (error) {
       if (!isUndefinedTable(error)) throw error;
-      throw new TargetError('REJECTS_GONE', `the rejects table ${table} of run ${target.runId} no longer exists`, { details: { run_id: target.runId, table } });
+      throw rejectsGone(target, table);
     }
   });
 }
@@ -197,12 +188,7 @@ export async function resolvePostgresRejects(client: PoolClient, rejectsOf: Reje
     resolved += result.rowCount ?? 0;
   }
   if (resolved !== rows.length) {
-    throw new TargetError(
-      'REJECTS_OF_CONFLICT',
-      `${rows.length - resolved} of the ${rows.length} rejects of run ${rejectsOf.runId} this run recovered were resolved by another run meanwhile; nothing was written. ` +
-        `Start the reprocess again: it reads only the rejects still unresolved`,
-      { details: { rejects_of: rejectsOf.runId, expected: rows.length, resolved } },
-    );
+    throw rejectsOfConflict(rejectsOf.runId, rows.length, resolved);
   }
   return resolved;
 }
