@@ -136,7 +136,8 @@ describe('a worker killed during an S3 target syncTarget', () => {
       const ids = frame.getColumn('id');
       assert.deepEqual([frame.height, ids.nUnique(), Number(ids.min()), Number(ids.max())], [ROWS, ROWS, 1, ROWS]);
       const text = body.toString('utf8', 0, 200);
-      assert.ok(text.startsWith('id,kind,amount,note\n1,sale,0.1,"note 1, with a comma"\n'), text);
+      // The lineage columns Sluice adds to the objects it writes (docs/rejects.md, "Lineage").
+      assert.ok(text.startsWith(`id,kind,amount,note,_sluice_run_id,_sluice_source_row\n1,sale,0.1,"note 1, with a comma",${run.id},1\n`), text);
 
       // syncTarget itself ran a second attempt.
       const history = await env.client.workflow.getHandle(run.id).fetchHistory();
