@@ -39,9 +39,11 @@ export function createEventActivities(deps: { pool: Pool; runTaskQueue: string; 
   return withActivityBoundary(deps.logger, {
     /**
      * Stores the transition's event and starts its deliveries.
-     * @returns the event id and how many deliveries it has.
+     * @returns the event id, how many deliveries it has, and `publishedAt`, the time of this attempt
+     * (ISO-8601): `runFlow` takes a step's start time from it, because a local activity's result is
+     * recorded in the history and the workflow clock after one is not the same on replay.
      */
-    async publishRunEvent(input: PublishRunEventInput): Promise<{ eventId: string; deliveries: number }> {
+    async publishRunEvent(input: PublishRunEventInput): Promise<{ eventId: string; deliveries: number; publishedAt: string }> {
       const data: RunEventData = {
         run_id: input.runId,
         status: input.status,
@@ -57,11 +59,12 @@ export function createEventActivities(deps: { pool: Pool; runTaskQueue: string; 
       const payload: EventPayload<RunEventData> = { type: runEventType(input.status), timestamp: new Date().toISOString(), data };
       const eventId = runEventId(input.executionId, input.status);
       const publisher = new EventPublisher(deps.pool, Context.current().client, taskQueue, deps.logger);
-      const { deliveries } = await publisher.publish({ id: eventId, runId: input.runId, executionId: input.executionId, payload });
-      // Counted once the final event is stored (a retry of a failed publish does not count twice).
+      const { inserted, deliveries } = await publisher.publish({ id: eventId, runId: input.runId, executionId: input.executionId, payload });
+      // Counted when the final event is first stored: a retry, or a local activity run again after its
+      // workflow task was rejected, finds it stored and does not count twice.
       // A dry run loads nothing: it is not counted with the runs.
-      if (TERMINAL_STATUSES.includes(input.status) && !input.dryRun) recordRunEnded({ flowVersion: input.flowVersion, status: input.status, rows: input.rows, stepsMs: input.stepsMs });
-      return { eventId, deliveries: deliveries.length };
+      if (inserted && TERMINAL_STATUSES.includes(input.status) && !input.dryRun) recordRunEnded({ flowVersion: input.flowVersion, status: input.status, rows: input.rows, stepsMs: input.stepsMs });
+      return { eventId, deliveries: deliveries.length, publishedAt: payload.timestamp };
     },
   });
 }

@@ -28,6 +28,14 @@ export function searchAttributeArgs(): string[] {
 }
 
 /**
+ * Dynamic config Sluice sets on the dev server (and in docker/temporal/dynamicconfig.yaml): eager activity
+ * dispatch, so an activity scheduled by a workflow task comes back to the same worker in the task's
+ * response, without a trip through matching (syncSource and transformAndLoad of a small run;
+ * docs/benchmarks.md, "Small runs"). The server still enforces each activity's retry policy.
+ */
+export const DEV_SERVER_DYNAMIC_CONFIG = ['--dynamic-config-value', 'system.enableActivityEagerExecution=true'];
+
+/**
  * Starts the dev server and waits until it answers.
  * @param options.port gRPC port (@default 7233); the UI listens on `uiPort` (@default 8233).
  * @throws Error when the process exits or does not answer within 60 s.
@@ -43,6 +51,7 @@ export async function startDevServer(options: { cli: string; stateDir: string; l
     '--port', String(port),
     '--ui-port', String(uiPort),
     '--log-level', 'error',
+    ...DEV_SERVER_DYNAMIC_CONFIG,
     ...searchAttributeArgs(),
   ];
   const child: ChildProcess = spawn(options.cli, args, { stdio: ['ignore', 'ignore', 'pipe'] });

@@ -191,6 +191,12 @@ describe('runFlow with mocked activities', { timeout: 120_000 }, () => {
       ['SYNCING_TARGET', rows(10, 0, 0, 0)],
       ['PARTIAL_FAILED', rows(10, 8, 2, 8)],
     ]));
+    // The bookkeeping ran as local activities (markers in the history), behind the patch marker; only the steps were scheduled.
+    const history = await env.client.workflow.getHandle(run.runId).fetchHistory();
+    const scheduled = history.events!.flatMap((event) => event.activityTaskScheduledEventAttributes?.activityType?.name ?? []);
+    assert.deepEqual(scheduled, ['syncSource', 'transformAndLoad']);
+    const markers = history.events!.flatMap((event) => event.markerRecordedEventAttributes?.markerName ?? []);
+    assert.deepEqual(markers, ['core_patch', ...Array(6).fill('core_local_activity')]);
     const { metadata } = run;
     assert.deepEqual(metadata.rows, rows(10, 8, 2, 8));
     assert.deepEqual(metadata.rejects, { location: TARGET_REJECTS_LOCATION, by_rule: { 'amount:check': 2 } });
@@ -424,7 +430,7 @@ describe('runFlow with mocked activities', { timeout: 120_000 }, () => {
         if (input.status === 'TRANSFORMING' && Context.current().info.attempt === 1) {
           throw ApplicationFailure.create({ type: 'DATABASE_UNAVAILABLE', message: 'the metadata database is restarting', nextRetryDelay: '10ms' });
         }
-        return { eventId: `${input.executionId}:${input.status}`, deliveries: 0 };
+        return { eventId: `${input.executionId}:${input.status}`, deliveries: 0, publishedAt: new Date().toISOString() };
       },
     });
     await runToEnd(env, mocks);

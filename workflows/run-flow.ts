@@ -14,7 +14,9 @@ import {
   CancellationScope,
   CancelledFailure,
   isCancellation,
+  patched,
   proxyActivities,
+  proxyLocalActivities,
   setCurrentDetails,
   setHandler,
   upsertMemo,
@@ -53,15 +55,30 @@ const { syncSource, transformChunk, finishTransform, syncTarget, transformAndLoa
 // A reprocess's source: the earlier run's unresolved rejects, read back from the target (activities/reprocess.ts).
 const { stageRejectsOf } = proxyActivities<ReprocessActivities>({ startToCloseTimeout: '6h', heartbeatTimeout: '30s', retry });
 const { dryRunReport } = proxyActivities<DryRunActivities>({ startToCloseTimeout: '1h', retry });
-const { finishRun } = proxyActivities<RunActivities>({ startToCloseTimeout: '10m', retry: { ...retry, maximumAttempts: 3 } });
 // A source connector's after-load action (sftp move_to): a few attempts; a failure is a warning, the load stands.
 const { afterSourceLoaded } = proxyActivities<RunActivities>({ startToCloseTimeout: '10m', retry: { ...retry, maximumAttempts: 5 } });
-// An event must never be lost: publishing retries until the metadata database and Temporal answer.
-// (No maximumAttempts: unlimited.)
-const { publishRunEvent } = proxyActivities<EventActivities>({
-  startToCloseTimeout: '1m',
-  retry: { initialInterval: retry.initialInterval, backoffCoefficient: retry.backoffCoefficient, maximumInterval: retry.maximumInterval },
-});
+
+/**
+ * The run's bookkeeping (its events and the staging retention marker) runs as **local activities**:
+ * on the worker that runs the workflow task, inside that task, without a round trip through the
+ * task queue (about 5 of a small run's 8 activity calls; docs/benchmarks.md, "Small runs").
+ * An event must never be lost: publishing retries until the metadata database and Temporal answer
+ * (no maximumAttempts: unlimited; a retry stores nothing twice, webhooks/event-publisher.ts).
+ * Runs started before this change replay with remote activities (the `patched` marker below).
+ */
+export const LOCAL_BOOKKEEPING_PATCH = 'sluice-local-bookkeeping';
+const eventRetry = { initialInterval: retry.initialInterval, backoffCoefficient: retry.backoffCoefficient, maximumInterval: retry.maximumInterval };
+// (Each proxy names its activities on use: a proxy object cannot be spread.)
+const remote = {
+  publishRunEvent: proxyActivities<EventActivities>({ startToCloseTimeout: '1m', retry: eventRetry }).publishRunEvent,
+  finishRun: proxyActivities<RunActivities>({ startToCloseTimeout: '10m', retry: { ...retry, maximumAttempts: 3 } }).finishRun,
+};
+const local = {
+  publishRunEvent: proxyLocalActivities<EventActivities>({ startToCloseTimeout: '1m', retry: eventRetry }).publishRunEvent,
+  finishRun: proxyLocalActivities<RunActivities>({ startToCloseTimeout: '1m', retry: { ...retry, maximumAttempts: 3 } }).finishRun,
+};
+/** The bookkeeping activities: local for runs started on this code, remote for runs in flight from before. */
+const bookkeeping = () => (patched(LOCAL_BOOKKEEPING_PATCH) ? local : remote);
 
 /** Error codes raised by the target (the one-pass path reports them at step `sync_target`). */
 const TARGET_CODES = /^(TARGET_|AUTH_FAILED$|PERMISSION_DENIED$|CONNECTION_LOST$|REJECTS_OF_CONFLICT$)/;
@@ -118,7 +135,7 @@ export async function runFlow(input: RunFlowInput): Promise<RunMetadata> {
   };
   /** Hands the current status to the webhook gateway as a `run.*` event (an activity, in order). */
   const publish = () =>
-    publishRunEvent({
+    bookkeeping().publishRunEvent({
       ...ref,
       status,
       runMetadata: metadata.run.run_metadata,
@@ -128,7 +145,14 @@ export async function runFlow(input: RunFlowInput): Promise<RunMetadata> {
       ...(TERMINAL_STATUSES.includes(status) ? { stepsMs: stepDurations(metadata) } : {}),
       ...(input.dryRun ? { dryRun: true } : {}),
     });
-  const transition = async (next: RunStatus) => {
+  /**
+   * Moves to `next` and publishes its event; returns the event's time when the bookkeeping ran as a
+   * local activity (undefined for runs from before it, whose events were remote activities). A step
+   * that starts with a transition takes its start time from there: the workflow clock read right
+   * after a local activity differs between the first execution and a replay (the query of a closed
+   * run), while an activity's result is recorded in the history.
+   */
+  const transition = async (next: RunStatus): Promise<string | undefined> => {
     status = next;
     metadata.status = next;
     upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.status, value: next }]);
@@ -136,13 +160,14 @@ export async function runFlow(input: RunFlowInput): Promise<RunMetadata> {
     upsertMemo({ source_path: input.sourcePath, rows: { ...metadata.rows } });
     // The Temporal UI shows these details on the run's page: the Sluice status and counts, not only "Completed".
     setCurrentDetails(runDetails(metadata));
-    await publish();
+    const published = await publish();
+    return (published as { publishedAt?: string }).publishedAt;
   };
   let step: StepName = 'sync_source';
   const begin = async (name: StepName, next: RunStatus) => {
     step = name;
-    metadata.steps[name] = { started_at: new Date().toISOString() };
-    await transition(next);
+    const started = (metadata.steps[name] = { started_at: new Date().toISOString() });
+    started.started_at = (await transition(next)) ?? started.started_at;
   };
   const end = (details: Record<string, unknown>) => {
     const current = metadata.steps[step]!;
@@ -187,9 +212,9 @@ export async function runFlow(input: RunFlowInput): Promise<RunMetadata> {
     const plan = planChunks(staged.files, staged.chunkRows);
     step = 'transform';
     metadata.steps.transform = { started_at: new Date().toISOString() };
-    await transition('TRANSFORMING');
-    metadata.steps.sync_target = { started_at: new Date().toISOString() };
-    await transition('SYNCING_TARGET');
+    metadata.steps.transform.started_at = (await transition('TRANSFORMING')) ?? metadata.steps.transform.started_at;
+    const loadStarted = (metadata.steps.sync_target = { started_at: new Date().toISOString() });
+    loadStarted.started_at = (await transition('SYNCING_TARGET')) ?? loadStarted.started_at;
     let done: TransformAndLoadOutput;
     try {
       done = await transformAndLoad({ ...ref, plan, rowsRead: staged.rows });
@@ -250,10 +275,14 @@ export async function runFlow(input: RunFlowInput): Promise<RunMetadata> {
     const outputs: TransformChunkOutput[] = [];
     const progress: TransformProgress = (metadata.progress = { chunks_done: 0, chunks_total: plan.length });
     let next = 0;
+    let failure: { caught: unknown } | undefined;
     const lane = async () => {
-      while (next < plan.length) {
+      while (!failure && next < plan.length) {
         const index = next++;
-        const output = await transformChunk({ ...ref, index, chunk: plan[index]! });
+        const output = await transformChunk({ ...ref, index, chunk: plan[index]! }).catch((caught: unknown) => {
+          failure ??= { caught };
+          throw caught;
+        });
         outputs.push(output);
         // Live counts for the `metadata` query; finishTransform sets the final ones (after dedupe and a custom map).
         progress.chunks_done++;
@@ -261,7 +290,11 @@ export async function runFlow(input: RunFlowInput): Promise<RunMetadata> {
         metadata.rows.rejected += output.rowsRejected;
       }
     };
-    await Promise.all(Array.from({ length: Math.min(MAX_PARALLEL_CHUNKS, plan.length) }, lane));
+    // After a chunk fails no other starts, and the run waits for the chunks in flight before it ends: its last
+    // events are then published in a workflow task that no late activity result can reject (a rejected task
+    // runs its local activities again, with other step times).
+    await Promise.allSettled(Array.from({ length: Math.min(MAX_PARALLEL_CHUNKS, plan.length) }, lane));
+    if (failure) throw failure.caught;
     const transformed = await finishTransform({ ...ref, chunks: outputs, plan, runMetadata: metadata.run.run_metadata });
     metadata.rows.mapped = transformed.rowsMapped;
     metadata.rows.rejected = transformed.rowsRejected;
@@ -342,7 +375,7 @@ function stepDurations(metadata: RunMetadata): Partial<Record<StepName, number>>
 /** Starts the staging retention clock; a failure here never changes the run's outcome. */
 async function markFinished(ref: { runId: string; executionId: string; environment?: string }): Promise<void> {
   try {
-    await finishRun({ runId: ref.runId, executionId: ref.executionId, ...(ref.environment !== undefined ? { environment: ref.environment } : {}) });
+    await bookkeeping().finishRun({ runId: ref.runId, executionId: ref.executionId, ...(ref.environment !== undefined ? { environment: ref.environment } : {}) });
   } catch {
     // Without the marker the staged data stays until removed by hand; the outcome is unchanged.
   }

@@ -17,6 +17,7 @@ import { SEARCH_ATTRIBUTES } from '../../common/run-model';
 import { createLogger } from '../../common/logger';
 import { loadConfig, type SluiceConfig } from '../../config/sluice-config';
 import { migrate } from '../../db/migrations';
+import { DEV_SERVER_DYNAMIC_CONFIG } from '../../local-stack/dev-server';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../../local-stack/embedded-postgres';
 import { Sluice } from '../../client/sluice';
 import { parseFlowSpec } from '../../flows/flow-spec';
@@ -58,7 +59,7 @@ export async function startTemporal(options: StartTemporalOptions = {}): Promise
     server: {
       executable: { type: 'existing-path', path: cli },
       searchAttributes: Object.values(SEARCH_ATTRIBUTES),
-      extraArgs: ['--log-level', 'error'],
+      extraArgs: ['--log-level', 'error', ...DEV_SERVER_DYNAMIC_CONFIG],
       ...(uiPort === undefined ? {} : { ui: true, uiPort }),
     },
   });

@@ -80,7 +80,13 @@ export interface RunActivityMocks {
   activities: RunFlowActivities;
   /** Every call, in the order they started, failed attempts included. */
   calls: ActivityCall[];
-  /** The inputs of the `publishRunEvent` calls that succeeded, in order. */
+  /**
+   * The events stored, in order: the inputs of the `publishRunEvent` calls that succeeded, each
+   * (execution, status) once, as the real store keeps them (webhooks/event-publisher.ts). A local
+   * activity can run again after it succeeded: when the workflow task that ran it is rejected
+   * because new events arrived (a run failing while other chunks complete), its results were not
+   * recorded. {@link calls} keeps every call.
+   */
   events: PublishRunEventInput[];
   /** The statuses of {@link events}. */
   statuses(): RunStatus[];
@@ -170,7 +176,7 @@ export function mockRunActivities(
     },
     async finishRun() {},
     async publishRunEvent(input) {
-      return { eventId: `${input.executionId}:${input.status}`, deliveries: 0 };
+      return { eventId: `${input.executionId}:${input.status}`, deliveries: 0, publishedAt: new Date().toISOString() };
     },
   };
   const replaced = typeof overrides === 'function' ? overrides(defaults) : overrides;
@@ -178,7 +184,7 @@ export function mockRunActivities(
   const publish = activities.publishRunEvent;
   activities.publishRunEvent = async (input) => {
     const output = await publish(input);
-    events.push(input);
+    if (!events.some((event) => event.executionId === input.executionId && event.status === input.status)) events.push(input);
     return output;
   };
   return {

@@ -1,0 +1,46 @@
+/**
+ * Runs in flight when a worker is upgraded replay their history on the new workflow code
+ * (docs/deploy.md, "Upgrades"). These histories were recorded from `runFlow` as it was before its
+ * bookkeeping became local activities (commit 37cd4c6, mocked activities, the Temporal dev server):
+ * a one-pass run and a staged run, each with rejects. The current code must replay both without a
+ * determinism error (the `patched` marker keeps those runs on remote activities). That new runs
+ * record the marker and schedule no remote bookkeeping is asserted in run-flow.test.ts.
+ *
+ * No services: `Worker.runReplayHistory` replays in this process.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { temporal } from '@temporalio/proto';
+import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+import { workflowBundle } from '../worker/sluice-worker';
+
+/**
+ * The fixtures stay beside the source (tsc does not copy them into dist/). They are the histories as
+ * the server sends them (binary protobuf, `History.encode` of `fetchHistory()`): the SDK's JSON
+ * history reader fails in this install ("type must be a Type": @temporalio/common and
+ * @temporalio/proto each get their own copy of protobufjs 8 beside gRPC's protobufjs 7).
+ */
+const FIXTURES = path.resolve(__dirname, '..', '..', 'workflows', 'fixtures');
+
+const history = (name: string) => temporal.api.history.v1.History.decode(readFileSync(path.join(FIXTURES, name)));
+
+describe('runFlow replays histories recorded before local bookkeeping', { timeout: 120_000 }, () => {
+  try {
+    Runtime.install({ logger: new DefaultLogger('ERROR') });
+  } catch {
+    // already installed in this process
+  }
+
+  for (const name of ['run-flow-one-pass.history.bin', 'run-flow-staged.history.bin']) {
+    it(`${name}: replays without a determinism error`, async () => {
+      const recorded = history(name);
+      // The recording is of the old code: its events and finishRun were remote activities.
+      const scheduled = recorded.events.map((event) => event.activityTaskScheduledEventAttributes?.activityType?.name).filter(Boolean);
+      assert.equal(scheduled.filter((type) => type === 'publishRunEvent').length, 5);
+      assert.equal(scheduled.filter((type) => type === 'finishRun').length, 1);
+      await Worker.runReplayHistory({ workflowBundle: await workflowBundle(), replayName: name }, recorded);
+    });
+  }
+});
