@@ -65,6 +65,30 @@ describe('createCellBudget', () => {
     assert.equal(budget.available(), 10);
   });
 
+  it('counts a large budget in units of total / 5,000 cells: two half chunks fit at once, a third waits, a 1-cell chunk takes one unit', async () => {
+    const budget = createCellBudget(5_000_000);
+    assert.equal(await budget.withCells(1, async () => budget.available()), 4_999_000);
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const order: string[] = [];
+    const a = budget.withCells(2_500_000, async () => {
+      order.push('a');
+      await held;
+    });
+    const b = budget.withCells(2_500_000, async () => {
+      order.push('b');
+      await held;
+    });
+    const c = budget.withCells(1_000, async () => order.push('c'));
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(order, ['a', 'b'], 'the third chunk waits while the budget is full');
+    assert.equal(budget.available(), 0);
+    release();
+    await Promise.all([a, b, c]);
+    assert.deepEqual(order, ['a', 'b', 'c']);
+    assert.equal(budget.available(), 5_000_000);
+  });
+
   it('refuses a budget that is not a positive integer', () => {
     assert.throws(() => createCellBudget(0), /a cell budget must be a positive integer, not 0/);
     assert.throws(() => createCellBudget(1.5), /not 1.5/);

@@ -134,34 +134,44 @@ export async function runFlow(input: RunFlowInput): Promise<RunMetadata> {
     if (metadata.rejects_of) Object.assign(metadata.rejects_of, { recovered: metadata.rows.mapped, still_rejected: metadata.rows.rejected });
   };
   /** Hands the current status to the webhook gateway as a `run.*` event (an activity, in order). */
-  const publish = () =>
+  const publish = (next: RunStatus = status) =>
     bookkeeping().publishRunEvent({
       ...ref,
-      status,
+      status: next,
       runMetadata: metadata.run.run_metadata,
       rows: { ...metadata.rows },
       ...(metadata.error ? { error: metadata.error } : {}),
       ...(metadata.warnings ? { warnings: metadata.warnings } : {}),
-      ...(TERMINAL_STATUSES.includes(status) ? { stepsMs: stepDurations(metadata) } : {}),
+      ...(TERMINAL_STATUSES.includes(next) ? { stepsMs: stepDurations(metadata) } : {}),
       ...(input.dryRun ? { dryRun: true } : {}),
     });
   /**
-   * Moves to `next` and publishes its event; returns the event's time when the bookkeeping ran as a
-   * local activity (undefined for runs from before it, whose events were remote activities). A step
-   * that starts with a transition takes its start time from there: the workflow clock read right
-   * after a local activity differs between the first execution and a replay (the query of a closed
-   * run), while an activity's result is recorded in the history.
+   * Moves to `next` and publishes its event. With local bookkeeping the event is stored first and the
+   * status shows after: whoever sees a status (the query, the `SluiceStatus` search attribute, the
+   * memo) finds its event stored. Returns the event's time then (undefined for runs from before, whose
+   * events were remote activities published after the status changed). A step that starts with a
+   * transition takes its start time from there: the workflow clock read right after a local activity
+   * differs between the first execution and a replay (the query of a closed run), while an activity's
+   * result is recorded in the history.
    */
   const transition = async (next: RunStatus): Promise<string | undefined> => {
-    status = next;
-    metadata.status = next;
-    upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.status, value: next }]);
-    // `runs list` reads source_path and counts from the memo, without a query per run.
-    upsertMemo({ source_path: input.sourcePath, rows: { ...metadata.rows } });
-    // The Temporal UI shows these details on the run's page: the Sluice status and counts, not only "Completed".
-    setCurrentDetails(runDetails(metadata));
-    const published = await publish();
-    return (published as { publishedAt?: string }).publishedAt;
+    const show = () => {
+      status = next;
+      metadata.status = next;
+      upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.status, value: next }]);
+      // `runs list` reads source_path and counts from the memo, without a query per run.
+      upsertMemo({ source_path: input.sourcePath, rows: { ...metadata.rows } });
+      // The Temporal UI shows these details on the run's page: the Sluice status and counts, not only "Completed".
+      setCurrentDetails(runDetails(metadata));
+    };
+    if (!patched(LOCAL_BOOKKEEPING_PATCH)) {
+      show();
+      await publish(next);
+      return undefined;
+    }
+    const { publishedAt } = await publish(next);
+    show();
+    return publishedAt;
   };
   let step: StepName = 'sync_source';
   const begin = async (name: StepName, next: RunStatus) => {
