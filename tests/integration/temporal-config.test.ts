@@ -12,6 +12,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { it } from 'node:test';
 import { parse } from 'yaml';
+import { DEV_SERVER_DYNAMIC_CONFIG } from '../../local-stack/dev-server';
 import { PROJECT_DIR } from '../helpers/services';
 import { CLUSTER_SERVICES, findTemporalServer, TEMPORAL_CONFIG_DIR, TEMPORAL_SERVER_VERSION } from '../helpers/temporal-cluster';
 
@@ -86,4 +87,17 @@ it('renders, with Compose environment, into the configuration Compose means', as
   );
   assert.equal(config.global.membership.broadcastAddress, '');
   assert.equal(config.dynamicConfigClient.filepath, '/etc/temporal/config/sluice/dynamicconfig.yaml');
+});
+
+it('sets, in a dynamic config the real server validates, the settings the dev server runs with (eager activity dispatch)', async () => {
+  const server = await findTemporalServer();
+  const file = path.join(PROJECT_DIR, TEMPORAL_CONFIG_DIR, 'dynamicconfig.yaml');
+  const { stdout, stderr } = await run(server, ['validate-dynamic-config', file]);
+  assert.doesNotMatch(`${stdout}${stderr}`, /warning|error/i, 'temporal-server validate-dynamic-config');
+  const settings = parse(readFileSync(file, 'utf8')) as Record<string, { value: unknown }[]>;
+  // local-stack/dev-server.ts passes the same keys as --dynamic-config-value KEY=VALUE.
+  const devServer = Object.fromEntries(
+    DEV_SERVER_DYNAMIC_CONFIG.filter((_, i) => i % 2 === 1).map((pair) => [pair.split('=')[0]!, JSON.parse(pair.split('=')[1]!) as unknown]),
+  );
+  assert.deepEqual(Object.fromEntries(Object.entries(settings).map(([key, values]) => [key, values[0]!.value])), devServer);
 });
