@@ -2,7 +2,7 @@
  * Runs in flight when a worker is upgraded replay their history on the new workflow code
  * (docs/deploy.md, "Upgrades"). These histories were recorded from `runFlow` as it was before its
  * bookkeeping became local activities (commit 37cd4c6, mocked activities, the Temporal dev server):
- * a one-pass run and a staged run, each with rejects. The current code must replay both without a
+ * a one-pass run and a staged run, each with rejects, and a staged run whose second chunk failed. The current code must replay both without a
  * determinism error (the `patched` marker keeps those runs on remote activities). That new runs
  * record the marker and schedule no remote bookkeeping is asserted in run-flow.test.ts.
  *
@@ -33,13 +33,21 @@ describe('runFlow replays histories recorded before local bookkeeping', { timeou
     // already installed in this process
   }
 
-  for (const name of ['run-flow-one-pass.history.bin', 'run-flow-staged.history.bin']) {
+  // [fixture, events published, transformChunk calls scheduled]. The failed one: 10 one-row chunks, chunk 1
+  // fails non-retryably; the old fan-out kept scheduling the other chunks after the failure.
+  const recordings: [string, number, number][] = [
+    ['run-flow-one-pass.history.bin', 5, 0],
+    ['run-flow-staged.history.bin', 5, 3],
+    ['run-flow-staged-chunk-failed.history.bin', 4, 10],
+  ];
+  for (const [name, events, chunks] of recordings) {
     it(`${name}: replays without a determinism error`, async () => {
       const recorded = history(name);
       // The recording is of the old code: its events and finishRun were remote activities.
       const scheduled = recorded.events.map((event) => event.activityTaskScheduledEventAttributes?.activityType?.name).filter(Boolean);
-      assert.equal(scheduled.filter((type) => type === 'publishRunEvent').length, 5);
+      assert.equal(scheduled.filter((type) => type === 'publishRunEvent').length, events);
       assert.equal(scheduled.filter((type) => type === 'finishRun').length, 1);
+      assert.equal(scheduled.filter((type) => type === 'transformChunk').length, chunks);
       await Worker.runReplayHistory({ workflowBundle: await workflowBundle(), replayName: name }, recorded);
     });
   }

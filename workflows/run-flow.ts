@@ -286,8 +286,10 @@ export async function runFlow(input: RunFlowInput): Promise<RunMetadata> {
     const progress: TransformProgress = (metadata.progress = { chunks_done: 0, chunks_total: plan.length });
     let next = 0;
     let failure: { caught: unknown } | undefined;
+    // Runs from before local bookkeeping replay the old fan-out (Promise.all, no stop after a failure).
+    const stopOnFailure = patched(LOCAL_BOOKKEEPING_PATCH);
     const lane = async () => {
-      while (!failure && next < plan.length) {
+      while (!(failure && stopOnFailure) && next < plan.length) {
         const index = next++;
         const output = await transformChunk({ ...ref, index, chunk: plan[index]! }).catch((caught: unknown) => {
           failure ??= { caught };
@@ -303,7 +305,9 @@ export async function runFlow(input: RunFlowInput): Promise<RunMetadata> {
     // After a chunk fails no other starts, and the run waits for the chunks in flight before it ends: its last
     // events are then published in a workflow task that no late activity result can reject (a rejected task
     // runs its local activities again, with other step times).
-    await Promise.allSettled(Array.from({ length: Math.min(MAX_PARALLEL_CHUNKS, plan.length) }, lane));
+    const lanes = Array.from({ length: Math.min(MAX_PARALLEL_CHUNKS, plan.length) }, lane);
+    if (!stopOnFailure) await Promise.all(lanes);
+    await Promise.allSettled(lanes);
     if (failure) throw failure.caught;
     const transformed = await finishTransform({ ...ref, chunks: outputs, plan, runMetadata: metadata.run.run_metadata });
     metadata.rows.mapped = transformed.rowsMapped;
