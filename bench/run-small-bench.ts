@@ -41,7 +41,7 @@
  * a production Temporal adds network and persistence latency of its own.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { RunFailedError, Sluice, type SluiceRun } from '../client/sluice';
@@ -51,7 +51,7 @@ import { parseFlowSpec } from '../flows/flow-spec';
 import { FlowVersionStore } from '../flows/flow-versions';
 import { LINEAGE_RUN_COLUMN } from '../transform/lineage';
 import { startTemporal } from '../tests/helpers/services';
-import { FLOW_YAML, fmt, hostCpu, median, openBenchPostgres, processCpuSeconds, ProcessSampler, procStatus, secs, spawnWorker, STEPS, type WorkerProcess } from './run-bench';
+import { childProcesses, FLOW_YAML, fmt, hostCpu, median, openBenchPostgres, percentile, processCpuSeconds, ProcessSampler, procStatus, secs, spawnWorker, STEPS, type WorkerProcess } from './run-bench';
 
 /** Reads a non-negative integer setting; `min` is the smallest value allowed. */
 function intEnv(name: string, fallback: number, min: number): number {
@@ -74,12 +74,6 @@ const LANDED: readonly string[] = ['SUCCEEDED', 'PARTIAL_FAILED'];
 
 /* ------------------------------------------------------------------ helpers ------------------- */
 
-/** Nearest-rank percentile (NaN when empty). */
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
-}
 
 const ms = (n: number) => `${fmt(n)} ms`;
 
@@ -92,20 +86,13 @@ function statusCounts(statuses: string[]): string {
 
 /** The Temporal dev server: the child process of this one whose command names temporal. */
 function devServerProcess(): { pid: number; args: string[] } | undefined {
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid === process.pid && /temporal/i.test(comm)) {
-        return { pid: Number(entry), args: readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').filter(Boolean) };
-      }
-    } catch {
-      // the process ended meanwhile
-    }
+  const server = childProcesses().find((child) => /temporal/i.test(child.comm));
+  if (!server) return undefined;
+  try {
+    return { pid: server.pid, args: readFileSync(`/proc/${server.pid}/cmdline`, 'utf8').split('\0').filter(Boolean) };
+  } catch {
+    return undefined; // it ended meanwhile
   }
-  return undefined;
 }
 
 /** Writes a clean CSV with the bench flow's columns; ids `firstId`…`firstId + rows - 1`. */

@@ -77,6 +77,7 @@ import { DEFAULT_WEBHOOK_SETTINGS, type SluiceConfig, type WebhookSettings } fro
 import { hashToken } from '../webhook-gateway/auth';
 import { startGateway, type Gateway } from '../webhook-gateway/gateway';
 import { NO_DELIVERY_METRICS } from '../webhooks/delivery-metrics';
+import { childProcesses, percentile } from './run-bench';
 import { closeWebhookAgents } from '../webhooks/send-webhook';
 import { createDeliveryActivities } from '../activities/delivery-activities';
 import { deliveryWorkflowId, EventPublisher, webhooksTaskQueue } from '../webhooks/event-publisher';
@@ -235,28 +236,6 @@ class Receiver {
 
 /* ------------------------------------------------------------------ figures ------------------- */
 
-/** Nearest-rank percentile of an ascending array (NaN when empty). */
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
-}
-
-/** Child processes of this process (the Temporal dev server is one), by pid and command name. */
-function childProcesses(): { pid: number; comm: string }[] {
-  const children: { pid: number; comm: string }[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid === process.pid) children.push({ pid: Number(entry), comm });
-    } catch {
-      // the process ended meanwhile
-    }
-  }
-  return children;
-}
 
 /** PostgreSQL backend processes serving a database (title `postgres: [cluster: ]user db host(port) …`), by pid. */
 function postgresBackends(database: string): number[] {
