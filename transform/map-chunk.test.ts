@@ -416,3 +416,43 @@ describe('reject messages built by Polars (text inputs)', () => {
     assert.deepEqual(byRule, { 'id:type': 5, 'kind:in': 2, 'kind:required': 1 });
   });
 });
+
+describe('expressions reused across chunks and runs of one spec', () => {
+  it('a spec mapped again (chunks of other sizes, columns in another order, another target kind) gives what a fresh spec gives', () => {
+    const fields = {
+      id: { from: 'id', type: 'int64', required: true },
+      kind: { from: 'kind', type: 'string', in: ['a', 'b'] },
+      amount: { from: 'amount', type: 'int64', check: 'amount >= 0' },
+    };
+    const shared = spec(fields);
+    const chunks: [pl.DataFrame, number, 'postgres' | 's3'][] = [
+      [pl.DataFrame({ id: ['1', 'x', '3'], kind: ['a', 'c', 'b'], amount: ['5', '-1', '7'] }), 1, 'postgres'],
+      [pl.DataFrame({ id: ['4', '5'], kind: ['b', null], amount: ['-2', '1'] }), 4, 'postgres'],
+      [pl.DataFrame({ amount: ['9', 'q'], kind: ['z', 'a'], id: [null, '8'] }), 6, 'postgres'],
+      [pl.DataFrame({ id: ['x', '10'], kind: ['a', 'a'], amount: ['1', '2'] }), 8, 's3'],
+      [pl.DataFrame({ id: ['11', ''], kind: ['d', 'b'], amount: ['3', '-4'] }), 10, 'postgres'],
+    ];
+    for (const [raw, first, targetKind] of chunks) {
+      const reused = mapChunk(shared, raw, first, { targetKind });
+      const fresh = mapChunk(spec(fields), raw, first, { targetKind });
+      assert.deepEqual(plainRecords(reused.mapped), plainRecords(fresh.mapped));
+      assert.deepEqual(rejectedRows(reused.rejected), rejectedRows(fresh.rejected));
+      assert.deepEqual(reused.byRule, fresh.byRule);
+    }
+    // And the reused spec's answers are the right ones, not only the same ones: chunk 5 rejects row 10 (kind d) and row 11.
+    const last = mapChunk(shared, chunks[4]![0], 10, { targetKind: 'postgres' });
+    assert.deepEqual(plainRecords(last.mapped), []);
+    assert.deepEqual(rejectedRows(last.rejected), [
+      { row: 10, record: { id: '11', kind: 'd', amount: '3' }, errors: [{ field: 'kind', rule: 'in', message: '"d" is not one of "a", "b"' }] },
+      {
+        row: 11,
+        record: { id: '', kind: 'b', amount: '-4' },
+        errors: [
+          { field: 'id', rule: 'required', message: 'id is required but missing' },
+          { field: 'amount', rule: 'check', message: 'failed check: amount >= 0' },
+        ],
+      },
+    ]);
+    assert.deepEqual(last.byRule, { 'kind:in': 1, 'id:required': 1, 'amount:check': 1 });
+  });
+});

@@ -148,9 +148,13 @@ function jsonText(column: pl.Expr): pl.Expr {
   return pl.struct([column.alias('v')]).struct.jsonEncode().str.replace('^\\{"v":', '', false).str.replace('\\}$', '', false);
 }
 
+/** Built once (an expression is a large JS object): does a rejected part hold an escaped NUL? */
+let NUL_HIT: pl.Expr | undefined;
+
 /** `record` and `errors` with {@link escapeNulForPostgres} applied to the (rare) values holding `u0000`. */
 function escapeNulColumns(rejected: pl.DataFrame): pl.DataFrame {
-  const hit = rejected.select(pl.col('record').str.contains('u0000', true).or(pl.col('errors').str.contains('u0000', true)).any().alias('hit')).getColumn('hit').toArray()[0];
+  NUL_HIT ??= pl.col('record').str.contains('u0000', true).or(pl.col('errors').str.contains('u0000', true)).any().alias('hit');
+  const hit = rejected.select(NUL_HIT).getColumn('hit').toArray()[0];
   if (!hit) return rejected;
   const records = (rejected.getColumn('record').toArray() as string[]).map(escapeNulForPostgres);
   const errors = (rejected.getColumn('errors').toArray() as string[]).map(escapeNulForPostgres);
@@ -232,6 +236,28 @@ function rememberCastPlan(key: string, exprs: pl.Expr[]): void {
   CAST_PLANS.set(key, exprs);
 }
 
+/**
+ * The expressions that turn a chunk's rejected rows into their `errors` JSON and the counts by rule,
+ * per flow spec (specs of versions are immutable and cached by the FlowVersionStore, so the same
+ * object comes back for every chunk and every run of a version on a worker), then by the shape they
+ * were built for (source columns, working dtypes, target kind). Building them costs ~100 ms of JS per
+ * chunk for the bench flow (a few dozen nested expressions per rule, each a large JS object), and as
+ * much again in garbage collection: a run with rejects paid it for every chunk, a small run for
+ * every run. Bounded per spec like {@link CAST_PLANS}.
+ */
+const REJECT_PLANS = new WeakMap<FlowSpec, Map<string, { counts: pl.Expr[]; select: pl.Expr[] }>>();
+/** The flag, filter and projection expressions of a chunk's mapping, cached like {@link REJECT_PLANS}. */
+const FLAG_PLANS = new WeakMap<FlowSpec, Map<string, { flags: pl.Expr[]; rejected: pl.Expr; kept: pl.Expr; isRejected: pl.Expr; mapped: pl.Expr }>>();
+
+/** Stores `plan` under (spec, key) in `plans`, at most {@link CAST_PLAN_LIMIT} per spec (the oldest dropped); returns it. */
+function remember<T>(plans: WeakMap<FlowSpec, Map<string, T>>, spec: FlowSpec, key: string, plan: T): T {
+  let bySpec = plans.get(spec);
+  if (!bySpec) plans.set(spec, (bySpec = new Map()));
+  if (bySpec.size >= CAST_PLAN_LIMIT) bySpec.delete(bySpec.keys().next().value!);
+  bySpec.set(key, plan);
+  return plan;
+}
+
 function* mapSteps(spec: FlowSpec, raw: pl.DataFrame, firstRowNumber: number, options: MapChunkOptions): MapSteps {
   const postgres = options.targetKind === 'postgres';
   assertSourceColumns(spec, raw.columns);
@@ -290,11 +316,15 @@ function* mapSteps(spec: FlowSpec, raw: pl.DataFrame, firstRowNumber: number, op
   if (jsonFields.length > 0) work = work.withColumns(...jsonFields.map((i) => validateJsonColumn(work.getColumn(typed(i))).alias(typeFlag(i))));
 
   const rules: Rule[] = [];
+  // The flag expressions depend on the spec, the source columns and the target kind only: built once per
+  // shape (see REJECT_PLANS), the rules list (plain JS) every chunk.
+  const shapeKey = JSON.stringify([raw.columns, postgres]);
+  const cachedFlags = FLAG_PLANS.get(spec)?.get(shapeKey);
   const flagExprs: pl.Expr[] = [];
   const encodingTypes = postgres ? (['string', 'json'] as const) : [];
   for (const type of encodingTypes) {
     const names = all.filter((i) => fields[i]!.type === type).map(typed);
-    if (names.length === 0) continue;
+    if (names.length === 0 || cachedFlags) continue;
     const text = pl.col(names);
     const nul = type === 'string' ? text.str.contains('\u0000', true) : text.str.contains(NUL_IN_JSON);
     flagExprs.push(nul.fillNull(false).keepName().prefix(P.encoding));
@@ -319,7 +349,7 @@ function* mapSteps(spec: FlowSpec, raw: pl.DataFrame, firstRowNumber: number, op
       });
     }
     if (field.in) {
-      flagExprs.push(pl.col(typed(i)).isNotNull().and(pl.col(typed(i)).isIn(field.in).not()).fillNull(false).alias(`${P.in}${inputs[i]}`));
+      if (!cachedFlags) flagExprs.push(pl.col(typed(i)).isNotNull().and(pl.col(typed(i)).isIn(field.in).not()).fillNull(false).alias(`${P.in}${inputs[i]}`));
       rules.push({
         flag: `${P.in}${inputs[i]}`,
         field: field.name,
@@ -358,13 +388,17 @@ function* mapSteps(spec: FlowSpec, raw: pl.DataFrame, firstRowNumber: number, op
   }
 
   // Lazy, so Polars projects the few needed columns before filtering the wide working frame.
-  const flagged = work.lazy().withColumns(...flagExprs).withColumns(pl.anyHorizontal(pl.col(rules.map((r) => r.flag))).alias('__sluice_rejected'));
-  const mapped = yield flagged
-    .filter(pl.col('__sluice_rejected').not())
-    .select(pl.col([ROW_COLUMN, ...fields.map((_, i) => typed(i))]))
-    .rename(targetNames);
+  const flags = cachedFlags ?? remember(FLAG_PLANS, spec, shapeKey, {
+    flags: flagExprs,
+    rejected: pl.anyHorizontal(pl.col(rules.map((r) => r.flag))).alias('__sluice_rejected'),
+    kept: pl.col('__sluice_rejected').not(),
+    isRejected: pl.col('__sluice_rejected'),
+    mapped: pl.col([ROW_COLUMN, ...fields.map((_, i) => typed(i))]),
+  });
+  const flagged = work.lazy().withColumns(...flags.flags).withColumns(flags.rejected);
+  const mapped = yield flagged.filter(flags.kept).select(flags.mapped).rename(targetNames);
 
-  const rejectedWork = yield flagged.filter(pl.col('__sluice_rejected'));
+  const rejectedWork = yield flagged.filter(flags.isRejected);
   if (rejectedWork.height === 0) return { mapped, rejected: emptyRejected(), byRule: {} };
   // Messages and counts by rule in Polars when every message that shows a value shows text (a CSV
   // source): the same JSON as the JS path below, without one JS object per rejected row.
@@ -380,18 +414,25 @@ function* mapSteps(spec: FlowSpec, raw: pl.DataFrame, firstRowNumber: number, op
         .when(failed(r))
         .then(pl.struct([(r.field === null ? pl.lit(null).cast(pl.Utf8) : pl.lit(r.field)).alias('field'), pl.lit(r.rule).alias('rule'), message(r).alias('message')] as pl.Expr[]).struct.jsonEncode())
         .otherwise(pl.lit(null).cast(pl.Utf8));
-    const counts = yield rejectedWork.lazy().select(...rules.map((r, k) => failed(r).cast(pl.Int64).sum().alias(`r${k}`)));
+    const rejectKey = JSON.stringify([raw.columns, postgres, [...rejectedTypes]]);
+    const plan =
+      REJECT_PLANS.get(spec)?.get(rejectKey) ??
+      remember(REJECT_PLANS, spec, rejectKey, {
+        counts: rules.map((r, k) => failed(r).cast(pl.Int64).sum().alias(`r${k}`)),
+        select: [
+          pl.col(ROW_COLUMN),
+          pl.struct(pl.col(raw.columns)).struct.jsonEncode().alias('record'),
+          pl.concatString([pl.lit('['), pl.concatString(rules.map(errorJson), ',', true), pl.lit(']')], '').alias('errors'),
+        ],
+      });
+    const counts = yield rejectedWork.lazy().select(...plan.counts);
     const byRule: Record<string, number> = {};
     rules.forEach((r, k) => {
       const n = Number(counts.getColumn(`r${k}`).get(0));
       const key = ruleKey({ field: r.field, rule: r.rule, message: '' });
       if (n > 0) byRule[key] = (byRule[key] ?? 0) + n;
     });
-    let rejected = yield rejectedWork.lazy().select(
-      pl.col(ROW_COLUMN),
-      pl.struct(pl.col(raw.columns)).struct.jsonEncode().alias('record'),
-      pl.concatString([pl.lit('['), pl.concatString(rules.map(errorJson), ',', true), pl.lit(']')], '').alias('errors'),
-    );
+    let rejected = yield rejectedWork.lazy().select(...plan.select);
     if (postgres) rejected = escapeNulColumns(rejected);
     return { mapped, byRule, rejected };
   }
