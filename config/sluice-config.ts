@@ -58,6 +58,12 @@ const postgresConnectorSchema = z.strictObject({
   query: z.string().min(1).optional(),
   /** Rows per staged chunk when reading. @default 100000 */
   fetch_rows: z.number().int().positive().optional(),
+  /**
+   * How a load feeds COPY: `auto` sends mapped rows in PostgreSQL's binary format when every target column has
+   * the type Sluice creates, else CSV; `csv` always CSV (a server that speaks the protocol but not binary COPY).
+   * @default auto
+   */
+  copy_format: z.enum(['auto', 'csv']).optional(),
 });
 
 /** A MySQL or MariaDB database (connectors/mysql/): a query source and a `LOAD DATA LOCAL INFILE` target. */

@@ -158,6 +158,8 @@ export interface LoadResult {
    * the load in its transaction, so a load found done in the ledger reports the counts recorded there.
    */
   links?: LinkStepResult[];
+  /** PostgreSQL targets: the format the mapped rows were COPYed in (absent when nothing was COPYed now). */
+  copyFormat?: 'binary' | 'csv';
 }
 
 export interface TargetConnector {

@@ -300,7 +300,9 @@ export class ConnectorRegistry {
   private targetOf(name: string, config: ConnectorConfig, key: string): TargetConnector {
     switch (config.kind) {
       case 'postgres':
-        return new PostgresTarget(this.pool(name, config.url, key), name, postgresConnectorAccess(name, config.url, this.config.databaseUrl ?? ''));
+        return new PostgresTarget(this.pool(name, config.url, key), name, postgresConnectorAccess(name, config.url, this.config.databaseUrl ?? ''), {
+          binaryCopy: config.copy_format !== 'csv',
+        });
       case 'local':
         throw new ConfigError('CONNECTOR_NOT_A_TARGET', `connector "${name}" (kind local) cannot be a target yet; use a postgres connector`);
       case 's3':

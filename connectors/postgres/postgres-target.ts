@@ -13,6 +13,9 @@
  * `write: append` COPYs into the table; `replace` TRUNCATEs it first in the same transaction;
  * `upsert` COPYs into a temporary table and merges with `INSERT … ON CONFLICT (key) DO UPDATE`.
  *
+ * Mapped rows are COPYed in PostgreSQL's binary format when every column has the type Sluice would create
+ * (binary-copy.ts; the server no longer parses text), else as CSV rendered by Polars; rejects are CSV.
+ *
  * Link steps (`target.link`, see link-steps.ts) run after the rows and rejects, in the same
  * transaction, before the ledger row; their row counts are kept in the ledger (`links`), so a retry
  * that finds the load done reports them without running anything again.
@@ -34,6 +37,7 @@ import type { CheckOptions, CheckResult, LinkStepResult, LoadRequest, LoadResult
 import { checkPostgres } from './postgres-check';
 import type { ListRejectsRequest, RejectsPage, RejectsSummary, RejectsTarget } from '../rejects';
 import { runLinkSteps } from './link-steps';
+import { binaryAccepted, binaryKinds, BINARY_COPY_HEADER, BINARY_COPY_TRAILER, encodeBinaryCopy, type BinaryKind } from './binary-copy';
 import { listPostgresRejects, resolvePostgresRejects, stagePostgresRejects, summarizePostgresRejects } from './postgres-rejects';
 
 const LEDGER_DDL = `
@@ -106,6 +110,18 @@ const rejectsExecutionColumn = (table: string) => `ALTER TABLE ${qualifiedName(t
 /** Rejects tables created before reprocessing lack these (all nullable); added once, like `execution_id`. */
 const REPROCESS_COLUMNS = { rejects_of: 'text', resolved_by_run: 'text', resolved_at: 'timestamptz' } as const;
 
+/** What {@link PostgresTarget.ensureTables} found: lineage columns present; mapped rows COPYable in binary. */
+interface TableState {
+  lineage: boolean;
+  binary: boolean;
+}
+
+/** One COPY … FROM STDIN (without its options) and its format: the kinds of its columns when binary. */
+interface CopyStatement {
+  sql: string;
+  binary: BinaryKind[] | false;
+}
+
 const REJECT_COLUMNS = ['run_id', 'execution_id', 'flow_version', 'source_path', 'row_number', 'record', 'errors', 'rejects_of'];
 
 /**
@@ -123,16 +139,21 @@ function isUserFixable(error: unknown): boolean {
 export class PostgresTarget implements TargetConnector {
   readonly kind = 'postgres';
   private readonly access: PostgresAccess;
+  private readonly binaryCopy: boolean;
   /**
    * @param access how to name the connection in AUTH_FAILED / PERMISSION_DENIED messages.
    *   @default the connector, with the pool's connection string as its `url`
+   * @param options.binaryCopy COPY mapped rows in binary when the table's types allow it (the connector's
+   *   `copy_format: auto`); false: always CSV. @default true
    */
   constructor(
     private readonly pool: Pool,
     private readonly connectorName: string,
     access?: PostgresAccess,
+    options: { binaryCopy?: boolean } = {},
   ) {
     this.access = access ?? postgresConnectorAccess(connectorName, pool.options.connectionString ?? '', '');
+    this.binaryCopy = options.binaryCopy ?? true;
   }
 
   /** The connector in messages (a lost connection). */
@@ -180,9 +201,10 @@ export class PostgresTarget implements TargetConnector {
   /**
    * Creates the ledger, the target and rejects tables when missing, then checks the target's columns.
    * @param part `ledger`: only the ledger; `tables`: only the target and rejects tables (the ledger exists).
-   * @returns whether the target table has both lineage columns (false for `ledger`).
+   * @returns whether the target table has both lineage columns, and whether the mapped rows can be COPYed
+   *   in binary (every column has the type Sluice creates; both false for `ledger`).
    */
-  private async ensureTables(spec: FlowSpec, part: 'all' | 'ledger' | 'tables' = 'all'): Promise<{ lineage: boolean }> {
+  private async ensureTables(spec: FlowSpec, part: 'all' | 'ledger' | 'tables' = 'all'): Promise<TableState> {
     const ledgerOnly = part === 'ledger';
     const tables = databaseTables(spec);
     await withPgClient(this.pool, this.label, async (client) => {
@@ -226,10 +248,10 @@ export class PostgresTarget implements TargetConnector {
         throw error;
       }
     });
-    if (ledgerOnly) return { lineage: false };
+    if (ledgerOnly) return { lineage: false, binary: false };
     const table = qualifiedName(tables.table);
-    const existing = await this.pool.query<{ column_name: string }>(
-      'SELECT column_name FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2',
+    const existing = await this.pool.query<{ column_name: string; udt_name: string }>(
+      'SELECT column_name, udt_name FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2',
       [table.schema, table.name],
     );
     const have = new Set(existing.rows.map((r) => r.column_name));
@@ -242,50 +264,69 @@ export class PostgresTarget implements TargetConnector {
         { details: { missing: missing.map((f) => f.name) } },
       );
     }
-    return { lineage: lineageState(have) === 'present' };
+    const lineage = lineageState(have) === 'present';
+    const udt = new Map(existing.rows.map((r) => [r.column_name, r.udt_name]));
+    const copied = [...spec.fields.map((f) => f.name), ...(lineage ? LINEAGE_COLUMNS : [])];
+    return { lineage, binary: this.binaryCopy && binaryAccepted(binaryKinds(spec, lineage), copied.map((c) => udt.get(c))) };
   }
 
   /**
-   * Streams frames into one COPY, as CSV rendered by Polars, one frame ahead: frame k+1 is produced
-   * (read from Parquet, or mapped by the caller's generator on the libuv pool) while the COPY of frame k
-   * drains into the socket. At most one rendered frame waits on the socket.
+   * Streams frames into one COPY, one piece ahead: piece k+1 is encoded (and frame k+1 read from Parquet,
+   * or mapped by the caller's generator on the libuv pool) while piece k drains into the socket. At most
+   * one encoded piece waits on the socket. `copy` is asked for the statement and the format when the
+   * first non-empty frame is ready (a table made just before it exists by then): CSV rendered by Polars
+   * (one piece per frame), or binary (binary-copy.ts, pieces of up to 32,768 rows).
    */
-  private async copyFrames(client: PoolClient, sql: string | (() => string), frames: AsyncIterable<pl.DataFrame> | Iterable<pl.DataFrame>, request: Pick<LoadRequest, 'signal' | 'onProgress'>, done: { rows: number }, onFirstWrite?: () => void): Promise<void> {
-    // The COPY starts with the first non-empty frame (a table made just before it exists by then).
-    let copy: { stream: ReturnType<typeof copyFrom>; ended: Promise<void> } | undefined;
+  private async copyFrames(
+    client: PoolClient,
+    copy: CopyStatement | (() => CopyStatement),
+    frames: AsyncIterable<pl.DataFrame> | Iterable<pl.DataFrame>,
+    request: Pick<LoadRequest, 'signal' | 'onProgress'>,
+    done: { rows: number },
+    onFirstWrite?: () => void,
+  ): Promise<void> {
+    let open: { stream: ReturnType<typeof copyFrom>; ended: Promise<void>; statement: CopyStatement } | undefined;
     let inFlight: Promise<void> = Promise.resolve();
     let chunk = 0;
+    const send = async (piece: Buffer) => {
+      const { stream, ended } = open!;
+      await Promise.race([inFlight, ended]);
+      inFlight = new Promise<void>((resolve, reject) => stream.write(piece, (error) => (error ? reject(error) : resolve())));
+      inFlight.catch(() => undefined);
+    };
     try {
       for await (const frame of frames) {
         if (request.signal.aborted) throw new Error('load cancelled');
         const rows = frame.height;
         if (rows > 0) {
-          const csv = (frame.columns.includes(ROW_COLUMN) ? frame.drop(ROW_COLUMN) : frame).writeCSV({ includeHeader: false }) as unknown as Buffer;
-          if (!copy) {
-            const stream = client.query(copyFrom(typeof sql === 'string' ? sql : sql()));
+          const columns = frame.columns.includes(ROW_COLUMN) ? frame.drop(ROW_COLUMN) : frame;
+          if (!open) {
+            const statement = typeof copy === 'function' ? copy() : copy;
+            const stream = client.query(copyFrom(`${statement.sql} (FORMAT ${statement.binary ? 'binary' : 'csv'})`));
             // Listens for 'error' from the start: the COPY can fail while the next frame is being produced.
             const ended = finished(stream);
             ended.catch(() => undefined);
-            copy = { stream, ended };
+            open = { stream, ended, statement };
             onFirstWrite?.();
+            if (statement.binary) await send(BINARY_COPY_HEADER);
           }
-          const { stream, ended } = copy;
-          await Promise.race([inFlight, ended]);
-          inFlight = new Promise<void>((resolve, reject) => stream.write(csv, (error) => (error ? reject(error) : resolve())));
-          inFlight.catch(() => undefined);
+          const binary = open.statement.binary;
+          if (binary) for await (const piece of encodeBinaryCopy(columns, binary)) await send(piece);
+          else await send(columns.writeCSV({ includeHeader: false }) as unknown as Buffer);
           done.rows += rows;
         }
         request.onProgress({ rows: done.rows, chunk: chunk++ });
       }
-      if (copy) {
-        await Promise.race([inFlight, copy.ended]);
-        copy.stream.end();
-        await copy.ended;
+      if (open) {
+        if (open.statement.binary) await send(BINARY_COPY_TRAILER);
+        await Promise.race([inFlight, open.ended]);
+        open.stream.end();
+        await open.ended;
       }
     } catch (error) {
-      if (copy) {
-        copy.stream.destroy(error as Error);
-        await copy.ended.catch(() => undefined);
+      if (open) {
+        open.stream.destroy(error as Error);
+        await open.ended.catch(() => undefined);
       }
       throw error;
     }
@@ -297,11 +338,11 @@ export class PostgresTarget implements TargetConnector {
    */
   async load(request: LoadRequest): Promise<LoadResult> {
     return withAccessErrors(this.access, async () => {
-      const { lineage } = await this.ensureTables(request.spec);
+      const ready = await this.ensureTables(request.spec);
       const files = request.mappedFiles;
       const result = await this.loadOnce(request, (function* () {
         for (const file of files) yield pl.readParquet(file);
-      })(), async () => request.rejectedFiles, { lineage });
+      })(), async () => request.rejectedFiles, ready);
       return result!;
     });
   }
@@ -322,7 +363,7 @@ export class PostgresTarget implements TargetConnector {
     mappedFrames: AsyncIterable<pl.DataFrame> | Iterable<pl.DataFrame>,
     rejectedFiles: () => Promise<string[] | null>,
     /** The tables' state when the caller made them; null: made here, lazily (the one-pass path). */
-    ready: { lineage: boolean } | null,
+    ready: TableState | null,
     onFirstWrite?: () => void,
   ): Promise<LoadResult | null> {
     const { spec } = request;
@@ -332,12 +373,20 @@ export class PostgresTarget implements TargetConnector {
     const rejectsLocation = `${this.connectorName}:${tables.rejects}`;
     const table = qualifiedName(tables.table);
     // Whether the table has the lineage columns is known once the tables are ensured (before the first COPY).
-    let lineage = ready?.lineage ?? false;
-    const columnList = () => [...spec.fields.map((f) => f.name), ...(lineage ? LINEAGE_COLUMNS : [])].map(quoteIdent);
+    let state: TableState = ready ?? { lineage: false, binary: false };
+    const columnList = () => [...spec.fields.map((f) => f.name), ...(state.lineage ? LINEAGE_COLUMNS : [])].map(quoteIdent);
     const columns = () => columnList().join(', ');
+    // The mapped rows' COPY, decided once the tables are known.
+    const mappedCopy = (into: string) => (): CopyStatement => ({
+      sql: `COPY ${into} (${columns()}) FROM STDIN`,
+      binary: state.binary ? binaryKinds(spec, state.lineage) : false,
+    });
+    const written = { rows: 0 };
+    // The mapped rows' format, when any were COPYed.
+    const copied = (): { copyFormat?: 'binary' | 'csv' } => (written.rows > 0 ? { copyFormat: state.binary ? 'binary' : 'csv' } : {});
     let tablesReady = !lazyTables;
     const ensure = async () => {
-      if (!tablesReady) lineage = (await this.ensureTables(spec, 'tables')).lineage;
+      if (!tablesReady) state = await this.ensureTables(spec, 'tables');
       tablesReady = true;
     };
     // A reprocess resolves the earlier rejects of the rows it loads: their (original) row numbers.
@@ -349,7 +398,7 @@ export class PostgresTarget implements TargetConnector {
       for await (const frame of mappedFrames) {
         if (frame.height > 0) await ensure();
         if (keepRows && frame.height > 0) for (const row of frame.getColumn(ROW_COLUMN).toArray() as unknown[]) recovered.push(Number(row));
-        yield lineage && frame.height > 0 ? withLineage(frame, runId) : frame;
+        yield state.lineage && frame.height > 0 ? withLineage(frame, runId) : frame;
       }
     }
     // The ledger (Sluice's own table) first: a retry after COMMIT must find it before mapping anything.
@@ -374,13 +423,12 @@ export class PostgresTarget implements TargetConnector {
             ...(links ? { links } : {}),
           };
         }
-        const written = { rows: 0 };
         let rowsWritten: number;
         if (spec.target.write === 'upsert') {
           // The staging table copies the target's own column types, so the target must exist first.
           await ensure();
           await client.query(`CREATE TEMPORARY TABLE sluice_upsert (LIKE ${table.sql} INCLUDING DEFAULTS) ON COMMIT DROP`);
-          await this.copyFrames(client, () => `COPY sluice_upsert (${columns()}) FROM STDIN (FORMAT csv)`, withTables(), request, written, onFirstWrite);
+          await this.copyFrames(client, mappedCopy('sluice_upsert'), withTables(), request, written, onFirstWrite);
           const rejected = await rejectedFiles();
           if (rejected === null) {
             await client.query('ROLLBACK');
@@ -394,13 +442,13 @@ export class PostgresTarget implements TargetConnector {
              ON CONFLICT (${key.join(', ')}) DO ${updates.length ? `UPDATE SET ${updates.join(', ')}` : 'NOTHING'}`,
           );
           rowsWritten = merged.rowCount ?? written.rows;
-          return await this.finishLoad(client, request, rejected, rowsWritten, { location, rejectsLocation, rejectsTable: tables.rejects, table: tables.table }, recovered);
+          return await this.finishLoad(client, request, rejected, rowsWritten, { location, rejectsLocation, rejectsTable: tables.rejects, table: tables.table, ...copied() }, recovered);
         }
         if (spec.target.write === 'replace') {
           await ensure();
           await client.query(`TRUNCATE ${table.sql}`);
         }
-        await this.copyFrames(client, () => `COPY ${table.sql} (${columns()}) FROM STDIN (FORMAT csv)`, withTables(), request, written, onFirstWrite);
+        await this.copyFrames(client, mappedCopy(table.sql), withTables(), request, written, onFirstWrite);
         rowsWritten = written.rows;
         const rejected = await rejectedFiles();
         if (rejected === null) {
@@ -408,7 +456,7 @@ export class PostgresTarget implements TargetConnector {
           return null;
         }
         await ensure();
-        return await this.finishLoad(client, request, rejected, rowsWritten, { location, rejectsLocation, rejectsTable: tables.rejects, table: tables.table }, recovered);
+        return await this.finishLoad(client, request, rejected, rowsWritten, { location, rejectsLocation, rejectsTable: tables.rejects, table: tables.table, ...copied() }, recovered);
       } catch (error) {
         await client.query('ROLLBACK').catch(() => undefined);
         if (error instanceof TargetError) throw error;
@@ -429,7 +477,7 @@ export class PostgresTarget implements TargetConnector {
     request: Omit<LoadRequest, 'mappedFiles' | 'rejectedFiles'>,
     rejectedFiles: string[],
     rowsWritten: number,
-    where: { location: string; rejectsLocation: string; table: string; rejectsTable: string },
+    where: { location: string; rejectsLocation: string; table: string; rejectsTable: string; copyFormat?: 'binary' | 'csv' },
     recovered: number[],
   ): Promise<LoadResult> {
     const { spec } = request;
@@ -438,7 +486,7 @@ export class PostgresTarget implements TargetConnector {
     const rejectsOf = request.rejectsOf;
     await this.copyFrames(
       client,
-      `COPY ${qualifiedName(where.rejectsTable).sql} (${REJECT_COLUMNS.join(', ')}) FROM STDIN (FORMAT csv)`,
+      { sql: `COPY ${qualifiedName(where.rejectsTable).sql} (${REJECT_COLUMNS.join(', ')}) FROM STDIN`, binary: false },
       (function* () {
         for (const file of rejectedFiles) {
           yield pl
@@ -470,6 +518,14 @@ export class PostgresTarget implements TargetConnector {
       [request.executionId, request.runId, request.flowVersion, request.sourcePath, where.table, where.rejectsTable, rowsWritten, rejected.rows, links ? JSON.stringify(links) : null],
     );
     await client.query('COMMIT');
-    return { rowsWritten, rowsRejected: rejected.rows, alreadyLoaded: false, location: where.location, rejectsLocation: where.rejectsLocation, ...(links ? { links } : {}) };
+    return {
+      rowsWritten,
+      rowsRejected: rejected.rows,
+      alreadyLoaded: false,
+      location: where.location,
+      rejectsLocation: where.rejectsLocation,
+      ...(links ? { links } : {}),
+      ...(where.copyFormat ? { copyFormat: where.copyFormat } : {}),
+    };
   }
 }

@@ -1,0 +1,272 @@
+/**
+ * PostgreSQL's binary COPY format for mapped frames: what the postgres target feeds its one COPY stream
+ * when every column it writes has the type Sluice would have created (docs/decisions.md, "Binary COPY").
+ *
+ * Format (PostgreSQL documentation, "COPY", "Binary Format"): a 19-byte header (`PGCOPY\n\377\r\n\0`,
+ * a 32-bit flags field, a 32-bit header-extension length), then one tuple per row — a 16-bit field count
+ * and, per field, a 32-bit byte length (-1 for NULL) followed by the value in the type's `send` format,
+ * all in network byte order — and a 16-bit -1 trailer.
+ *
+ * The encoding is columnar and allocates no JS value per cell: Polars first turns each column into the
+ * integer the server wants (a date into days since 2000-01-01, a timestamp into microseconds since then),
+ * hands the frame over as Arrow IPC, and the Arrow buffers (apache-arrow, read without copying) are
+ * interleaved row by row into one `Buffer` per slice of rows. Slices keep the event loop free for
+ * heartbeats, queries and cancellation.
+ *
+ * ```ts
+ * const kinds = binaryKinds(spec, lineage);            // ['int8', 'text', …]
+ * stream.write(BINARY_COPY_HEADER);
+ * for await (const piece of encodeBinaryCopy(frame, kinds)) stream.write(piece);
+ * stream.end(BINARY_COPY_TRAILER);
+ * ```
+ */
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import { DataType, tableFromIPC, type Data } from 'apache-arrow';
+import pl from 'nodejs-polars';
+import type { FieldType, FlowSpec } from '../../flows/flow-spec';
+
+/** A column's PostgreSQL type, by the name `information_schema.columns.udt_name` gives it. */
+export type BinaryKind = 'text' | 'jsonb' | 'int4' | 'int8' | 'float8' | 'bool' | 'date' | 'timestamp';
+
+/** The type Sluice creates for each field type (transform/field-types.ts `POSTGRES_TYPES`), as a `udt_name`. */
+export const BINARY_KINDS: Record<FieldType, BinaryKind> = {
+  string: 'text',
+  int32: 'int4',
+  int64: 'int8',
+  float64: 'float8',
+  bool: 'bool',
+  date: 'date',
+  datetime: 'timestamp',
+  json: 'jsonb',
+};
+
+/** `udt_name`s whose binary input takes what {@link encodeBinaryCopy} writes for a kind (varchar reads text's format). */
+const ACCEPTED_UDT: Record<BinaryKind, readonly string[]> = {
+  text: ['text', 'varchar'],
+  jsonb: ['jsonb'],
+  int4: ['int4'],
+  int8: ['int8'],
+  float8: ['float8'],
+  bool: ['bool'],
+  date: ['date'],
+  timestamp: ['timestamp'],
+};
+
+/** The header of a binary COPY stream: signature, flags 0, no header extension (19 bytes). */
+export const BINARY_COPY_HEADER = Buffer.concat([Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1'), Buffer.alloc(8)]);
+/** The trailer of a binary COPY stream: a field count of -1. */
+export const BINARY_COPY_TRAILER = Buffer.from([0xff, 0xff]);
+
+/** Days from 1970-01-01 (Polars' Date epoch) to 2000-01-01 (PostgreSQL's). */
+const PG_EPOCH_DAYS = 10_957;
+/** Microseconds from 1970-01-01 to 2000-01-01. */
+const PG_EPOCH_MICROS = 946_684_800_000_000;
+/** Rows per encoded piece: ~1–3 MB and a few ms of JS per piece for the bench's rows. */
+const SLICE_ROWS = 32_768;
+
+/**
+ * The kinds a load of `spec` writes, in COPY column order: the flow's fields, then the two lineage columns.
+ */
+export function binaryKinds(spec: FlowSpec, lineage: boolean): BinaryKind[] {
+  return [...spec.fields.map((f) => BINARY_KINDS[f.type]), ...(lineage ? (['text', 'int8'] as const) : [])];
+}
+
+/**
+ * True when every column has a type whose binary input reads what Sluice sends for it. A table the user
+ * made with other types (`numeric`, `timestamptz`, `varchar` for a date…) is loaded as CSV instead, where
+ * PostgreSQL converts the text as it always did.
+ * @param udtNames each COPY column's `udt_name`, in the order of `kinds` (undefined: not known).
+ */
+export function binaryAccepted(kinds: readonly BinaryKind[], udtNames: readonly (string | undefined)[]): boolean {
+  return kinds.length === udtNames.length && kinds.every((kind, i) => udtNames[i] !== undefined && ACCEPTED_UDT[kind].includes(udtNames[i]!));
+}
+
+/** What Polars turns each column into before the Arrow hand-over: the integer or text the server reads. */
+function binaryExpr(column: string, kind: BinaryKind): pl.Expr {
+  const c = pl.col(column);
+  switch (kind) {
+    case 'text':
+    case 'jsonb':
+      return c.cast(pl.Utf8);
+    case 'int4':
+      return c.cast(pl.Int32);
+    case 'int8':
+      return c.cast(pl.Int64);
+    case 'float8':
+      return c.cast(pl.Float64);
+    case 'bool':
+      return c.cast(pl.Bool);
+    case 'date':
+      return c.cast(pl.Date).cast(pl.Int32).sub(pl.lit(PG_EPOCH_DAYS).cast(pl.Int32)).cast(pl.Int32);
+    case 'timestamp':
+      return c.cast(pl.Datetime('us')).cast(pl.Int64).sub(pl.lit(PG_EPOCH_MICROS).cast(pl.Int64)).cast(pl.Int64);
+  }
+}
+
+/** One Arrow column, read in place: its buffers as typed views. */
+interface Column {
+  kind: BinaryKind;
+  /** 'view': Utf8View (16-byte views); 'offsets': Utf8 or LargeUtf8; 'fixed': the numbers and booleans. */
+  layout: 'view' | 'offsets32' | 'offsets64' | 'fixed';
+  offset: number;
+  nulls: Uint8Array | null;
+  bytes: Uint8Array;
+  i32: Int32Array;
+  f64: Float64Array | null;
+  offsets32: Int32Array | null;
+  offsets64: BigInt64Array | null;
+  variadic: Buffer[];
+}
+
+function columnOf(data: Data, kind: BinaryKind): Column {
+  const type = data.type;
+  const values = data.values as ArrayBufferView;
+  const bytes = new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
+  const aligned = values.byteOffset % 8 === 0 ? values : new Uint8Array(bytes);
+  const buffer = (aligned as ArrayBufferView).buffer;
+  const start = (aligned as ArrayBufferView).byteOffset;
+  const column: Column = {
+    kind,
+    layout: 'fixed',
+    offset: data.offset,
+    nulls: data.nullCount > 0 && data.nullBitmap ? data.nullBitmap : null,
+    bytes: new Uint8Array(buffer, start, values.byteLength),
+    i32: new Int32Array(buffer, start, values.byteLength >> 2),
+    f64: kind === 'float8' ? new Float64Array(buffer, start, values.byteLength >> 3) : null,
+    offsets32: null,
+    offsets64: null,
+    variadic: [],
+  };
+  if (kind === 'text' || kind === 'jsonb') {
+    if (DataType.isUtf8View(type)) {
+      column.layout = 'view';
+      column.variadic = ((data as unknown as { variadicBuffers?: Uint8Array[] }).variadicBuffers ?? []).map((b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+    } else if (DataType.isUtf8(type)) {
+      column.layout = 'offsets32';
+      column.offsets32 = data.valueOffsets as Int32Array;
+    } else if (DataType.isLargeUtf8(type)) {
+      column.layout = 'offsets64';
+      column.offsets64 = data.valueOffsets as unknown as BigInt64Array;
+    } else {
+      throw new Error(`binary COPY: column of kind ${kind} arrived as Arrow ${String(type)}`);
+    }
+    column.bytes = Buffer.from(values.buffer, values.byteOffset, values.byteLength);
+  } else if (!(DataType.isInt(type) || DataType.isFloat(type) || DataType.isBool(type))) {
+    throw new Error(`binary COPY: column of kind ${kind} arrived as Arrow ${String(type)}`);
+  }
+  return column;
+}
+
+const FIXED_BYTES: Partial<Record<BinaryKind, number>> = { int4: 4, int8: 8, float8: 8, bool: 1, date: 4, timestamp: 8 };
+
+/** Byte length of text value `i` of a text column. */
+function textLength(c: Column, i: number): number {
+  if (c.layout === 'view') return c.i32[i << 2]!;
+  if (c.layout === 'offsets32') return c.offsets32![i + 1]! - c.offsets32![i]!;
+  return Number(c.offsets64![i + 1]! - c.offsets64![i]!);
+}
+
+/** Copies text value `i` (`length` bytes) of a text column into `out` at `p`. */
+function copyText(c: Column, i: number, length: number, out: Buffer, p: number): void {
+  let source = c.bytes;
+  let start: number;
+  if (c.layout === 'view') {
+    if (length <= 12) start = (i << 4) + 4;
+    else {
+      source = c.variadic[c.i32[(i << 2) + 2]!]!;
+      start = c.i32[(i << 2) + 3]!;
+    }
+  } else start = c.layout === 'offsets32' ? c.offsets32![i]! : Number(c.offsets64![i]!);
+  if (length <= 16) for (let j = 0; j < length; j++) out[p + j] = source[start + j]!;
+  else out.set(source.subarray(start, start + length), p);
+}
+
+const isNull = (c: Column, i: number): boolean => c.nulls !== null && ((c.nulls[i >> 3]! >> (i & 7)) & 1) === 0;
+
+/** Rows `from`..`to` (exclusive) of one record batch as binary COPY tuples (no header, no trailer). */
+function encodeRows(columns: Column[], from: number, to: number): Buffer {
+  const fields = columns.length;
+  let size = (to - from) * (2 + 4 * fields);
+  for (const c of columns) {
+    const fixed = FIXED_BYTES[c.kind];
+    for (let r = from; r < to; r++) {
+      const i = c.offset + r;
+      if (isNull(c, i)) continue;
+      size += fixed ?? textLength(c, i) + (c.kind === 'jsonb' ? 1 : 0);
+    }
+  }
+  const out = Buffer.allocUnsafe(size);
+  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
+  let p = 0;
+  for (let r = from; r < to; r++) {
+    view.setInt16(p, fields);
+    p += 2;
+    for (let k = 0; k < fields; k++) {
+      const c = columns[k]!;
+      const i = c.offset + r;
+      if (isNull(c, i)) {
+        view.setInt32(p, -1);
+        p += 4;
+        continue;
+      }
+      switch (c.kind) {
+        case 'int4':
+        case 'date':
+          view.setInt32(p, 4);
+          view.setInt32(p + 4, c.i32[i]!);
+          p += 8;
+          break;
+        case 'int8':
+        case 'timestamp':
+          // Little-endian host: the high word is the second Int32 of the pair.
+          view.setInt32(p, 8);
+          view.setInt32(p + 4, c.i32[2 * i + 1]!);
+          view.setInt32(p + 8, c.i32[2 * i]!);
+          p += 12;
+          break;
+        case 'float8':
+          view.setInt32(p, 8);
+          view.setFloat64(p + 4, c.f64![i]!);
+          p += 12;
+          break;
+        case 'bool':
+          view.setInt32(p, 1);
+          out[p + 4] = (c.bytes[i >> 3]! >> (i & 7)) & 1;
+          p += 5;
+          break;
+        case 'text':
+        case 'jsonb': {
+          const length = textLength(c, i);
+          const json = c.kind === 'jsonb' ? 1 : 0;
+          view.setInt32(p, length + json);
+          p += 4;
+          // jsonb's binary format: a version byte (1), then the JSON text.
+          if (json) out[p++] = 1;
+          copyText(c, i, length, out, p);
+          p += length;
+          break;
+        }
+      }
+    }
+  }
+  if (p !== size) throw new Error(`binary COPY: encoded ${p} bytes, expected ${size}`);
+  return out;
+}
+
+/**
+ * The tuples of `frame` in binary COPY format, in pieces of up to 32,768 rows, yielding to the event loop
+ * between pieces. `frame`'s columns are the COPY's columns, in order; `kinds` gives each one's type.
+ * @throws Error when Polars hands a column over in an Arrow type the encoder does not know (a bug, not input).
+ */
+export async function* encodeBinaryCopy(frame: pl.DataFrame, kinds: readonly BinaryKind[]): AsyncGenerator<Buffer> {
+  if (frame.width !== kinds.length) throw new Error(`binary COPY: ${frame.width} columns for ${kinds.length} kinds`);
+  const prepared = frame.select(...frame.columns.map((name, i) => binaryExpr(name, kinds[i]!).alias(name)));
+  const table = tableFromIPC(prepared.writeIPC());
+  for (const batch of table.batches) {
+    const columns = batch.data.children.map((data, i) => columnOf(data, kinds[i]!));
+    for (let from = 0; from < batch.numRows; from += SLICE_ROWS) {
+      yield encodeRows(columns, from, Math.min(batch.numRows, from + SLICE_ROWS));
+      await yieldToLoop();
+    }
+  }
+}
