@@ -7,8 +7,8 @@
  * and, per field, a 32-bit byte length (-1 for NULL) followed by the value in the type's `send` format,
  * all in network byte order — and a 16-bit -1 trailer.
  *
- * The encoding is columnar and allocates no JS value per cell: Polars first turns each column into the
- * integer the server wants (a date into days since 2000-01-01, a timestamp into microseconds since then),
+ * The encoding is columnar and allocates no JS value per cell: Polars first turns a timestamp into the
+ * integer the server wants (microseconds since 2000-01-01; a date is shifted to days since then while encoding),
  * hands the frame over as Arrow IPC, and the Arrow buffers (apache-arrow, read without copying) are
  * interleaved row by row into one `Buffer` per slice of rows. Slices keep the event loop free for
  * heartbeats, queries and cancellation.
@@ -21,8 +21,8 @@
  * ```
  */
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import { DataType, tableFromIPC, type Data } from 'apache-arrow';
-import pl from 'nodejs-polars';
+import { DataType, DateUnit, tableFromIPC, type Data } from 'apache-arrow';
+import pl, { type DataType as PolarsType } from 'nodejs-polars';
 import type { FieldType, FlowSpec } from '../../flows/flow-spec';
 
 /** A column's PostgreSQL type, by the name `information_schema.columns.udt_name` gives it. */
@@ -81,26 +81,27 @@ export function binaryAccepted(kinds: readonly BinaryKind[], udtNames: readonly 
   return kinds.length === udtNames.length && kinds.every((kind, i) => udtNames[i] !== undefined && ACCEPTED_UDT[kind].includes(udtNames[i]!));
 }
 
-/** What Polars turns each column into before the Arrow hand-over: the integer or text the server reads. */
-function binaryExpr(column: string, kind: BinaryKind): pl.Expr {
+/** The Polars type each kind is handed over in (a date as Polars' Date: days since 1970, shifted while encoding). */
+const HANDOVER: Record<Exclude<BinaryKind, 'timestamp'>, () => PolarsType> = {
+  text: () => pl.Utf8,
+  jsonb: () => pl.Utf8,
+  int4: () => pl.Int32,
+  int8: () => pl.Int64,
+  float8: () => pl.Float64,
+  bool: () => pl.Bool,
+  date: () => pl.Date,
+};
+
+/**
+ * What Polars turns a column into before the Arrow hand-over, or null when it already is that: a timestamp
+ * becomes microseconds since 2000-01-01 (64-bit arithmetic is Polars' job, not JS's); other kinds are cast
+ * only when the frame holds another type.
+ */
+function handoverExpr(column: string, dtype: PolarsType, kind: BinaryKind): pl.Expr | null {
   const c = pl.col(column);
-  switch (kind) {
-    case 'text':
-    case 'jsonb':
-      return c.cast(pl.Utf8);
-    case 'int4':
-      return c.cast(pl.Int32);
-    case 'int8':
-      return c.cast(pl.Int64);
-    case 'float8':
-      return c.cast(pl.Float64);
-    case 'bool':
-      return c.cast(pl.Bool);
-    case 'date':
-      return c.cast(pl.Date).cast(pl.Int32).sub(pl.lit(PG_EPOCH_DAYS).cast(pl.Int32)).cast(pl.Int32);
-    case 'timestamp':
-      return c.cast(pl.Datetime('us')).cast(pl.Int64).sub(pl.lit(PG_EPOCH_MICROS).cast(pl.Int64)).cast(pl.Int64);
-  }
+  if (kind === 'timestamp') return c.cast(pl.Datetime('us')).cast(pl.Int64).sub(pl.lit(PG_EPOCH_MICROS).cast(pl.Int64)).cast(pl.Int64);
+  const wanted = HANDOVER[kind]();
+  return dtype.equals(wanted) ? null : c.cast(wanted);
 }
 
 /** One Arrow column, read in place: its buffers as typed views. */
@@ -151,7 +152,7 @@ function columnOf(data: Data, kind: BinaryKind): Column {
       throw new Error(`binary COPY: column of kind ${kind} arrived as Arrow ${String(type)}`);
     }
     column.bytes = Buffer.from(values.buffer, values.byteOffset, values.byteLength);
-  } else if (!(DataType.isInt(type) || DataType.isFloat(type) || DataType.isBool(type))) {
+  } else if (!(DataType.isInt(type) || DataType.isFloat(type) || DataType.isBool(type) || (DataType.isDate(type) && type.unit === DateUnit.DAY))) {
     throw new Error(`binary COPY: column of kind ${kind} arrived as Arrow ${String(type)}`);
   }
   return column;
@@ -177,7 +178,8 @@ function copyText(c: Column, i: number, length: number, out: Buffer, p: number):
       start = c.i32[(i << 2) + 3]!;
     }
   } else start = c.layout === 'offsets32' ? c.offsets32![i]! : Number(c.offsets64![i]!);
-  if (length <= 16) for (let j = 0; j < length; j++) out[p + j] = source[start + j]!;
+  // A byte loop beats a subarray (one object per value) for the short values most columns hold.
+  if (length <= 64) for (let j = 0; j < length; j++) out[p + j] = source[start + j]!;
   else out.set(source.subarray(start, start + length), p);
 }
 
@@ -211,9 +213,13 @@ function encodeRows(columns: Column[], from: number, to: number): Buffer {
       }
       switch (c.kind) {
         case 'int4':
-        case 'date':
           view.setInt32(p, 4);
           view.setInt32(p + 4, c.i32[i]!);
+          p += 8;
+          break;
+        case 'date':
+          view.setInt32(p, 4);
+          view.setInt32(p + 4, c.i32[i]! - PG_EPOCH_DAYS);
           p += 8;
           break;
         case 'int8':
@@ -260,7 +266,8 @@ function encodeRows(columns: Column[], from: number, to: number): Buffer {
  */
 export async function* encodeBinaryCopy(frame: pl.DataFrame, kinds: readonly BinaryKind[]): AsyncGenerator<Buffer> {
   if (frame.width !== kinds.length) throw new Error(`binary COPY: ${frame.width} columns for ${kinds.length} kinds`);
-  const prepared = frame.select(...frame.columns.map((name, i) => binaryExpr(name, kinds[i]!).alias(name)));
+  const changes = frame.columns.flatMap((name, i) => handoverExpr(name, frame.getColumn(name).dtype, kinds[i]!)?.alias(name) ?? []);
+  const prepared = changes.length > 0 ? frame.withColumns(...changes) : frame;
   const table = tableFromIPC(prepared.writeIPC());
   for (const batch of table.batches) {
     const columns = batch.data.children.map((data, i) => columnOf(data, kinds[i]!));
