@@ -185,77 +185,131 @@ function copyText(c: Column, i: number, length: number, out: Buffer, p: number):
 
 const isNull = (c: Column, i: number): boolean => c.nulls !== null && ((c.nulls[i >> 3]! >> (i & 7)) & 1) === 0;
 
-/** Rows `from`..`to` (exclusive) of one record batch as binary COPY tuples (no header, no trailer). */
+/**
+ * Rows `from`..`to` (exclusive) of one record batch as binary COPY tuples (no header, no trailer).
+ * Column by column, not cell by cell: one pass sums each row's size, then each column writes its values at
+ * every row's cursor, in a loop of its own type (no branch on the type per cell).
+ */
 function encodeRows(columns: Column[], from: number, to: number): Buffer {
+  const rows = to - from;
   const fields = columns.length;
-  let size = (to - from) * (2 + 4 * fields);
+  // Each row's size, then (in place) where each row's next value goes.
+  const cursor = new Int32Array(rows).fill(2 + 4 * fields);
   for (const c of columns) {
     const fixed = FIXED_BYTES[c.kind];
-    for (let r = from; r < to; r++) {
-      const i = c.offset + r;
+    const extra = c.kind === 'jsonb' ? 1 : 0;
+    for (let r = 0; r < rows; r++) {
+      const i = c.offset + from + r;
       if (isNull(c, i)) continue;
-      size += fixed ?? textLength(c, i) + (c.kind === 'jsonb' ? 1 : 0);
+      cursor[r] += fixed ?? textLength(c, i) + extra;
     }
+  }
+  let size = 0;
+  for (let r = 0; r < rows; r++) {
+    const rowSize = cursor[r]!;
+    cursor[r] = size;
+    size += rowSize;
   }
   const out = Buffer.allocUnsafe(size);
   const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
-  let p = 0;
-  for (let r = from; r < to; r++) {
-    view.setInt16(p, fields);
-    p += 2;
-    for (let k = 0; k < fields; k++) {
-      const c = columns[k]!;
-      const i = c.offset + r;
-      if (isNull(c, i)) {
-        view.setInt32(p, -1);
-        p += 4;
-        continue;
-      }
-      switch (c.kind) {
-        case 'int4':
-          view.setInt32(p, 4);
-          view.setInt32(p + 4, c.i32[i]!);
-          p += 8;
-          break;
-        case 'date':
-          view.setInt32(p, 4);
-          view.setInt32(p + 4, c.i32[i]! - PG_EPOCH_DAYS);
-          p += 8;
-          break;
-        case 'int8':
-        case 'timestamp':
-          // Little-endian host: the high word is the second Int32 of the pair.
-          view.setInt32(p, 8);
-          view.setInt32(p + 4, c.i32[2 * i + 1]!);
-          view.setInt32(p + 8, c.i32[2 * i]!);
-          p += 12;
-          break;
-        case 'float8':
-          view.setInt32(p, 8);
-          view.setFloat64(p + 4, c.f64![i]!);
-          p += 12;
-          break;
-        case 'bool':
-          view.setInt32(p, 1);
-          out[p + 4] = (c.bytes[i >> 3]! >> (i & 7)) & 1;
-          p += 5;
-          break;
-        case 'text':
-        case 'jsonb': {
-          const length = textLength(c, i);
-          const json = c.kind === 'jsonb' ? 1 : 0;
-          view.setInt32(p, length + json);
-          p += 4;
-          // jsonb's binary format: a version byte (1), then the JSON text.
-          if (json) out[p++] = 1;
-          copyText(c, i, length, out, p);
-          p += length;
-          break;
+  for (let r = 0; r < rows; r++) {
+    view.setInt16(cursor[r]!, fields);
+    cursor[r] += 2;
+  }
+  for (const c of columns) {
+    const base = c.offset + from;
+    const { i32, nulls } = c;
+    // One loop per type; a NULL is a length of -1 and no bytes.
+    switch (c.kind) {
+      case 'int4':
+      case 'date': {
+        const shift = c.kind === 'date' ? PG_EPOCH_DAYS : 0;
+        for (let r = 0; r < rows; r++) {
+          const i = base + r;
+          const p = cursor[r]!;
+          if (nulls !== null && ((nulls[i >> 3]! >> (i & 7)) & 1) === 0) {
+            view.setInt32(p, -1);
+            cursor[r] = p + 4;
+          } else {
+            view.setInt32(p, 4);
+            view.setInt32(p + 4, i32[i]! - shift);
+            cursor[r] = p + 8;
+          }
         }
+        break;
+      }
+      case 'int8':
+      case 'timestamp':
+        for (let r = 0; r < rows; r++) {
+          const i = base + r;
+          const p = cursor[r]!;
+          if (nulls !== null && ((nulls[i >> 3]! >> (i & 7)) & 1) === 0) {
+            view.setInt32(p, -1);
+            cursor[r] = p + 4;
+          } else {
+            // Little-endian host: the high word is the second Int32 of the pair.
+            view.setInt32(p, 8);
+            view.setInt32(p + 4, i32[2 * i + 1]!);
+            view.setInt32(p + 8, i32[2 * i]!);
+            cursor[r] = p + 12;
+          }
+        }
+        break;
+      case 'float8': {
+        const f64 = c.f64!;
+        for (let r = 0; r < rows; r++) {
+          const i = base + r;
+          const p = cursor[r]!;
+          if (nulls !== null && ((nulls[i >> 3]! >> (i & 7)) & 1) === 0) {
+            view.setInt32(p, -1);
+            cursor[r] = p + 4;
+          } else {
+            view.setInt32(p, 8);
+            view.setFloat64(p + 4, f64[i]!);
+            cursor[r] = p + 12;
+          }
+        }
+        break;
+      }
+      case 'bool': {
+        const bits = c.bytes;
+        for (let r = 0; r < rows; r++) {
+          const i = base + r;
+          const p = cursor[r]!;
+          if (nulls !== null && ((nulls[i >> 3]! >> (i & 7)) & 1) === 0) {
+            view.setInt32(p, -1);
+            cursor[r] = p + 4;
+          } else {
+            view.setInt32(p, 1);
+            out[p + 4] = (bits[i >> 3]! >> (i & 7)) & 1;
+            cursor[r] = p + 5;
+          }
+        }
+        break;
+      }
+      case 'text':
+      case 'jsonb': {
+        // jsonb's binary format: a version byte (1), then the JSON text.
+        const json = c.kind === 'jsonb' ? 1 : 0;
+        for (let r = 0; r < rows; r++) {
+          const i = base + r;
+          const p = cursor[r]!;
+          if (nulls !== null && ((nulls[i >> 3]! >> (i & 7)) & 1) === 0) {
+            view.setInt32(p, -1);
+            cursor[r] = p + 4;
+          } else {
+            const length = textLength(c, i);
+            view.setInt32(p, length + json);
+            if (json) out[p + 4] = 1;
+            copyText(c, i, length, out, p + 4 + json);
+            cursor[r] = p + 4 + json + length;
+          }
+        }
+        break;
       }
     }
   }
-  if (p !== size) throw new Error(`binary COPY: encoded ${p} bytes, expected ${size}`);
+  if (rows > 0 && cursor[rows - 1] !== size) throw new Error(`binary COPY: encoded ${cursor[rows - 1]} bytes, expected ${size}`);
   return out;
 }
 
