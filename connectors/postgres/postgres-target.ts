@@ -207,7 +207,10 @@ export class PostgresTarget implements TargetConnector {
   private async ensureTables(spec: FlowSpec, part: 'all' | 'ledger' | 'tables' = 'all'): Promise<TableState> {
     const ledgerOnly = part === 'ledger';
     const tables = databaseTables(spec);
-    await withPgClient(this.pool, this.label, async (client) => {
+    const probe = await this.probeTables(spec);
+    // The steady state (every table there, complete): no DDL transaction, whose advisory lock serialises loads.
+    const ready = (part === 'tables' || probe.ledger) && (ledgerOnly || (probe.rejects && probe.target.length > 0));
+    if (!ready) await withPgClient(this.pool, this.label, async (client) => {
       try {
         await client.query('BEGIN');
         // Serialise DDL across concurrent loads: CREATE … IF NOT EXISTS races otherwise.
@@ -250,11 +253,8 @@ export class PostgresTarget implements TargetConnector {
     });
     if (ledgerOnly) return { lineage: false, binary: false };
     const table = qualifiedName(tables.table);
-    const existing = await this.pool.query<{ column_name: string; udt_name: string }>(
-      'SELECT column_name, udt_name FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2',
-      [table.schema, table.name],
-    );
-    const have = new Set(existing.rows.map((r) => r.column_name));
+    const existing = ready ? probe.target : (await this.probeTables(spec)).target;
+    const have = new Set(existing.map((r) => r.column));
     const missing = spec.fields.filter((f) => !have.has(f.name));
     if (missing.length > 0) {
       throw new TargetError(
@@ -265,9 +265,38 @@ export class PostgresTarget implements TargetConnector {
       );
     }
     const lineage = lineageState(have) === 'present';
-    const udt = new Map(existing.rows.map((r) => [r.column_name, r.udt_name]));
+    const udt = new Map(existing.map((r) => [r.column, r.type]));
     const copied = [...spec.fields.map((f) => f.name), ...(lineage ? LINEAGE_COLUMNS : [])];
     return { lineage, binary: this.binaryCopy && binaryAccepted(binaryKinds(spec, lineage), copied.map((c) => udt.get(c))) };
+  }
+
+  /**
+   * One read-only query (pg_catalog) for what the load needs of the database: the ledger with its `links`
+   * column, the rejects table with the columns added since it was first made, and the target table's columns
+   * (name, and type name: a domain gives its own name, so it is COPYed as CSV).
+   */
+  private async probeTables(spec: FlowSpec): Promise<{ ledger: boolean; rejects: boolean; target: { column: string; type: string }[] }> {
+    const tables = databaseTables(spec);
+    const table = qualifiedName(tables.table);
+    const rejects = qualifiedName(tables.rejects);
+    const found = await this.pool.query<{ schema: string; name: string; column: string; type: string }>(
+      `SELECT n.nspname AS schema, c.relname AS name, a.attname AS column, t.typname AS type
+         FROM pg_catalog.pg_attribute a
+         JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
+         JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+         JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
+        WHERE a.attnum > 0 AND NOT a.attisdropped
+          AND ((n.nspname = 'sluice' AND c.relname = 'load_ledger') OR (n.nspname = $1 AND c.relname = $2) OR (n.nspname = $3 AND c.relname = $4))
+        ORDER BY a.attnum`,
+      [table.schema, table.name, rejects.schema, rejects.name],
+    );
+    const columnsOf = (schema: string, name: string) => found.rows.filter((r) => r.schema === schema && r.name === name);
+    const rejectsColumns = new Set(columnsOf(rejects.schema, rejects.name).map((r) => r.column));
+    return {
+      ledger: columnsOf('sluice', 'load_ledger').some((r) => r.column === 'links'),
+      rejects: ['execution_id', ...Object.keys(REPROCESS_COLUMNS)].every((c) => rejectsColumns.has(c)),
+      target: columnsOf(table.schema, table.name).map((r) => ({ column: r.column, type: r.type })),
+    };
   }
 
   /**

@@ -308,7 +308,9 @@ export function targetConformance(kind: string, targetKind: TargetKind): void {
       assert.deepEqual([first.rowsWritten, first.rowsRejected, first.alreadyLoaded], [2_500, 2, false]);
       assert.deepEqual(await count('twice', load.runId), { rows: 2_500, rejects: 2 });
       const again = await target().load(load);
-      assert.deepEqual({ ...again }, { ...first, alreadyLoaded: true });
+      // A ledger hit COPYs nothing, so it names no COPY format (postgres).
+      const { copyFormat: _format, ...firstLoad } = first;
+      assert.deepEqual({ ...again }, { ...firstLoad, alreadyLoaded: true });
       assert.deepEqual(await count('twice', load.runId), { rows: 2_500, rejects: 2 }, 'written once');
     });
 
