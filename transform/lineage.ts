@@ -53,13 +53,23 @@ export function lineageState(columns: Iterable<string>): 'present' | 'absent' | 
  * literal `runId`) and `_sluice_source_row` (the row number column, renamed; null when a custom map dropped it).
  */
 export function withLineage(frame: pl.DataFrame, runId: string): pl.DataFrame {
-  const fields = frame.columns.filter((c) => c !== ROW_COLUMN);
-  return frame.select(
-    ...fields.map((c) => pl.col(c)),
-    pl.lit(runId).cast(pl.Utf8).alias(LINEAGE_RUN_COLUMN),
-    (frame.columns.includes(ROW_COLUMN) ? pl.col(ROW_COLUMN) : pl.lit(null)).cast(pl.Int64).alias(LINEAGE_ROW_COLUMN),
-  );
+  const columns = frame.columns;
+  const key = columns.join('\u0000');
+  // The column expressions are the same for every frame of a shape (a nodejs-polars expression costs ~1 ms of JS
+  // to make); only the run id's literal is new.
+  let shape = LINEAGE_SHAPES.get(key);
+  if (!shape) {
+    const fields = columns.filter((c) => c !== ROW_COLUMN);
+    shape = [...fields.map((c) => pl.col(c)), (columns.includes(ROW_COLUMN) ? pl.col(ROW_COLUMN) : pl.lit(null)).cast(pl.Int64).alias(LINEAGE_ROW_COLUMN)];
+    if (LINEAGE_SHAPES.size >= 1_000) LINEAGE_SHAPES.clear();
+    LINEAGE_SHAPES.set(key, shape);
+  }
+  const row = shape[shape.length - 1]!;
+  return frame.select(...shape.slice(0, -1), pl.lit(runId).cast(pl.Utf8).alias(LINEAGE_RUN_COLUMN), row);
 }
+
+/** {@link withLineage}'s expressions by the frame's column names: the fields', then the source row's. */
+const LINEAGE_SHAPES = new Map<string, pl.Expr[]>();
 
 /**
  * Splits a staged slice into what the mapping reads and a function that gives mapped or rejected frames their

@@ -65,14 +65,16 @@ interface Rule {
   template?: { column: string; before: string; after: string };
 }
 
-/** An empty rejected frame with the right schema. */
+/** An empty rejected frame with the right schema (one frame, made once: a DataFrame is never changed in place). */
 export function emptyRejected(): pl.DataFrame {
-  return pl.DataFrame({
+  EMPTY_REJECTED ??= pl.DataFrame({
     [ROW_COLUMN]: pl.Series(ROW_COLUMN, [], pl.Int64),
     record: pl.Series('record', [], pl.Utf8),
     errors: pl.Series('errors', [], pl.Utf8),
   });
+  return EMPTY_REJECTED;
 }
+let EMPTY_REJECTED: pl.DataFrame | undefined;
 
 /**
  * Checks that every `from` column exists in the source.

@@ -81,15 +81,18 @@ export function binaryAccepted(kinds: readonly BinaryKind[], udtNames: readonly 
   return kinds.length === udtNames.length && kinds.every((kind, i) => udtNames[i] !== undefined && ACCEPTED_UDT[kind].includes(udtNames[i]!));
 }
 
-/** The Polars type each kind is handed over in (a date as Polars' Date: days since 1970, shifted while encoding). */
-const HANDOVER: Record<Exclude<BinaryKind, 'timestamp'>, () => PolarsType> = {
-  text: () => pl.Utf8,
-  jsonb: () => pl.Utf8,
-  int4: () => pl.Int32,
-  int8: () => pl.Int64,
-  float8: () => pl.Float64,
-  bool: () => pl.Bool,
-  date: () => pl.Date,
+/**
+ * The Polars type each kind is handed over in (a date as Polars' Date: days since 1970, shifted while encoding),
+ * and the `variant` names a frame's dtype has when it already is that type.
+ */
+const HANDOVER: Record<Exclude<BinaryKind, 'timestamp'>, { type: () => PolarsType; variants: readonly string[] }> = {
+  text: { type: () => pl.Utf8, variants: ['Utf8', 'String'] },
+  jsonb: { type: () => pl.Utf8, variants: ['Utf8', 'String'] },
+  int4: { type: () => pl.Int32, variants: ['Int32'] },
+  int8: { type: () => pl.Int64, variants: ['Int64'] },
+  float8: { type: () => pl.Float64, variants: ['Float64'] },
+  bool: { type: () => pl.Bool, variants: ['Bool'] },
+  date: { type: () => pl.Date, variants: ['Date'] },
 };
 
 /**
@@ -98,11 +101,23 @@ const HANDOVER: Record<Exclude<BinaryKind, 'timestamp'>, () => PolarsType> = {
  * only when the frame holds another type.
  */
 function handoverExpr(column: string, dtype: PolarsType, kind: BinaryKind): pl.Expr | null {
-  const c = pl.col(column);
-  if (kind === 'timestamp') return c.cast(pl.Datetime('us')).cast(pl.Int64).sub(pl.lit(PG_EPOCH_MICROS).cast(pl.Int64)).cast(pl.Int64);
-  const wanted = HANDOVER[kind]();
-  return dtype.equals(wanted) ? null : c.cast(wanted);
+  // Only what needs changing becomes an expression, made once per column and kind: a nodejs-polars expression
+  // costs ~1 ms of JS to make.
+  if (kind !== 'timestamp' && HANDOVER[kind].variants.includes(dtype.variant)) return null;
+  const key = `${kind}\u0000${column}`;
+  let expr = HANDOVER_EXPRS.get(key);
+  if (!expr) {
+    expr = (
+      kind === 'timestamp'
+        ? pl.col(column).cast(pl.Datetime('us')).cast(pl.Int64).sub(pl.lit(PG_EPOCH_MICROS).cast(pl.Int64)).cast(pl.Int64)
+        : pl.col(column).cast(HANDOVER[kind].type())
+    ).alias(column);
+    if (HANDOVER_EXPRS.size >= 1_000) HANDOVER_EXPRS.clear();
+    HANDOVER_EXPRS.set(key, expr);
+  }
+  return expr;
 }
+const HANDOVER_EXPRS = new Map<string, pl.Expr>();
 
 /** One Arrow column, read in place: its buffers as typed views. */
 interface Column {
@@ -320,7 +335,8 @@ function encodeRows(columns: Column[], from: number, to: number): Buffer {
  */
 export async function* encodeBinaryCopy(frame: pl.DataFrame, kinds: readonly BinaryKind[]): AsyncGenerator<Buffer> {
   if (frame.width !== kinds.length) throw new Error(`binary COPY: ${frame.width} columns for ${kinds.length} kinds`);
-  const changes = frame.columns.flatMap((name, i) => handoverExpr(name, frame.getColumn(name).dtype, kinds[i]!)?.alias(name) ?? []);
+  const dtypes = frame.dtypes;
+  const changes = frame.columns.flatMap((name, i) => handoverExpr(name, dtypes[i]!, kinds[i]!) ?? []);
   const prepared = changes.length > 0 ? frame.withColumns(...changes) : frame;
   const table = tableFromIPC(prepared.writeIPC());
   for (const batch of table.batches) {

@@ -517,19 +517,22 @@ export class PostgresTarget implements TargetConnector {
       client,
       { sql: `COPY ${qualifiedName(where.rejectsTable).sql} (${REJECT_COLUMNS.join(', ')}) FROM STDIN`, binary: false },
       (function* () {
+        // Made once per load, and only when a rejects file holds rows (a clean chunk's file is empty).
+        let columns: pl.Expr[] | undefined;
         for (const file of rejectedFiles) {
-          yield pl
-            .readParquet(file)
-            .select(
-              pl.lit(request.runId).alias('run_id'),
-              pl.lit(request.executionId).alias('execution_id'),
-              pl.lit(request.flowVersion).alias('flow_version'),
-              pl.lit(rejectsOf?.sourcePath ?? request.sourcePath).alias('source_path'),
-              pl.col(ROW_COLUMN).alias('row_number'),
-              pl.col('record'),
-              pl.col('errors'),
-              pl.lit(rejectsOf?.runId ?? null).cast(pl.Utf8).alias('rejects_of'),
-            );
+          const rejects = pl.readParquet(file);
+          if (rejects.height === 0) continue;
+          columns ??= [
+            pl.lit(request.runId).alias('run_id'),
+            pl.lit(request.executionId).alias('execution_id'),
+            pl.lit(request.flowVersion).alias('flow_version'),
+            pl.lit(rejectsOf?.sourcePath ?? request.sourcePath).alias('source_path'),
+            pl.col(ROW_COLUMN).alias('row_number'),
+            pl.col('record'),
+            pl.col('errors'),
+            pl.lit(rejectsOf?.runId ?? null).cast(pl.Utf8).alias('rejects_of'),
+          ];
+          yield rejects.select(...columns);
         }
       })(),
       request,
