@@ -4,7 +4,9 @@
  * bookkeeping became local activities (commit 37cd4c6, mocked activities, the Temporal dev server):
  * a one-pass run and a staged run, each with rejects, and a staged run whose second chunk failed. The current code must replay both without a
  * determinism error (the `patched` marker keeps those runs on remote activities). That new runs
- * record the marker and schedule no remote bookkeeping is asserted in run-flow.test.ts.
+ * record the marker and schedule no remote bookkeeping is asserted in run-flow.test.ts. A fourth history,
+ * recorded after local bookkeeping (f2aec51), is a small one-pass run whose `transformAndLoad` was still remote;
+ * it too must replay (the `sluice-small-local-load` marker).
  *
  * No services: `Worker.runReplayHistory` replays in this process.
  */
@@ -51,4 +53,16 @@ describe('runFlow replays histories recorded before local bookkeeping', { timeou
       await Worker.runReplayHistory({ workflowBundle: await workflowBundle(), replayName: name }, recorded);
     });
   }
+
+  // Recorded from f2aec51 (local bookkeeping; a small one-pass run's transformAndLoad still a remote activity):
+  // the small-run patch keeps it remote on replay.
+  it('run-flow-one-pass-local-bookkeeping.history.bin: a small one-pass run from before local loads replays', async () => {
+    const name = 'run-flow-one-pass-local-bookkeeping.history.bin';
+    const recorded = history(name);
+    const scheduled = recorded.events.map((event) => event.activityTaskScheduledEventAttributes?.activityType?.name).filter(Boolean);
+    assert.deepEqual(scheduled, ['syncSource', 'transformAndLoad']);
+    const markers = recorded.events.flatMap((event) => event.markerRecordedEventAttributes?.markerName ?? []);
+    assert.deepEqual(markers, ['core_patch', ...Array(6).fill('core_local_activity')]);
+    await Worker.runReplayHistory({ workflowBundle: await workflowBundle(), replayName: name }, recorded);
+  });
 });

@@ -35,7 +35,7 @@ import {
   withMockWorker,
   type RunActivityMocks,
 } from '../tests/helpers/workflow-mocks';
-import { MAX_PARALLEL_CHUNKS, runFlow } from './run-flow';
+import { MAX_PARALLEL_CHUNKS, runFlow, SMALL_RUN_ROWS } from './run-flow';
 
 const INPUT: RunFlowInput = { flowVersion: 'orders:v1', sourcePath: 'orders.csv', runMetadata: { ticket: 'T-1' } };
 type Rows = RunMetadata['rows'];
@@ -191,12 +191,15 @@ describe('runFlow with mocked activities', { timeout: 120_000 }, () => {
       ['SYNCING_TARGET', rows(10, 0, 0, 0)],
       ['PARTIAL_FAILED', rows(10, 8, 2, 8)],
     ]));
-    // The bookkeeping ran as local activities (markers in the history), behind the patch marker; only the steps were scheduled.
+    // The bookkeeping ran as local activities (markers in the history), behind the patch marker; so did the small
+    // run's transformAndLoad, behind its own: only syncSource was scheduled on the task queue.
     const history = await env.client.workflow.getHandle(run.runId).fetchHistory();
     const scheduled = history.events!.flatMap((event) => event.activityTaskScheduledEventAttributes?.activityType?.name ?? []);
-    assert.deepEqual(scheduled, ['syncSource', 'transformAndLoad']);
+    assert.deepEqual(scheduled, ['syncSource']);
     const markers = history.events!.flatMap((event) => event.markerRecordedEventAttributes?.markerName ?? []);
-    assert.deepEqual(markers, ['core_patch', ...Array(6).fill('core_local_activity')]);
+    assert.deepEqual(markers, [
+      'core_patch', ...Array(4).fill('core_local_activity'), 'core_patch', ...Array(3).fill('core_local_activity'),
+    ]);
     const { metadata } = run;
     assert.deepEqual(metadata.rows, rows(10, 8, 2, 8));
     assert.deepEqual(metadata.rejects, { location: TARGET_REJECTS_LOCATION, by_rule: { 'amount:check': 2 } });
@@ -209,6 +212,19 @@ describe('runFlow with mocked activities', { timeout: 120_000 }, () => {
       started_at: '2026-01-01T00:00:01.000Z', ended_at: '2026-01-01T00:00:04.000Z', duration_ms: 3_000,
     });
     assert.equal(run.searchStatus, 'PARTIAL_FAILED');
+  });
+
+  it(`one pass of more than ${SMALL_RUN_ROWS.toLocaleString('en')} rows: transformAndLoad is a remote activity (it heartbeats)`, async () => {
+    const mocks = mockRunActivities({ rows: SMALL_RUN_ROWS + 1, chunkRows: 4_000, rejected: 3 }, (defaults) => ({
+      syncSource: async (input) => ({ ...(await defaults.syncSource(input)), onePass: true }),
+    }));
+    const run = await runToEnd(env, mocks);
+    assert.equal(run.metadata.status, 'PARTIAL_FAILED');
+    assert.deepEqual(run.metadata.rows, rows(SMALL_RUN_ROWS + 1, SMALL_RUN_ROWS - 2, 3, SMALL_RUN_ROWS - 2));
+    const history = await env.client.workflow.getHandle(run.runId).fetchHistory();
+    const scheduled = history.events!.flatMap((event) => event.activityTaskScheduledEventAttributes?.activityType?.name ?? []);
+    assert.deepEqual(scheduled, ['syncSource', 'transformAndLoad']);
+    assert.deepEqual(mocks.statuses(), ['CREATED', 'SYNCING_SOURCE', 'TRANSFORMING', 'SYNCING_TARGET', 'PARTIAL_FAILED']);
   });
 
   it('one pass above max_reject_ratio (6 of 10 at 0.5): FAILED at transform with REJECT_RATIO_EXCEEDED, the load rolled back', async () => {
