@@ -170,10 +170,12 @@ type Beat = (details: Record<string, unknown>) => void;
 /**
  * Runs `body` while heartbeating every 5 s with the last progress details, so a long native call
  * (a Polars sink, a COPY) keeps the activity alive; a dead worker stops heartbeating and Temporal
- * retries the activity elsewhere after the heartbeat timeout.
+ * retries the activity elsewhere after the heartbeat timeout. A local activity runs `body` without heartbeats.
  */
 async function withKeepAlive<T>(body: (beat: Beat) => Promise<T>): Promise<T> {
   const context = Context.current();
+  // A local activity (a small run's transformAndLoad) cannot heartbeat: Temporal's core logs a warning for each try.
+  if (context.info.isLocal) return body(() => undefined);
   let lastDetails: Record<string, unknown> = {};
   const beat: Beat = (details) => {
     lastDetails = details;

@@ -21,6 +21,7 @@
  * that finds the load done reports them without running anything again.
  */
 import { finished } from 'node:stream/promises';
+import { Semaphore } from 'async-mutex';
 import pl from 'nodejs-polars';
 import type { Pool, PoolClient } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
@@ -109,6 +110,17 @@ const rejectsExecutionColumn = (table: string) => `ALTER TABLE ${qualifiedName(t
 
 /** Rejects tables created before reprocessing lack these (all nullable); added once, like `execution_id`. */
 const REPROCESS_COLUMNS = { rejects_of: 'text', resolved_by_run: 'text', resolved_at: 'timestamptz' } as const;
+
+/** Loads holding a connection of a pool at once: one fewer than its connections (pg's default pool size is 10). */
+const LOAD_SLOTS = new WeakMap<Pool, Semaphore>();
+function loadSlots(pool: Pool): Semaphore {
+  let slots = LOAD_SLOTS.get(pool);
+  if (!slots) {
+    slots = new Semaphore(Math.max(1, (pool.options.max ?? 10) - 1));
+    LOAD_SLOTS.set(pool, slots);
+  }
+  return slots;
+}
 
 /** What {@link PostgresTarget.ensureTables} found: lineage columns present; mapped rows COPYable in binary. */
 interface TableState {
@@ -432,7 +444,10 @@ export class PostgresTarget implements TargetConnector {
     }
     // The ledger (Sluice's own table) first: a retry after COMMIT must find it before mapping anything.
     if (lazyTables) await this.ensureTables(spec, 'ledger');
-    return withPgClient(this.pool, this.label, async (client) => {
+    // A load holds its connection for the whole transaction and, on the one-pass path, asks the pool for a second
+    // one (the tables, made when the first chunk is ready): at most max − 1 loads hold one, so the last is always
+    // free for those short requests and concurrent loads cannot starve the pool (100 small runs at once did).
+    return loadSlots(this.pool).runExclusive(() => withPgClient(this.pool, this.label, async (client) => {
       try {
         await client.query('BEGIN');
         await client.query(`SELECT pg_advisory_xact_lock(hashtext('sluice.load:' || $1))`, [request.executionId]);
@@ -497,7 +512,7 @@ export class PostgresTarget implements TargetConnector {
         }
         throw error;
       }
-    });
+    }));
   }
 
   /** The rejects, the link steps and the ledger row, then COMMIT. */
