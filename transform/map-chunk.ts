@@ -13,6 +13,7 @@
  * const { mapped, rejected } = mapChunk(spec, pl.readParquet('chunk.parquet'), 1);
  * ```
  */
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import pl from 'nodejs-polars';
 import { TransformError } from '../common/errors';
 import type { FieldSpec, FlowSpec } from '../flows/flow-spec';
@@ -174,8 +175,13 @@ const P = {
   check: '__sluice_check.',
 } as const;
 
-/** A lazy frame a mapping step needs collected, handed to the driver ({@link mapChunk} or {@link mapChunkAsync}). */
-type MapSteps = Generator<pl.LazyDataFrame, MappedChunk, pl.DataFrame>;
+/**
+ * A lazy frame a mapping step needs collected, handed to the driver ({@link mapChunk} or {@link mapChunkAsync}),
+ * or {@link PAUSE}: a point where the async driver lets the event loop run (building a new shape's plan is
+ * ~10 ms of JS per rule). After a pause the step receives nothing.
+ */
+type MapSteps = Generator<pl.LazyDataFrame | typeof PAUSE, MappedChunk, pl.DataFrame>;
+const PAUSE = Symbol('pause');
 
 /**
  * Maps one staged chunk, collecting each Polars step synchronously (blocks the event loop while
@@ -187,7 +193,7 @@ type MapSteps = Generator<pl.LazyDataFrame, MappedChunk, pl.DataFrame>;
 export function mapChunk(spec: FlowSpec, raw: pl.DataFrame, firstRowNumber: number, options: MapChunkOptions = {}): MappedChunk {
   const steps = mapSteps(spec, raw, firstRowNumber, options);
   let next = steps.next();
-  while (!next.done) next = steps.next(next.value.collectSync());
+  while (!next.done) next = steps.next(next.value === PAUSE ? (undefined as never) : next.value.collectSync());
   return next.value;
 }
 
@@ -200,7 +206,7 @@ export function mapChunk(spec: FlowSpec, raw: pl.DataFrame, firstRowNumber: numb
 export async function mapChunkAsync(spec: FlowSpec, raw: pl.DataFrame, firstRowNumber: number, options: MapChunkOptions = {}): Promise<MappedChunk> {
   const steps = mapSteps(spec, raw, firstRowNumber, options);
   let next = steps.next();
-  while (!next.done) next = steps.next(await next.value.collect());
+  while (!next.done) next = steps.next(next.value === PAUSE ? await yieldToLoop(undefined as never) : await next.value.collect());
   return next.value;
 }
 
@@ -417,16 +423,23 @@ function* mapSteps(spec: FlowSpec, raw: pl.DataFrame, firstRowNumber: number, op
         .then(pl.struct([(r.field === null ? pl.lit(null).cast(pl.Utf8) : pl.lit(r.field)).alias('field'), pl.lit(r.rule).alias('rule'), message(r).alias('message')] as pl.Expr[]).struct.jsonEncode())
         .otherwise(pl.lit(null).cast(pl.Utf8));
     const rejectKey = JSON.stringify([raw.columns, postgres, [...rejectedTypes]]);
-    const plan =
-      REJECT_PLANS.get(spec)?.get(rejectKey) ??
-      remember(REJECT_PLANS, spec, rejectKey, {
+    let plan = REJECT_PLANS.get(spec)?.get(rejectKey);
+    if (!plan) {
+      // A new shape: its messages are built rule by rule, letting the event loop run between rules.
+      const errors: pl.Expr[] = [];
+      for (const r of rules) {
+        errors.push(errorJson(r));
+        yield PAUSE;
+      }
+      plan = remember(REJECT_PLANS, spec, rejectKey, {
         counts: rules.map((r, k) => failed(r).cast(pl.Int64).sum().alias(`r${k}`)),
         select: [
           pl.col(ROW_COLUMN),
           pl.struct(pl.col(raw.columns)).struct.jsonEncode().alias('record'),
-          pl.concatString([pl.lit('['), pl.concatString(rules.map(errorJson), ',', true), pl.lit(']')], '').alias('errors'),
+          pl.concatString([pl.lit('['), pl.concatString(errors, ',', true), pl.lit(']')], '').alias('errors'),
         ],
       });
+    }
     const counts = yield rejectedWork.lazy().select(...plan.counts);
     const byRule: Record<string, number> = {};
     rules.forEach((r, k) => {
