@@ -316,6 +316,8 @@ function* mapSteps(spec: FlowSpec, raw: pl.DataFrame, firstRowNumber: number, op
       const cast = castField(pl.col(names), dtypes.get(inputs[first]!)!, fields[first]!);
       castExprs.push(cast.value.keepName().prefix(P.typed), cast.failed.keepName().prefix(P.type));
       if (required.length > 0) castExprs.push(castField(pl.col(required), dtypes.get(inputs[first]!)!, fields[first]!).missing.keepName().prefix(P.missing));
+      // A new shape's casts are built group by group, letting the event loop run between groups.
+      yield PAUSE;
     }
     rememberCastPlan(castKey, castExprs);
   }
