@@ -118,6 +118,14 @@ connectors:
     assert.equal(error.message, [`${path.join(dir, 'sluice.config.yaml')} is invalid:`, ...issues.map((i) => `  - ${i}`)].join('\n'));
   });
 
+  it("takes a postgres connector's copy_format (auto or csv) and refuses another", () => {
+    const ok = project('connectors:\n  wh: { kind: postgres, url: "postgres://h/db", copy_format: csv }\n');
+    assert.deepEqual(loadConfig({ projectDir: ok, env: {} }).connectors.wh, { kind: 'postgres', url: 'postgres://h/db', copy_format: 'csv' });
+    const bad = project('connectors:\n  wh: { kind: postgres, url: "postgres://h/db", copy_format: binary }\n');
+    const error = configError(() => loadConfig({ projectDir: bad, env: {} }), 'INVALID_CONFIG');
+    assert.deepEqual(error.details, { issues: ['connectors.wh.copy_format: Invalid option: expected one of "auto"|"csv"'] });
+  });
+
   it('an unset environment variable of a connector makes that connector unavailable, with one warning line', () => {
     const dir = project('connectors:\n  files: { kind: local }\n  wh: { kind: postgres, url: "postgres://${env:DB_USER}@h/db" }\n  s3in: { kind: s3, endpoint: "${env:S3_ENDPOINT}", access_key_id: "${env:S3_KEY}" }\n');
     const warnings: string[] = [];
