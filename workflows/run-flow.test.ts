@@ -371,6 +371,34 @@ describe('runFlow with mocked activities', { timeout: 120_000 }, () => {
     });
   }
 
+  it('a small one-pass run whose (local) load the target refuses: FAILED at step sync_target with the target\'s code', async () => {
+    const mocks = mockRunActivities({ rows: 10, chunkRows: 4 }, (defaults) => ({
+      syncSource: async (input) => ({ ...(await defaults.syncSource(input)), onePass: true }),
+      transformAndLoad: async () => {
+        throw ApplicationFailure.create({ type: 'AUTH_FAILED', message: 'connectors.warehouse: the server refused the password', nonRetryable: true });
+      },
+    }));
+    const run = await runToEnd(env, mocks);
+    const error: RunError = { code: 'AUTH_FAILED', message: 'connectors.warehouse: the server refused the password', step: 'sync_target' };
+    assert.deepEqual(run.metadata.error, error);
+    assert.equal(run.metadata.status, 'FAILED');
+    assert.deepEqual(mocks.calls.filter((call) => call.name === 'transformAndLoad').map((call) => call.attempt), [1]);
+  });
+
+  it('a small one-pass run whose (local) load keeps failing (retryable): CRASHED with RETRIES_EXHAUSTED after its 10 attempts', async () => {
+    const mocks = mockRunActivities({ rows: 10, chunkRows: 4 }, (defaults) => ({
+      syncSource: async (input) => ({ ...(await defaults.syncSource(input)), onePass: true }),
+      transformAndLoad: async () => {
+        throw ApplicationFailure.create({ type: 'ECONNRESET', message: 'read ECONNRESET', nextRetryDelay: '10ms' });
+      },
+    }));
+    const run = await runToEnd(env, mocks);
+    assert.deepEqual(mocks.calls.filter((call) => call.name === 'transformAndLoad').map((call) => call.attempt), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    assert.deepEqual(run.metadata.error, { code: 'RETRIES_EXHAUSTED', message: 'transform kept failing after its retries: read ECONNRESET', step: 'transform' });
+    assert.equal(run.metadata.status, 'CRASHED');
+    assertRunFailure(run, RUN_CRASHED_TYPE, run.metadata.error!);
+  });
+
   it('an activity that keeps failing (retryable): CRASHED with RETRIES_EXHAUSTED after its 10 attempts', async () => {
     const mocks = mockRunActivities({ rows: 10 }, {
       async syncTarget() {

@@ -242,7 +242,8 @@ export async function runFlow(input: RunFlowInput): Promise<RunMetadata> {
       const small = staged.rows <= SMALL_RUN_ROWS && patched(SMALL_LOCAL_LOAD_PATCH);
       done = await (small ? transformAndLoadLocally : transformAndLoad)({ ...ref, plan, rowsRead: staged.rows });
     } catch (caught) {
-      const type = caught instanceof ActivityFailure && caught.cause instanceof ApplicationFailure ? caught.cause.type : undefined;
+      const cause = activityCause(caught);
+      const type = cause instanceof ApplicationFailure ? cause.type : undefined;
       if (type && TARGET_CODES.test(type)) {
         end({});
         step = 'sync_target';
@@ -408,6 +409,14 @@ async function markFinished(ref: { runId: string; executionId: string; environme
   }
 }
 
+/**
+ * What an activity raised: a remote activity's failure arrives wrapped in an ActivityFailure, a local
+ * activity's (a small run's transformAndLoad) as it is.
+ */
+function activityCause(caught: unknown): unknown {
+  return caught instanceof ActivityFailure ? caught.cause : caught;
+}
+
 /** FAILED for non-retryable (user-fixable) failures and cancellation; CRASHED for everything else. */
 function classify(caught: unknown, step: StepName): { error: RunError; final: 'FAILED' | 'CRASHED' } {
   if (caught instanceof CancelledFailure || isCancellation(caught)) {
@@ -415,6 +424,13 @@ function classify(caught: unknown, step: StepName): { error: RunError; final: 'F
   }
   if (caught instanceof ApplicationFailure && caught.nonRetryable) {
     return { error: { code: caught.type ?? ('FAILED' satisfies ErrorCode), message: caught.message, step }, final: 'FAILED' };
+  }
+  // The workflow throws only non-retryable failures: a retryable one is a local activity's, out of retries.
+  if (caught instanceof ApplicationFailure) {
+    return {
+      error: { code: 'RETRIES_EXHAUSTED' satisfies ErrorCode, message: `${step} kept failing after its retries: ${caught.message}`, step },
+      final: 'CRASHED',
+    };
   }
   if (caught instanceof ActivityFailure) {
     const cause = caught.cause;
