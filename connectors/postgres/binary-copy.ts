@@ -1,6 +1,7 @@
 /**
  * PostgreSQL's binary COPY format for mapped frames: what the postgres target feeds its one COPY stream
- * when every column it writes has the type Sluice would have created (docs/decisions.md, "Binary COPY").
+ * when every column it writes has the type Sluice would have created (docs/decisions.md, "Binary COPY, the
+ * steady-state table check, small runs loaded locally").
  *
  * Format (PostgreSQL documentation, "COPY", "Binary Format"): a 19-byte header (`PGCOPY\n\377\r\n\0`,
  * a 32-bit flags field, a 32-bit header-extension length), then one tuple per row — a 16-bit field count
@@ -25,7 +26,7 @@ import { DataType, DateUnit, tableFromIPC, type Data } from 'apache-arrow';
 import pl, { type DataType as PolarsType } from 'nodejs-polars';
 import type { FieldType, FlowSpec } from '../../flows/flow-spec';
 
-/** A column's PostgreSQL type, by the name `information_schema.columns.udt_name` gives it. */
+/** A column's PostgreSQL type, by its `pg_type.typname` (what `information_schema.columns.udt_name` shows). */
 export type BinaryKind = 'text' | 'jsonb' | 'int4' | 'int8' | 'float8' | 'bool' | 'date' | 'timestamp';
 
 /** The type Sluice creates for each field type (transform/field-types.ts `POSTGRES_TYPES`), as a `udt_name`. */
