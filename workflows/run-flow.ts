@@ -422,22 +422,14 @@ function classify(caught: unknown, step: StepName): { error: RunError; final: 'F
   if (caught instanceof CancelledFailure || isCancellation(caught)) {
     return { error: { code: 'CANCELLED' satisfies ErrorCode, message: 'the run was cancelled', step }, final: 'FAILED' };
   }
-  if (caught instanceof ApplicationFailure && caught.nonRetryable) {
-    return { error: { code: caught.type ?? ('FAILED' satisfies ErrorCode), message: caught.message, step }, final: 'FAILED' };
+  // The workflow's own failures are non-retryable; an activity's (remote or local) is unwrapped first.
+  const cause = activityCause(caught);
+  if (cause instanceof ApplicationFailure && cause.nonRetryable) {
+    return { error: { code: cause.type ?? ('FAILED' satisfies ErrorCode), message: cause.message, step }, final: 'FAILED' };
   }
-  // The workflow throws only non-retryable failures: a retryable one is a local activity's, out of retries.
-  if (caught instanceof ApplicationFailure) {
-    return {
-      error: { code: 'RETRIES_EXHAUSTED' satisfies ErrorCode, message: `${step} kept failing after its retries: ${caught.message}`, step },
-      final: 'CRASHED',
-    };
-  }
-  if (caught instanceof ActivityFailure) {
-    const cause = caught.cause;
-    if (cause instanceof ApplicationFailure && cause.nonRetryable) {
-      return { error: { code: cause.type ?? ('FAILED' satisfies ErrorCode), message: cause.message, step }, final: 'FAILED' };
-    }
-    const reason = cause ? `${cause.message}` : caught.message;
+  // A retryable failure here is an activity's out of retries (a local one arrives unwrapped).
+  if (caught instanceof ActivityFailure || cause instanceof ApplicationFailure) {
+    const reason = cause instanceof Error ? cause.message : caught instanceof Error ? caught.message : String(caught);
     return {
       error: { code: 'RETRIES_EXHAUSTED' satisfies ErrorCode, message: `${step} kept failing after its retries: ${reason}`, step },
       final: 'CRASHED',
