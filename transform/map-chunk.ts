@@ -397,7 +397,6 @@ function* mapSteps(spec: FlowSpec, raw: pl.DataFrame, firstRowNumber: number, op
     work = work.withColumns(...results).withColumns(pl.col(results.map((r) => r.name)).not().fillNull(false).keepName().prefix(P.check));
   }
 
-  // Lazy, so Polars projects the few needed columns before filtering the wide working frame.
   const flags = cachedFlags ?? remember(FLAG_PLANS, spec, shapeKey, {
     flags: flagExprs,
     rejected: pl.anyHorizontal(pl.col(rules.map((r) => r.flag))).alias('__sluice_rejected'),
@@ -405,10 +404,12 @@ function* mapSteps(spec: FlowSpec, raw: pl.DataFrame, firstRowNumber: number, op
     isRejected: pl.col('__sluice_rejected'),
     mapped: pl.col([ROW_COLUMN, ...fields.map((_, i) => typed(i))]),
   });
-  const flagged = work.lazy().withColumns(...flags.flags).withColumns(flags.rejected);
-  const mapped = yield flagged.filter(flags.kept).select(flags.mapped).rename(targetNames);
+  // The flags are computed once: the mapped and the rejected rows are both filtered from this frame (the
+  // projection after each filter still reaches down to it, so only the columns each part needs are filtered).
+  const flagged = yield work.lazy().withColumns(...flags.flags).withColumns(flags.rejected);
+  const mapped = yield flagged.lazy().filter(flags.kept).select(flags.mapped).rename(targetNames);
 
-  const rejectedWork = yield flagged.filter(flags.isRejected);
+  const rejectedWork = yield flagged.lazy().filter(flags.isRejected);
   if (rejectedWork.height === 0) return { mapped, rejected: emptyRejected(), byRule: {} };
   // Messages and counts by rule in Polars when every message that shows a value shows text (a CSV
   // source): the same JSON as the JS path below, without one JS object per rejected row.
