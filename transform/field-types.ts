@@ -101,7 +101,9 @@ export function castField(input: pl.Expr, inputDtype: DataType, field: FieldSpec
   // Text is trimmed; a blank text is missing, not an error.
   const text = kind === 'string' ? input.str.strip() : input;
   const present = kind === 'string' ? text.isNotNull().and(text.neq(pl.lit(''))) : input.isNotNull();
-  const source = kind === 'string' ? pl.when(present).then(text).otherwise(NULL()) : input;
+  // A blank text fails every cast below (so its value is null, and `present` keeps it from counting as failed):
+  // only json, which keeps text as it is, needs it made null first. Each `when` over text copies the column.
+  const source = kind === 'string' && field.type === 'json' ? pl.when(present).then(text).otherwise(NULL()) : text;
   let value: pl.Expr;
   switch (field.type) {
     case 'json':
