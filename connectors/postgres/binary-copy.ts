@@ -21,7 +21,7 @@
  * stream.end(BINARY_COPY_TRAILER);
  * ```
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, fstatSync, mkdtempSync, openSync, readSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
@@ -204,12 +204,43 @@ function copyText(c: Column, i: number, length: number, out: Buffer, p: number):
 
 const isNull = (c: Column, i: number): boolean => c.nulls !== null && ((c.nulls[i >> 3]! >> (i & 7)) & 1) === 0;
 
+/** Pieces smaller than this are never reused: far above net.Socket's high-water mark (16 KiB, 64 KiB from Node 22). */
+const REUSE_MIN_BYTES = 1 << 20;
+
+/**
+ * The memory of one COPY's encoded pieces, reused from piece to piece. Every new `Buffer` is "external memory" to
+ * V8, and each ~64 MB of it forces a full garbage collection of the worker's heap: fresh pieces for 1,000,000 bench
+ * rows (~90 MB) cost a dozen of them (measured with `--trace-gc`). A piece may be given back once its write
+ * callback has run: pg-copy-streams calls it when the socket took the bytes below its high-water mark, or on
+ * `drain`; a piece of at least {@link REUSE_MIN_BYTES} is then no longer queued in the socket, so its memory is
+ * free. Smaller pieces are allocated as before and never given back. One instance per COPY stream.
+ */
+export class PieceBuffers {
+  private readonly free: Buffer[] = [];
+  private readonly owned = new WeakSet<ArrayBufferLike>();
+
+  /** A buffer of exactly `size` bytes, reused when a free one is large enough. */
+  take(size: number): Buffer {
+    if (size < REUSE_MIN_BYTES) return Buffer.allocUnsafe(size);
+    const at = this.free.findIndex((b) => b.length >= size);
+    const slab = at >= 0 ? this.free.splice(at, 1)[0]! : Buffer.allocUnsafeSlow(Math.ceil(size * 1.25));
+    this.owned.add(slab.buffer);
+    return slab.subarray(0, size);
+  }
+
+  /** Gives back a piece from {@link take} whose write has called back; other buffers are ignored. */
+  give(piece: Buffer): void {
+    if (!this.owned.has(piece.buffer) || this.free.length >= 4) return;
+    this.free.push(Buffer.from(piece.buffer));
+  }
+}
+
 /**
  * Rows `from`..`to` (exclusive) of one record batch as binary COPY tuples (no header, no trailer).
  * Column by column, not cell by cell: one pass sums each row's size, then each column writes its values at
  * every row's cursor, in a loop of its own type (no branch on the type per cell).
  */
-function encodeRows(columns: Column[], from: number, to: number): Buffer {
+function encodeRows(columns: Column[], from: number, to: number, buffers: PieceBuffers | undefined): Buffer {
   const rows = to - from;
   const fields = columns.length;
   // Each row's size, then (in place) where each row's next value goes.
@@ -229,7 +260,7 @@ function encodeRows(columns: Column[], from: number, to: number): Buffer {
     cursor[r] = size;
     size += rowSize;
   }
-  const out = Buffer.allocUnsafe(size);
+  const out = buffers ? buffers.take(size) : Buffer.allocUnsafe(size);
   const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
   for (let r = 0; r < rows; r++) {
     view.setInt16(cursor[r]!, fields);
@@ -335,42 +366,75 @@ function encodeRows(columns: Column[], from: number, to: number): Buffer {
 /** This process's folder for Arrow hand-over files (made on first use, under the OS temp folder). */
 let handoverDir: string | undefined;
 let handoverFiles = 0;
+/**
+ * Buffers that held an earlier frame's Arrow IPC, free for the next one. Reusing them spares V8 its
+ * "external memory pressure": every ~64 MB of new Buffers costs a full garbage collection of the worker's heap.
+ */
+const freeIpcBuffers: Buffer[] = [];
 
 /**
- * `frame` as Arrow IPC bytes, written by Polars to a temporary file and read back whole. nodejs-polars' in-memory
- * `writeIPC()` hands its output to JS through a Writable and concatenates it, which cost 4× the CPU and most of
- * the worker's garbage collection (measured on a 250,000-row mapped chunk of the bench: 151 against 34 ms of CPU).
- * The file (as large as the frame, ~22 MB for that chunk) is deleted before this returns.
+ * `frame` as Arrow IPC bytes, written by Polars to a temporary file and read back into a reused buffer.
+ * nodejs-polars' in-memory `writeIPC()` hands its output to JS through a Writable and concatenates it, which cost
+ * 4× the CPU and most of the worker's garbage collection (measured on a 250,000-row mapped chunk of the bench:
+ * 151 against 34 ms of CPU). The file (as large as the frame, ~22 MB for that chunk) is deleted before this
+ * returns. Give `buffer` back with {@link releaseIpc} once nothing reads the bytes any more.
  */
-function arrowIpc(frame: pl.DataFrame): Buffer {
+function arrowIpc(frame: pl.DataFrame): { bytes: Buffer; buffer: Buffer } {
   handoverDir ??= mkdtempSync(path.join(tmpdir(), 'sluice-copy-'));
   const file = path.join(handoverDir, `${handoverFiles++}.arrow`);
   try {
     frame.writeIPC(file);
-    return readFileSync(file);
+    const fd = openSync(file, 'r');
+    try {
+      const size = fstatSync(fd).size;
+      const at = freeIpcBuffers.findIndex((b) => b.length >= size);
+      const buffer = at >= 0 ? freeIpcBuffers.splice(at, 1)[0]! : Buffer.allocUnsafeSlow(Math.ceil(size * 1.25));
+      let read = 0;
+      while (read < size) {
+        const n = readSync(fd, buffer, read, size - read, read);
+        if (n === 0) throw new Error(`binary COPY: ${file} ended after ${read} of ${size} bytes`);
+        read += n;
+      }
+      return { bytes: buffer.subarray(0, size), buffer };
+    } finally {
+      closeSync(fd);
+    }
   } finally {
     rmSync(file, { force: true });
   }
 }
 
+/** Keeps `buffer` for the next {@link arrowIpc} (at most two: one per load encoding at once, in practice). */
+function releaseIpc(buffer: Buffer): void {
+  if (freeIpcBuffers.length < 2) freeIpcBuffers.push(buffer);
+}
+
 /**
  * The tuples of `frame` in binary COPY format, in pieces of up to 32,768 rows, yielding to the event loop
  * between pieces. `frame`'s columns are the COPY's columns, in order; `kinds` gives each one's type.
+ * @param buffers where the pieces' memory comes from: the caller gives each piece back once its write has called
+ *   back, and must not read it after that. Without it, every piece is a new Buffer.
  * @throws Error when Polars hands a column over in an Arrow type the encoder does not know (a bug, not input).
  */
-export async function* encodeBinaryCopy(frame: pl.DataFrame, kinds: readonly BinaryKind[]): AsyncGenerator<Buffer> {
+export async function* encodeBinaryCopy(frame: pl.DataFrame, kinds: readonly BinaryKind[], buffers?: PieceBuffers): AsyncGenerator<Buffer> {
   if (frame.width !== kinds.length) throw new Error(`binary COPY: ${frame.width} columns for ${kinds.length} kinds`);
   const dtypes = frame.dtypes;
   const changes = frame.columns.flatMap((name, i) => handoverExpr(name, dtypes[i]!, kinds[i]!) ?? []);
   const prepared = changes.length > 0 ? frame.withColumns(...changes) : frame;
-  const table = tableFromIPC(arrowIpc(prepared));
-  // The hand-over is synchronous (~10–40 ms per 250,000 rows): let the event loop run before encoding.
-  await yieldToLoop();
-  for (const batch of table.batches) {
-    const columns = batch.data.children.map((data, i) => columnOf(data, kinds[i]!));
-    for (let from = 0; from < batch.numRows; from += SLICE_ROWS) {
-      yield encodeRows(columns, from, Math.min(batch.numRows, from + SLICE_ROWS));
-      await yieldToLoop();
+  const ipc = arrowIpc(prepared);
+  try {
+    const table = tableFromIPC(ipc.bytes);
+    // The hand-over is synchronous (~10–40 ms per 250,000 rows): let the event loop run before encoding.
+    await yieldToLoop();
+    for (const batch of table.batches) {
+      const columns = batch.data.children.map((data, i) => columnOf(data, kinds[i]!));
+      for (let from = 0; from < batch.numRows; from += SLICE_ROWS) {
+        yield encodeRows(columns, from, Math.min(batch.numRows, from + SLICE_ROWS), buffers);
+        await yieldToLoop();
+      }
     }
+  } finally {
+    // The pieces are copies: nothing reads the Arrow bytes after the last one.
+    releaseIpc(ipc.buffer);
   }
 }

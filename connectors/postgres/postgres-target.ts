@@ -38,7 +38,7 @@ import type { CheckOptions, CheckResult, LinkStepResult, LoadRequest, LoadResult
 import { checkPostgres } from './postgres-check';
 import type { ListRejectsRequest, RejectsPage, RejectsSummary, RejectsTarget } from '../rejects';
 import { runLinkSteps } from './link-steps';
-import { binaryAccepted, binaryKinds, BINARY_COPY_HEADER, BINARY_COPY_TRAILER, encodeBinaryCopy, type BinaryKind } from './binary-copy';
+import { binaryAccepted, binaryKinds, BINARY_COPY_HEADER, BINARY_COPY_TRAILER, encodeBinaryCopy, PieceBuffers, type BinaryKind } from './binary-copy';
 import { listPostgresRejects, resolvePostgresRejects, stagePostgresRejects, summarizePostgresRejects } from './postgres-rejects';
 
 const LEDGER_DDL = `
@@ -329,10 +329,18 @@ export class PostgresTarget implements TargetConnector {
     let open: { stream: ReturnType<typeof copyFrom>; ended: Promise<void>; statement: CopyStatement } | undefined;
     let inFlight: Promise<void> = Promise.resolve();
     let chunk = 0;
+    // A binary COPY's pieces reuse their memory once written (binary-copy.ts, PieceBuffers).
+    const buffers = new PieceBuffers();
     const send = async (piece: Buffer) => {
       const { stream, ended } = open!;
       await Promise.race([inFlight, ended]);
-      inFlight = new Promise<void>((resolve, reject) => stream.write(piece, (error) => (error ? reject(error) : resolve())));
+      inFlight = new Promise<void>((resolve, reject) =>
+        stream.write(piece, (error) => {
+          if (error) return reject(error);
+          buffers.give(piece);
+          resolve();
+        }),
+      );
       inFlight.catch(() => undefined);
     };
     try {
@@ -352,7 +360,7 @@ export class PostgresTarget implements TargetConnector {
             if (statement.binary) await send(BINARY_COPY_HEADER);
           }
           const binary = open.statement.binary;
-          if (binary) for await (const piece of encodeBinaryCopy(columns, binary)) await send(piece);
+          if (binary) for await (const piece of encodeBinaryCopy(columns, binary, buffers)) await send(piece);
           else await send(columns.writeCSV({ includeHeader: false }) as unknown as Buffer);
           done.rows += rows;
         }

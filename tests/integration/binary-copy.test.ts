@@ -206,6 +206,47 @@ describe('binary COPY', () => {
       assert.deepEqual(await rows('public.made_by_sluice'), expected);
     });
 
+    it('reuses the memory of written pieces over a long COPY without changing a value', async () => {
+      // 300,000 rows of ~90 bytes: pieces of ~3 MB (above the 1 MiB from which their memory is reused), the
+      // server slower than the encoder, so pieces wait on the socket while the next ones are encoded.
+      const n = 300_000;
+      const ids = Array.from({ length: n }, (_, i) => i + 1);
+      const frame = pl.DataFrame({
+        id: pl.Series('id', ids, pl.Int64),
+        amount: pl.Series('amount', ids.map((i) => (i % 9 === 0 ? null : i * 37 - 1_000_000)), pl.Int64),
+        at: pl.Series('at', ids.map((i) => new Date(Date.UTC(2020, 0, 1) + i * 61_000)), pl.Datetime('us')),
+        name: pl.Series('name', ids.map((i) => `row ${i} ` + 'abcdefghij'.repeat(i % 7)), pl.Utf8),
+        [ROW_COLUMN]: pl.Series(ROW_COLUMN, ids, pl.Int64),
+      });
+      const files = [0, 1, 2].map((k) => {
+        const file = path.join(dir, `long-${k}.parquet`);
+        frame.slice(k * 100_000, 100_000).writeParquet(file);
+        return file;
+      });
+      const loadLong = (table: string, executionId: string, target: PostgresTarget) =>
+        target.load({
+          runId: `run-${executionId}`,
+          executionId,
+          flowVersion: 'typed:v1',
+          sourcePath: 'long.csv',
+          spec: spec(table),
+          mappedFiles: files,
+          rejectedFiles: [],
+          onProgress: () => undefined,
+          signal: new AbortController().signal,
+        });
+      const binary = await loadLong('public.long_binary', 'e4', new PostgresTarget(db.pool, 'warehouse'));
+      const csv = await loadLong('public.long_csv', 'e5', new PostgresTarget(db.pool, 'warehouse', undefined, { binaryCopy: false }));
+      assert.deepEqual([binary.copyFormat, binary.rowsWritten, csv.copyFormat, csv.rowsWritten], ['binary', n, 'csv', n]);
+      assert.equal(await difference('public.long_binary', 'public.long_csv'), 0);
+      const some = await db.pool.query(`SELECT id::text, amount::text, name FROM public.long_binary WHERE id IN (1, 9, 300000) ORDER BY long_binary.id`);
+      assert.deepEqual(some.rows, [
+        { id: '1', amount: '-999963', name: 'row 1 abcdefghij' },
+        { id: '9', amount: null, name: 'row 9 abcdefghijabcdefghij' },
+        { id: '300000', amount: '10100000', name: 'row 300000 abcdefghij' },
+      ]);
+    });
+
     it('COPYs a table made with other types as CSV, converted by the server as before', async () => {
       await db.pool.query('CREATE TABLE public.made_by_user (id bigint NOT NULL, amount numeric(12,2), at timestamp, name varchar(20))');
       const result = await load('public.made_by_user', 'e2');
