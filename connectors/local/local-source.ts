@@ -171,7 +171,7 @@ export async function stageFile(file: string, format: SourceFormat, request: Sta
       }
       // LZ4 without column statistics: staged files are read back by row position only, and this costs ~20% less
       // CPU to write and read than Polars' default (zstd with statistics), for files ~1.7× as large
-      // (docs/decisions.md, "Staged files: LZ4, no statistics").
+      // (docs/decisions.md, "Less garbage on the load path").
       await lazy.sinkParquet(out, { maintainOrder: true, rowGroupSize: 65_536, compression: 'lz4', statistics: false }).collect();
     }
   } catch (error) {
