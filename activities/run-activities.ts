@@ -478,14 +478,21 @@ export function createRunActivities(deps: RunActivityDeps) {
         let exceeded = false;
         const dedupe = spec.dedupe ? new RunDedupe(spec.dedupe) : undefined;
         const plan = input.plan;
+        // The worker's memory budget covers the mapping (the chunk being encoded and COPYed is outside it).
+        const mapOne = (chunk: ChunkPlan) =>
+          cellBudget.withCells(chunk.rows * Math.max(1, spec.fields.length), async () => {
+            // A reprocess's slice carries the original row numbers: mapped and rejected rows get them back below.
+            const slice = splitSourceRows(await readSlice(chunk), chunk.firstRow);
+            return { ...slice, result: await mapChunkAsync(spec, slice.raw, chunk.firstRow, { targetKind }) };
+          });
         async function* mapped(): AsyncGenerator<pl.DataFrame> {
+          let next = plan.length > 0 ? mapOne(plan[0]!) : undefined;
           for (const [index, chunk] of plan.entries()) {
-            // The worker's memory budget covers the mapping (the rendered chunk being COPYed is outside it).
-            const { raw, restore, result } = await cellBudget.withCells(chunk.rows * Math.max(1, spec.fields.length), async () => {
-              // A reprocess's slice carries the original row numbers: mapped and rejected rows get them back below.
-              const slice = splitSourceRows(await readSlice(chunk), chunk.firstRow);
-              return { ...slice, result: await mapChunkAsync(spec, slice.raw, chunk.firstRow, { targetKind }) };
-            });
+            const { raw, restore, result } = await next!;
+            // Chunk k+1 is mapped (by Polars, off the event loop) while chunk k is encoded and COPYed: one mapping at a
+            // time still, one more mapped chunk in memory. Its failure, if any, is thrown when it is awaited above.
+            next = index + 1 < plan.length ? mapOne(plan[index + 1]!) : undefined;
+            next?.catch(() => undefined);
             let { mapped: rows, rejected } = result;
             for (const [rule, n] of Object.entries(result.byRule)) byRule[rule] = (byRule[rule] ?? 0) + n;
             if (dedupe) {
