@@ -377,13 +377,21 @@ const freeIpcBuffers: Buffer[] = [];
  * nodejs-polars' in-memory `writeIPC()` hands its output to JS through a Writable and concatenates it, which cost
  * 4× the CPU and most of the worker's garbage collection (measured on a 250,000-row mapped chunk of the bench:
  * 151 against 34 ms of CPU). The file (as large as the frame, ~22 MB for that chunk) is deleted before this
- * returns. Give `buffer` back with {@link releaseIpc} once nothing reads the bytes any more.
+ * returns; when it cannot be written (a full or read-only temp folder), the in-memory hand-over is used instead.
+ * Give `buffer` back with {@link releaseIpc} once nothing reads the bytes any more (null: nothing to give back).
  */
-function arrowIpc(frame: pl.DataFrame): { bytes: Buffer; buffer: Buffer } {
-  handoverDir ??= mkdtempSync(path.join(tmpdir(), 'sluice-copy-'));
-  const file = path.join(handoverDir, `${handoverFiles++}.arrow`);
+function arrowIpc(frame: pl.DataFrame): { bytes: Buffer; buffer: Buffer | null } {
+  let file: string | undefined;
   try {
+    handoverDir ??= mkdtempSync(path.join(tmpdir(), 'sluice-copy-'));
+    file = path.join(handoverDir, `${handoverFiles++}.arrow`);
     frame.writeIPC(file);
+  } catch {
+    // No room or no right to write in the temp folder: the slower in-memory hand-over still works.
+    if (file) rmSync(file, { force: true });
+    return { bytes: frame.writeIPC(), buffer: null };
+  }
+  try {
     const fd = openSync(file, 'r');
     try {
       const size = fstatSync(fd).size;
@@ -405,8 +413,8 @@ function arrowIpc(frame: pl.DataFrame): { bytes: Buffer; buffer: Buffer } {
 }
 
 /** Keeps `buffer` for the next {@link arrowIpc} (at most two: one per load encoding at once, in practice). */
-function releaseIpc(buffer: Buffer): void {
-  if (freeIpcBuffers.length < 2) freeIpcBuffers.push(buffer);
+function releaseIpc(buffer: Buffer | null): void {
+  if (buffer && freeIpcBuffers.length < 2) freeIpcBuffers.push(buffer);
 }
 
 /**
