@@ -160,6 +160,8 @@ export interface LoadResult {
   links?: LinkStepResult[];
   /** PostgreSQL targets: the format the mapped rows were COPYed in (absent when nothing was COPYed now). */
   copyFormat?: 'binary' | 'csv';
+  /** PostgreSQL targets: the format the rejects were COPYed in (absent when none were COPYed now). */
+  rejectsCopyFormat?: 'binary' | 'csv';
 }
 
 export interface TargetConnector {

@@ -247,6 +247,47 @@ describe('binary COPY', () => {
       ]);
     });
 
+    it('COPYs the rejects in binary as a CSV COPY would, and as CSV into a rejects table with other types', async () => {
+      const rejected = path.join(dir, 'rejected.parquet');
+      pl.DataFrame({
+        [ROW_COLUMN]: pl.Series(ROW_COLUMN, [4, 7, 9], pl.Int64),
+        record: pl.Series('record', ['{"id":"x","name":"naïve \\"q\\", c"}', '{"id":null,"name":"🚀"}', '{"id":"9","name":"' + 'z'.repeat(300) + '"}'], pl.Utf8),
+        errors: pl.Series('errors', ['[{"field":"id","rule":"type","message":"cannot convert \\"x\\" to an int64"}]', '[{"field":"id","rule":"required","message":"id is required but missing"}]', '[{"field":null,"rule":"check:c","message":"failed check: id > 10"}]'], pl.Utf8),
+      }).writeParquet(rejected);
+      const loadRejects = (table: string, executionId: string, target: PostgresTarget) =>
+        target.load({
+          runId: `run-${executionId}`,
+          executionId,
+          flowVersion: 'typed:v1',
+          sourcePath: 'x.csv',
+          spec: spec(table),
+          mappedFiles: [],
+          rejectedFiles: [rejected],
+          onProgress: () => undefined,
+          signal: new AbortController().signal,
+        });
+      // Every column but the run and execution ids (one per load) and the time each row was written.
+      const cols = 'flow_version, source_path, row_number, record, errors, rejects_of';
+      const binary = await loadRejects('public.rj_binary', 'e6', new PostgresTarget(db.pool, 'warehouse'));
+      const csv = await loadRejects('public.rj_csv', 'e7', new PostgresTarget(db.pool, 'warehouse', undefined, { binaryCopy: false }));
+      assert.deepEqual([binary.rowsRejected, binary.rejectsCopyFormat, csv.rowsRejected, csv.rejectsCopyFormat], [3, 'binary', 3, 'csv']);
+      const diff = await db.pool.query(
+        `SELECT (SELECT count(*) FROM (SELECT ${cols} FROM public.rj_binary_rejects EXCEPT ALL SELECT ${cols} FROM public.rj_csv_rejects) x) AS n`,
+      );
+      assert.equal(Number(diff.rows[0].n), 0);
+      const rows = await db.pool.query(`SELECT row_number::text, record->>'name' AS name, errors->0->>'rule' AS rule FROM public.rj_binary_rejects ORDER BY row_number`);
+      assert.deepEqual(rows.rows, [
+        { row_number: '4', name: 'naïve "q", c', rule: 'type' },
+        { row_number: '7', name: '🚀', rule: 'required' },
+        { row_number: '9', name: 'z'.repeat(300), rule: 'check:c' },
+      ]);
+      // A rejects table whose record is json (not jsonb): binary would send jsonb's version byte; CSV is used instead.
+      await db.pool.query('CREATE TABLE public.rj_json_rejects (run_id text NOT NULL, execution_id text, flow_version text NOT NULL, source_path text NOT NULL, row_number bigint NOT NULL, record json NOT NULL, errors jsonb NOT NULL, rejected_at timestamptz NOT NULL DEFAULT now(), rejects_of text, resolved_by_run text, resolved_at timestamptz)');
+      assert.equal((await loadRejects('public.rj_json', 'e8', new PostgresTarget(db.pool, 'warehouse'))).rejectsCopyFormat, 'csv');
+      const json = await db.pool.query(`SELECT record::text FROM public.rj_json_rejects ORDER BY row_number`);
+      assert.deepEqual(json.rows.map((r) => r.record), ['{"id":"x","name":"naïve \\"q\\", c"}', '{"id":null,"name":"🚀"}', '{"id":"9","name":"' + 'z'.repeat(300) + '"}']);
+    });
+
     it('COPYs a table made with other types as CSV, converted by the server as before', async () => {
       await db.pool.query('CREATE TABLE public.made_by_user (id bigint NOT NULL, amount numeric(12,2), at timestamp, name varchar(20))');
       const result = await load('public.made_by_user', 'e2');
