@@ -175,20 +175,24 @@ describe('binary COPY', () => {
       rmSync(dir, { recursive: true, force: true });
     });
 
-    async function load(table: string, executionId: string, target = new PostgresTarget(db.pool, 'warehouse')) {
-      const file = path.join(dir, `${executionId}.parquet`);
-      mapped().writeParquet(file);
-      return target.load({
+    /** A load of staged mapped and rejected files into `table` (and its rejects table). */
+    const loadFiles = (table: string, executionId: string, target: PostgresTarget, files: { mapped?: string[]; rejected?: string[] }) =>
+      target.load({
         runId: `run-${executionId}`,
         executionId,
         flowVersion: 'typed:v1',
         sourcePath: 'x.csv',
         spec: spec(table),
-        mappedFiles: [file],
-        rejectedFiles: [],
+        mappedFiles: files.mapped ?? [],
+        rejectedFiles: files.rejected ?? [],
         onProgress: () => undefined,
         signal: new AbortController().signal,
       });
+
+    async function load(table: string, executionId: string, target = new PostgresTarget(db.pool, 'warehouse')) {
+      const file = path.join(dir, `${executionId}.parquet`);
+      mapped().writeParquet(file);
+      return loadFiles(table, executionId, target, { mapped: [file] });
     }
 
     const rows = async (table: string) =>
@@ -223,18 +227,7 @@ describe('binary COPY', () => {
         frame.slice(k * 100_000, 100_000).writeParquet(file);
         return file;
       });
-      const loadLong = (table: string, executionId: string, target: PostgresTarget) =>
-        target.load({
-          runId: `run-${executionId}`,
-          executionId,
-          flowVersion: 'typed:v1',
-          sourcePath: 'long.csv',
-          spec: spec(table),
-          mappedFiles: files,
-          rejectedFiles: [],
-          onProgress: () => undefined,
-          signal: new AbortController().signal,
-        });
+      const loadLong = (table: string, executionId: string, target: PostgresTarget) => loadFiles(table, executionId, target, { mapped: files });
       const binary = await loadLong('public.long_binary', 'e4', new PostgresTarget(db.pool, 'warehouse'));
       const csv = await loadLong('public.long_csv', 'e5', new PostgresTarget(db.pool, 'warehouse', undefined, { binaryCopy: false }));
       assert.deepEqual([binary.copyFormat, binary.rowsWritten, csv.copyFormat, csv.rowsWritten], ['binary', n, 'csv', n]);
@@ -254,18 +247,7 @@ describe('binary COPY', () => {
         record: pl.Series('record', ['{"id":"x","name":"naïve \\"q\\", c"}', '{"id":null,"name":"🚀"}', '{"id":"9","name":"' + 'z'.repeat(300) + '"}'], pl.Utf8),
         errors: pl.Series('errors', ['[{"field":"id","rule":"type","message":"cannot convert \\"x\\" to an int64"}]', '[{"field":"id","rule":"required","message":"id is required but missing"}]', '[{"field":null,"rule":"check:c","message":"failed check: id > 10"}]'], pl.Utf8),
       }).writeParquet(rejected);
-      const loadRejects = (table: string, executionId: string, target: PostgresTarget) =>
-        target.load({
-          runId: `run-${executionId}`,
-          executionId,
-          flowVersion: 'typed:v1',
-          sourcePath: 'x.csv',
-          spec: spec(table),
-          mappedFiles: [],
-          rejectedFiles: [rejected],
-          onProgress: () => undefined,
-          signal: new AbortController().signal,
-        });
+      const loadRejects = (table: string, executionId: string, target: PostgresTarget) => loadFiles(table, executionId, target, { rejected: [rejected] });
       // Every column but the run and execution ids (one per load) and the time each row was written.
       const cols = 'flow_version, source_path, row_number, record, errors, rejects_of';
       const binary = await loadRejects('public.rj_binary', 'e6', new PostgresTarget(db.pool, 'warehouse'));
