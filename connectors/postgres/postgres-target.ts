@@ -219,8 +219,8 @@ export class PostgresTarget implements TargetConnector {
   /**
    * Creates the ledger, the target and rejects tables when missing, then checks the target's columns.
    * @param part `ledger`: only the ledger; `tables`: only the target and rejects tables (the ledger exists).
-   * @returns whether the target table has both lineage columns, and whether the mapped rows can be COPYed
-   *   in binary (every column has the type Sluice creates; both false for `ledger`).
+   * @returns whether the target table has both lineage columns, and whether the mapped rows and the rejects can be
+   *   COPYed in binary (every column has the type Sluice creates; all false for `ledger`).
    */
   private async ensureTables(spec: FlowSpec, part: 'all' | 'ledger' | 'tables' = 'all'): Promise<TableState> {
     const ledgerOnly = part === 'ledger';
@@ -297,8 +297,8 @@ export class PostgresTarget implements TargetConnector {
 
   /**
    * One read-only query (pg_catalog) for what the load needs of the database: the ledger with its `links`
-   * column, the rejects table with the columns added since it was first made, and the target table's columns
-   * (name, and type name: a domain gives its own name, so it is COPYed as CSV).
+   * column, the rejects table with the columns added since it was first made, and the target and rejects tables'
+   * columns (name, and type name: a domain gives its own name, so it is COPYed as CSV).
    */
   private async probeTables(
     spec: FlowSpec,
