@@ -213,7 +213,8 @@ const REUSE_MIN_BYTES = 1 << 20;
  * rows (~90 MB) cost a dozen of them (measured with `--trace-gc`). A piece may be given back once its write
  * callback has run: pg-copy-streams calls it when the socket took the bytes below its high-water mark, or on
  * `drain`; a piece of at least {@link REUSE_MIN_BYTES} is then no longer queued in the socket, so its memory is
- * free. Smaller pieces are allocated as before and never given back. One instance per COPY stream.
+ * free. Smaller pieces are allocated as before and never given back. One instance per COPY stream, and one for
+ * the Arrow hand-over of every frame (given back when its encoding ends).
  */
 export class PieceBuffers {
   private readonly free: Buffer[] = [];
@@ -367,10 +368,10 @@ function encodeRows(columns: Column[], from: number, to: number, buffers: PieceB
 let handoverDir: string | undefined;
 let handoverFiles = 0;
 /**
- * Buffers that held an earlier frame's Arrow IPC, free for the next one. Reusing them spares V8 its
- * "external memory pressure": every ~64 MB of new Buffers costs a full garbage collection of the worker's heap.
+ * The memory of earlier frames' Arrow IPC, reused for the next one (the same pool as a COPY's pieces): every
+ * ~64 MB of new Buffers costs a full garbage collection of the worker's heap.
  */
-const freeIpcBuffers: Buffer[] = [];
+const ipcBuffers = new PieceBuffers();
 
 /**
  * `frame` as Arrow IPC bytes, written by Polars to a temporary file and read back into a reused buffer.
@@ -378,9 +379,9 @@ const freeIpcBuffers: Buffer[] = [];
  * 4× the CPU and most of the worker's garbage collection (measured on a 250,000-row mapped chunk of the bench:
  * 151 against 34 ms of CPU). The file (as large as the frame, ~22 MB for that chunk) is deleted before this
  * returns; when it cannot be written (a full or read-only temp folder), the in-memory hand-over is used instead.
- * Give `buffer` back with {@link releaseIpc} once nothing reads the bytes any more (null: nothing to give back).
+ * Give the bytes back to `ipcBuffers` once nothing reads them any more.
  */
-function arrowIpc(frame: pl.DataFrame): { bytes: Buffer; buffer: Buffer | null } {
+function arrowIpc(frame: pl.DataFrame): Buffer {
   let file: string | undefined;
   try {
     handoverDir ??= mkdtempSync(path.join(tmpdir(), 'sluice-copy-'));
@@ -389,32 +390,26 @@ function arrowIpc(frame: pl.DataFrame): { bytes: Buffer; buffer: Buffer | null }
   } catch {
     // No room or no right to write in the temp folder: the slower in-memory hand-over still works.
     if (file) rmSync(file, { force: true });
-    return { bytes: frame.writeIPC(), buffer: null };
+    return frame.writeIPC();
   }
   try {
     const fd = openSync(file, 'r');
     try {
       const size = fstatSync(fd).size;
-      const at = freeIpcBuffers.findIndex((b) => b.length >= size);
-      const buffer = at >= 0 ? freeIpcBuffers.splice(at, 1)[0]! : Buffer.allocUnsafeSlow(Math.ceil(size * 1.25));
+      const buffer = ipcBuffers.take(size);
       let read = 0;
       while (read < size) {
         const n = readSync(fd, buffer, read, size - read, read);
         if (n === 0) throw new Error(`binary COPY: ${file} ended after ${read} of ${size} bytes`);
         read += n;
       }
-      return { bytes: buffer.subarray(0, size), buffer };
+      return buffer;
     } finally {
       closeSync(fd);
     }
   } finally {
     rmSync(file, { force: true });
   }
-}
-
-/** Keeps `buffer` for the next {@link arrowIpc} (at most two: one per load encoding at once, in practice). */
-function releaseIpc(buffer: Buffer | null): void {
-  if (buffer && freeIpcBuffers.length < 2) freeIpcBuffers.push(buffer);
 }
 
 /**
@@ -431,7 +426,7 @@ export async function* encodeBinaryCopy(frame: pl.DataFrame, kinds: readonly Bin
   const prepared = changes.length > 0 ? frame.withColumns(...changes) : frame;
   const ipc = arrowIpc(prepared);
   try {
-    const table = tableFromIPC(ipc.bytes);
+    const table = tableFromIPC(ipc);
     // The hand-over is synchronous (~10–40 ms per 250,000 rows): let the event loop run before encoding.
     await yieldToLoop();
     for (const batch of table.batches) {
@@ -443,6 +438,6 @@ export async function* encodeBinaryCopy(frame: pl.DataFrame, kinds: readonly Bin
     }
   } finally {
     // The pieces are copies: nothing reads the Arrow bytes after the last one.
-    releaseIpc(ipc.buffer);
+    ipcBuffers.give(ipc);
   }
 }
