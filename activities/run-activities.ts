@@ -22,7 +22,7 @@ import type { CustomMapMetadata, RejectsOfRef } from '../common/run-model';
 import type { FlowVersion, FlowVersionStore } from '../flows/flow-versions';
 import { chunkRowsFor, type ChunkPlan, type StagedFileRef } from '../common/chunk-plan';
 import type { Staging } from '../storage/staging';
-import type { LinkStepResult } from '../connectors/connector';
+import type { HeldSource, LinkStepResult, StagedSource } from '../connectors/connector';
 import { applyCustomMap, mapInput } from '../transform/custom-map';
 import { findDuplicates, RunDedupe } from '../transform/dedupe';
 import { escapeNulForPostgres, mapChunkAsync, ROW_COLUMN, ruleKey, toJson, type RejectError } from '../transform/map-chunk';
@@ -30,6 +30,7 @@ import { loadMap, readMapFile, type MapFile } from '../flows/map-module';
 import { numberedSlice, splitSourceRows } from '../transform/lineage';
 import { withActivityBoundary } from './activity-boundary';
 import { createCellBudget, type CellBudget } from './cell-budget';
+import { createHeldSources, type HeldSources } from './held-sources';
 
 export interface RunActivityDeps {
   config: SluiceConfig;
@@ -39,6 +40,8 @@ export interface RunActivityDeps {
   logger: Logger;
   /** Cells this worker maps at once (@default a new `createCellBudget()`: 5,000,000 cells). */
   cellBudget?: CellBudget;
+  /** Sources this worker holds in memory between syncSource and the pass (@default a new `createHeldSources()`). */
+  heldSources?: HeldSources;
 }
 
 export interface RunRef {
@@ -59,7 +62,25 @@ export interface RunRef {
 
 export { planChunks, type ChunkPlan, type StagedFileRef } from '../common/chunk-plan';
 
-export type SyncSourceInput = RunRef;
+export interface SyncSourceInput extends RunRef {
+  /**
+   * The run may hold its source in memory (it is not a dry run): a one-pass run whose local source file is at most
+   * `staging.hold_max_bytes` is then read whole and kept on this worker instead of staged ({@link HeldSourceRef}).
+   */
+  hold?: boolean;
+}
+
+/**
+ * A source held in a worker's memory by `syncSource` instead of staged (activities/held-sources.ts): the staged
+ * file ref's `path` is a key no file has; the pass slices the held frame, or reads the file again where it is not
+ * held, refusing a file whose size, modification time or row count changed (`SOURCE_CHANGED`).
+ */
+export interface HeldSourceRef {
+  bytes: number;
+  mtimeMs: number;
+  rows: number;
+}
+
 export interface SyncSourceOutput {
   files: StagedFileRef[];
   rows: number;
@@ -75,12 +96,16 @@ export interface SyncSourceOutput {
    * finishTransform, syncTarget).
    */
   onePass?: boolean;
+  /** Present when the source is held in memory, not staged: `files` then has one ref, the held key. */
+  held?: HeldSourceRef;
 }
 
 export interface TransformAndLoadInput extends RunRef {
   plan: ChunkPlan[];
   /** Rows read from the source (for `max_reject_ratio`). */
   rowsRead: number;
+  /** The source is held in memory ({@link SyncSourceOutput.held}), not staged. */
+  held?: HeldSourceRef;
 }
 export interface TransformAndLoadOutput {
   rowsMapped: number;
@@ -164,6 +189,8 @@ export function canRunOnePass(config: SluiceConfig, spec: FlowVersion['spec']): 
 }
 
 const part = (i: number) => `part-${String(i).padStart(5, '0')}.parquet`;
+/** The key of a run's held source (activities/held-sources.ts): where its staged file would be; no file has it. */
+const heldKey = (runKey: string) => `${runKey}/source/held`;
 
 type Beat = (details: Record<string, unknown>) => void;
 
@@ -226,9 +253,38 @@ export function createRunActivities(deps: RunActivityDeps) {
   const { config, connectors, flowVersions, staging, logger } = deps;
   // One budget per worker: every chunk this worker maps at once shares it.
   const cellBudget = deps.cellBudget ?? createCellBudget();
+  const heldSources = deps.heldSources ?? createHeldSources();
 
   const readSlice = async (chunk: ChunkPlan): Promise<pl.DataFrame> =>
     pl.scanParquet(await staging.fetch(chunk.file)).slice(chunk.offset, chunk.rows).collect();
+
+  /**
+   * The frame of a run's held source: taken from this worker's memory, else read again from the connector and checked
+   * against what syncSource read.
+   * @throws SourceError `SOURCE_CHANGED` when the file's size, modification time or row count differs (or it cannot be
+   *   held any more); the connector's errors when it cannot be read.
+   */
+  const heldSource = async (input: RunRef, ref: HeldSourceRef, spec: FlowVersion['spec']): Promise<pl.DataFrame> => {
+    const frame = heldSources.take(heldKey(staging.runKey(input.runId, input.executionId)));
+    if (frame) return frame;
+    const source = await connectors.sourceFor(spec.source.connector, input.startedBy);
+    const again = await source.hold?.({
+      sourcePath: input.sourcePath,
+      spec,
+      maxBytes: Number.POSITIVE_INFINITY,
+      onProgress: () => undefined,
+      signal: Context.current().cancellationSignal,
+    });
+    if (again && again.bytes === ref.bytes && again.mtimeMs === ref.mtimeMs && again.rows === ref.rows) return again.frame;
+    const was = `${ref.bytes} bytes, ${ref.rows} rows, modified ${new Date(ref.mtimeMs).toISOString()}`;
+    const now = again ? `${again.bytes} bytes, ${again.rows} rows, modified ${new Date(again.mtimeMs).toISOString()}` : 'not readable whole';
+    throw new SourceError(
+      'SOURCE_CHANGED',
+      `source_path "${input.sourcePath}" changed while the run was loading it (${was} when it was read; now ${now}), and this ` +
+        'worker had to read it again; nothing was written to the target. Start a new run once the file is complete and no longer written to',
+      { details: { read: ref, now: again ? { bytes: again.bytes, mtimeMs: again.mtimeMs, rows: again.rows } : null } },
+    );
+  };
 
   /**
    * The original source values (JSON text) of some source rows, read back from staging: what a
@@ -259,7 +315,10 @@ export function createRunActivities(deps: RunActivityDeps) {
     });
 
   return withActivityBoundary(logger, {
-    /** Streams the source into staged Parquet files. Heartbeats `{ rows, chunk }`. */
+    /**
+     * Streams the source into staged Parquet files, or, for a one-pass run (`input.hold`) of a local file up to
+     * `staging.hold_max_bytes`, reads it whole into this worker's memory ({@link HeldSourceRef}). Heartbeats `{ rows, chunk }`.
+     */
     async syncSource(input: SyncSourceInput): Promise<SyncSourceOutput> {
       return withKeepAlive(async (beat) => {
         const version = await flowVersions.get(input.flowVersion);
@@ -267,24 +326,40 @@ export function createRunActivities(deps: RunActivityDeps) {
         // Fail fast, before staging anything, when this worker's custom map is not the published one.
         if (spec.transform !== undefined) verifiedMapFile(config.projectDir, version);
         const runKey = staging.runKey(input.runId, input.executionId);
-        const scratch = await staging.scratch(runKey, 'source');
         const source = await connectors.sourceFor(spec.source.connector, input.startedBy);
-        // A chunk's memory is budgeted in cells: a wide flow stages and maps fewer rows per chunk.
-        const staged = await source.stage({
-          sourcePath: input.sourcePath,
-          spec,
-          stagingDir: scratch,
-          chunkRows: chunkRowsFor(config.staging.chunkRows, spec.fields.length),
-          onProgress: (progress) => beat(progress),
-          signal: Context.current().cancellationSignal,
-        });
-        const files: StagedFileRef[] = [];
-        for (const file of staged.files) {
-          const key = `${runKey}/source/${path.basename(file.path)}`;
-          await staging.store(file.path, key);
-          files.push({ path: key, rows: file.rows });
+        const onePass = canRunOnePass(config, spec);
+        const progress = { onProgress: (progress: { rows: number; chunk: number }) => beat(progress), signal: Context.current().cancellationSignal };
+        // A one-pass run's local file up to staging.hold_max_bytes is held in memory, not staged (activities/held-sources.ts).
+        let held: HeldSource | undefined;
+        if (input.hold && onePass && source.hold && config.staging.holdMaxBytes > 0) {
+          held = await source.hold({ sourcePath: input.sourcePath, spec, maxBytes: config.staging.holdMaxBytes, ...progress });
+          // An empty source is staged: its one empty chunk checks the columns on the staged path.
+          if (held && !(held.rows > 0 && heldSources.put(heldKey(runKey), held.frame))) held = undefined;
         }
-        logger.info({ runId: input.runId, rows: staged.rows, files: files.length, staging: staging.location }, 'source staged');
+        const files: StagedFileRef[] = [];
+        let staged: Omit<StagedSource, 'files'>;
+        if (held) {
+          files.push({ path: heldKey(runKey), rows: held.rows });
+          staged = held;
+          logger.info({ runId: input.runId, rows: held.rows, bytes: held.bytes }, 'source held in memory');
+        } else {
+          const scratch = await staging.scratch(runKey, 'source');
+          // A chunk's memory is budgeted in cells: a wide flow stages and maps fewer rows per chunk.
+          const stagedFiles = await source.stage({
+            sourcePath: input.sourcePath,
+            spec,
+            stagingDir: scratch,
+            chunkRows: chunkRowsFor(config.staging.chunkRows, spec.fields.length),
+            ...progress,
+          });
+          for (const file of stagedFiles.files) {
+            const key = `${runKey}/source/${path.basename(file.path)}`;
+            await staging.store(file.path, key);
+            files.push({ path: key, rows: file.rows });
+          }
+          staged = stagedFiles;
+          logger.info({ runId: input.runId, rows: staged.rows, files: files.length, staging: staging.location }, 'source staged');
+        }
         if (staged.rows === 0 && spec.on_empty === 'fail') {
           throw new SourceError(
             'EMPTY_SOURCE',
@@ -299,7 +374,8 @@ export function createRunActivities(deps: RunActivityDeps) {
           columns: staged.columns,
           format: staged.format,
           chunkRows,
-          onePass: canRunOnePass(config, spec),
+          onePass,
+          ...(held ? { held: { bytes: held.bytes, mtimeMs: held.mtimeMs, rows: held.rows } } : {}),
           ...(source.afterLoad ? { afterLoad: true } : {}),
         };
       });
@@ -478,11 +554,19 @@ export function createRunActivities(deps: RunActivityDeps) {
         let exceeded = false;
         const dedupe = spec.dedupe ? new RunDedupe(spec.dedupe) : undefined;
         const plan = input.plan;
+        // A held source is taken from this worker's memory, or read again where syncSource ran elsewhere; only once a
+        // chunk is read (a ledger hit reads nothing).
+        let heldFrame: Promise<pl.DataFrame> | undefined;
+        const readChunk = (chunk: ChunkPlan): Promise<pl.DataFrame> => {
+          if (!input.held) return readSlice(chunk);
+          heldFrame ??= heldSource(input, input.held, spec);
+          return heldFrame.then((frame) => frame.slice(chunk.offset, chunk.rows));
+        };
         // The worker's memory budget covers the mapping (the chunk being encoded and COPYed is outside it).
         const mapOne = (chunk: ChunkPlan) =>
           cellBudget.withCells(chunk.rows * Math.max(1, spec.fields.length), async () => {
             // A reprocess's slice carries the original row numbers: mapped and rejected rows get them back below.
-            const slice = splitSourceRows(await readSlice(chunk), chunk.firstRow);
+            const slice = splitSourceRows(await readChunk(chunk), chunk.firstRow);
             return { ...slice, result: await mapChunkAsync(spec, slice.raw, chunk.firstRow, { targetKind }) };
           });
         async function* mapped(): AsyncGenerator<pl.DataFrame> {

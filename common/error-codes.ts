@@ -149,6 +149,7 @@ export const ERROR_CATALOGUE = {
   SECRET_MISMATCH: { kind: 'user', status: 500, description: 'the two entries of a secret prompt differ' },
   SECRET_NOT_FOUND: { kind: 'user', status: 404, description: 'no secret of that name for the user who started the run (their user-level one), nor at org level; or none to delete' },
   SERVICE_UNAVAILABLE: { kind: 'transient', status: 503, description: 'Temporal or the metadata database is unreachable; try again later (Retry-After)' },
+  SOURCE_CHANGED: { kind: 'user', status: 500, description: 'the source file changed while a run that held it in memory was loading it (another worker had to read it again); nothing was written' },
   SOURCE_NOT_A_FILE: { kind: 'user', status: 500, description: 'source_path names something that is not a file' },
   SOURCE_NOT_FOUND: { kind: 'user', status: 500, description: 'no file or object at source_path' },
   SOURCE_NOT_LOCAL: { kind: 'user', status: 500, description: 'a source backup for a flow version that does not read from a local connector' },

@@ -235,6 +235,13 @@ export interface WebhookSettings {
   allowlist: string[];
 }
 
+/**
+ * `staging.hold_max_bytes` when the file does not set it: 256 MiB. A held CSV takes ~2.3× its bytes in memory (a
+ * 155 MiB, 3,000,000-row file: ~365 MiB), which with the pass's own working set keeps a worker under its 1 GiB
+ * (docs/benchmarks.md, "The source held in memory").
+ */
+export const DEFAULT_HOLD_MAX_BYTES = 256 * 1024 * 1024;
+
 export const DEFAULT_WEBHOOK_SETTINGS: WebhookSettings = {
   retryScheduleMs: ['0s', '5s', '5m', '30m', '2h', '5h', '10h', '10h'].map((d) => msToNumber(d as Duration)),
   timeoutMs: 15_000,
@@ -283,6 +290,8 @@ const configFileSchema = z.strictObject({
     .strictObject({
       dir: z.string().min(1).optional(),
       chunk_rows: z.number().int().positive().optional(),
+      /** A one-pass run holds a local source file up to this many bytes in the worker's memory instead of staging it; 0: never. */
+      hold_max_bytes: z.number().int().nonnegative().optional(),
       /** Staged chunks in S3, so one run's activities can run on several machines. */
       s3: s3LocationSchema.optional(),
       /** Hours a finished run's staged data is kept. @default 24 */
@@ -354,7 +363,11 @@ export interface SluiceConfig {
   /** URL of the metadata database (flow versions), when known. */
   databaseUrl: string | undefined;
   temporal: { address: string; namespace: string; taskQueue: string; uiUrl: string };
-  staging: { dir: string; chunkRows: number; s3?: S3Location; retentionHours: number };
+  /**
+   * `holdMaxBytes`: a one-pass run reads a local source file of at most this many bytes whole into the worker's
+   * memory instead of staging it (activities/held-sources.ts); 0 never does. @default {@link DEFAULT_HOLD_MAX_BYTES}
+   */
+  staging: { dir: string; chunkRows: number; holdMaxBytes: number; s3?: S3Location; retentionHours: number };
   /** The data store (`data.pipeline`, `data.user`): local disk under `dir`, or S3. */
   dataStore: { backend: 'local' | 's3'; dir: string; s3?: S3Location };
   connectors: Record<string, ConnectorConfig>;
@@ -680,6 +693,7 @@ export function loadConfig(options: LoadConfigOptions = {}): SluiceConfig {
     staging: {
       dir: path.resolve(projectDir, readEnv('SLUICE_STAGING_DIR', env) ?? file.staging?.dir ?? path.join(stateDir, 'staging')),
       chunkRows,
+      holdMaxBytes: file.staging?.hold_max_bytes ?? DEFAULT_HOLD_MAX_BYTES,
       ...(file.staging?.s3 ? { s3: file.staging.s3 } : {}),
       retentionHours: file.staging?.retention_hours ?? 24,
     },

@@ -64,6 +64,24 @@ export interface StagedSource {
   format: SourceFormat | 'query' | 'rejects';
 }
 
+/** What {@link SourceConnector.hold} reads: a stage request without the staging folder, and a size limit. */
+export interface HoldSourceRequest extends Pick<StageSourceRequest, 'sourcePath' | 'spec' | 'onProgress' | 'signal'> {
+  /** Files larger than this many bytes are not held: `hold` returns undefined and the run stages them. */
+  maxBytes: number;
+}
+
+/** A source read whole into the worker's memory by {@link SourceConnector.hold}. */
+export interface HeldSource {
+  /** Every row, with the columns staging would give them (text for CSV, nested values as JSON text). */
+  frame: DataFrame;
+  rows: number;
+  columns: string[];
+  format: SourceFormat;
+  /** The file's size in bytes and its modification time (ms since the epoch) when it was read. */
+  bytes: number;
+  mtimeMs: number;
+}
+
 /** What {@link TargetConnector.stageRejects} stages: the unresolved rejects of an earlier run, as a reprocess's source. */
 export interface StageRejectsRequest {
   rejectsOf: RejectsOfRef;
@@ -105,6 +123,14 @@ export interface SourceConnector {
    * @throws SourceError for user-fixable problems (missing file, unreadable format, path outside the root).
    */
   stage(request: StageSourceRequest): Promise<StagedSource>;
+  /**
+   * Present when the connector can read a source_path whole into memory instead of staging it (the `local`
+   * connector: its files stay where they are, so a retry on another worker reads them again). The same
+   * checks and errors as `stage`.
+   * @returns undefined when the file is larger than `request.maxBytes`.
+   * @throws SourceError as `stage`.
+   */
+  hold?(request: HoldSourceRequest): Promise<HeldSource | undefined>;
 }
 
 export interface LoadRequest {

@@ -240,7 +240,7 @@ export async function runFlow(input: RunFlowInput): Promise<RunMetadata> {
     let done: TransformAndLoadOutput;
     try {
       const small = staged.rows <= SMALL_RUN_ROWS && patched(SMALL_LOCAL_LOAD_PATCH);
-      done = await (small ? transformAndLoadLocally : transformAndLoad)({ ...ref, plan, rowsRead: staged.rows });
+      done = await (small ? transformAndLoadLocally : transformAndLoad)({ ...ref, plan, rowsRead: staged.rows, ...(staged.held ? { held: staged.held } : {}) });
     } catch (caught) {
       const cause = activityCause(caught);
       const type = cause instanceof ApplicationFailure ? cause.type : undefined;
@@ -282,9 +282,10 @@ export async function runFlow(input: RunFlowInput): Promise<RunMetadata> {
   try {
     await publish(); // run.created
     await begin('sync_source', 'SYNCING_SOURCE');
-    const staged = input.rejectsOf ? await stageRejectsOf(ref) : await syncSource(ref);
+    // A run that loads (not a dry run) may hold its source in the worker's memory instead of staging it.
+    const staged = input.rejectsOf ? await stageRejectsOf(ref) : await syncSource({ ...ref, ...(input.dryRun ? {} : { hold: true }) });
     metadata.rows.read = staged.rows;
-    end({ rows: staged.rows, files: staged.files.length, format: staged.format });
+    end({ rows: staged.rows, files: staged.held ? 0 : staged.files.length, format: staged.format, ...(staged.held ? { held: true } : {}) });
 
     // An empty source takes the staged path: its one empty chunk checks the columns and it ends with EMPTY_SOURCE.
     // A dry run always takes the staged path: it stops before the load.

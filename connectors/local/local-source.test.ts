@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import pl from 'nodejs-polars';
 import { SourceError } from '../../common/errors';
 import { validateFlowSpec } from '../../flows/flow-spec';
-import type { StageSourceRequest } from '../connector';
+import type { StagedSource, StageSourceRequest } from '../connector';
 import { detectFormat, JSON_ARRAY_MAX_BYTES, LocalSource, resolveUnderRoot } from './local-source';
 
 function sourceError(fn: () => unknown, code: string, message: string): void {
@@ -57,6 +57,26 @@ before(() => {
 after(() => {
   for (const dir of temps) rmSync(dir, { recursive: true, force: true });
 });
+
+/**
+ * Runs `stage` and `LocalSource.hold` on the same request and asserts they agree: a held frame equal to the staged
+ * Parquet file (rows, columns, dtypes, values), or the same error (class, code, message). Returns or throws `stage`'s.
+ */
+async function sameAsHeld(request: StageSourceRequest, stage: () => Promise<StagedSource>): Promise<StagedSource> {
+  const hold = new LocalSource(root).hold({ ...request, onProgress: () => undefined, maxBytes: Number.POSITIVE_INFINITY });
+  const [staged, held] = await Promise.allSettled([stage(), hold]);
+  if (staged.status === 'rejected') {
+    assert.equal(held.status, 'rejected', `staging failed (${String(staged.reason)}) but holding did not`);
+    const [a, b] = [staged.reason as SourceError, (held as PromiseRejectedResult).reason as SourceError];
+    assert.deepEqual([b.name, b.code, b.message], [a.name, a.code, a.message]);
+    throw a;
+  }
+  if (held.status === 'rejected') throw held.reason;
+  const frame = held.value!.frame;
+  assert.deepEqual([held.value!.rows, held.value!.columns, held.value!.bytes], [staged.value.rows, staged.value.columns, statSync(resolveUnderRoot(root, request.sourcePath)).size]);
+  assert.ok(frame.frameEqual(pl.readParquet(staged.value.files[0]!.path), true), 'the held frame equals the staged file');
+  return staged.value;
+}
 
 describe('resolveUnderRoot', () => {
   it('resolves a relative path, an absolute path under the root and a file:// URI to the same real path', () => {
@@ -146,7 +166,7 @@ describe('LocalSource.stage', () => {
       onProgress: (p) => progress.push(p),
       signal: new AbortController().signal,
     };
-    const staged = await new LocalSource(root).stage(request);
+    const staged = await sameAsHeld(request, () => new LocalSource(root).stage(request));
     return { staged, progress, stagingDir };
   };
 
@@ -276,6 +296,30 @@ describe('LocalSource.stage', () => {
   });
 });
 
+describe('LocalSource.hold', () => {
+  const spec = validateFlowSpec({
+    name: 'local',
+    source: { connector: 'files' },
+    target: { connector: 'warehouse', table: 't' },
+    fields: { id: { from: 'id', type: 'int64' } },
+  });
+  const request = (sourcePath: string, maxBytes: number) => ({ sourcePath, spec, maxBytes, onProgress: () => undefined, signal: new AbortController().signal });
+
+  it('holds a file up to maxBytes with its size and modification time, and none above it', async () => {
+    const file = path.join(root, 'sub', 'orders.csv');
+    const { size, mtimeMs } = statSync(file);
+    const held = await new LocalSource(root).hold(request('sub/orders.csv', size));
+    assert.ok(held);
+    assert.deepEqual([held.rows, held.columns, held.bytes, held.mtimeMs, held.format], [3, ['id', 'name', 'note'], size, mtimeMs, 'csv']);
+    assert.deepEqual(held.frame.getColumn('note').toArray(), ['line one\nline two', 'plain', null]);
+    assert.equal(await new LocalSource(root).hold(request('sub/orders.csv', size - 1)), undefined);
+  });
+
+  it('refuses a path outside the root like stage does, before reading', async () => {
+    await assert.rejects(new LocalSource(root).hold(request('../secret.csv', Number.POSITIVE_INFINITY)), (error: unknown) => error instanceof SourceError && error.code === 'PATH_OUTSIDE_ROOT');
+  });
+});
+
 describe('LocalSource.stage: unreadable files in Sluice\'s words', () => {
   /** Writes `content` at `sourcePath` under the root, stages it, and checks the UNREADABLE_SOURCE message. */
   const unreadable = async (sourcePath: string, content: string | Buffer, message: string, source: Record<string, unknown> = {}) => {
@@ -294,7 +338,7 @@ describe('LocalSource.stage: unreadable files in Sluice\'s words', () => {
       onProgress: () => undefined,
       signal: new AbortController().signal,
     };
-    await assert.rejects(new LocalSource(root).stage(request), (error: unknown) => {
+    await assert.rejects(sameAsHeld(request, () => new LocalSource(root).stage(request)), (error: unknown) => {
       assert.ok(error instanceof SourceError, `expected SourceError, got ${String(error)}`);
       assert.equal(error.code, 'UNREADABLE_SOURCE');
       assert.equal(error.message, message);

@@ -7,7 +7,9 @@
  * Staging streams with Polars' lazy engine (`scan* → sinkParquet`), so CSV, NDJSON and Parquet
  * sources never sit whole in memory. A JSON array cannot be streamed by Polars: it is read whole
  * (schema inferred over every row — movies.json's later rows differ from its first ones);
- * use NDJSON for large sources.
+ * use NDJSON for large sources. A run that maps and loads in one pass may instead hold a file up to
+ * `source.hold_max_bytes` whole in the worker's memory (`hold`, {@link holdFile}): the same reader and errors,
+ * without the Parquet write and read-back.
  *
  * Values are never silently changed at staging: a nested value (a JSON object or array, a Parquet
  * struct or list) is staged as its JSON text; a CSV header naming a column twice is refused
@@ -23,7 +25,7 @@ import { SourceError } from '../../common/errors';
 import type { SourceFormat } from '../../flows/flow-spec';
 import { isNested, nestedAsJsonText } from '../../transform/field-types';
 import { CheckFailure, errorCode, messageOf, probe } from '../check';
-import type { CheckOptions, CheckResult, SourceConnector, StagedSource, StageSourceRequest } from '../connector';
+import type { CheckOptions, CheckResult, HeldSource, HoldSourceRequest, SourceConnector, StagedSource, StageSourceRequest } from '../connector';
 import { explainReadError } from './read-errors';
 
 /**
@@ -118,6 +120,70 @@ function readCsvHeader(file: string, name: string, options: Record<string, unkno
 }
 
 /**
+ * The source file as Polars reads it, every check of staging included: a lazy scan (csv, ndjson, parquet; nested
+ * columns as JSON text, CSV header names unescaped), or the whole frame for a JSON array.
+ * @throws SourceError `SOURCE_TOO_LARGE` (a JSON array above {@link JSON_ARRAY_MAX_BYTES}), `DUPLICATE_COLUMN`;
+ *   Polars' own errors (a JSON array that does not parse) as they are: {@link readExplained} words them.
+ */
+function scanSource(file: string, format: SourceFormat, request: Pick<StageSourceRequest, 'spec'>, name: string): { frame: pl.DataFrame } | { lazy: pl.LazyDataFrame } {
+  const csv = request.spec.source.csv ?? {};
+  if (format === 'json') {
+    const bytes = statSync(file).size;
+    if (bytes > JSON_ARRAY_MAX_BYTES) {
+      throw new SourceError(
+        'SOURCE_TOO_LARGE',
+        `${name} is a JSON array of ${mib(bytes)}, above the ${mib(JSON_ARRAY_MAX_BYTES)} a worker reads whole; ` +
+          "write it as NDJSON (one object per line, read in a stream, no size limit), e.g. jq -c '.[]' in.json > out.ndjson, and set source.format: ndjson",
+        { details: { bytes, limitBytes: JSON_ARRAY_MAX_BYTES } },
+      );
+    }
+    const frame = pl.readJSON(file, { format: 'json', inferSchemaLength: null } as never);
+    const nested = nestedColumnsAsJson(frame.schema);
+    return { frame: nested.length > 0 ? frame.withColumns(...nested) : frame };
+  }
+  let lazy: pl.LazyDataFrame;
+  if (format === 'csv') {
+    const options = {
+      // Every CSV column is read as text; the flow's field types do the casting, row by row.
+      inferSchemaLength: 0,
+      hasHeader: csv.has_header ?? true,
+      sep: csv.delimiter ?? ',',
+      quoteChar: csv.quote ?? '"',
+      encoding: csv.encoding ?? 'utf8',
+    };
+    lazy = pl.scanCSV(file, options as never);
+    if (options.hasHeader) {
+      const header = readCsvHeader(file, name, options);
+      const columns = lazy.columns;
+      if (header.length === columns.length && header.some((name, i) => name !== columns[i])) {
+        lazy = lazy.rename(Object.fromEntries(columns.map((name, i) => [name, header[i]!])));
+      }
+    }
+  } else {
+    lazy = format === 'ndjson' ? pl.scanJson(file, { inferSchemaLength: null } as never) : pl.scanParquet(file);
+    const nested = nestedColumnsAsJson(lazy.limit(0).collectSync().schema);
+    if (nested.length > 0) lazy = lazy.withColumns(...nested);
+  }
+  return { lazy };
+}
+
+/**
+ * Runs `read` (which reads `file` with Polars) and words its failure in Sluice's terms.
+ * @throws SourceError as thrown by `read`; else SourceError `UNREADABLE_SOURCE` from ./read-errors.ts (file, line,
+ *   byte offset and the fix; Polars' message in `details.polars`).
+ */
+async function readExplained<T>(file: string, format: SourceFormat, request: Pick<StageSourceRequest, 'spec'>, name: string, read: () => Promise<T>): Promise<T> {
+  try {
+    return await read();
+  } catch (error) {
+    if (error instanceof SourceError) throw error;
+    const csv = request.spec.source.csv ?? {};
+    const options = { delimiter: csv.delimiter ?? ',', quote: csv.quote ?? '"', hasHeader: csv.has_header ?? true };
+    throw await explainReadError(error, { file, name, format, csv: options });
+  }
+}
+
+/**
  * Stages one local (or already downloaded) file as a single Parquet file in `stagingDir`.
  * Shared by every file-based source connector. Nested values become their JSON text.
  * @param name the file's name in messages: its path relative to the connector's root, or the object's URI.
@@ -128,57 +194,16 @@ function readCsvHeader(file: string, name: string, options: Record<string, unkno
  */
 export async function stageFile(file: string, format: SourceFormat, request: StageSourceRequest, name = path.basename(file)): Promise<StagedSource> {
   const out = path.join(request.stagingDir, 'source-00000.parquet');
-  const csv = request.spec.source.csv ?? {};
   // Polars' sink cannot be interrupted: a cancelled staging stops before it, or right after it (its output deleted).
   request.signal.throwIfAborted();
-  try {
-    if (format === 'json') {
-      const bytes = statSync(file).size;
-      if (bytes > JSON_ARRAY_MAX_BYTES) {
-        throw new SourceError(
-          'SOURCE_TOO_LARGE',
-          `${name} is a JSON array of ${mib(bytes)}, above the ${mib(JSON_ARRAY_MAX_BYTES)} a worker reads whole; ` +
-            "write it as NDJSON (one object per line, read in a stream, no size limit), e.g. jq -c '.[]' in.json > out.ndjson, and set source.format: ndjson",
-          { details: { bytes, limitBytes: JSON_ARRAY_MAX_BYTES } },
-        );
-      }
-      const frame = pl.readJSON(file, { format: 'json', inferSchemaLength: null } as never);
-      const nested = nestedColumnsAsJson(frame.schema);
-      (nested.length > 0 ? frame.withColumns(...nested) : frame).writeParquet(out);
-    } else {
-      let lazy: pl.LazyDataFrame;
-      if (format === 'csv') {
-        const options = {
-          // Every CSV column is read as text; the flow's field types do the casting, row by row.
-          inferSchemaLength: 0,
-          hasHeader: csv.has_header ?? true,
-          sep: csv.delimiter ?? ',',
-          quoteChar: csv.quote ?? '"',
-          encoding: csv.encoding ?? 'utf8',
-        };
-        lazy = pl.scanCSV(file, options as never);
-        if (options.hasHeader) {
-          const header = readCsvHeader(file, name, options);
-          const columns = lazy.columns;
-          if (header.length === columns.length && header.some((name, i) => name !== columns[i])) {
-            lazy = lazy.rename(Object.fromEntries(columns.map((name, i) => [name, header[i]!])));
-          }
-        }
-      } else {
-        lazy = format === 'ndjson' ? pl.scanJson(file, { inferSchemaLength: null } as never) : pl.scanParquet(file);
-        const nested = nestedColumnsAsJson(lazy.limit(0).collectSync().schema);
-        if (nested.length > 0) lazy = lazy.withColumns(...nested);
-      }
-      // LZ4 without column statistics: staged files are read back by row position only, and this costs ~20% less
-      // CPU to write and read than Polars' default (zstd with statistics), for files ~1.7× as large
-      // (docs/decisions.md, "Less garbage on the load path").
-      await lazy.sinkParquet(out, { maintainOrder: true, rowGroupSize: 65_536, compression: 'lz4', statistics: false }).collect();
-    }
-  } catch (error) {
-    if (error instanceof SourceError) throw error;
-    const options = { delimiter: csv.delimiter ?? ',', quote: csv.quote ?? '"', hasHeader: csv.has_header ?? true };
-    throw await explainReadError(error, { file, name, format, csv: options });
-  }
+  await readExplained(file, format, request, name, async () => {
+    const source = scanSource(file, format, request, name);
+    if ('frame' in source) source.frame.writeParquet(out);
+    // LZ4 without column statistics: staged files are read back by row position only, and this costs ~20% less
+    // CPU to write and read than Polars' default (zstd with statistics), for files ~1.7× as large
+    // (docs/decisions.md, "Less garbage on the load path").
+    else await source.lazy.sinkParquet(out, { maintainOrder: true, rowGroupSize: 65_536, compression: 'lz4', statistics: false }).collect();
+  });
   if (request.signal.aborted) {
     await rm(out, { force: true });
     request.signal.throwIfAborted();
@@ -188,6 +213,26 @@ export async function stageFile(file: string, format: SourceFormat, request: Sta
   const rows = Number(meta.select(pl.len().alias('n')).collectSync().getColumn('n').get(0));
   request.onProgress({ rows, chunk: 0 });
   return { files: [{ path: out, rows }], rows, columns, format };
+}
+
+/**
+ * Reads one local file whole into memory, exactly as {@link stageFile} would stage it (the same reader, checks and
+ * errors), for a run that maps and loads it in one pass on this worker (docs/decisions.md, "The source held in
+ * memory"). The frame takes ~2.3× the file's bytes (a CSV of 51 MiB, 1,000,000 rows of six columns: ~120 MiB).
+ * @returns the frame and the file's size (bytes) and modification time (ms since the epoch), by which a later
+ *   re-read tells whether the file changed.
+ * @throws as {@link stageFile}; the signal's reason when cancelled.
+ */
+export async function holdFile(file: string, format: SourceFormat, request: HoldSourceRequest, name = path.basename(file)): Promise<HeldSource> {
+  request.signal.throwIfAborted();
+  const { size: bytes, mtimeMs } = statSync(file);
+  const frame = await readExplained(file, format, request, name, async () => {
+    const source = scanSource(file, format, request, name);
+    return 'frame' in source ? source.frame : await source.lazy.collect();
+  });
+  request.signal.throwIfAborted();
+  request.onProgress({ rows: frame.height, chunk: 0 });
+  return { frame, rows: frame.height, columns: frame.columns, format, bytes, mtimeMs };
 }
 
 /** `bytes` in MiB, one decimal: `32.0 MiB`. */
@@ -243,5 +288,11 @@ export class LocalSource implements SourceConnector {
   async stage(request: StageSourceRequest): Promise<StagedSource> {
     const file = resolveUnderRoot(this.root, request.sourcePath);
     return stageFile(file, detectFormat(file, request.spec.source.format), request, path.relative(realpathSync(this.root), file));
+  }
+
+  async hold(request: HoldSourceRequest): Promise<HeldSource | undefined> {
+    const file = resolveUnderRoot(this.root, request.sourcePath);
+    if (statSync(file).size > request.maxBytes) return undefined;
+    return holdFile(file, detectFormat(file, request.spec.source.format), request, path.relative(realpathSync(this.root), file));
   }
 }
