@@ -13,7 +13,8 @@
  * - `DATABASE_URL` admin URL of a Postgres server; a fresh database is created on it and dropped
  *   after. Unset: an embedded PostgreSQL 17 under `.sluice/bench-postgres` (port `BENCH_PG_PORT`, @default 54338).
  * - `BENCH_REPEAT` iterations of (plain COPY, full run), each into emptied tables; medians are
- *   reported (@default 3).
+ *   reported (@default 3). `BENCH_WARMUP` untimed iterations before them (@default 1): a worker's first
+ *   run of a process pays for its memory and the JIT once (1.5–2× a later run's time); their times are printed, not counted.
  * - `BENCH_CHUNK_ROWS` the worker's `SLUICE_CHUNK_ROWS` (@default the config default, 250000).
  * - `BENCH_WORKER_NODE_ARGS` extra node arguments for the worker process (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`).
  * - `BENCH_COMPARE_DIST` another build's `dist/` (e.g. the previous commit's, in a git worktree): its
@@ -53,6 +54,7 @@ const SEED = Number(process.env.BENCH_SEED ?? 42);
 const BAD_RATIO = Number(process.env.BENCH_BAD_RATIO ?? 0.02);
 const KEEP = process.env.BENCH_KEEP === '1';
 const REPEAT = Math.max(1, Number(process.env.BENCH_REPEAT ?? 3));
+const WARMUP = Math.max(0, Number(process.env.BENCH_WARMUP ?? 1));
 
 export const FLOW_YAML = `
 name: bench_orders
@@ -536,12 +538,14 @@ async function main(): Promise<void> {
     // each into emptied tables after a CHECKPOINT.
     const copies: PlainCopyResult[] = [];
     let runs = 0;
-    for (let i = 0; i < REPEAT; i++) {
-      console.log(`iteration ${i + 1}/${REPEAT}`);
+    for (let i = -WARMUP; i < REPEAT; i++) {
+      // Warm-up iterations (i < 0) run the same steps; their figures are printed and not counted.
+      const warm = i < 0;
+      console.log(warm ? `warm-up ${i + WARMUP + 1}/${WARMUP} (not counted)` : `iteration ${i + 1}/${REPEAT}`);
       await db.pool.query(`TRUNCATE ${qualifiedName(plain.table).sql}`);
       await db.pool.query('CHECKPOINT');
       const copy = await plain.run(csv.file);
-      copies.push(copy);
+      if (!warm) copies.push(copy);
       console.log(`  plain COPY (${plain.mode}): ${secs(copy.ms)}, ${fmt(copy.rowsLoaded)} rows loaded, ${fmt(copy.rowsSkipped)} skipped`);
       const order = i % 2 === 0 ? contenders : [...contenders].reverse();
       for (const contender of order) {
@@ -552,7 +556,7 @@ async function main(): Promise<void> {
         const hostBefore = hostCpu();
         const runStartedAt = Date.now();
         const runStarted = performance.now();
-        const run = await sluice.run({ flowVersion: version.id, sourcePath: 'orders.csv', runMetadata: { bench: true, rows: ROWS, iteration: i + 1 }, forceRerun: runs > 0 });
+        const run = await sluice.run({ flowVersion: version.id, sourcePath: 'orders.csv', runMetadata: { bench: true, rows: ROWS, iteration: warm ? `warm-up ${i + WARMUP + 1}` : i + 1 }, forceRerun: runs > 0 });
         runs++;
         // No progress polling: queries cost the worker time and would inflate the figure. The step
         // times come from the run's metadata instead.
@@ -581,7 +585,7 @@ async function main(): Promise<void> {
         // Orchestration: the run's time outside every step (steps may overlap: their union counts once).
         const stepsMs = unionMs(STEPS.map((step) => [steps[step].startMs, steps[step].endMs] as [number, number]));
         const overlapMs = Math.max(0, Math.min(steps.transform.endMs, steps.sync_target.endMs) - Math.max(steps.transform.startMs, steps.sync_target.startMs)) || 0;
-        contender.iterations.push({
+        if (!warm) contender.iterations.push({
           copy,
           runMs,
           metadata,
