@@ -4,7 +4,6 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { rampUp, RAMP_UP_MIN_ROWS } from '../common/chunk-plan';
 import { planChunks } from './run-activities';
 
 describe('planChunks', () => {
@@ -59,30 +58,5 @@ describe('planChunks', () => {
       assert.ok(chunk.rows > 0 && chunk.rows <= 100);
       if (i > 0) assert.equal(chunk.firstRow, plan[i - 1]!.firstRow + plan[i - 1]!.rows);
     }
-  });
-});
-
-describe('rampUp', () => {
-  it('splits a large first chunk into its first fifth and the rest, numbering rows on', () => {
-    const plan = planChunks([{ path: 'a', rows: 600_000 }], 250_000);
-    assert.deepEqual(rampUp(plan), [
-      { file: 'a', offset: 0, rows: 50_000, firstRow: 1 },
-      { file: 'a', offset: 50_000, rows: 200_000, firstRow: 50_001 },
-      { file: 'a', offset: 250_000, rows: 250_000, firstRow: 250_001 },
-      { file: 'a', offset: 500_000, rows: 100_000, firstRow: 500_001 },
-    ]);
-  });
-
-  it('keeps a first chunk under RAMP_UP_MIN_ROWS whole, and an empty plan empty', () => {
-    const small = planChunks([{ path: 'a', rows: RAMP_UP_MIN_ROWS - 1 }], 250_000);
-    assert.deepEqual(rampUp(small), small);
-    assert.deepEqual(rampUp([]), []);
-  });
-
-  it('covers every row exactly once, in order', () => {
-    const plan = rampUp(planChunks([{ path: 'a', rows: 123_457 }, { path: 'b', rows: 99_999 }], 100_000));
-    assert.equal(plan.reduce((sum, c) => sum + c.rows, 0), 223_456);
-    for (const [i, chunk] of plan.entries()) if (i > 0) assert.equal(chunk.firstRow, plan[i - 1]!.firstRow + plan[i - 1]!.rows);
-    assert.deepEqual(plan.slice(0, 2).map((c) => [c.offset, c.rows]), [[0, 20_000], [20_000, 80_000]]);
   });
 });

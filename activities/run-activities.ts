@@ -20,7 +20,7 @@ import type { ConnectorRegistry } from '../connectors/registry';
 import { SourceError, TransformError } from '../common/errors';
 import type { CustomMapMetadata, RejectsOfRef } from '../common/run-model';
 import type { FlowVersion, FlowVersionStore } from '../flows/flow-versions';
-import { chunkRowsFor, rampUp, type ChunkPlan, type StagedFileRef } from '../common/chunk-plan';
+import { chunkRowsFor, type ChunkPlan, type StagedFileRef } from '../common/chunk-plan';
 import type { Staging } from '../storage/staging';
 import type { HeldSource, LinkStepResult, StagedSource } from '../connectors/connector';
 import { applyCustomMap, mapInput } from '../transform/custom-map';
@@ -553,8 +553,7 @@ export function createRunActivities(deps: RunActivityDeps) {
         let rowsRejected = 0;
         let exceeded = false;
         const dedupe = spec.dedupe ? new RunDedupe(spec.dedupe) : undefined;
-        // The first chunk split, so the COPY starts sooner; rejected parts are numbered by these chunks.
-        const plan = rampUp(input.plan);
+        const plan = input.plan;
         // A held source is taken from this worker's memory, or read again where syncSource ran elsewhere; only once a
         // chunk is read (a ledger hit reads nothing).
         let heldFrame: Promise<pl.DataFrame> | undefined;

@@ -37,23 +37,6 @@ export function planChunks(files: StagedFileRef[], chunkRows: number): ChunkPlan
   return plan;
 }
 
-/** A one-pass run's first chunk is split when it has at least this many rows ({@link rampUp}). */
-export const RAMP_UP_MIN_ROWS = 50_000;
-
-/**
- * A one-pass run's chunks with the first one split in two: its first fifth, then the rest. The target's COPY
- * starts once the first chunk is mapped, so a smaller first chunk starts it sooner (a fifth of 250,000 rows maps
- * in ~40 ms instead of ~200 ms); the chunks after it are mapped while earlier ones are COPYed. A first chunk under
- * {@link RAMP_UP_MIN_ROWS} rows is kept whole. Every row is still in exactly one chunk, in source order.
- * @example rampUp([{ file: 'a', offset: 0, rows: 250_000, firstRow: 1 }]) // rows 50,000 from row 1, then 200,000 from row 50,001
- */
-export function rampUp(plan: ChunkPlan[]): ChunkPlan[] {
-  const [first, ...rest] = plan;
-  if (!first || first.rows < RAMP_UP_MIN_ROWS) return plan;
-  const head = Math.ceil(first.rows / 5);
-  return [{ ...first, rows: head }, { ...first, offset: first.offset + head, rows: first.rows - head, firstRow: first.firstRow + head }, ...rest];
-}
-
 /**
  * Cells (rows × columns) one transform chunk may hold: the mapping keeps about four working columns
  * per field (input, typed value, flags), so a chunk of this many cells stays within a few hundred MB
