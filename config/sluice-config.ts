@@ -236,11 +236,11 @@ export interface WebhookSettings {
 }
 
 /**
- * `staging.hold_max_bytes` when the file does not set it: 256 MiB. A held CSV takes ~2.3× its bytes in memory (a
- * 155 MiB, 3,000,000-row file: ~365 MiB), which with the pass's own working set keeps a worker under its 1 GiB
- * (docs/benchmarks.md, "The source held in memory").
+ * `staging.hold_max_bytes` when the file does not set it: 64 MiB. A held CSV takes ~2.5× its bytes in memory on top
+ * of the pass's own working set: the bench's 51 MiB, 1,000,000-row file peaked at ~820 MiB (staged: ~680 MiB), its
+ * 155 MiB, 3,000,000-row file at 1,293 MiB, over a worker's 1 GiB (docs/benchmarks.md, "The source held in memory").
  */
-export const DEFAULT_HOLD_MAX_BYTES = 256 * 1024 * 1024;
+export const DEFAULT_HOLD_MAX_BYTES = 64 * 1024 * 1024;
 
 export const DEFAULT_WEBHOOK_SETTINGS: WebhookSettings = {
   retryScheduleMs: ['0s', '5s', '5m', '30m', '2h', '5h', '10h', '10h'].map((d) => msToNumber(d as Duration)),
