@@ -548,6 +548,7 @@ export function createRunActivities(deps: RunActivityDeps) {
         let transformEnded = transformStarted;
         let loadStarted: string | null = null;
         const rejectedFiles: string[] = [];
+        const rejectedWrites: Promise<void>[] = [];
         const byRule: Record<string, number> = {};
         let rowsMapped = 0;
         let rowsRejected = 0;
@@ -593,7 +594,10 @@ export function createRunActivities(deps: RunActivityDeps) {
             rowsRejected += rejected.height;
             if (rejected.height > 0 || index === 0) {
               const key = `${runKey}/rejected/${part(index)}`;
-              await staging.writeParquet(rejected, key);
+              // Written while the chunk is COPYed; every write is awaited before the rejects are loaded (below).
+              const written = staging.writeParquet(rejected, key);
+              written.catch(() => undefined);
+              rejectedWrites.push(written);
               rejectedFiles.push(key);
             }
             // The client's live line reads this from the pending activity (common/run-reader.ts onePassProgress).
@@ -613,7 +617,10 @@ export function createRunActivities(deps: RunActivityDeps) {
           spec,
           ...(input.rejectsOf ? { rejectsOf: input.rejectsOf } : {}),
           mapped: mapped(),
-          rejected: async () => (exceeded ? null : Promise.all(rejectedFiles.map((f) => staging.fetch(f)))),
+          rejected: async () => {
+            await Promise.all(rejectedWrites);
+            return exceeded ? null : Promise.all(rejectedFiles.map((f) => staging.fetch(f)));
+          },
           onFirstWrite: () => {
             loadStarted ??= new Date().toISOString();
           },

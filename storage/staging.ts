@@ -41,7 +41,7 @@ export interface Staging {
   scratch(runKey: string, name: string): Promise<string>;
   /** Stores a local file under `key` (the local file may be moved). */
   store(localFile: string, key: string): Promise<void>;
-  /** Writes a frame as Parquet under `key`, atomically. */
+  /** Writes a frame as Parquet under `key`, atomically, off the event loop. */
   writeParquet(frame: pl.DataFrame, key: string): Promise<void>;
   /**
    * A local path holding the file at `key` (downloaded into a worker-local cache for S3).
@@ -140,8 +140,10 @@ export class BlobStaging implements Staging {
   }
 
   writeParquet(frame: pl.DataFrame, key: string): Promise<void> {
-    return this.writeVia(key, (temporary) => {
-      frame.writeParquet(temporary);
+    // Polars' sink writes on the libuv thread pool: a write that waits for Polars' threads (busy mapping the next
+    // chunk) no longer holds up the event loop, as the synchronous writeParquet did.
+    return this.writeVia(key, async (temporary) => {
+      await frame.lazy().sinkParquet(temporary, { maintainOrder: true }).collect();
     });
   }
 
