@@ -10,6 +10,7 @@
  * files (paths relative to the staging root) and counts travel through Temporal, never rows.
  */
 import { rm } from 'node:fs/promises';
+import { setImmediate } from 'node:timers/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Context } from '@temporalio/activity';
@@ -574,10 +575,6 @@ export function createRunActivities(deps: RunActivityDeps) {
           let next = plan.length > 0 ? mapOne(plan[0]!) : undefined;
           for (const [index, chunk] of plan.entries()) {
             const { raw, restore, result } = await next!;
-            // Chunk k+1 is mapped (by Polars, off the event loop) while chunk k is encoded and COPYed: one mapping at a
-            // time still, one more mapped chunk in memory. Its failure, if any, is thrown when it is awaited above.
-            next = index + 1 < plan.length ? mapOne(plan[index + 1]!) : undefined;
-            next?.catch(() => undefined);
             let { mapped: rows, rejected } = result;
             for (const [rule, n] of Object.entries(result.byRule)) byRule[rule] = (byRule[rule] ?? 0) + n;
             if (dedupe) {
@@ -605,6 +602,13 @@ export function createRunActivities(deps: RunActivityDeps) {
             // Rejects only grow: once above the ratio, the run writes nothing; keep mapping only to count.
             // A reprocess ignores the ratio: its source is known rejects, and the rows it recovers load anyway.
             if (!input.rejectsOf && input.rowsRead > 0 && rowsRejected / input.rowsRead > spec.max_reject_ratio) exceeded = true;
+            // Chunk k+1 is mapped (by Polars, off the event loop) while chunk k is encoded and COPYed: one mapping at a
+            // time still, one more mapped chunk in memory. Its failure, if any, is thrown when it is awaited above.
+            // It starts on the next turn of the event loop: the synchronous Polars calls on chunk k before its first
+            // COPY bytes (dedupe above; the target's lineage columns and Arrow hand-over after the yield) then find
+            // Polars' threads free instead of waiting behind the next chunk's mapping.
+            next = index + 1 < plan.length ? setImmediate().then(() => mapOne(plan[index + 1]!)) : undefined;
+            next?.catch(() => undefined);
             if (!exceeded) yield rows;
           }
           transformEnded = new Date().toISOString();
