@@ -12,7 +12,7 @@ import { encodeBinaryCopy, PieceBuffers, type BinaryKind } from './binary-copy';
 
 const KINDS: BinaryKind[] = ['int8', 'text', 'date'];
 
-/** 100,000 rows of the three kinds, NULLs in each column: pieces of 32,768 rows are ~1.5 MB, above the 1 MiB reused. */
+/** 100,000 rows of the three kinds, NULLs in each column: pieces of 32,768 rows are ~1.5 MB, above the 256 KiB reused. */
 function frame(): pl.DataFrame {
   const n = Array.from({ length: 100_000 }, (_, i) => i);
   return pl.DataFrame({
@@ -41,7 +41,7 @@ describe('PieceBuffers', () => {
     assert.notEqual(buffers.take(2 << 20).buffer, first.buffer, 'given back once, handed out once');
   });
 
-  it('never reuses pieces under 1 MiB, nor buffers it did not hand out', () => {
+  it('never reuses pieces under 256 KiB, nor buffers it did not hand out', () => {
     const buffers = new PieceBuffers();
     const small = buffers.take(64 * 1024);
     buffers.give(small);

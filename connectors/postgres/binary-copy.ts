@@ -204,8 +204,12 @@ function copyText(c: Column, i: number, length: number, out: Buffer, p: number):
 
 const isNull = (c: Column, i: number): boolean => c.nulls !== null && ((c.nulls[i >> 3]! >> (i & 7)) & 1) === 0;
 
-/** Pieces smaller than this are never reused: far above net.Socket's high-water mark (16 KiB, 64 KiB from Node 22). */
-const REUSE_MIN_BYTES = 1 << 20;
+/**
+ * Pieces smaller than this (256 KiB) are never reused: well above net.Socket's high-water mark (16 KiB, 64 KiB from
+ * Node 22). A held CSV source comes in Polars chunks of ~10,000 rows, whose pieces (~0.9 MB for the bench) must
+ * still be reused: at 1 MiB they were not, and cost a full collection every few chunks.
+ */
+const REUSE_MIN_BYTES = 256 * 1024;
 
 /**
  * The memory of one COPY's encoded pieces, reused from piece to piece. Every new `Buffer` is "external memory" to

@@ -211,7 +211,7 @@ describe('binary COPY', () => {
     });
 
     it('reuses the memory of written pieces over a long COPY without changing a value', async () => {
-      // 300,000 rows of ~90 bytes: pieces of ~3 MB (above the 1 MiB from which their memory is reused), the
+      // 300,000 rows of ~90 bytes: pieces of ~3 MB (above the 256 KiB from which their memory is reused), the
       // server slower than the encoder, so pieces wait on the socket while the next ones are encoded.
       const n = 300_000;
       const ids = Array.from({ length: n }, (_, i) => i + 1);
