@@ -6,7 +6,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { configError, project } from '../tests/helpers/config-fixtures';
-import { loadConfig, requireDatabaseUrl } from './sluice-config';
+import { DEFAULT_HOLD_MAX_BYTES, loadConfig, requireDatabaseUrl } from './sluice-config';
 
 describe('loadConfig', () => {
   it('with no config file: the files and warehouse connectors and local defaults', () => {
@@ -17,7 +17,7 @@ describe('loadConfig', () => {
       stateDir: path.join(dir, '.sluice'),
       databaseUrl: undefined,
       temporal: { address: '127.0.0.1:7233', namespace: 'default', taskQueue: 'sluice', uiUrl: 'http://127.0.0.1:8233' },
-      staging: { dir: path.join(dir, '.sluice', 'staging'), chunkRows: 250_000, retentionHours: 24 },
+      staging: { dir: path.join(dir, '.sluice', 'staging'), chunkRows: 250_000, holdMaxBytes: DEFAULT_HOLD_MAX_BYTES, retentionHours: 24 },
       dataStore: { backend: 'local', dir: path.join(dir, '.sluice', 'data') },
       connectors: { files: { kind: 'local', root: '.' }, warehouse: { kind: 'postgres' } },
       configFile: null,
@@ -40,7 +40,7 @@ describe('loadConfig', () => {
     const dir = project(`
 database_url: "postgres://\${env:PGUSER}@db:5432/\${env:PGDB}"
 temporal: { address: "temporal:7233", namespace: prod, task_queue: etl }
-staging: { dir: ./stage, chunk_rows: 1000 }
+staging: { dir: ./stage, chunk_rows: 1000, hold_max_bytes: 0 }
 connectors:
   files: { kind: local, root: ./data }
   erp:   { kind: postgres, url: "\${env:ERP_URL}", query: "SELECT * FROM invoices WHERE batch_id = :source_path", fetch_rows: 50 }
@@ -51,7 +51,7 @@ connectors:
       stateDir: path.join(dir, '.sluice'),
       databaseUrl: 'postgres://sluice@db:5432/meta',
       temporal: { address: 'temporal:7233', namespace: 'prod', taskQueue: 'etl', uiUrl: 'http://127.0.0.1:8233' },
-      staging: { dir: path.join(dir, 'stage'), chunkRows: 1000, retentionHours: 24 },
+      staging: { dir: path.join(dir, 'stage'), chunkRows: 1000, holdMaxBytes: 0, retentionHours: 24 },
       dataStore: { backend: 'local', dir: path.join(dir, '.sluice', 'data') },
       connectors: {
         files: { kind: 'local', root: './data' },
@@ -70,7 +70,7 @@ connectors:
     assert.equal(config.databaseUrl, 'postgres://env/db');
     assert.equal(config.temporal.address, 'env:7233');
     assert.equal(config.temporal.taskQueue, 'q');
-    assert.deepEqual(config.staging, { dir: '/tmp/elsewhere', chunkRows: 20, retentionHours: 24 });
+    assert.deepEqual(config.staging, { dir: '/tmp/elsewhere', chunkRows: 20, holdMaxBytes: DEFAULT_HOLD_MAX_BYTES, retentionHours: 24 });
   });
 
   it('defaults a local connector\'s root to "." and keeps only the configured connectors', () => {

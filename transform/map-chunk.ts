@@ -321,8 +321,17 @@ function* mapSteps(spec: FlowSpec, raw: pl.DataFrame, firstRowNumber: number, op
     }
     rememberCastPlan(castKey, castExprs);
   }
-  work = yield work.lazy().withColumns(...castExprs);
   const jsonFields = all.filter((i) => fields[i]!.type === 'json');
+  const checks: { sql: string; field: FieldSpec | null; name: string }[] = [
+    ...fields.filter((f) => f.check !== undefined).map((f) => ({ sql: f.check!, field: f, name: f.name })),
+    ...spec.checks.map((c) => ({ sql: c.sql, field: null, name: c.name })),
+  ];
+  // JSON validation and SQL checks read the typed values eagerly; without them, the casts and the flags are one
+  // Polars query: one frame less per chunk (each frame nodejs-polars makes counts its estimated size as V8
+  // external memory, and every ~64 MB of it starts a full garbage collection of the worker's heap).
+  const casts = work.lazy().withColumns(...castExprs);
+  const eager = jsonFields.length > 0 || checks.length > 0;
+  if (eager) work = yield casts;
   if (jsonFields.length > 0) work = work.withColumns(...jsonFields.map((i) => validateJsonColumn(work.getColumn(typed(i))).alias(typeFlag(i))));
 
   const rules: Rule[] = [];
@@ -371,10 +380,6 @@ function* mapSteps(spec: FlowSpec, raw: pl.DataFrame, firstRowNumber: number, op
   }
 
   // SQL checks over the typed target fields, renamed to their target names.
-  const checks: { sql: string; field: FieldSpec | null; name: string }[] = [
-    ...fields.filter((f) => f.check !== undefined).map((f) => ({ sql: f.check!, field: f, name: f.name })),
-    ...spec.checks.map((c) => ({ sql: c.sql, field: null, name: c.name })),
-  ];
   const targetNames = Object.fromEntries(fields.map((f, i) => [typed(i), f.name]));
   if (checks.length > 0) {
     const targetFrame = work.select(pl.col(fields.map((_, i) => typed(i)))).rename(targetNames);
@@ -406,7 +411,7 @@ function* mapSteps(spec: FlowSpec, raw: pl.DataFrame, firstRowNumber: number, op
   });
   // The flags are computed once: the mapped and the rejected rows are both filtered from this frame (the
   // projection after each filter still reaches down to it, so only the columns each part needs are filtered).
-  const flagged = yield work.lazy().withColumns(...flags.flags).withColumns(flags.rejected);
+  const flagged = yield (eager ? work.lazy() : casts).withColumns(...flags.flags).withColumns(flags.rejected);
   const mapped = yield flagged.lazy().filter(flags.kept).select(flags.mapped).rename(targetNames);
 
   const rejectedWork = yield flagged.lazy().filter(flags.isRejected);
