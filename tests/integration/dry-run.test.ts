@@ -81,6 +81,7 @@ describe('dry runs', () => {
     assert.deepEqual(metadata.rows, { read: 3000, mapped: 3000 - rejected, rejected, written: 0 });
     assert.equal(metadata.steps.sync_target, undefined, 'no sync_target step');
     assert.equal(metadata.steps.transform?.one_pass, undefined, 'the staged path, not the one-pass load');
+    assert.deepEqual([metadata.steps.sync_source?.held, metadata.steps.sync_source?.files], [undefined, 1], 'a dry run stages its source');
     const report = metadata.dry_run_report!;
     assert.deepEqual(report.rows, { read: 3000, mapped: 3000 - rejected, rejected });
     assert.deepEqual(report.by_rule, [
@@ -113,6 +114,7 @@ describe('dry runs', () => {
     const done = await real.wait({ timeoutMs: 90_000 });
     assert.equal(done.status, 'PARTIAL_FAILED');
     assert.equal(done.dry_run, undefined);
+    assert.deepEqual([done.steps.sync_source?.held, done.steps.sync_source?.files], [true, 0], 'the real run held its source in memory');
     assert.deepEqual({ mapped: done.rows.mapped, rejected: done.rows.rejected }, { mapped: report.rows.mapped, rejected: report.rows.rejected });
     assert.deepEqual(done.rejects.by_rule, byRuleRecord(report));
     assert.equal(await count('SELECT count(*) AS n FROM public.dry_orders'), report.target.would_insert);

@@ -5,11 +5,13 @@
  *   finishes on a new worker with every row and every reject exactly once, and one ledger row;
  * - a run that crosses `max_reject_ratio` only in its last chunk, after the earlier chunks were
  *   COPYed: FAILED, the open transaction rolled back, nothing in the target;
- * - `dedupe` with duplicates in later chunks than their first row, which was already loaded.
+ * - `dedupe` with duplicates in later chunks than their first row, which was already loaded;
+ * - a source held in the first worker's memory that changed before the next worker read it again: FAILED with
+ *   SOURCE_CHANGED, nothing written.
  */
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
@@ -105,6 +107,8 @@ fields:
       assert.equal(metadata.status, 'PARTIAL_FAILED');
       assert.deepEqual(metadata.rows, { read: rows, mapped: rows - chunks, rejected: chunks, written: rows - chunks });
       assert.deepEqual(metadata.rejects.by_rule, { 'amount:type': chunks });
+      // The first worker held the source in memory; the second read the file again.
+      assert.equal(metadata.steps.sync_source?.held, true);
       const counts = await db.pool.query(`SELECT count(*)::int AS n, count(DISTINCT id)::int AS ids, min(id)::int AS lo, max(id)::int AS hi FROM public.overlap`);
       assert.deepEqual(counts.rows[0], { n: rows - chunks, ids: rows - chunks, lo: 1, hi: rows });
       const rejects = await db.pool.query(`SELECT count(*)::int AS n, count(DISTINCT row_number)::int AS distinct_rows FROM public.overlap_rejects WHERE run_id = $1`, [run.id]);
@@ -117,6 +121,75 @@ fields:
       second.kill('SIGTERM');
       await new Promise((resolve) => second.once('exit', resolve));
     } finally {
+      await sluice.close();
+    }
+  });
+
+  it('a held source changed before another worker reads it again: FAILED with SOURCE_CHANGED, nothing written', { timeout: 240_000 }, async () => {
+    const version = await publish(`
+name: changed
+source: { connector: files, format: csv }
+target: { connector: warehouse, table: public.changed }
+fields:
+  id:   { from: id, type: int64, required: true }
+  note: { from: note, type: string }
+`);
+    const taskQueue = `one-pass-changed-${Date.now()}`;
+    const staging = path.join(dir, '.staging-changed');
+    const first = spawnCliWorker(dir, workerEnv(taskQueue, 1_000, staging));
+    workers.push(first);
+    const sluice = new Sluice({ connection: env.connection, taskQueue, databaseUrl: db.url });
+    const lock = await db.pool.connect();
+    try {
+      // A first run makes the tables, so that the second run's load can be held up by a lock the test takes on them.
+      writeFileSync(path.join(dir, 'changed-seed.csv'), 'id,note\n1,seed\n');
+      const seed = await (await sluice.run({ flowVersion: version, sourcePath: 'changed-seed.csv' })).wait({ timeoutMs: 90_000, pollIntervalMs: 200 });
+      assert.equal(seed.status, 'SUCCEEDED');
+      const file = path.join(dir, 'changed.csv');
+      // More rows than a small run (SMALL_RUN_ROWS), whose pass is a local activity: this one's status shows as it moves.
+      writeFileSync(file, `id,note\n${Array.from({ length: 20_000 }, (_, i) => `${i + 1},row ${i + 1}`).join('\n')}\n`);
+      await lock.query('BEGIN');
+      await lock.query('LOCK TABLE public.changed IN ACCESS EXCLUSIVE MODE');
+      const run = await sluice.run({ flowVersion: version, sourcePath: 'changed.csv' });
+      // The source was read and held by the first worker; its load now waits for the lock.
+      const deadline = Date.now() + 60_000;
+      let waiting = 0;
+      while (waiting === 0 && Date.now() < deadline) {
+        const found = await db.pool.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> $1`, [
+          (await lock.query('SELECT pg_backend_pid() AS pid')).rows[0].pid,
+        ]);
+        waiting = found.rows[0].n;
+        if (waiting === 0) await sleep(50);
+      }
+      assert.ok(waiting > 0, "the run's load waited for the test's lock");
+      assert.equal((await run.refresh()).status, 'SYNCING_TARGET');
+      first.kill('SIGKILL');
+      await new Promise((resolve) => first.once('exit', resolve));
+      await lock.query('ROLLBACK');
+      // The file changes before the next worker reads it again.
+      appendFileSync(file, '20001,added later\n');
+      const second = spawnCliWorker(dir, workerEnv(taskQueue, 1_000, staging));
+      workers.push(second);
+      await assert.rejects(run.wait({ timeoutMs: 180_000, pollIntervalMs: 500 }), (error: unknown) => {
+        assert.ok(error instanceof RunFailedError);
+        assert.equal(error.status, 'FAILED');
+        assert.equal(error.error.code, 'SOURCE_CHANGED');
+        assert.match(
+          error.error.message,
+          /^source_path "changed\.csv" changed while the run was loading it \(\d+ bytes, 20000 rows, modified [^)]+ when it was read; now \d+ bytes, 20001 rows, modified [^)]+\), and this worker had to read it again; nothing was written to the target/,
+        );
+        assert.equal(error.metadata!.steps.sync_source?.held, true);
+        return true;
+      });
+      const rows = await db.pool.query(`SELECT count(*)::int AS n FROM public.changed`);
+      assert.equal(rows.rows[0].n, 1, "only the seed run's row");
+      const ledger = await db.pool.query(`SELECT count(*)::int AS n FROM sluice.load_ledger WHERE run_id = $1`, [run.id]);
+      assert.equal(ledger.rows[0].n, 0);
+      second.kill('SIGTERM');
+      await new Promise((resolve) => second.once('exit', resolve));
+    } finally {
+      await lock.query('ROLLBACK').catch(() => undefined);
+      lock.release();
       await sluice.close();
     }
   });
