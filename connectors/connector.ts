@@ -3,7 +3,8 @@
  * its credentials are resolved inside the worker and never leave it.
  *
  * - A **source** stages one `source_path` as Parquet files in the run's staging folder, streaming
- *   (a large source never sits whole in memory), and returns references to them.
+ *   (a large source never sits whole in memory), and returns references to them. The `local` source may
+ *   instead hold a small file whole in the worker's memory for a one-pass run (`hold`).
  * - A **target** loads a run's mapped and rejected Parquet chunks inside a transaction it owns,
  *   effectively once: a retried load neither duplicates nor loses a row.
  *

@@ -218,7 +218,7 @@ export async function stageFile(file: string, format: SourceFormat, request: Sta
 /**
  * Reads one local file whole into memory, exactly as {@link stageFile} would stage it (the same reader, checks and
  * errors), for a run that maps and loads it in one pass on this worker (docs/decisions.md, "The source held in
- * memory"). The frame takes ~2.3× the file's bytes (a CSV of 51 MiB, 1,000,000 rows of six columns: ~120 MiB).
+ * memory"). The frame takes ~2.5× the file's bytes (a CSV of 51 MiB, 1,000,000 rows of six columns: ~130 MiB).
  * @returns the frame and the file's size (bytes) and modification time (ms since the epoch), by which a later
  *   re-read tells whether the file changed.
  * @throws as {@link stageFile}; the signal's reason when cancelled.
