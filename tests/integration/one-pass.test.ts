@@ -21,6 +21,12 @@ import { FlowVersionStore } from '../../flows/flow-versions';
 import { createTestDatabase, startTemporal, tempProject, type TestDatabase, killAll, spawnCliWorker } from '../helpers/services';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Sends `signal` to a worker and waits until it has exited. */
+const stop = async (worker: ChildProcess, signal: NodeJS.Signals) => {
+  const exited = new Promise((resolve) => worker.once('exit', resolve));
+  worker.kill(signal);
+  await exited;
+};
 
 /** Files under `dir` (recursively) whose path contains `/rejected/`. */
 function rejectedParts(dir: string): number {
@@ -92,8 +98,7 @@ fields:
         if (!seen.copying) await sleep(10);
       }
       assert.ok(seen.copying, 'the COPY into public.overlap was seen running');
-      first.kill('SIGKILL');
-      await new Promise((resolve) => first.once('exit', resolve));
+      await stop(first, 'SIGKILL');
       const mappedAtKill = rejectedParts(staging);
       assert.ok(mappedAtKill < chunks, `killed while chunks were still being mapped (${mappedAtKill} of ${chunks} mapped)`);
       assert.equal((await run.refresh()).status, 'SYNCING_TARGET');
@@ -118,8 +123,7 @@ fields:
       const history = await env.client.workflow.getHandle(run.id).fetchHistory();
       const retried = (history.events ?? []).some((e) => (e.activityTaskStartedEventAttributes?.attempt ?? 1) >= 2);
       assert.ok(retried, 'the one-pass activity ran a second attempt');
-      second.kill('SIGTERM');
-      await new Promise((resolve) => second.once('exit', resolve));
+      await stop(second, 'SIGTERM');
     } finally {
       await sluice.close();
     }
@@ -163,8 +167,7 @@ fields:
       }
       assert.ok(waiting > 0, "the run's load waited for the test's lock");
       assert.equal((await run.refresh()).status, 'SYNCING_TARGET');
-      first.kill('SIGKILL');
-      await new Promise((resolve) => first.once('exit', resolve));
+      await stop(first, 'SIGKILL');
       await lock.query('ROLLBACK');
       // The file changes before the next worker reads it again.
       appendFileSync(file, '20001,added later\n');
@@ -185,8 +188,7 @@ fields:
       assert.equal(rows.rows[0].n, 1, "only the seed run's row");
       const ledger = await db.pool.query(`SELECT count(*)::int AS n FROM sluice.load_ledger WHERE run_id = $1`, [run.id]);
       assert.equal(ledger.rows[0].n, 0);
-      second.kill('SIGTERM');
-      await new Promise((resolve) => second.once('exit', resolve));
+      await stop(second, 'SIGTERM');
     } finally {
       await lock.query('ROLLBACK').catch(() => undefined);
       lock.release();
