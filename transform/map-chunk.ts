@@ -255,7 +255,7 @@ function rememberCastPlan(key: string, exprs: pl.Expr[]): void {
  */
 const REJECT_PLANS = new WeakMap<FlowSpec, Map<string, { counts: pl.Expr[]; select: pl.Expr[] }>>();
 /** The flag, filter and projection expressions of a chunk's mapping, cached like {@link REJECT_PLANS}. */
-const FLAG_PLANS = new WeakMap<FlowSpec, Map<string, { flags: pl.Expr[]; rejected: pl.Expr; kept: pl.Expr; isRejected: pl.Expr; mapped: pl.Expr }>>();
+const FLAG_PLANS = new WeakMap<FlowSpec, Map<string, { flags: pl.Expr[]; rejected: pl.Expr; kept: pl.Expr; isRejected: pl.Expr; mapped: pl.Expr; rejectColumns: pl.Expr }>>();
 
 /** Stores `plan` under (spec, key) in `plans`, at most {@link CAST_PLAN_LIMIT} per spec (the oldest dropped); returns it. */
 function remember<T>(plans: WeakMap<FlowSpec, Map<string, T>>, spec: FlowSpec, key: string, plan: T): T {
@@ -408,13 +408,24 @@ function* mapSteps(spec: FlowSpec, raw: pl.DataFrame, firstRowNumber: number, op
     kept: pl.col('__sluice_rejected').not(),
     isRejected: pl.col('__sluice_rejected'),
     mapped: pl.col([ROW_COLUMN, ...fields.map((_, i) => typed(i))]),
+    // What the rejects are built from: row numbers, source values, flags and the values messages show. The flagged
+    // frame holds every working column; filtering only these costs ~a third of filtering it whole.
+    rejectColumns: pl.col([
+      ...new Set([
+        ROW_COLUMN,
+        ...raw.columns,
+        ...inputs,
+        ...rules.flatMap((r) => [r.flag, ...(r.unless !== undefined ? [r.unless] : []), ...(r.template ? [r.template.column] : [])]),
+        ...fields.flatMap((f, i) => (f.in ? [typed(i)] : [])),
+      ]),
+    ]),
   });
   // The flags are computed once: the mapped and the rejected rows are both filtered from this frame (the
   // projection after each filter still reaches down to it, so only the columns each part needs are filtered).
   const flagged = yield (eager ? work.lazy() : casts).withColumns(...flags.flags).withColumns(flags.rejected);
   const mapped = yield flagged.lazy().filter(flags.kept).select(flags.mapped).rename(targetNames);
 
-  const rejectedWork = yield flagged.lazy().filter(flags.isRejected);
+  const rejectedWork = yield flagged.lazy().filter(flags.isRejected).select(flags.rejectColumns);
   if (rejectedWork.height === 0) return { mapped, rejected: emptyRejected(), byRule: {} };
   // Messages and counts by rule in Polars when every message that shows a value shows text (a CSV
   // source): the same JSON as the JS path below, without one JS object per rejected row.
