@@ -74,12 +74,11 @@ export interface SyncSourceInput extends RunRef {
 /**
  * A source held in a worker's memory by `syncSource` instead of staged (activities/held-sources.ts): the staged
  * file ref's `path` is a key no file has; the pass slices the held frame, or reads the file again where it is not
- * held, refusing a file whose size, modification time or row count changed (`SOURCE_CHANGED`).
+ * held, refusing a file whose size, modification time or row count (the run's rows read) changed (`SOURCE_CHANGED`).
  */
 export interface HeldSourceRef {
   bytes: number;
   mtimeMs: number;
-  rows: number;
 }
 
 export interface SyncSourceOutput {
@@ -261,11 +260,11 @@ export function createRunActivities(deps: RunActivityDeps) {
 
   /**
    * The frame of a run's held source: taken from this worker's memory, else read again from the connector and checked
-   * against what syncSource read.
+   * against what syncSource read (`rows`: the run's rows read).
    * @throws SourceError `SOURCE_CHANGED` when the file's size, modification time or row count differs (or it cannot be
    *   held any more); the connector's errors when it cannot be read.
    */
-  const heldSource = async (input: RunRef, ref: HeldSourceRef, spec: FlowVersion['spec']): Promise<pl.DataFrame> => {
+  const heldSource = async (input: RunRef, ref: HeldSourceRef, rows: number, spec: FlowVersion['spec']): Promise<pl.DataFrame> => {
     const frame = heldSources.take(heldKey(staging.runKey(input.runId, input.executionId)));
     if (frame) return frame;
     const source = await connectors.sourceFor(spec.source.connector, input.startedBy);
@@ -276,14 +275,14 @@ export function createRunActivities(deps: RunActivityDeps) {
       onProgress: () => undefined,
       signal: Context.current().cancellationSignal,
     });
-    if (again && again.bytes === ref.bytes && again.mtimeMs === ref.mtimeMs && again.rows === ref.rows) return again.frame;
-    const was = `${ref.bytes} bytes, ${ref.rows} rows, modified ${new Date(ref.mtimeMs).toISOString()}`;
+    if (again && again.bytes === ref.bytes && again.mtimeMs === ref.mtimeMs && again.rows === rows) return again.frame;
+    const was = `${ref.bytes} bytes, ${rows} rows, modified ${new Date(ref.mtimeMs).toISOString()}`;
     const now = again ? `${again.bytes} bytes, ${again.rows} rows, modified ${new Date(again.mtimeMs).toISOString()}` : 'not readable whole';
     throw new SourceError(
       'SOURCE_CHANGED',
       `source_path "${input.sourcePath}" changed while the run was loading it (${was} when it was read; now ${now}), and this ` +
         'worker had to read it again; nothing was written to the target. Start a new run once the file is complete and no longer written to',
-      { details: { read: ref, now: again ? { bytes: again.bytes, mtimeMs: again.mtimeMs, rows: again.rows } : null } },
+      { details: { read: { ...ref, rows }, now: again ? { bytes: again.bytes, mtimeMs: again.mtimeMs, rows: again.rows } : null } },
     );
   };
 
@@ -376,7 +375,7 @@ export function createRunActivities(deps: RunActivityDeps) {
           format: staged.format,
           chunkRows,
           onePass,
-          ...(held ? { held: { bytes: held.bytes, mtimeMs: held.mtimeMs, rows: held.rows } } : {}),
+          ...(held ? { held: { bytes: held.bytes, mtimeMs: held.mtimeMs } } : {}),
           ...(source.afterLoad ? { afterLoad: true } : {}),
         };
       });
@@ -561,7 +560,7 @@ export function createRunActivities(deps: RunActivityDeps) {
         let heldFrame: Promise<pl.DataFrame> | undefined;
         const readChunk = (chunk: ChunkPlan): Promise<pl.DataFrame> => {
           if (!input.held) return readSlice(chunk);
-          heldFrame ??= heldSource(input, input.held, spec);
+          heldFrame ??= heldSource(input, input.held, input.rowsRead, spec);
           return heldFrame.then((frame) => frame.slice(chunk.offset, chunk.rows));
         };
         // The worker's memory budget covers the mapping (the chunk being encoded and COPYed is outside it).

@@ -8,7 +8,7 @@
  * sources never sit whole in memory. A JSON array cannot be streamed by Polars: it is read whole
  * (schema inferred over every row — movies.json's later rows differ from its first ones);
  * use NDJSON for large sources. A run that maps and loads in one pass may instead hold a file up to
- * `source.hold_max_bytes` whole in the worker's memory (`hold`, {@link holdFile}): the same reader and errors,
+ * `staging.hold_max_bytes` whole in the worker's memory (`hold`, {@link holdFile}): the same reader and errors,
  * without the Parquet write and read-back.
  *
  * Values are never silently changed at staging: a nested value (a JSON object or array, a Parquet
@@ -123,7 +123,7 @@ function readCsvHeader(file: string, name: string, options: Record<string, unkno
  * The source file as Polars reads it, every check of staging included: a lazy scan (csv, ndjson, parquet; nested
  * columns as JSON text, CSV header names unescaped), or the whole frame for a JSON array.
  * @throws SourceError `SOURCE_TOO_LARGE` (a JSON array above {@link JSON_ARRAY_MAX_BYTES}), `DUPLICATE_COLUMN`;
- *   Polars' own errors (a JSON array that does not parse) as they are: {@link readExplained} words them.
+ *   Polars' own errors (a JSON array that does not parse) as they are: {@link readSource} words them.
  */
 function scanSource(file: string, format: SourceFormat, request: Pick<StageSourceRequest, 'spec'>, name: string): { frame: pl.DataFrame } | { lazy: pl.LazyDataFrame } {
   const csv = request.spec.source.csv ?? {};
@@ -168,13 +168,20 @@ function scanSource(file: string, format: SourceFormat, request: Pick<StageSourc
 }
 
 /**
- * Runs `read` (which reads `file` with Polars) and words its failure in Sluice's terms.
- * @throws SourceError as thrown by `read`; else SourceError `UNREADABLE_SOURCE` from ./read-errors.ts (file, line,
- *   byte offset and the fix; Polars' message in `details.polars`).
+ * Hands the source as {@link scanSource} reads it to `read` (which collects or sinks it) and words a failure of
+ * either in Sluice's terms.
+ * @throws SourceError as thrown by `scanSource` or `read`; else SourceError `UNREADABLE_SOURCE` from ./read-errors.ts
+ *   (file, line, byte offset and the fix; Polars' message in `details.polars`).
  */
-async function readExplained<T>(file: string, format: SourceFormat, request: Pick<StageSourceRequest, 'spec'>, name: string, read: () => Promise<T>): Promise<T> {
+async function readSource<T>(
+  file: string,
+  format: SourceFormat,
+  request: Pick<StageSourceRequest, 'spec'>,
+  name: string,
+  read: (source: ReturnType<typeof scanSource>) => Promise<T>,
+): Promise<T> {
   try {
-    return await read();
+    return await read(scanSource(file, format, request, name));
   } catch (error) {
     if (error instanceof SourceError) throw error;
     const csv = request.spec.source.csv ?? {};
@@ -196,8 +203,7 @@ export async function stageFile(file: string, format: SourceFormat, request: Sta
   const out = path.join(request.stagingDir, 'source-00000.parquet');
   // Polars' sink cannot be interrupted: a cancelled staging stops before it, or right after it (its output deleted).
   request.signal.throwIfAborted();
-  await readExplained(file, format, request, name, async () => {
-    const source = scanSource(file, format, request, name);
+  await readSource(file, format, request, name, async (source) => {
     if ('frame' in source) source.frame.writeParquet(out);
     // LZ4 without column statistics: staged files are read back by row position only, and this costs ~20% less
     // CPU to write and read than Polars' default (zstd with statistics), for files ~1.7× as large
@@ -226,10 +232,9 @@ export async function stageFile(file: string, format: SourceFormat, request: Sta
 export async function holdFile(file: string, format: SourceFormat, request: HoldSourceRequest, name = path.basename(file)): Promise<HeldSource> {
   request.signal.throwIfAborted();
   const { size: bytes, mtimeMs } = statSync(file);
-  const frame = await readExplained(file, format, request, name, async () => {
-    const source = scanSource(file, format, request, name);
-    return 'frame' in source ? source.frame : await source.lazy.collect();
-  });
+  const frame = await readSource(file, format, request, name, async (source) =>
+    'frame' in source ? source.frame : await source.lazy.collect(),
+  );
   request.signal.throwIfAborted();
   request.onProgress({ rows: frame.height, chunk: 0 });
   return { frame, rows: frame.height, columns: frame.columns, format, bytes, mtimeMs };
